@@ -1,0 +1,211 @@
+/*
+ * pop23d plugin ABI: the one header an auth or storage plugin includes.
+ *
+ * Copyright (C) 2026 The pop23d authors.  GPL-3.0-or-later.
+ *
+ * A plugin is a shared object built with
+ *   -module -avoid-version -export-symbols-regex '^pop23d_plugin_init$'
+ * and installed into $(pkglibdir).  It exports exactly one symbol:
+ *
+ *   int pop23d_plugin_init(unsigned host_abi, const struct pop23d_host *host,
+ *                          const struct pop23d_plugin **plugin_r);
+ *
+ * The plugin returns 0 and its descriptor, or -1 after logging through
+ * host->log().  It must refuse (return -1) when host_abi differs from
+ * POP23D_PLUGIN_ABI; the host checks the descriptor's abi again.
+ *
+ * Two numbers (compare OpenVPN's OPENVPN_PLUGINv3_STRUCTVER):
+ *   POP23D_PLUGIN_ABI  changes only when an existing field changes meaning,
+ *                      size or position.  A mismatch refuses the load.
+ *   POP23D_PLUGIN_API  rises when fields are appended at the end of a
+ *                      struct.  A plugin states the minimum API it needs in
+ *                      its descriptor (api_min); the host refuses plugins
+ *                      that need more than it offers, and never calls an op
+ *                      that was appended after the plugin's api_min unless
+ *                      the plugin's descriptor says it was built with it
+ *                      (api_built).
+ *
+ * History:
+ *   ABI 1, API 1 (0.1): auth verify_plain/lookup, store open/list/msg_open/
+ *                       mark_accessed/expunge/close.
+ *   ABI 1, API 2 (0.1): auth verify_apop appended (NULL if unsupported);
+ *                       store folder_open appended (POP2 FOLD; NULL if the
+ *                       storage has no folders).
+ *
+ * Plugins reach the daemon only through struct pop23d_host; they never call
+ * daemon symbols, so they link with -no-undefined and can be driven by a
+ * test host.
+ */
+#ifndef POP23D_PLUGIN_H
+#define POP23D_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define POP23D_PLUGIN_ABI	1
+#define POP23D_PLUGIN_API	2
+
+#define POP23D_PLUGIN_ENTRY	"pop23d_plugin_init"
+
+/* syslog(3) priorities are used for host->log(): LOG_ERR, LOG_WARNING,
+ * LOG_INFO, LOG_DEBUG. */
+
+/*
+ * Services the daemon offers to plugins.  The struct only grows at the end;
+ * check host->api before using a member newer than API 1.
+ */
+struct pop23d_host {
+	unsigned api;		/* POP23D_PLUGIN_API of the running daemon */
+	/* Log one line; the host adds the session id and plugin name.  Never
+	 * pass passwords.  Client-supplied text is escaped by the host. */
+	void (*log)(int priority, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+	/* Value of KEY in the plugin's own config section ("[NAME]"), or NULL
+	 * when unset.  Valid for the life of the process. */
+	const char *(*config_get)(const char *plugin, const char *key);
+	/* Wipe memory so the compiler cannot elide it (explicit_bzero). */
+	void (*secure_zero)(void *p, size_t len);
+	/* Non-zero when the daemon runs without root ("rootless"): plugins
+	 * must not expect to change or check ownership. */
+	int rootless;
+};
+
+enum pop23d_plugin_kind {
+	POP23D_PLUGIN_AUTH = 1,
+	POP23D_PLUGIN_STORE = 2,
+};
+
+/* Results shared by auth and storage ops. */
+enum pop23d_result {
+	POP23D_OK = 0,
+	POP23D_FAIL = 1,	/* auth: wrong credentials */
+	POP23D_NOUSER = 2,	/* auth: unknown user; store: no such folder */
+	POP23D_TEMPFAIL = 3,	/* backend trouble, try again later */
+	POP23D_PERMFAIL = 4,	/* permanent backend trouble */
+	POP23D_INUSE = 5,	/* store: another session holds the lock */
+	POP23D_CONTINUE = 6,	/* reserved for SASL steps (later API) */
+};
+
+/* Who a user is, as the auth plugin's lookup() returns it. */
+struct pop23d_identity {
+	uid_t uid;		/* (uid_t)-1: not set, use virtual_uid */
+	gid_t gid;		/* (gid_t)-1: not set, use virtual_gid */
+	char home[4096];	/* "" if none */
+	char maildrop[4096];	/* storage location; "" = plugin default */
+};
+
+struct pop23d_auth_ops {
+	/* Check USER/PASS (or POP2 HELO).  Runs as root in the daemon's
+	 * per-connection monitor, never with client bytes other than these.
+	 * Must take about the same time for unknown users (dummy hash). */
+	enum pop23d_result (*verify_plain)(const char *user, const char *pass);
+	/* Fill *id_r for an authenticated user.  POP23D_NOUSER if absent. */
+	enum pop23d_result (*lookup)(const char *user,
+	    struct pop23d_identity *id_r);
+	/* API 2: APOP (RFC 1939 section 7).  challenge is the greeting's
+	 * "<...>" timestamp, digest 32 lower-case hex digits.  NULL when the
+	 * plugin cannot do APOP (it needs the plaintext secret). */
+	enum pop23d_result (*verify_apop)(const char *user,
+	    const char *challenge, const char *digest);
+};
+
+/* One message as the storage lists it. */
+struct pop23d_msg {
+	/* Stable, unique key inside the maildrop, NUL-terminated, at most
+	 * POP23D_KEY_MAX bytes.  Maildir: the unique base name before ':'. */
+	char *key;
+	/* Raw octets stored, or -1 if unknown without a stat(). */
+	off_t raw_size;
+	/* Non-zero if the storage itself records the message as seen
+	 * (Maildir "S" flag).  The daemon's index may know more. */
+	int accessed;
+};
+#define POP23D_KEY_MAX	255
+
+struct pop23d_mbox;		/* opaque, owned by the storage plugin */
+
+struct pop23d_store_ops {
+	/*
+	 * Open the user's default maildrop (folder == NULL) and take the
+	 * exclusive session lock.  Runs as the mail user.  location is the
+	 * identity's maildrop (already expanded; never client text).
+	 * Returns POP23D_OK, POP23D_INUSE, POP23D_NOUSER (does not exist),
+	 * POP23D_TEMPFAIL or POP23D_PERMFAIL; *error_r is a static or
+	 * plugin-owned string for the log.
+	 */
+	enum pop23d_result (*open)(const char *location,
+	    struct pop23d_mbox **mbox_r, const char **error_r);
+	/*
+	 * Enumerate the messages in a stable order (oldest first).  The array
+	 * and keys belong to the mbox and stay valid until close.  Messages
+	 * delivered after the first list() are not shown (RFC 1939: numbers
+	 * are fixed for the session).
+	 */
+	enum pop23d_result (*list)(struct pop23d_mbox *mbox,
+	    const struct pop23d_msg **msgs_r, size_t *count_r);
+	/*
+	 * Open message i (0-based) for reading: *fd_r, the message's first
+	 * byte at *offset_r and its length *length_r.  The caller closes the
+	 * fd.  A file that vanished because another reader renamed it is
+	 * found again (re-scan); POP23D_NOUSER if it is really gone.
+	 */
+	enum pop23d_result (*msg_open)(struct pop23d_mbox *mbox, size_t i,
+	    int *fd_r, off_t *offset_r, off_t *length_r);
+	/* Record message i as read (Maildir: move to cur/, add flag S). */
+	enum pop23d_result (*mark_accessed)(struct pop23d_mbox *mbox,
+	    size_t i);
+	/* Remove the n messages in idx[] durably (unlink, then fsync the
+	 * directory).  Called only at UPDATE. */
+	enum pop23d_result (*expunge)(struct pop23d_mbox *mbox,
+	    const size_t *idx, size_t n);
+	/* Directory where the daemon keeps its index and lock-related files
+	 * for this mailbox (must be writable by the mail user). */
+	const char *(*index_dir)(struct pop23d_mbox *mbox);
+	/* Unlock and free; sets *mbox to NULL. */
+	void (*close)(struct pop23d_mbox **mbox);
+	/*
+	 * API 2: open folder NAME of the same user (POP2 FOLD) with the same
+	 * lock rules as open().  NAME is client text: the plugin must refuse
+	 * (POP23D_NOUSER) anything that could leave the user's storage:
+	 * "..", "/", a leading "~", NUL, control characters, symlinks.
+	 * NULL if the storage has no folders.
+	 */
+	enum pop23d_result (*folder_open)(const char *location,
+	    const char *name, struct pop23d_mbox **mbox_r,
+	    const char **error_r);
+};
+
+/* What pop23d_plugin_init() hands back. */
+struct pop23d_plugin {
+	unsigned abi;		/* POP23D_PLUGIN_ABI the plugin was built with */
+	unsigned api_built;	/* POP23D_PLUGIN_API the plugin was built with */
+	unsigned api_min;	/* lowest host API the plugin works with */
+	enum pop23d_plugin_kind kind;
+	const char *name;	/* e.g. "passwdfile"; also its config section */
+	/* Config keys the plugin accepts in its section, NULL-terminated.
+	 * The host rejects any other key with FILE:LINE. */
+	const char *const *config_keys;
+	/* Check the plugin's configuration once, at startup and on reload
+	 * (so "pop23d -t" reports it).  0 or -1 with *error_r. */
+	int (*check_config)(const char **error_r);
+	const struct pop23d_auth_ops *auth;	/* kind == AUTH */
+	const struct pop23d_store_ops *store;	/* kind == STORE */
+};
+
+typedef int pop23d_plugin_init_fn(unsigned host_abi,
+    const struct pop23d_host *host, const struct pop23d_plugin **plugin_r);
+
+int pop23d_plugin_init(unsigned host_abi, const struct pop23d_host *host,
+    const struct pop23d_plugin **plugin_r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POP23D_PLUGIN_H */

@@ -1,0 +1,83 @@
+/*
+ * config.h - pop23d.conf, parsed once by the master into a const struct
+ * config that the children inherit.  See pop23d.conf(5).
+ * Runs as root in the master (the file is the admin's, not a client's).
+ */
+#ifndef POP23D_CONFIG_H
+#define POP23D_CONFIG_H
+
+#include <limits.h>
+#include <sys/types.h>
+#include "defaults.h"
+
+enum proto {
+	PROTO_POP3 = 3,
+	PROTO_POP2 = 2,
+};
+
+struct listener_conf {
+	enum proto proto;
+	char host[256];		/* numeric address or name; "*" = any */
+	char port[16];
+	int line;		/* config line, for messages */
+};
+
+/* A key=value from a plugin's own [section]; the plugin validates it. */
+struct plugin_setting {
+	char section[64];
+	char key[64];
+	char value[PATH_MAX];
+	int line;
+};
+
+struct config {
+	char path[PATH_MAX];
+	struct listener_conf listeners[MAX_LISTENERS];
+	size_t n_listeners;
+
+	char plugin_dir[PATH_MAX];
+	char auth_plugin[64];
+	char store_plugin[64];
+
+	char hostname[256];	/* in greetings; default gethostname() */
+	char login_user[64];	/* pre-auth processes run as this user */
+	char login_chroot[PATH_MAX];	/* and chroot here (root only) */
+	uid_t virtual_uid;	/* for identities without a uid */
+	gid_t virtual_gid;
+	char mail_location[PATH_MAX];	/* "%h/Maildir"; %h home, %u user */
+	char pid_file[PATH_MAX];
+
+	int apop;		/* offer APOP (timestamp in greeting) */
+	int last;		/* RFC 1225 LAST command */
+	int timeout_preauth;
+	int timeout_pop3;
+	int timeout_pop2_auth;
+	int timeout_pop2;
+	int write_timeout;
+	int auth_failure_delay_ms;
+	int max_auth_failures;
+	int max_bad_commands_preauth;
+	int max_bad_commands;
+	int max_sessions;
+	int max_per_ip;
+	int shutdown_timeout;
+	int syslog_facility;
+	int debug;
+
+	struct plugin_setting *plugin_settings;
+	size_t n_plugin_settings;
+};
+
+/*
+ * Parse PATH into *cfg (zeroed and defaulted first).  0 on success; -1 with
+ * "FILE:LINE: reason" (or "FILE: reason") in ERR (size ERRSZ).
+ */
+int config_load(const char *path, struct config *cfg, char *err, size_t errsz);
+/* Free what config_load allocated. */
+void config_free(struct config *cfg);
+/* Value of KEY in [SECTION], or NULL. */
+const char *config_plugin_get(const struct config *cfg, const char *section,
+    const char *key);
+const char *config_proto_name(enum proto p);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * index.h - the per-maildrop GDBM index: for each message (by the storage's
+ * unique key) the CRLF size RETR sends, the stored size, the UIDL and the
+ * accessed flag, plus a schema version.  It is a derived, untrusted cache:
+ * every record is validated and a bad file is rebuilt, never fatal.
+ * index.c is the only file that includes <gdbm.h>.
+ * Runs as the mail user, under the maildrop's session lock.
+ */
+#ifndef POP23D_INDEX_H
+#define POP23D_INDEX_H
+
+#include <stdint.h>
+#include "defaults.h"
+
+#define INDEX_FILE		"pop23d.index"
+#define INDEX_SCHEMA		1
+
+struct index;
+
+struct index_rec {
+	uint64_t size;		/* octets RETR sends, CRLF line ends, without
+				 * dot-stuffing and terminator */
+	uint64_t raw_size;	/* octets stored (detects a changed file) */
+	int accessed;		/* retrieved in an earlier session */
+	char uidl[UIDL_MAX + 1];
+};
+
+/*
+ * Open (or create) the index file PATH, which must be a regular file owned
+ * by the current uid and not a symlink.  A file that is corrupt, truncated,
+ * foreign or of another schema is moved out of the way and an empty index
+ * is created; *rebuilt_r is then 1 (and the reason is logged).
+ * Returns 0, or -1 with *error_r if no index can be had at all (the caller
+ * goes on without one).  The handle is freed by index_close().
+ */
+int index_open(const char *path, struct index **idx_r, int *rebuilt_r,
+    const char **error_r);
+/*
+ * Look KEY up.  Returns 1 and fills *rec_r when a valid record exists, 0
+ * when there is none or it fails validation (it is then deleted), -1 on an
+ * I/O error.
+ */
+int index_lookup(struct index *idx, const char *key, struct index_rec *rec_r);
+/* Insert or replace KEY's record.  0 or -1. */
+int index_store(struct index *idx, const char *key,
+    const struct index_rec *rec);
+/* Remove KEY's record; absent is not an error.  0 or -1. */
+int index_delete(struct index *idx, const char *key);
+/* Number of message records (walks the file). -1 on error. */
+long index_count(struct index *idx);
+/* Remove every message record for which KEEP(ctx, key) returns 0.
+ * Returns the number removed, or -1. */
+long index_prune(struct index *idx, int (*keep)(void *ctx, const char *key),
+    void *ctx);
+/* Flush to disk (gdbm_sync).  0 or -1. */
+int index_sync(struct index *idx);
+/* Close and free; sets *idx to NULL.  NULL is fine. */
+void index_close(struct index **idx);
+
+/* Encode / decode one record in the versioned byte layout (exposed for the
+ * unit tests and the fuzzer).  index_encode returns the length written
+ * (buffer of INDEX_REC_MAX bytes); index_decode returns 0 or -1 if the
+ * bytes are not a valid record. */
+#define INDEX_REC_MAX	(1 + 1 + 8 + 8 + 1 + UIDL_MAX)
+size_t index_encode(const struct index_rec *rec, unsigned char *out);
+int index_decode(const unsigned char *in, size_t len, struct index_rec *rec_r);
+
+/* Non-zero if S (NUL-terminated) is a valid UIDL: 1-70 octets 0x21-0x7E. */
+int index_uidl_valid(const char *s);
+
+#endif

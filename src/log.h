@@ -1,0 +1,38 @@
+/*
+ * log.h - one-line event logging to syslog (facility mail) and, in the
+ * foreground, to stderr.  Every line starts with the session id.
+ * Runs in every process; holds no privilege of its own.
+ */
+#ifndef POP23D_LOG_H
+#define POP23D_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* Open syslog as "pop23d" with FACILITY (LOG_MAIL ...); copy lines to
+ * stderr when to_stderr; drop LOG_DEBUG unless debug. */
+void log_init(int facility, int to_stderr, int debug);
+/* Session id printed at the start of every line ("-" for the master). */
+void log_set_session(const char *id);
+const char *log_session(void);
+int log_debug_enabled(void);
+
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_prio(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vprio(int prio, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+/* Startup errors and broken invariants only, never client input. */
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * Copy client bytes IN (LEN octets) into OUT (OUTSZ > 0) for logging:
+ * printable ASCII except '\\' is kept, everything else becomes \xHH, and
+ * the result is cut at OUTSZ - 4 with "..." appended.  Returns OUT.
+ */
+char *log_escape(const char *in, size_t len, char *out, size_t outsz);
+
+#endif

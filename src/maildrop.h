@@ -1,0 +1,90 @@
+/*
+ * maildrop.h - the shared maildrop core behind POP2 and POP3: the message
+ * list frozen at login, sizes and UIDLs (from the index or computed once),
+ * deletion marks, accessed marks and LAST, and the commit at UPDATE.
+ * Also streams a message to the client with LF -> CRLF and, for POP3,
+ * dot-stuffing, through a fixed buffer.
+ * Runs as the mail user, never as root.
+ */
+#ifndef POP23D_MAILDROP_H
+#define POP23D_MAILDROP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <pop23d/plugin.h>
+#include "defaults.h"
+
+struct net;
+struct index;
+
+struct maildrop_msg {
+	const char *key;	/* the storage's unique key */
+	char uidl[UIDL_MAX + 1];
+	uint64_t size;		/* CRLF octets sent, no stuffing */
+	uint64_t raw_size;	/* stored octets */
+	unsigned deleted:1;	/* marked in this session (DELE / ACKD) */
+	unsigned accessed:1;	/* accessed, this session or earlier */
+	unsigned accessed_before:1;	/* accessed before this session */
+};
+
+struct maildrop {
+	const struct pop23d_store_ops *ops;
+	struct pop23d_mbox *mbox;
+	struct index *index;
+	struct maildrop_msg *msgs;
+	size_t count;		/* messages at login */
+	size_t live;		/* not marked deleted */
+	uint64_t live_octets;
+	size_t last;		/* RFC 1225 LAST: highest message accessed */
+	size_t last_start;	/* LAST at the start of the session */
+	int read_only;
+	/* statistics for the log and tests */
+	size_t index_hits, index_misses;
+};
+
+/*
+ * Open the maildrop at LOCATION (folder NAME, or the default one when
+ * NAME is NULL) through OPS, take its lock, read its index and build the
+ * message list.  Returns POP23D_OK and *md_r, or POP23D_INUSE,
+ * POP23D_NOUSER (no such folder), POP23D_TEMPFAIL, POP23D_PERMFAIL with
+ * *error_r (static text for the log).
+ */
+enum pop23d_result maildrop_open(const struct pop23d_store_ops *ops,
+    const char *location, const char *name, struct maildrop **md_r,
+    const char **error_r);
+/* Message N (1-based) if it exists and is not marked deleted, else NULL. */
+struct maildrop_msg *maildrop_get(struct maildrop *md, size_t n);
+/* Mark N deleted.  0, or -1 if absent or already deleted. */
+int maildrop_delete(struct maildrop *md, size_t n);
+/* Record N as accessed in this session (RETR, TOP with lines, POP2 ACK)
+ * and raise LAST. */
+void maildrop_access(struct maildrop *md, size_t n);
+/* RSET: clear the deletion marks and this session's accessed marks,
+ * restore LAST to its starting value. */
+void maildrop_reset(struct maildrop *md);
+/*
+ * Send message N to OUT.  LINES < 0 sends the whole message; LINES >= 0
+ * sends the header, the blank line and at most LINES body lines (TOP).
+ * STUFF non-zero dot-stuffs (POP3); zero sends the bytes as counted by
+ * size (POP2).  A missing final newline gets a CRLF.  Returns 0, or -1 if
+ * the message cannot be read or its stored size changed under us (the
+ * session must then end without UPDATE) with *error_r set.
+ */
+int maildrop_send(struct maildrop *md, size_t n, struct net *out, long lines,
+    int stuff, const char **error_r);
+/*
+ * UPDATE: delete the marked messages durably, record accessed marks in the
+ * storage and the index.  Returns 0, or -1 with *error_r (some messages
+ * may be gone; nothing unmarked is ever deleted).
+ */
+int maildrop_commit(struct maildrop *md, const char **error_r);
+/* Unlock and free without committing; *md becomes NULL. */
+void maildrop_close(struct maildrop **md);
+
+/*
+ * Compute the CRLF size of a stored message of LEN raw octets read from
+ * FD at OFFSET (used when the index has no record).  0 or -1.
+ */
+int maildrop_measure(int fd, off_t offset, off_t len, uint64_t *size_r);
+
+#endif

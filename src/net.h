@@ -1,0 +1,63 @@
+/*
+ * net.h - line-oriented client I/O with timeouts, on a blocking socket
+ * driven by poll().  Input goes through a bounded struct buf; output is
+ * collected in a fixed buffer and flushed before the server waits for
+ * input, so a pipelining client gets its replies in one segment and a
+ * plain client never waits on Nagle (the socket has TCP_NODELAY).
+ * Runs unprivileged (pre-auth child or mail-user session).
+ */
+#ifndef POP23D_NET_H
+#define POP23D_NET_H
+
+#include <stddef.h>
+#include <stdarg.h>
+#include "buf.h"
+
+#define NET_OUTBUF	16384
+
+enum net_status {
+	NET_LINE = 0,		/* a complete line, terminator removed */
+	NET_TOOLONG,		/* line longer than max: it was discarded up
+				 * to and including its LF */
+	NET_NUL,		/* the line held a NUL byte (discarded) */
+	NET_EOF,		/* peer closed (a partial line is dropped) */
+	NET_TIMEOUT,		/* no complete line within the timeout */
+	NET_ERROR,		/* read or write error (errno set) */
+};
+
+struct net {
+	int fd;
+	struct buf in;		/* unparsed input */
+	size_t discard;		/* >0: skipping an over-long line */
+	char out[NET_OUTBUF];
+	size_t outlen;
+	int write_timeout_ms;	/* a client that does not read is dropped */
+	int failed;		/* a write failed; further output is dropped */
+};
+
+/* Set up for FD (socket).  INPUT_MAX bounds buffered input. */
+void net_init(struct net *n, int fd, size_t input_max, int write_timeout_s);
+/* Pre-load bytes that an earlier process read from the same client. */
+int net_preload(struct net *n, const void *p, size_t len);
+/*
+ * Read one line into LINE (size MAXLEN + 1): at most MAXLEN octets not
+ * counting CRLF (a bare LF is accepted as the end of a line).  Flushes
+ * pending output before it blocks.  TIMEOUT_S <= 0 means no timeout.
+ * *len_r gets the line length.  On NET_TOOLONG the rest of the line is
+ * skipped so it is never parsed as a command.
+ */
+enum net_status net_readline(struct net *n, char *line, size_t maxlen,
+    size_t *len_r, int timeout_s);
+/* Non-zero if a complete line is already buffered. */
+int net_line_pending(const struct net *n);
+/* Queue bytes for the client.  0, or -1 if the connection failed. */
+int net_write(struct net *n, const void *p, size_t len);
+int net_printf(struct net *n, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Send everything queued.  0 or -1. */
+int net_flush(struct net *n);
+/* Take the unparsed input (for hand-over to another process). */
+const void *net_pending(const struct net *n, size_t *len_r);
+void net_free(struct net *n);
+
+#endif

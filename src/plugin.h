@@ -1,0 +1,40 @@
+/*
+ * plugin.h (daemon side) - load auth and storage plugins with
+ * dlopen(RTLD_NOW), check their ABI and API numbers and their config keys,
+ * and hand their ops to the rest of the daemon.
+ * Runs as root in the master at startup and on SIGHUP.
+ */
+#ifndef POP23D_PLUGIN_HOST_H
+#define POP23D_PLUGIN_HOST_H
+
+#include <pop23d/plugin.h>
+
+struct config;
+
+struct loaded_plugin {
+	void *handle;
+	const struct pop23d_plugin *desc;
+	char path[4096];
+};
+
+/*
+ * Load plugin NAME (file DIR/NAME.so) and check that it is of KIND.
+ * 0, or -1 with the reason (dlerror(), ABI mismatch ...) in ERR.
+ */
+int plugin_load(const char *dir, const char *name,
+    enum pop23d_plugin_kind kind, struct loaded_plugin *lp, char *err,
+    size_t errsz);
+/*
+ * Check the config keys of every [section] of CFG against the loaded
+ * plugins (a section must name a loaded plugin, a key must be one the
+ * plugin declares), then run each plugin's check_config().  0, or -1 with
+ * "FILE:LINE: reason" in ERR.
+ */
+int plugin_check_config(const struct config *cfg,
+    struct loaded_plugin *const *plugins, size_t n, char *err, size_t errsz);
+void plugin_unload(struct loaded_plugin *lp);
+/* The host services given to plugins; reads the current config. */
+const struct pop23d_host *plugin_host(void);
+void plugin_set_config(const struct config *cfg);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * check_main.c - runs every unit suite.  Set CK_RUN_SUITE=name to run one.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "suites.h"
+
+char *
+test_tmpdir(void)
+{
+	const char *t = getenv("TMPDIR");
+	char *p;
+
+	if (t == NULL || *t == '\0')
+		t = "/tmp";
+	if (asprintf(&p, "%s/p23unit.XXXXXX", t) < 0)
+		abort();
+	if (mkdtemp(p) == NULL) {
+		perror("mkdtemp");
+		abort();
+	}
+	return p;
+}
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+void
+test_rmtree(const char *dir)
+{
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void
+test_write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+const char *
+test_plugindir(void)
+{
+	const char *d = getenv("POP23D_PLUGINDIR");
+
+	return d != NULL ? d : ".libs";
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(suite_buf());
+	int failed;
+
+	srunner_add_suite(sr, suite_net());
+	srunner_add_suite(sr, suite_proto());
+	srunner_add_suite(sr, suite_config());
+	srunner_add_suite(sr, suite_index());
+	srunner_add_suite(sr, suite_maildrop());
+	srunner_add_suite(sr, suite_plugins());
+	srunner_add_suite(sr, suite_pop2());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,26 @@
+/* suites.h - one check suite per module, all run by check_main.c. */
+#ifndef POP23D_TEST_SUITES_H
+#define POP23D_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *suite_buf(void);
+Suite *suite_net(void);
+Suite *suite_proto(void);
+Suite *suite_config(void);
+Suite *suite_index(void);
+Suite *suite_maildrop(void);
+Suite *suite_plugins(void);
+Suite *suite_pop2(void);
+
+/* Helpers shared by the suites (check_main.c). */
+/* A fresh empty directory under $TMPDIR; the caller owns the string. */
+char *test_tmpdir(void);
+/* rm -rf DIR. */
+void test_rmtree(const char *dir);
+/* Write LEN bytes to PATH (created 0600).  ck_assert on failure. */
+void test_write_file(const char *path, const void *data, size_t len);
+/* Directory holding the built plugins (.libs of the build tree). */
+const char *test_plugindir(void);
+
+#endif
