@@ -46,6 +46,7 @@ struct config {
 	gid_t virtual_gid;
 	char mail_location[PATH_MAX];	/* "%h/Maildir"; %h home, %u user */
 	char pid_file[PATH_MAX];
+	char port_file[PATH_MAX];	/* after binding: "proto addr port" lines */
 
 	int apop;		/* offer APOP (timestamp in greeting) */
 	int last;		/* RFC 1225 LAST command */

@@ -11,6 +11,7 @@ Suite *suite_config(void);
 Suite *suite_index(void);
 Suite *suite_maildrop(void);
 Suite *suite_plugins(void);
+Suite *suite_store_maildir(void);
 Suite *suite_pop2(void);
 
 /* Helpers shared by the suites (check_main.c). */
