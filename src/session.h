@@ -20,7 +20,7 @@
 
 #include <limits.h>
 #include <pop23d/plugin.h>
-#include "config.h"
+#include "conf.h"
 #include "net.h"
 
 struct loaded_plugin;
@@ -35,7 +35,7 @@ struct session {
 	enum proto proto;
 	char id[17];			/* hex session id, in every log line */
 	char peer[80];			/* "addr port", for logs */
-	char apop_challenge[128];	/* "<...@host>", "" if APOP is off */
+	char apop_challenge[300];	/* "<...@host>", "" if APOP is off */
 	struct net net;
 	int ipc_fd;			/* pre-auth child <-> monitor */
 

@@ -69,7 +69,7 @@ main(void)
 
 	srunner_add_suite(sr, suite_net());
 	srunner_add_suite(sr, suite_proto());
-	srunner_add_suite(sr, suite_config());
+	srunner_add_suite(sr, suite_conf());
 	srunner_add_suite(sr, suite_index());
 	srunner_add_suite(sr, suite_maildrop());
 	srunner_add_suite(sr, suite_plugins());

@@ -7,7 +7,7 @@
 Suite *suite_buf(void);
 Suite *suite_net(void);
 Suite *suite_proto(void);
-Suite *suite_config(void);
+Suite *suite_conf(void);
 Suite *suite_index(void);
 Suite *suite_maildrop(void);
 Suite *suite_plugins(void);

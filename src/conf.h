@@ -1,10 +1,10 @@
 /*
- * config.h - pop23d.conf, parsed once by the master into a const struct
+ * conf.h - pop23d.conf, parsed once by the master into a const struct
  * config that the children inherit.  See pop23d.conf(5).
  * Runs as root in the master (the file is the admin's, not a client's).
  */
-#ifndef POP23D_CONFIG_H
-#define POP23D_CONFIG_H
+#ifndef POP23D_CONF_H
+#define POP23D_CONF_H
 
 #include <limits.h>
 #include <sys/types.h>

@@ -1,0 +1,1055 @@
+/*
+ * store_maildir.c - the "maildir" storage plugin: lists, reads, marks as
+ * read and deletes the messages of a Maildir (maildir(5)), opens its
+ * Maildir++ folders for POP2 FOLD, and holds the per-maildrop session lock
+ * (<maildir>/pop23d.lock).
+ *
+ * Runs as the mail user in the session process (open .. close); the master
+ * (root) only loads it and calls check_config().  It never reads a message
+ * body itself and never logs message contents.
+ *
+ * Copyright (C) 2026 The pop23d authors.  GPL-3.0-or-later.
+ *
+ * Rules it follows (doc: shared/notes/security.md D5, B13, B19, S5):
+ *   - Every file is opened relative to directory fds (openat) with
+ *     O_NOFOLLOW and O_NONBLOCK, and fstat() must say "regular file", so a
+ *     symlink or FIFO planted in the Maildir can neither lead out nor block.
+ *   - The unique name (the part before ':') is the key; it survives the
+ *     renames other readers do (new/ -> cur/, flag changes).  An ENOENT
+ *     means another reader renamed the file: re-scan new/ and cur/ for the
+ *     key before giving up.
+ *   - Deletion is unlink() followed by fsync() of the directory.  tmp/ is
+ *     never touched.
+ *   - Client-supplied folder names never become paths: they are checked,
+ *     prefixed with '.', and opened with openat() below the maildir fd.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <pop23d/plugin.h>
+
+#define PLUGIN_NAME	"maildir"
+/* The session lock file, in the maildir (or folder) directory itself. */
+#define LOCK_NAME	"pop23d.lock"
+/* A client folder name is at most this long: one path component (NAME_MAX
+ * on Linux), so "." + name fails with ENAMETOOLONG at worst. */
+#define FOLDER_NAME_MAX	255
+/* Log at most this many skipped or duplicate names per scan, then one
+ * summary line: a maildir full of odd names must not flood the log. */
+#define SCAN_LOG_MAX	10
+/* Escaped names in log lines are cut to this many bytes. */
+#define LOG_NAME_MAX	96
+
+enum { D_NEW = 0, D_CUR = 1, D_COUNT = 2 };
+static const char *const subdir_name[D_COUNT] = { "new", "cur" };
+
+/* One listed message; ents[i] belongs to msgs[i]. */
+struct md_ent {
+	char *key;		/* unique name (before ':'), never changes */
+	char *name;		/* current file name inside new/ or cur/ */
+	uint64_t ts;		/* leading timestamp of the key, for sorting */
+	unsigned char dir;	/* D_NEW or D_CUR */
+	unsigned char gone;	/* unlinked by us or vanished (re-scan) */
+	unsigned char seen;	/* found by the running re-scan */
+};
+
+struct pop23d_mbox {
+	char *path;		/* maildir or folder path (index_dir()) */
+	int dfd;		/* the maildir (or folder) directory */
+	int sub[D_COUNT];	/* new/ and cur/ */
+	int lockfd;		/* pop23d.lock, locked for the session */
+	int do_fsync;		/* [maildir] fsync */
+	int dirty[D_COUNT];	/* renamed or unlinked since the last fsync */
+	int listed;		/* ents/msgs are built */
+	struct md_ent *ents;
+	struct pop23d_msg *msgs;
+	size_t count;
+	size_t logged;		/* log lines written by the running scan */
+	size_t unlogged;	/* ... and the ones left out */
+};
+
+/* What a scan does with each acceptable directory entry. */
+typedef int scan_fn(struct pop23d_mbox *, int, const char *, size_t, void *);
+
+static const struct pop23d_host *host;
+
+/*
+ * Copy S into BUF (size BUFSZ > 4) for a log line: bytes outside printable
+ * ASCII become '?', and a long S is cut and ends in "...".  Returns BUF.
+ */
+static const char *
+esc(const char *s, char *buf, size_t bufsz)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < bufsz; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	buf[i] = '\0';
+	if (s[i] != '\0')
+		memcpy(buf + bufsz - 4, "...", 4);
+	return buf;
+}
+
+/* Log one line about a scanned name, at most SCAN_LOG_MAX per scan. */
+static void
+scan_log(struct pop23d_mbox *mb, const char *what, int d, const char *name)
+{
+	char e[LOG_NAME_MAX];
+
+	if (mb->logged >= SCAN_LOG_MAX) {
+		mb->unlogged++;
+		return;
+	}
+	mb->logged++;
+	host->log(LOG_WARNING, "%s dir=%s name=%s", what, subdir_name[d],
+	    esc(name, e, sizeof e));
+}
+
+/* "yes" (the default, also when unset or invalid) or "no". */
+static int
+fsync_enabled(void)
+{
+	const char *v = host->config_get(PLUGIN_NAME, "fsync");
+
+	return !(v != NULL && strcasecmp(v, "no") == 0);
+}
+
+static int
+md_check_config(const char **error_r)
+{
+	const char *v = host->config_get(PLUGIN_NAME, "fsync");
+
+	if (v != NULL && strcasecmp(v, "yes") != 0 &&
+	    strcasecmp(v, "no") != 0) {
+		*error_r = "fsync must be yes or no";
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The sort time of a key: the decimal number before the first '.'
+ * (maildir(5) names start with the delivery time).  Keys without one, or
+ * with a number too large for 64 bits, sort after all others.
+ */
+static uint64_t
+key_time(const char *key)
+{
+	const char *p;
+	uint64_t t = 0;
+
+	for (p = key; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (t > (UINT64_MAX - d) / 10)
+			return UINT64_MAX;
+		t = t * 10 + d;
+	}
+	if (p == key || *p != '.')
+		return UINT64_MAX;
+	return t;
+}
+
+/* The flags of a cur/ file name ("key:2,FLAGS"), or NULL if it has no
+ * ":2," info. */
+static const char *
+name_flags(const char *name)
+{
+	const char *info = strchr(name, ':');
+
+	if (info == NULL || strncmp(info + 1, "2,", 2) != 0)
+		return NULL;
+	return info + 3;
+}
+
+static int
+ent_accessed(const struct md_ent *e)
+{
+	const char *f;
+
+	if (e->dir != D_CUR || (f = name_flags(e->name)) == NULL)
+		return 0;
+	return strchr(f, 'S') != NULL;
+}
+
+/*
+ * Sort order: oldest first (timestamp, then key), and among entries with
+ * the same key (duplicates) the preferred one first: cur/ before new/,
+ * then the smaller file name.
+ */
+static int
+ent_cmp(const void *a, const void *b)
+{
+	const struct md_ent *x = a, *y = b;
+	int c;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	if ((c = strcmp(x->key, y->key)) != 0)
+		return c;
+	if (x->dir != y->dir)
+		return x->dir == D_CUR ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* bsearch() by (ts, key) only. */
+static int
+ent_key_cmp(const void *a, const void *b)
+{
+	const struct md_ent *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+/*
+ * Read directory D (new/ or cur/) once with readdir(): no stat(), no
+ * open() per file.  Skips dot files, entries whose d_type says they are
+ * not regular files (DT_UNKNOWN is accepted: msg_open() checks), and names
+ * whose key is empty or longer than POP23D_KEY_MAX.  Calls FN(mb, D, name,
+ * keylen, arg) for the others; FN returns 0 or -1 (stop, errno set).
+ * Returns 0 or -1 with errno set.
+ */
+static int
+scan_dir(struct pop23d_mbox *mb, int d, scan_fn *fn, void *arg)
+{
+	struct dirent *de;
+	DIR *dp;
+	int fd, serrno;
+
+	fd = openat(mb->sub[d], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	if ((dp = fdopendir(fd)) == NULL) {
+		serrno = errno;
+		close(fd);
+		errno = serrno;
+		return -1;
+	}
+	for (;;) {
+		size_t keylen;
+
+		errno = 0;
+		if ((de = readdir(dp)) == NULL)
+			break;
+		if (de->d_name[0] == '.')
+			continue;
+		if (de->d_type != DT_UNKNOWN && de->d_type != DT_REG)
+			continue;
+		keylen = strcspn(de->d_name, ":");
+		if (keylen == 0 || keylen > POP23D_KEY_MAX) {
+			scan_log(mb, "list skipped reason=bad-key", d,
+			    de->d_name);
+			continue;
+		}
+		if (fn(mb, d, de->d_name, keylen, arg) == -1)
+			break;
+	}
+	serrno = errno;
+	closedir(dp);
+	errno = serrno;
+	return serrno == 0 ? 0 : -1;
+}
+
+/* Scan both directories, then log how many lines were left out. */
+static int
+scan_all(struct pop23d_mbox *mb, scan_fn *fn, void *arg)
+{
+	int d, r = 0;
+
+	mb->logged = mb->unlogged = 0;
+	for (d = 0; d < D_COUNT && r == 0; d++)
+		if ((r = scan_dir(mb, d, fn, arg)) == -1)
+			host->log(LOG_ERR, "scan dir=%s path=%s: %s",
+			    subdir_name[d], mb->path, strerror(errno));
+	if (mb->unlogged > 0)
+		host->log(LOG_WARNING, "scan: %zu more odd names not logged",
+		    mb->unlogged);
+	return r;
+}
+
+struct collect {
+	struct md_ent *v;
+	size_t n, cap;
+};
+
+static int
+collect_one(struct pop23d_mbox *mb, int d, const char *name, size_t keylen,
+    void *arg)
+{
+	struct collect *c = arg;
+	struct md_ent *e;
+
+	if (c->n == c->cap) {
+		size_t ncap = c->cap == 0 ? 256 : c->cap * 2;
+
+		if (ncap > SIZE_MAX / sizeof *c->v) {
+			errno = ENOMEM;
+			return -1;
+		}
+		if ((e = realloc(c->v, ncap * sizeof *e)) == NULL)
+			return -1;
+		c->v = e;
+		c->cap = ncap;
+	}
+	e = &c->v[c->n];
+	memset(e, 0, sizeof *e);
+	if ((e->key = strndup(name, keylen)) == NULL)
+		return -1;
+	if ((e->name = strdup(name)) == NULL) {
+		free(e->key);
+		return -1;
+	}
+	e->ts = key_time(e->key);
+	e->dir = (unsigned char)d;
+	c->n++;
+	return 0;
+}
+
+static void
+free_ents(struct md_ent *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].name);
+	}
+	free(v);
+}
+
+/*
+ * Build the message list: scan, sort, drop duplicate keys (keeping the
+ * preferred copy, see ent_cmp()).  POP23D_OK or POP23D_TEMPFAIL.
+ */
+static enum pop23d_result
+build_list(struct pop23d_mbox *mb)
+{
+	struct collect c = { NULL, 0, 0 };
+	struct pop23d_msg *msgs = NULL;
+	size_t i, n;
+
+	if (scan_all(mb, collect_one, &c) == -1) {
+		free_ents(c.v, c.n);
+		return POP23D_TEMPFAIL;
+	}
+	if (c.n > 0)
+		qsort(c.v, c.n, sizeof *c.v, ent_cmp);
+	mb->logged = mb->unlogged = 0;
+	for (i = n = 0; i < c.n; i++) {
+		if (n > 0 && strcmp(c.v[n - 1].key, c.v[i].key) == 0) {
+			scan_log(mb, "list duplicate key, ignored", c.v[i].dir,
+			    c.v[i].name);
+			free(c.v[i].key);
+			free(c.v[i].name);
+			continue;
+		}
+		c.v[n++] = c.v[i];
+	}
+	if (mb->unlogged > 0)
+		host->log(LOG_WARNING, "list: %zu more duplicates not logged",
+		    mb->unlogged);
+	if (n > 0 && (msgs = calloc(n, sizeof *msgs)) == NULL) {
+		host->log(LOG_ERR, "list: out of memory for %zu messages", n);
+		free_ents(c.v, n);
+		return POP23D_TEMPFAIL;
+	}
+	for (i = 0; i < n; i++) {
+		msgs[i].key = c.v[i].key;
+		msgs[i].raw_size = -1;	/* the daemon measures */
+		msgs[i].accessed = ent_accessed(&c.v[i]);
+	}
+	mb->ents = c.v;
+	mb->msgs = msgs;
+	mb->count = n;
+	mb->listed = 1;
+	return POP23D_OK;
+}
+
+/*
+ * Re-scan callback: find the listed message with this key and record
+ * where it is now.  Names not in the list (new mail) are ignored.
+ */
+static int
+rescan_one(struct pop23d_mbox *mb, int d, const char *name, size_t keylen,
+    void *arg)
+{
+	char kbuf[POP23D_KEY_MAX + 1];
+	struct md_ent probe, *e;
+	char *copy;
+
+	(void)arg;
+	memcpy(kbuf, name, keylen);
+	kbuf[keylen] = '\0';
+	probe.key = kbuf;
+	probe.ts = key_time(kbuf);
+	e = bsearch(&probe, mb->ents, mb->count, sizeof *mb->ents,
+	    ent_key_cmp);
+	if (e == NULL)
+		return 0;
+	/* A duplicate: keep the preferred copy, as build_list() does
+	 * (cur/ before new/, then the smaller name). */
+	if (e->seen && (e->dir > d || (e->dir == d &&
+	    strcmp(e->name, name) <= 0)))
+		return 0;
+	if (e->dir != d || strcmp(e->name, name) != 0) {
+		if ((copy = strdup(name)) == NULL)
+			return -1;
+		free(e->name);
+		e->name = copy;
+		e->dir = (unsigned char)d;
+	}
+	e->seen = 1;
+	return 0;
+}
+
+/*
+ * Find every listed message again after an ENOENT (another reader renamed
+ * or deleted files).  Messages not found are marked gone.  0, or -1 after
+ * logging (the old locations are kept).
+ */
+static int
+rescan(struct pop23d_mbox *mb)
+{
+	size_t i;
+
+	for (i = 0; i < mb->count; i++)
+		mb->ents[i].seen = 0;
+	if (scan_all(mb, rescan_one, NULL) == -1)
+		return -1;
+	for (i = 0; i < mb->count; i++) {
+		mb->ents[i].gone = !mb->ents[i].seen;
+		mb->msgs[i].accessed = ent_accessed(&mb->ents[i]);
+	}
+	return 0;
+}
+
+/* Close an mbox's descriptors (the lock goes with lockfd) and free it. */
+static void
+md_close(struct pop23d_mbox **mbp)
+{
+	struct pop23d_mbox *mb;
+	int d;
+
+	if (mbp == NULL || (mb = *mbp) == NULL)
+		return;
+	if (mb->lockfd != -1)
+		close(mb->lockfd);
+	for (d = 0; d < D_COUNT; d++)
+		if (mb->sub[d] != -1)
+			close(mb->sub[d]);
+	if (mb->dfd != -1)
+		close(mb->dfd);
+	free_ents(mb->ents, mb->count);
+	free(mb->msgs);
+	free(mb->path);
+	free(mb);
+	*mbp = NULL;
+}
+
+/*
+ * Take the session lock on DFD/pop23d.lock (created 0600).  An open file
+ * description lock (F_OFD_SETLK) where the kernel has it, else a classic
+ * POSIX lock: both are dropped by the kernel when the process dies
+ * (kill -9), and both conflict with each other.  The OFD lock also
+ * conflicts with a second open() of the same maildrop inside this process
+ * and is not lost when some other fd of the file is closed.
+ */
+static enum pop23d_result
+take_lock(struct pop23d_mbox *mb, const char **error_r)
+{
+	struct flock fl;
+	struct stat st;
+	int r;
+
+	mb->lockfd = openat(mb->dfd, LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW |
+	    O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+	if (mb->lockfd == -1) {
+		int serrno = errno;
+
+		host->log(LOG_ERR, "open lock path=%s/%s: %s", mb->path,
+		    LOCK_NAME, strerror(serrno));
+		*error_r = "cannot open the lock file";
+		return (serrno == ELOOP || serrno == EACCES ||
+		    serrno == EPERM || serrno == EROFS || serrno == ENXIO ||
+		    serrno == EISDIR) ? POP23D_PERMFAIL : POP23D_TEMPFAIL;
+	}
+	if (fstat(mb->lockfd, &st) == -1) {
+		host->log(LOG_ERR, "fstat lock path=%s: %s", mb->path,
+		    strerror(errno));
+		*error_r = "cannot check the lock file";
+		return POP23D_TEMPFAIL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		host->log(LOG_ERR, "lock path=%s/%s is not a regular file",
+		    mb->path, LOCK_NAME);
+		*error_r = "the lock file is not a regular file";
+		return POP23D_PERMFAIL;
+	}
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = 0;
+	fl.l_len = 0;		/* the whole file */
+#ifdef F_OFD_SETLK
+	r = fcntl(mb->lockfd, F_OFD_SETLK, &fl);
+	if (r == -1 && errno == EINVAL)	/* kernel before 3.15 */
+		r = fcntl(mb->lockfd, F_SETLK, &fl);
+#else
+	r = fcntl(mb->lockfd, F_SETLK, &fl);
+#endif
+	if (r == -1) {
+		if (errno == EAGAIN || errno == EACCES) {
+			*error_r = "maildrop is locked by another session";
+			return POP23D_INUSE;
+		}
+		host->log(LOG_ERR, "lock path=%s: %s", mb->path,
+		    strerror(errno));
+		*error_r = "cannot lock the maildrop";
+		return POP23D_TEMPFAIL;
+	}
+	return POP23D_OK;
+}
+
+/*
+ * Finish opening a maildir whose directory is already open as DFD (taken
+ * over, closed on failure) and whose path is PATH (taken over, freed on
+ * failure): open new/ and cur/ (never through a symlink) and take the
+ * lock.  FOLDER: map every "cannot use it" error to POP23D_NOUSER, so a
+ * FOLD does not tell what exists (protocols.md POP2 case 24).
+ */
+static enum pop23d_result
+open_at(int dfd, char *path, int folder, struct pop23d_mbox **mbox_r,
+    const char **error_r)
+{
+	struct pop23d_mbox *mb;
+	enum pop23d_result res;
+	int d;
+
+	*mbox_r = NULL;
+	if ((mb = calloc(1, sizeof *mb)) == NULL) {
+		close(dfd);
+		free(path);
+		*error_r = "out of memory";
+		return POP23D_TEMPFAIL;
+	}
+	mb->dfd = dfd;
+	mb->path = path;
+	mb->lockfd = -1;
+	mb->sub[D_NEW] = mb->sub[D_CUR] = -1;
+	mb->do_fsync = fsync_enabled();
+	for (d = 0; d < D_COUNT; d++) {
+		mb->sub[d] = openat(dfd, subdir_name[d], O_RDONLY |
+		    O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (mb->sub[d] != -1)
+			continue;
+		if (errno == ENOENT) {
+			*error_r = "not a Maildir (no cur/ or new/)";
+			res = POP23D_NOUSER;
+		} else if (errno == ENOTDIR || errno == ELOOP ||
+		    errno == EACCES || errno == EPERM) {
+			host->log(LOG_ERR, "open dir=%s path=%s: %s",
+			    subdir_name[d], path, strerror(errno));
+			*error_r = "cannot use the Maildir's cur/ or new/";
+			res = folder ? POP23D_NOUSER : POP23D_PERMFAIL;
+		} else {
+			host->log(LOG_ERR, "open dir=%s path=%s: %s",
+			    subdir_name[d], path, strerror(errno));
+			*error_r = "cannot open the Maildir's cur/ or new/";
+			res = POP23D_TEMPFAIL;
+		}
+		md_close(&mb);
+		return res;
+	}
+	if ((res = take_lock(mb, error_r)) != POP23D_OK) {
+		md_close(&mb);
+		return res;
+	}
+	*mbox_r = mb;
+	return POP23D_OK;
+}
+
+static enum pop23d_result
+open_location(const char *location, int *dfd_r, const char **error_r)
+{
+	int serrno;
+
+	*dfd_r = open(location, O_RDONLY | O_DIRECTORY | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (*dfd_r != -1)
+		return POP23D_OK;
+	if ((serrno = errno) == ENOENT) {
+		*error_r = "the Maildir does not exist";
+		return POP23D_NOUSER;
+	}
+	host->log(LOG_ERR, "open path=%s: %s", location, strerror(serrno));
+	if (serrno == ENOTDIR || serrno == EACCES || serrno == EPERM ||
+	    serrno == ELOOP || serrno == ENAMETOOLONG) {
+		*error_r = "the Maildir is not a usable directory";
+		return POP23D_PERMFAIL;
+	}
+	*error_r = "cannot open the Maildir";
+	return POP23D_TEMPFAIL;
+}
+
+static enum pop23d_result
+md_open(const char *location, struct pop23d_mbox **mbox_r,
+    const char **error_r)
+{
+	enum pop23d_result res;
+	char *path;
+	int dfd;
+
+	*mbox_r = NULL;
+	if ((res = open_location(location, &dfd, error_r)) != POP23D_OK)
+		return res;
+	if ((path = strdup(location)) == NULL) {
+		close(dfd);
+		*error_r = "out of memory";
+		return POP23D_TEMPFAIL;
+	}
+	return open_at(dfd, path, 0, mbox_r, error_r);
+}
+
+/*
+ * Is NAME acceptable as a client folder name?  It becomes the single path
+ * component "." NAME below the maildir, so refuse anything that could be
+ * read as a path or hide a file: empty, too long, '/', control bytes and
+ * DEL, a leading '~' or '.', and "..".  1 if acceptable, 0 if not.
+ */
+static int
+folder_name_ok(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (len == 0 || len > FOLDER_NAME_MAX)
+		return 0;
+	if (name[0] == '~' || name[0] == '.' || strstr(name, "..") != NULL)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c == '/' || c < 0x20 || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+static enum pop23d_result
+md_folder_open(const char *location, const char *name,
+    struct pop23d_mbox **mbox_r, const char **error_r)
+{
+	char dname[FOLDER_NAME_MAX + 2], e[LOG_NAME_MAX];
+	struct stat st, fst;
+	enum pop23d_result res;
+	char *path;
+	size_t plen;
+	int dfd, fd, n;
+
+	*mbox_r = NULL;
+	if (name == NULL || strcasecmp(name, "INBOX") == 0)
+		return md_open(location, mbox_r, error_r);
+	if (!folder_name_ok(name)) {
+		host->log(LOG_NOTICE, "folder refused name=%s",
+		    esc(name, e, sizeof e));
+		*error_r = "invalid folder name";
+		return POP23D_NOUSER;
+	}
+	n = snprintf(dname, sizeof dname, ".%s", name);
+	if (n < 0 || (size_t)n >= sizeof dname) {
+		*error_r = "invalid folder name";
+		return POP23D_NOUSER;
+	}
+	if ((res = open_location(location, &dfd, error_r)) != POP23D_OK)
+		return res;
+	/* lstat first: a symlink, FIFO, device or file is refused without
+	 * being opened, so it can neither lead out nor block. */
+	if (fstatat(dfd, dname, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISDIR(st.st_mode)) {
+		close(dfd);
+		*error_r = "no such folder";
+		return POP23D_NOUSER;
+	}
+	fd = openat(dfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) {
+		int serrno = errno;
+
+		close(dfd);
+		if (serrno == EMFILE || serrno == ENFILE ||
+		    serrno == ENOMEM || serrno == EIO) {
+			host->log(LOG_ERR, "open folder name=%s: %s",
+			    esc(name, e, sizeof e), strerror(serrno));
+			*error_r = "cannot open the folder";
+			return POP23D_TEMPFAIL;
+		}
+		*error_r = "no such folder";
+		return POP23D_NOUSER;
+	}
+	close(dfd);
+	/* The directory must still be the one lstat saw (no swap in
+	 * between). */
+	if (fstat(fd, &fst) == -1 || fst.st_dev != st.st_dev ||
+	    fst.st_ino != st.st_ino) {
+		close(fd);
+		*error_r = "no such folder";
+		return POP23D_NOUSER;
+	}
+	plen = strlen(location) + 1 + strlen(dname) + 1;
+	if ((path = malloc(plen)) == NULL) {
+		close(fd);
+		*error_r = "out of memory";
+		return POP23D_TEMPFAIL;
+	}
+	n = snprintf(path, plen, "%s/%s", location, dname);
+	if (n < 0 || (size_t)n >= plen) {	/* cannot happen: sized above */
+		free(path);
+		close(fd);
+		*error_r = "folder path too long";
+		return POP23D_PERMFAIL;
+	}
+	return open_at(fd, path, 1, mbox_r, error_r);
+}
+
+static enum pop23d_result
+md_list(struct pop23d_mbox *mb, const struct pop23d_msg **msgs_r,
+    size_t *count_r)
+{
+	static const struct pop23d_msg none;
+	enum pop23d_result res;
+
+	if (!mb->listed && (res = build_list(mb)) != POP23D_OK)
+		return res;
+	*msgs_r = mb->count > 0 ? mb->msgs : &none;
+	*count_r = mb->count;
+	return POP23D_OK;
+}
+
+/* Message I of MB, or NULL (logged) when I is out of range. */
+static struct md_ent *
+get_ent(struct pop23d_mbox *mb, size_t i, const char *op)
+{
+	if (!mb->listed || i >= mb->count) {
+		host->log(LOG_ERR, "%s: message index %zu out of range (%zu)",
+		    op, i, mb->count);
+		return NULL;
+	}
+	return &mb->ents[i];
+}
+
+static enum pop23d_result
+md_msg_open(struct pop23d_mbox *mb, size_t i, int *fd_r, off_t *offset_r,
+    off_t *length_r)
+{
+	struct md_ent *e;
+	struct stat st;
+	int fd, fl, tries;
+	char en[LOG_NAME_MAX];
+
+	*fd_r = -1;
+	if ((e = get_ent(mb, i, "msg_open")) == NULL)
+		return POP23D_PERMFAIL;
+	for (tries = 0;; tries++) {
+		if (e->gone)
+			return POP23D_NOUSER;
+		/* O_NONBLOCK: a FIFO with this name must not block us. */
+		fd = openat(mb->sub[e->dir], e->name, O_RDONLY | O_NOFOLLOW |
+		    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd != -1)
+			break;
+		if (errno != ENOENT || tries > 0)
+			break;
+		/* another reader renamed (or deleted) it: find it again */
+		if (rescan(mb) == -1)
+			return POP23D_TEMPFAIL;
+	}
+	if (fd == -1) {
+		int serrno = errno;
+
+		if (serrno == ENOENT)
+			return POP23D_NOUSER;
+		host->log(LOG_ERR, "open message dir=%s name=%s: %s",
+		    subdir_name[e->dir], esc(e->name, en, sizeof en),
+		    strerror(serrno));
+		return (serrno == ELOOP || serrno == EACCES ||
+		    serrno == EPERM || serrno == ENXIO || serrno == ENODEV) ?
+		    POP23D_PERMFAIL : POP23D_TEMPFAIL;
+	}
+	if (fstat(fd, &st) == -1) {
+		host->log(LOG_ERR, "fstat message name=%s: %s",
+		    esc(e->name, en, sizeof en), strerror(errno));
+		close(fd);
+		return POP23D_TEMPFAIL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		host->log(LOG_WARNING, "message dir=%s name=%s is not a "
+		    "regular file", subdir_name[e->dir],
+		    esc(e->name, en, sizeof en));
+		close(fd);
+		return POP23D_PERMFAIL;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+		host->log(LOG_ERR, "fcntl message: %s", strerror(errno));
+		close(fd);
+		return POP23D_TEMPFAIL;
+	}
+	*fd_r = fd;
+	*offset_r = 0;
+	*length_r = st.st_size;
+	return POP23D_OK;
+}
+
+/*
+ * The name E should have once it has been read, in BUF (size BUFSZ):
+ * "key:2,FLAGS" with 'S' added and the flags in ASCII order without
+ * repeats (maildir(5)).  A new/ file with an info that is not "2,..." keeps
+ * its name (it only moves to cur/).  Returns 1 if E must be renamed, 0 if
+ * it is already right (or has an unknown info in cur/, left alone), -1 if
+ * the name does not fit.
+ */
+static int
+accessed_name(const struct md_ent *e, char *buf, size_t bufsz)
+{
+	unsigned char have[256];
+	const char *info, *f;
+	size_t keylen, len;
+	int c;
+
+	info = strchr(e->name, ':');
+	if (info != NULL && strncmp(info + 1, "2,", 2) != 0) {
+		if (e->dir == D_CUR)
+			return 0;
+		len = strlen(e->name);
+		if (len >= bufsz)
+			return -1;
+		memcpy(buf, e->name, len + 1);
+		return 1;
+	}
+	f = info != NULL ? info + 3 : "";
+	if (e->dir == D_CUR && strchr(f, 'S') != NULL)
+		return 0;
+	memset(have, 0, sizeof have);
+	for (; *f != '\0'; f++)
+		have[(unsigned char)*f] = 1;
+	have['S'] = 1;
+	keylen = strlen(e->key);
+	if (keylen + 3 >= bufsz)
+		return -1;
+	memcpy(buf, e->key, keylen);
+	memcpy(buf + keylen, ":2,", 3);
+	len = keylen + 3;
+	for (c = 1; c < 256; c++) {
+		if (!have[c])
+			continue;
+		if (len + 1 >= bufsz)
+			return -1;
+		buf[len++] = (char)c;
+	}
+	buf[len] = '\0';
+	return 1;
+}
+
+/*
+ * Rename FROM in directory FD1 to TO in FD2 without ever replacing an
+ * existing TO (that would unlink another copy of a message).  0, or -1
+ * with errno (EEXIST if TO exists).
+ */
+static int
+rename_noreplace(int fd1, const char *from, int fd2, const char *to)
+{
+	struct stat st;
+
+#ifdef RENAME_NOREPLACE
+	if (renameat2(fd1, from, fd2, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+#endif
+	/* The classic Maildir way: link, then unlink the old name. */
+	if (linkat(fd1, from, fd2, to, 0) == 0) {
+		if (unlinkat(fd1, from, 0) == -1 && errno != ENOENT)
+			return -1;
+		return 0;
+	}
+	if (errno == EEXIST || errno == ENOENT)
+		return -1;
+	/* No hard links on this file system: check, then rename. */
+	if (fstatat(fd2, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return renameat(fd1, from, fd2, to);
+}
+
+static enum pop23d_result
+md_mark_accessed(struct pop23d_mbox *mb, size_t i)
+{
+	char nname[NAME_MAX + 1], en[LOG_NAME_MAX];
+	struct md_ent *e;
+	char *copy;
+	int r, tries, from;
+
+	if ((e = get_ent(mb, i, "mark_accessed")) == NULL)
+		return POP23D_PERMFAIL;
+	for (tries = 0;; tries++) {
+		if (e->gone)
+			return POP23D_NOUSER;
+		if ((r = accessed_name(e, nname, sizeof nname)) == 0)
+			return POP23D_OK;
+		if (r == -1) {
+			host->log(LOG_WARNING, "mark_accessed: name too long "
+			    "key=%s", esc(e->key, en, sizeof en));
+			return POP23D_OK;	/* the index still knows */
+		}
+		if ((copy = strdup(nname)) == NULL)
+			return POP23D_TEMPFAIL;
+		from = e->dir;
+		if (rename_noreplace(mb->sub[from], e->name, mb->sub[D_CUR],
+		    nname) == 0) {
+			free(e->name);
+			e->name = copy;
+			e->dir = D_CUR;
+			mb->dirty[from] = mb->dirty[D_CUR] = 1;
+			mb->msgs[i].accessed = ent_accessed(e);
+			return POP23D_OK;
+		}
+		free(copy);
+		if (errno == EEXIST) {
+			/* another copy already has the read name */
+			host->log(LOG_WARNING, "mark_accessed: cur/%s exists, "
+			    "left alone", esc(nname, en, sizeof en));
+			return POP23D_OK;
+		}
+		if (errno != ENOENT || tries > 0)
+			break;
+		if (rescan(mb) == -1)
+			return POP23D_TEMPFAIL;
+	}
+	if (errno == ENOENT)
+		return POP23D_NOUSER;
+	host->log(LOG_ERR, "mark_accessed rename dir=%s name=%s: %s",
+	    subdir_name[e->dir], esc(e->name, en, sizeof en), strerror(errno));
+	return POP23D_TEMPFAIL;
+}
+
+static enum pop23d_result
+md_expunge(struct pop23d_mbox *mb, const size_t *idx, size_t n)
+{
+	enum pop23d_result res = POP23D_OK;
+	char en[LOG_NAME_MAX];
+	struct md_ent *e;
+	size_t k;
+	int d, tries;
+
+	/* Check every index before deleting anything. */
+	for (k = 0; k < n; k++)
+		if (get_ent(mb, idx[k], "expunge") == NULL)
+			return POP23D_PERMFAIL;
+	for (k = 0; k < n; k++) {
+		e = &mb->ents[idx[k]];
+		for (tries = 0;; tries++) {
+			if (e->gone)
+				break;
+			if (unlinkat(mb->sub[e->dir], e->name, 0) == 0) {
+				e->gone = 1;
+				mb->dirty[e->dir] = 1;
+				break;
+			}
+			if (errno != ENOENT) {
+				host->log(LOG_ERR, "expunge dir=%s name=%s: %s",
+				    subdir_name[e->dir],
+				    esc(e->name, en, sizeof en),
+				    strerror(errno));
+				res = POP23D_TEMPFAIL;
+				break;
+			}
+			if (tries > 0) {	/* gone since the re-scan */
+				e->gone = 1;
+				break;
+			}
+			if (rescan(mb) == -1) {
+				res = POP23D_TEMPFAIL;
+				break;
+			}
+		}
+	}
+	/* unlink() is durable only once the directory is synced (D5). */
+	for (d = 0; d < D_COUNT; d++) {
+		if (!mb->dirty[d] || !mb->do_fsync)
+			continue;
+		if (fsync(mb->sub[d]) == -1) {
+			host->log(LOG_ERR, "fsync dir=%s path=%s: %s",
+			    subdir_name[d], mb->path, strerror(errno));
+			res = POP23D_TEMPFAIL;
+			continue;
+		}
+		mb->dirty[d] = 0;
+	}
+	return res;
+}
+
+static const char *
+md_index_dir(struct pop23d_mbox *mb)
+{
+	return mb->path;
+}
+
+static const struct pop23d_store_ops md_ops = {
+	.open = md_open,
+	.list = md_list,
+	.msg_open = md_msg_open,
+	.mark_accessed = md_mark_accessed,
+	.expunge = md_expunge,
+	.index_dir = md_index_dir,
+	.close = md_close,
+	.folder_open = md_folder_open,
+};
+
+static const char *const md_config_keys[] = { "fsync", NULL };
+
+static const struct pop23d_plugin md_plugin = {
+	.abi = POP23D_PLUGIN_ABI,
+	.api_built = POP23D_PLUGIN_API,
+	.api_min = 1,		/* folder_open is optional for the host */
+	.kind = POP23D_PLUGIN_STORE,
+	.name = PLUGIN_NAME,
+	.config_keys = md_config_keys,
+	.check_config = md_check_config,
+	.auth = NULL,
+	.store = &md_ops,
+};
+
+int
+pop23d_plugin_init(unsigned host_abi, const struct pop23d_host *h,
+    const struct pop23d_plugin **plugin_r)
+{
+	if (h == NULL || h->log == NULL || h->config_get == NULL)
+		return -1;
+	if (host_abi != POP23D_PLUGIN_ABI) {
+		h->log(LOG_ERR, "maildir plugin built for ABI %d, host has %u",
+		    POP23D_PLUGIN_ABI, host_abi);
+		return -1;
+	}
+	host = h;
+	*plugin_r = &md_plugin;
+	return 0;
+}

@@ -1,0 +1,867 @@
+/*
+ * index.c - the per-maildrop GDBM index: for each message (by the storage's
+ * unique key) the size RETR sends, the stored size, the UIDL and the
+ * accessed flag, in an explicit versioned byte layout, plus one schema
+ * record.  The file is an untrusted cache (security.md D7, B20): it is
+ * opened without following symlinks and only if it is a regular file of
+ * ours that nobody else can write; every record is validated; a file GDBM
+ * cannot read, one that does not walk cleanly, or one of a foreign schema
+ * is replaced by an empty index; a structural error found later gets one
+ * gdbm_recover() and otherwise switches the index off for the session.
+ * Nothing here is fatal.  This is the only file that includes <gdbm.h>.
+ * Runs as the mail user (the session process, after the privilege drop),
+ * under the maildrop's session lock, which is why GDBM's own locking is off.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gdbm.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "index.h"
+#include "log.h"
+
+/*
+ * GDBM_NOLOCK: the maildrop's session lock already serialises writers, and
+ *   a GDBM lock would only add a second, unrelated way to fail.
+ * GDBM_NOMMAP: a mapped file that shrinks under us raises SIGBUS; pread()
+ *   returns an error we can handle.  The index is small, so mmap buys
+ *   little.
+ * GDBM_XVERIFY: check the avail lists at open, so damage is found while we
+ *   can still start afresh instead of in the middle of a session.
+ * GDBM_CLOERROR: gdbm_fd_open() owns the descriptor whatever happens.
+ */
+#define INDEX_GDBM_FLAGS	(GDBM_WRCREAT | GDBM_NOLOCK | GDBM_NOMMAP | \
+				 GDBM_CLOEXEC | GDBM_XVERIFY | GDBM_CLOERROR)
+
+/* Message records live under "m:" + storage key.  The schema record's key
+ * starts with '#', so no message key can ever equal it. */
+#define MSG_PREFIX		"m:"
+#define MSG_PREFIX_LEN		2
+#define SCHEMA_KEY		"#schema"
+#define STR1(x)			#x
+#define STR(x)			STR1(x)
+#define SCHEMA_VALUE		"pop23d-index " STR(INDEX_SCHEMA)
+
+/* Storage keys are file names or hashes; anything longer is a caller bug
+ * (and would overflow GDBM's int sizes long before memory runs out). */
+#define INDEX_KEY_MAX		4096
+
+/*
+ * Record layout, version 1 (doc/DESIGN, "index"):
+ *   byte 0       record version (1)
+ *   byte 1       flags: bit 0 = accessed; the other bits must be 0
+ *   bytes 2-9    size, big-endian unsigned 64 bits
+ *   bytes 10-17  raw_size, big-endian unsigned 64 bits
+ *   byte 18      UIDL length L, 1..UIDL_MAX
+ *   bytes 19..   the L UIDL octets, each 0x21-0x7E; nothing follows
+ */
+#define REC_VERSION		1
+#define REC_F_ACCESSED		0x01
+#define REC_HDR_LEN		19
+/* Sizes at or above 2^62 are nonsense for one message and would come near
+ * off_t overflow in the callers' arithmetic. */
+#define REC_SIZE_LIMIT		((uint64_t)1 << 62)
+
+struct index {
+	GDBM_FILE	 dbf;		/* NULL once unusable */
+	char		*path;
+	int		 recovered;	/* gdbm_recover() already tried */
+	int		 unusable;	/* off for the rest of the session */
+};
+
+static void
+put_be64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+static uint64_t
+get_be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* LEN octets at S form a valid UIDL (RFC 1939 section 7). */
+static int
+uidl_valid_n(const unsigned char *s, size_t len)
+{
+	size_t i;
+
+	if (len < 1 || len > UIDL_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+int
+index_uidl_valid(const char *s)
+{
+	size_t len;
+
+	if (s == NULL)
+		return 0;
+	/* Never read past UIDL_MAX + 1 octets of a hostile string. */
+	len = strnlen(s, UIDL_MAX + 1);
+	return uidl_valid_n((const unsigned char *)s, len);
+}
+
+/* Returns the record length, or 0 if REC cannot be encoded (bad UIDL,
+ * absurd size). */
+size_t
+index_encode(const struct index_rec *rec, unsigned char *out)
+{
+	size_t len;
+
+	if (rec == NULL || out == NULL)
+		return 0;
+	len = strnlen(rec->uidl, sizeof(rec->uidl));
+	if (len == sizeof(rec->uidl) ||
+	    !uidl_valid_n((const unsigned char *)rec->uidl, len) ||
+	    rec->size >= REC_SIZE_LIMIT || rec->raw_size >= REC_SIZE_LIMIT)
+		return 0;
+	out[0] = REC_VERSION;
+	out[1] = rec->accessed ? REC_F_ACCESSED : 0;
+	put_be64(out + 2, rec->size);
+	put_be64(out + 10, rec->raw_size);
+	out[18] = (unsigned char)len;
+	memcpy(out + REC_HDR_LEN, rec->uidl, len);
+	/* UNSAFE: len <= UIDL_MAX, so this is at most INDEX_REC_MAX. */
+	return REC_HDR_LEN + len;
+}
+
+int
+index_decode(const unsigned char *in, size_t len, struct index_rec *rec_r)
+{
+	struct index_rec rec;
+	size_t ulen;
+
+	if (in == NULL || len < REC_HDR_LEN)
+		return -1;
+	if (in[0] != REC_VERSION || (in[1] & ~REC_F_ACCESSED) != 0)
+		return -1;
+	ulen = in[18];
+	if (ulen < 1 || ulen > UIDL_MAX || len != REC_HDR_LEN + ulen)
+		return -1;
+	if (!uidl_valid_n(in + REC_HDR_LEN, ulen))
+		return -1;
+	memset(&rec, 0, sizeof(rec));
+	rec.size = get_be64(in + 2);
+	rec.raw_size = get_be64(in + 10);
+	if (rec.size >= REC_SIZE_LIMIT || rec.raw_size >= REC_SIZE_LIMIT)
+		return -1;
+	rec.accessed = (in[1] & REC_F_ACCESSED) != 0;
+	memcpy(rec.uidl, in + REC_HDR_LEN, ulen);
+	rec.uidl[ulen] = '\0';
+	if (rec_r != NULL)
+		*rec_r = rec;
+	return 0;
+}
+
+/* Build the GDBM key "m:" + KEY into *D.  Returns the buffer to free, or
+ * NULL for an empty or over-long key or no memory. */
+static char *
+msg_key(const char *key, datum *d)
+{
+	size_t len;
+	char *p;
+
+	if (key == NULL)
+		return NULL;
+	len = strnlen(key, INDEX_KEY_MAX + 1);
+	if (len == 0 || len > INDEX_KEY_MAX)
+		return NULL;
+	if ((p = malloc(MSG_PREFIX_LEN + len)) == NULL)
+		return NULL;
+	memcpy(p, MSG_PREFIX, MSG_PREFIX_LEN);
+	memcpy(p + MSG_PREFIX_LEN, key, len);
+	d->dptr = p;
+	d->dsize = (int)(MSG_PREFIX_LEN + len);
+	return p;
+}
+
+/* K is a well-formed message key: "m:" and a non-empty name without NUL. */
+static int
+is_msg_key(datum k)
+{
+	size_t len;
+
+	if (k.dptr == NULL || k.dsize <= MSG_PREFIX_LEN ||
+	    k.dsize > MSG_PREFIX_LEN + INDEX_KEY_MAX)
+		return 0;
+	len = (size_t)k.dsize;
+	return memcmp(k.dptr, MSG_PREFIX, MSG_PREFIX_LEN) == 0 &&
+	    memchr(k.dptr + MSG_PREFIX_LEN, '\0', len - MSG_PREFIX_LEN) ==
+	    NULL;
+}
+
+/* A key that starts "m:" but is not well-formed: junk from a damaged
+ * file, which prune removes. */
+static int
+is_bad_msg_key(datum k)
+{
+	return k.dptr != NULL && k.dsize >= MSG_PREFIX_LEN &&
+	    memcmp(k.dptr, MSG_PREFIX, MSG_PREFIX_LEN) == 0 && !is_msg_key(k);
+}
+
+/* Upper bound on the keys a walk may return: every key takes a bucket
+ * element (24 octets) in the file, so more means GDBM is going round in
+ * circles over a damaged directory. */
+static long
+walk_limit(GDBM_FILE dbf)
+{
+	struct stat st;
+
+	if (fstat(gdbm_fdesc(dbf), &st) == -1 || st.st_size < 0)
+		return 1024;
+	return (long)(st.st_size / 16) + 64;
+}
+
+static int
+schema_store(GDBM_FILE dbf)
+{
+	datum k, v;
+
+	k.dptr = (char *)SCHEMA_KEY;
+	k.dsize = (int)(sizeof(SCHEMA_KEY) - 1);
+	v.dptr = (char *)SCHEMA_VALUE;
+	v.dsize = (int)(sizeof(SCHEMA_VALUE) - 1);
+	return gdbm_store(dbf, k, v, GDBM_REPLACE) == 0 ? 0 : -1;
+}
+
+/* NULL if the schema record says this is our index, else why not. */
+static const char *
+schema_check(GDBM_FILE dbf)
+{
+	datum k, v;
+	int ok;
+
+	k.dptr = (char *)SCHEMA_KEY;
+	k.dsize = (int)(sizeof(SCHEMA_KEY) - 1);
+	v = gdbm_fetch(dbf, k);
+	if (v.dptr == NULL) {
+		if (gdbm_last_errno(dbf) == GDBM_ITEM_NOT_FOUND)
+			return "no schema record (not a pop23d index)";
+		return gdbm_strerror(gdbm_last_errno(dbf));
+	}
+	ok = v.dsize == (int)(sizeof(SCHEMA_VALUE) - 1) &&
+	    memcmp(v.dptr, SCHEMA_VALUE, sizeof(SCHEMA_VALUE) - 1) == 0;
+	free(v.dptr);
+	return ok ? NULL : "foreign schema record";
+}
+
+/*
+ * Walk every key once, reading every bucket and entry, so that damage
+ * (a truncated file, a bad bucket, a key in the wrong bucket) shows up
+ * now.  NULL if the walk ends cleanly, else why not.
+ */
+static const char *
+walk_check(GDBM_FILE dbf)
+{
+	datum k, next;
+	long n, limit;
+	int lost;
+
+	limit = walk_limit(dbf);
+	n = 0;
+	k = gdbm_firstkey(dbf);
+	while (k.dptr != NULL) {
+		if (++n > limit) {
+			free(k.dptr);
+			return "key walk does not end";
+		}
+		next = gdbm_nextkey(dbf, k);
+		if (next.dptr == NULL &&
+		    gdbm_last_errno(dbf) == GDBM_ITEM_NOT_FOUND) {
+			/*
+			 * gdbm_nextkey() finds its place again by hashing
+			 * the previous key; a key stored in the wrong bucket
+			 * ends the walk early with "not found".  Tell that
+			 * from the real end by looking the last key up.
+			 */
+			lost = !gdbm_exists(dbf, k);
+			free(k.dptr);
+			if (lost)
+				return "key stored in the wrong bucket";
+			return NULL;
+		}
+		free(k.dptr);
+		k = next;
+	}
+	if (gdbm_last_errno(dbf) != GDBM_ITEM_NOT_FOUND)
+		return gdbm_strerror(gdbm_last_errno(dbf));
+	return NULL;
+}
+
+/*
+ * Open PATH for the index: never through a symlink, and only a regular
+ * file owned by us, with one link, that group and others cannot write
+ * (GNU Mailutils libmu_dbm checks owner and mode the same way).  Anything
+ * else at PATH is removed - a symlink itself, never its target - and a
+ * fresh file is created in its place; *replaced_r is then 1.  Returns the
+ * descriptor with the file size in *size_r, or -1 with *error_r.
+ */
+static int
+open_file(const char *path, off_t *size_r, int *replaced_r,
+    const char **error_r)
+{
+	struct stat st;
+	const char *why;
+	int fd, fl, flags, attempt;
+
+	/* O_NONBLOCK: opening a FIFO planted at PATH must not hang. */
+	flags = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((fd = open(path, flags, 0600)) == -1) {
+			if (errno == ELOOP)
+				why = "is a symbolic link";
+			else if (errno != ENOENT && errno != EISDIR &&
+			    lstat(path, &st) == 0 && !S_ISDIR(st.st_mode))
+				why = "cannot be opened";
+			else {
+				log_warn("index %s: open", path);
+				*error_r = "cannot open the index file";
+				return -1;
+			}
+		} else if (fstat(fd, &st) == -1) {
+			log_warn("index %s: fstat", path);
+			close(fd);
+			*error_r = "cannot stat the index file";
+			return -1;
+		} else {
+			if (!S_ISREG(st.st_mode))
+				why = "is not a regular file";
+			else if (st.st_uid != geteuid())
+				why = "is owned by another user";
+			else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+				why = "is writable by group or others";
+			else if (st.st_nlink != 1)
+				why = "has more than one link";
+			else {
+				if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+				    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+					log_warn("index %s: fcntl", path);
+					close(fd);
+					*error_r = "cannot set up the index file";
+					return -1;
+				}
+				*size_r = st.st_size;
+				return fd;
+			}
+			close(fd);
+		}
+		if (attempt > 0) {
+			/* We just created it with O_EXCL: someone races us. */
+			log_warnx("index %s: new file %s", path, why);
+			*error_r = "cannot create the index file";
+			return -1;
+		}
+		log_warnx("index %s: %s; replacing it", path, why);
+		if (unlink(path) == -1 && errno != ENOENT) {
+			log_warn("index %s: unlink", path);
+			*error_r = "cannot remove the bad index file";
+			return -1;
+		}
+		*replaced_r = 1;
+		flags |= O_EXCL;
+	}
+	*error_r = "cannot open the index file";
+	return -1;
+}
+
+/*
+ * Throw away whatever is at idx->path (the handle is closed first) and
+ * start an empty index with only the schema record.  0, or -1 with
+ * *error_r (and no handle).
+ */
+static int
+index_recreate(struct index *idx, const char **error_r)
+{
+	int fd;
+
+	if (idx->dbf != NULL) {
+		gdbm_close(idx->dbf);
+		idx->dbf = NULL;
+	}
+	if (unlink(idx->path) == -1 && errno != ENOENT) {
+		log_warn("index %s: unlink", idx->path);
+		*error_r = "cannot remove the damaged index file";
+		return -1;
+	}
+	fd = open(idx->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1) {
+		log_warn("index %s: create", idx->path);
+		*error_r = "cannot create the index file";
+		return -1;
+	}
+	idx->dbf = gdbm_fd_open(fd, idx->path, 0, INDEX_GDBM_FLAGS, NULL);
+	if (idx->dbf == NULL) {
+		log_warnx("index %s: new database: %s", idx->path,
+		    gdbm_strerror(gdbm_errno));
+		(void)unlink(idx->path);
+		*error_r = "cannot create the index database";
+		return -1;
+	}
+	if (schema_store(idx->dbf) == -1) {
+		log_warnx("index %s: schema record: %s", idx->path,
+		    gdbm_db_strerror(idx->dbf));
+		gdbm_close(idx->dbf);
+		idx->dbf = NULL;
+		(void)unlink(idx->path);
+		*error_r = "cannot write the index schema record";
+		return -1;
+	}
+	idx->recovered = 0;
+	idx->unusable = 0;
+	return 0;
+}
+
+int
+index_open(const char *path, struct index **idx_r, int *rebuilt_r,
+    const char **error_r)
+{
+	struct index *idx;
+	const char *why = NULL;
+	off_t size = 0;
+	int fd;
+
+	*idx_r = NULL;
+	*rebuilt_r = 0;
+	if (path == NULL || *path == '\0') {
+		*error_r = "no index path";
+		return -1;
+	}
+	if ((idx = calloc(1, sizeof(*idx))) == NULL ||
+	    (idx->path = strdup(path)) == NULL) {
+		free(idx);
+		*error_r = "out of memory";
+		return -1;
+	}
+	if ((fd = open_file(path, &size, rebuilt_r, error_r)) == -1)
+		goto fail;
+
+	idx->dbf = gdbm_fd_open(fd, path, 0, INDEX_GDBM_FLAGS, NULL);
+	if (idx->dbf == NULL)
+		why = gdbm_strerror(gdbm_errno);
+	else if (size == 0) {
+		/* A new (or empty) file: GDBM has just laid it out. */
+		if (schema_store(idx->dbf) == -1) {
+			log_warnx("index %s: schema record: %s", path,
+			    gdbm_db_strerror(idx->dbf));
+			why = "cannot write the schema record";
+		}
+	} else if (gdbm_needs_recovery(idx->dbf))
+		why = "damaged header";
+	else if ((why = schema_check(idx->dbf)) == NULL)
+		why = walk_check(idx->dbf);
+
+	if (why != NULL) {
+		/*
+		 * At open a damaged index is cheaper to rebuild than to
+		 * repair: UIDLs and sizes come back from the mailbox.
+		 */
+		log_warnx("index %s: %s; starting an empty index", path, why);
+		if (index_recreate(idx, error_r) == -1)
+			goto fail;
+		*rebuilt_r = 1;
+	}
+	*idx_r = idx;
+	return 0;
+
+fail:
+	if (idx->dbf != NULL)
+		gdbm_close(idx->dbf);
+	free(idx->path);
+	free(idx);
+	return -1;
+}
+
+/*
+ * Give up on the index for the rest of the session.  The file is removed
+ * (if it is still the one we have open) so that the next session starts
+ * with a fresh one instead of tripping over the same damage.
+ */
+static void
+index_disable(struct index *idx)
+{
+	struct stat st_fd, st_path;
+
+	if (idx->unusable)
+		return;
+	idx->unusable = 1;
+	log_warnx("index %s: unusable for this session; it will be rebuilt",
+	    idx->path);
+	if (idx->dbf == NULL)
+		return;
+	if (fstat(gdbm_fdesc(idx->dbf), &st_fd) == 0 &&
+	    lstat(idx->path, &st_path) == 0 &&
+	    st_fd.st_dev == st_path.st_dev && st_fd.st_ino == st_path.st_ino &&
+	    unlink(idx->path) == -1)
+		log_warn("index %s: unlink", idx->path);
+	gdbm_close(idx->dbf);
+	idx->dbf = NULL;
+}
+
+/*
+ * A GDBM call (OP) on IDX failed with something other than "not found".
+ * If GDBM wants recovery, gdbm_recover() runs, at most once per session,
+ * and 1 tells the caller to try again.  If recovery is not possible the
+ * index is disabled and 0 is returned.  -1: a plain error that left the
+ * index usable.
+ */
+static int
+index_trouble(struct index *idx, const char *op)
+{
+	gdbm_recovery rcvr;
+
+	if (!gdbm_needs_recovery(idx->dbf)) {
+		log_warnx("index %s: %s: %s", idx->path, op,
+		    gdbm_db_strerror(idx->dbf));
+		return -1;
+	}
+	log_warnx("index %s: %s: %s; trying to recover", idx->path, op,
+	    gdbm_db_strerror(idx->dbf));
+	if (!idx->recovered) {
+		idx->recovered = 1;
+		memset(&rcvr, 0, sizeof(rcvr));
+		/* No GDBM_RCVR_BACKUP: the index is only a cache. */
+		if (gdbm_recover(idx->dbf, &rcvr, GDBM_RCVR_DEFAULT) == 0) {
+			log_warnx("index %s: recovered, %zu records kept, "
+			    "%zu lost", idx->path, rcvr.recovered_keys,
+			    rcvr.failed_keys);
+			/* We checked the schema at open, so a missing or
+			 * damaged schema record is merely lost: put it back. */
+			if (schema_check(idx->dbf) == NULL ||
+			    schema_store(idx->dbf) == 0)
+				return 1;
+		} else
+			log_warnx("index %s: recovery failed: %s", idx->path,
+			    gdbm_strerror(gdbm_errno));
+	}
+	index_disable(idx);
+	return 0;
+}
+
+int
+index_lookup(struct index *idx, const char *key, struct index_rec *rec_r)
+{
+	struct index_rec rec;
+	datum k, v;
+	char *kbuf, esc[128];
+	int r;
+
+	if (idx == NULL || idx->unusable)
+		return 0;
+	if ((kbuf = msg_key(key, &k)) == NULL)
+		return -1;
+	for (;;) {
+		v = gdbm_fetch(idx->dbf, k);
+		if (v.dptr != NULL)
+			break;
+		if (gdbm_last_errno(idx->dbf) == GDBM_ITEM_NOT_FOUND) {
+			free(kbuf);
+			return 0;
+		}
+		if ((r = index_trouble(idx, "fetch")) != 1) {
+			free(kbuf);
+			return r;
+		}
+	}
+	r = v.dsize >= 0 &&
+	    index_decode((unsigned char *)v.dptr, (size_t)v.dsize, &rec) == 0;
+	free(v.dptr);
+	if (!r) {
+		log_debug("index %s: invalid record for %s, deleted",
+		    idx->path, log_escape(key, strlen(key), esc, sizeof(esc)));
+		if (gdbm_delete(idx->dbf, k) != 0 &&
+		    gdbm_last_errno(idx->dbf) != GDBM_ITEM_NOT_FOUND)
+			(void)index_trouble(idx, "delete");
+		free(kbuf);
+		return 0;
+	}
+	free(kbuf);
+	if (rec_r != NULL)
+		*rec_r = rec;
+	return 1;
+}
+
+int
+index_store(struct index *idx, const char *key, const struct index_rec *rec)
+{
+	unsigned char buf[INDEX_REC_MAX];
+	datum k, v;
+	size_t len;
+	char *kbuf;
+
+	if (idx == NULL || idx->unusable)
+		return -1;
+	if ((len = index_encode(rec, buf)) == 0)
+		return -1;
+	if ((kbuf = msg_key(key, &k)) == NULL)
+		return -1;
+	v.dptr = (char *)buf;
+	v.dsize = (int)len;
+	for (;;) {
+		if (gdbm_store(idx->dbf, k, v, GDBM_REPLACE) == 0) {
+			free(kbuf);
+			return 0;
+		}
+		if (index_trouble(idx, "store") != 1)
+			break;
+	}
+	free(kbuf);
+	return -1;
+}
+
+int
+index_delete(struct index *idx, const char *key)
+{
+	datum k;
+	char *kbuf;
+
+	if (idx == NULL || idx->unusable)
+		return -1;
+	if ((kbuf = msg_key(key, &k)) == NULL)
+		return -1;
+	for (;;) {
+		if (gdbm_delete(idx->dbf, k) == 0 ||
+		    gdbm_last_errno(idx->dbf) == GDBM_ITEM_NOT_FOUND) {
+			free(kbuf);
+			return 0;
+		}
+		if (index_trouble(idx, "delete") != 1)
+			break;
+	}
+	free(kbuf);
+	return -1;
+}
+
+/*
+ * Walk all keys, calling FN(CTX, key) for each; the key's memory passes
+ * to FN.  If the walk fails and a recovery succeeds, RESET(CTX) drops what
+ * was collected and the walk starts over (once: index_trouble() recovers
+ * at most once).  Returns 0, or -1 if the walk failed.
+ */
+static int
+index_walk(struct index *idx, const char *op,
+    void (*fn)(void *, datum), void (*reset)(void *), void *ctx)
+{
+	datum k, next;
+	long n, limit;
+
+	for (;;) {
+		limit = walk_limit(idx->dbf);
+		n = 0;
+		k = gdbm_firstkey(idx->dbf);
+		while (k.dptr != NULL) {
+			if (++n > limit) {
+				free(k.dptr);
+				log_warnx("index %s: %s: key walk does not "
+				    "end", idx->path, op);
+				index_disable(idx);
+				return -1;
+			}
+			next = gdbm_nextkey(idx->dbf, k);
+			fn(ctx, k);
+			k = next;
+		}
+		if (gdbm_last_errno(idx->dbf) == GDBM_ITEM_NOT_FOUND)
+			return 0;
+		if (index_trouble(idx, op) != 1)
+			return -1;
+		reset(ctx);
+	}
+}
+
+struct count_ctx {
+	long n;
+};
+
+static void
+count_one(void *p, datum k)
+{
+	struct count_ctx *c = p;
+
+	if (is_msg_key(k))
+		c->n++;
+	free(k.dptr);
+}
+
+static void
+count_reset(void *p)
+{
+	((struct count_ctx *)p)->n = 0;
+}
+
+long
+index_count(struct index *idx)
+{
+	struct count_ctx c;
+
+	if (idx == NULL || idx->unusable)
+		return -1;
+	c.n = 0;
+	if (index_walk(idx, "count", count_one, count_reset, &c) == -1)
+		return -1;
+	return c.n;
+}
+
+struct prune_ctx {
+	int (*keep)(void *, const char *);
+	void *keep_ctx;
+	datum *doomed;		/* keys to delete after the walk */
+	size_t n, cap;
+	int failed;		/* out of memory */
+	char *name;		/* scratch: the key as a C string */
+	size_t name_cap;
+};
+
+static void
+prune_reset(void *p)
+{
+	struct prune_ctx *c = p;
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->doomed[i].dptr);
+	c->n = 0;
+	c->failed = 0;
+}
+
+static void
+prune_one(void *p, datum k)
+{
+	struct prune_ctx *c = p;
+	size_t len;
+	datum *nd;
+	char *nn;
+	int doom;
+
+	if (is_msg_key(k)) {
+		len = (size_t)k.dsize - MSG_PREFIX_LEN;
+		if (len + 1 > c->name_cap) {
+			if ((nn = realloc(c->name, len + 1)) == NULL) {
+				c->failed = 1;
+				free(k.dptr);
+				return;
+			}
+			c->name = nn;
+			c->name_cap = len + 1;
+		}
+		memcpy(c->name, k.dptr + MSG_PREFIX_LEN, len);
+		c->name[len] = '\0';
+		doom = c->keep(c->keep_ctx, c->name) == 0;
+	} else
+		doom = is_bad_msg_key(k);
+	if (!doom) {
+		free(k.dptr);
+		return;
+	}
+	if (c->n == c->cap) {
+		nd = reallocarray(c->doomed, c->cap ? c->cap * 2 : 64,
+		    sizeof(*nd));
+		if (nd == NULL) {
+			c->failed = 1;
+			free(k.dptr);
+			return;
+		}
+		c->doomed = nd;
+		c->cap = c->cap ? c->cap * 2 : 64;
+	}
+	c->doomed[c->n++] = k;
+}
+
+/*
+ * GDBM forbids deleting while walking (gdbm.info "Sequential access"): the
+ * hash table is rearranged and keys are skipped or seen twice.  So the
+ * walk only collects the keys, and they are deleted afterwards.
+ */
+long
+index_prune(struct index *idx, int (*keep)(void *ctx, const char *key),
+    void *ctx)
+{
+	struct prune_ctx c;
+	long removed = 0;
+	size_t i;
+
+	if (idx == NULL || idx->unusable || keep == NULL)
+		return -1;
+	memset(&c, 0, sizeof(c));
+	c.keep = keep;
+	c.keep_ctx = ctx;
+	if (index_walk(idx, "prune", prune_one, prune_reset, &c) == -1 ||
+	    c.failed) {
+		if (c.failed)
+			log_warnx("index %s: prune: out of memory", idx->path);
+		removed = -1;
+		goto out;
+	}
+	for (i = 0; i < c.n; i++) {
+		for (;;) {
+			if (gdbm_delete(idx->dbf, c.doomed[i]) == 0) {
+				removed++;
+				break;
+			}
+			/* Seen twice by a walk over a damaged file. */
+			if (gdbm_last_errno(idx->dbf) == GDBM_ITEM_NOT_FOUND)
+				break;
+			if (index_trouble(idx, "prune") != 1) {
+				removed = -1;
+				goto out;
+			}
+		}
+	}
+out:
+	prune_reset(&c);
+	free(c.doomed);
+	free(c.name);
+	return removed;
+}
+
+int
+index_sync(struct index *idx)
+{
+	if (idx == NULL || idx->unusable)
+		return -1;
+	for (;;) {
+		if (gdbm_sync(idx->dbf) == 0)
+			return 0;
+		if (index_trouble(idx, "sync") != 1)
+			return -1;
+	}
+}
+
+void
+index_close(struct index **idxp)
+{
+	struct index *idx;
+
+	if (idxp == NULL || (idx = *idxp) == NULL)
+		return;
+	if (idx->dbf != NULL && gdbm_close(idx->dbf) != 0)
+		log_warnx("index %s: close: %s", idx->path,
+		    gdbm_strerror(gdbm_errno));
+	free(idx->path);
+	free(idx);
+	*idxp = NULL;
+}

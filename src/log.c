@@ -1,0 +1,268 @@
+/*
+ * log.c - one-line event logging to syslog(3) and, in the foreground, to
+ * stderr.  Every line starts with the session id ("-" until one is set).
+ * Control characters that reach a line are replaced, so a caller that
+ * forgot log_escape() still cannot forge log lines (B15).
+ * Runs in every process (master, monitor, pre-auth child, session); holds
+ * no privilege of its own.  errno is preserved across every call.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "log.h"
+
+/* One formatted message; longer ones are cut with "...". */
+#define LOG_MSG_MAX	1024
+/* Session ids are short hex strings. */
+#define LOG_SESSION_MAX	32
+
+static int log_inited;
+static int log_stderr = 1;	/* before log_init: stderr only */
+static int log_debug_on;
+static char log_sid[LOG_SESSION_MAX + 1] = "-";
+
+void
+log_init(int facility, int to_stderr, int debug)
+{
+	/* Read the zone now: after chroot /etc/localtime is gone. */
+	tzset();
+	openlog("pop23d", LOG_PID | LOG_NDELAY, facility);
+	log_inited = 1;
+	log_stderr = to_stderr;
+	log_debug_on = debug;
+}
+
+void
+log_set_session(const char *id)
+{
+	if (id == NULL || *id == '\0')
+		id = "-";
+	/* Ids are ours (short hex), so a cut one is only cosmetic. */
+	(void)strlcpy(log_sid, id, sizeof(log_sid));
+}
+
+const char *
+log_session(void)
+{
+	return log_sid;
+}
+
+int
+log_debug_enabled(void)
+{
+	return log_debug_on;
+}
+
+static const char *
+prio_name(int prio)
+{
+	static const char *const names[] = {
+		"emerg", "alert", "crit", "err",
+		"warning", "notice", "info", "debug",
+	};
+
+	return names[LOG_PRI(prio) & 7];
+}
+
+/* Format FMT into MSG (size LOG_MSG_MAX), optionally with ": ERRSTR". */
+static void
+log_format(char *msg, const char *errstr, const char *fmt, va_list ap)
+{
+	size_t len;
+	char *p;
+	int r;
+
+	r = vsnprintf(msg, LOG_MSG_MAX, fmt, ap);
+	if (r < 0) {
+		(void)snprintf(msg, LOG_MSG_MAX, "(log format error)");
+		r = (int)strlen(msg);
+	}
+	len = (size_t)r;
+	if (len < LOG_MSG_MAX && errstr != NULL) {
+		r = snprintf(msg + len, LOG_MSG_MAX - len, ": %s", errstr);
+		if (r > 0)
+			len += (size_t)r;
+	}
+	if (len >= LOG_MSG_MAX)
+		/* UNSAFE: LOG_MSG_MAX > 4, so the last 4 bytes exist. */
+		memcpy(msg + LOG_MSG_MAX - 4, "...", 4);
+	/* No CR, LF, ESC ... in a log line, whatever the caller passed. */
+	for (p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+			*p = '?';
+}
+
+static void
+log_emit(int prio, const char *msg)
+{
+	char line[LOG_MSG_MAX + LOG_SESSION_MAX + 96];
+	char tbuf[32];
+	struct tm tm;
+	time_t now;
+	int r;
+
+	if (log_inited)
+		syslog(prio, "%s %s", log_sid, msg);
+	if (!log_stderr)
+		return;
+	now = time(NULL);
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		(void)snprintf(tbuf, sizeof(tbuf), "%lld", (long long)now);
+	r = snprintf(line, sizeof(line), "%s %s [%ld] %s %s\n", tbuf,
+	    prio_name(prio), (long)getpid(), log_sid, msg);
+	if (r < 0)
+		return;
+	if ((size_t)r >= sizeof(line)) {
+		r = (int)sizeof(line) - 1;
+		line[r - 1] = '\n';
+	}
+	/* One write(2) per line, so processes sharing stderr do not mix. */
+	(void)write(STDERR_FILENO, line, (size_t)r);
+}
+
+void
+log_vprio(int prio, const char *fmt, va_list ap)
+{
+	char msg[LOG_MSG_MAX];
+	int saved = errno;
+
+	if (LOG_PRI(prio) == LOG_DEBUG && !log_debug_on)
+		return;
+	log_format(msg, NULL, fmt, ap);
+	log_emit(prio, msg);
+	errno = saved;
+}
+
+void
+log_prio(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vprio(prio, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	char msg[LOG_MSG_MAX];
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_format(msg, strerror(saved), fmt, ap);
+	va_end(ap);
+	log_emit(LOG_WARNING, msg);
+	errno = saved;
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vprio(LOG_WARNING, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vprio(LOG_INFO, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_debug_on)
+		return;
+	va_start(ap, fmt);
+	log_vprio(LOG_DEBUG, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	char msg[LOG_MSG_MAX];
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_format(msg, strerror(saved), fmt, ap);
+	va_end(ap);
+	log_emit(LOG_CRIT, msg);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	char msg[LOG_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_format(msg, NULL, fmt, ap);
+	va_end(ap);
+	log_emit(LOG_CRIT, msg);
+	exit(1);
+}
+
+char *
+log_escape(const char *in, size_t len, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o, need, w, cut;
+	unsigned char c;
+
+	if (outsz == 0)
+		return out;
+	/* Escaped length of the whole input. */
+	need = 0;
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)in[i];
+		need += (c >= 0x20 && c <= 0x7e && c != '\\') ? 1 : 4;
+	}
+	/* Everything fits (with its NUL), or cut at outsz - 4 for "...". */
+	cut = need < outsz ? outsz - 1 : (outsz >= 4 ? outsz - 4 : 0);
+
+	for (i = 0, o = 0; i < len; i++) {
+		c = (unsigned char)in[i];
+		w = (c >= 0x20 && c <= 0x7e && c != '\\') ? 1 : 4;
+		if (w > cut - o)
+			break;
+		if (w == 1)
+			out[o++] = (char)c;
+		else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 0x0f];
+		}
+	}
+	if (i < len) {
+		/* UNSAFE: o <= outsz - 4 when outsz >= 4, else o == 0. */
+		for (w = 0; w < 3 && o < outsz - 1; w++)
+			out[o++] = '.';
+	}
+	out[o] = '\0';
+	return out;
+}

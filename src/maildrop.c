@@ -1,0 +1,511 @@
+/*
+ * maildrop.c - the maildrop core shared by POP2 and POP3.
+ *
+ * At login the storage plugin lists the messages once; each message's
+ * CRLF size and UIDL come from the GDBM index, or are computed by reading
+ * the message once and then stored.  A warm login therefore reads no
+ * message bodies.  Deletion and accessed marks live in memory until
+ * maildrop_commit() (UPDATE); a dropped connection loses them and removes
+ * nothing.
+ *
+ * PRIVILEGE: runs as the mail user (never root: session.c has dropped).
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "compat.h"
+#include "index.h"
+#include "log.h"
+#include "maildrop.h"
+#include "net.h"
+
+#define READ_CHUNK	65536
+
+/* UIDL of a message: its storage key when that is a valid UIDL (RFC 1939:
+ * 1-70 octets 0x21-0x7E), else the MD5 of the key in hex.  Both are
+ * derived from the mailbox alone, so losing the index never changes a
+ * UIDL. */
+static void
+make_uidl(const char *key, char *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+
+	if (strlen(key) <= UIDL_MAX && index_uidl_valid(key)) {
+		strlcpy(out, key, UIDL_MAX + 1);
+		return;
+	}
+	if (EVP_Digest(key, strlen(key), md, &mdlen, EVP_md5(), NULL) != 1)
+		mdlen = 0;
+	for (i = 0; i < mdlen && i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	out[2 * i] = '\0';
+	if (i == 0)
+		strlcpy(out, "x", UIDL_MAX + 1);	/* cannot happen */
+}
+
+int
+maildrop_measure(int fd, off_t offset, off_t len, uint64_t *size_r)
+{
+	char *buf;
+	uint64_t size = 0;
+	off_t done = 0;
+	char prev = '\n';
+
+	if ((buf = malloc(READ_CHUNK)) == NULL)
+		return -1;
+	while (done < len) {
+		size_t want = (size_t)(len - done < READ_CHUNK ?
+		    len - done : READ_CHUNK);
+		ssize_t r = pread(fd, buf, want, offset + done);
+		ssize_t i;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			free(buf);
+			return -1;
+		}
+		for (i = 0; i < r; i++) {
+			if (buf[i] == '\n' && prev != '\r')
+				size++;		/* LF is sent as CRLF */
+			prev = buf[i];
+		}
+		size += (uint64_t)r;
+		done += r;
+	}
+	free(buf);
+	if (len > 0 && prev != '\n')
+		size += 2;	/* a missing final newline gets a CRLF */
+	*size_r = size;
+	return 0;
+}
+
+static int
+keep_key(void *ctx, const char *key)
+{
+	struct maildrop *md = ctx;
+	size_t i;
+
+	/* Linear, but only run when new mail arrived (see below). */
+	for (i = 0; i < md->count; i++)
+		if (strcmp(md->msgs[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
+/* Fill msg from the index, or measure the message and index it. */
+static int
+load_msg(struct maildrop *md, const struct pop23d_msg *pm,
+    struct maildrop_msg *m, size_t i, int *dirty)
+{
+	struct index_rec rec;
+	int fd;
+	off_t off, len;
+
+	m->key = pm->key;
+	if (md->index != NULL && index_lookup(md->index, pm->key, &rec) == 1 &&
+	    (pm->raw_size < 0 || (uint64_t)pm->raw_size == rec.raw_size)) {
+		m->size = rec.size;
+		m->raw_size = rec.raw_size;
+		strlcpy(m->uidl, rec.uidl, sizeof m->uidl);
+		m->accessed = rec.accessed || pm->accessed;
+		md->index_hits++;
+		return 0;
+	}
+	md->index_misses++;
+	if (md->ops->msg_open(md->mbox, i, &fd, &off, &len) != POP23D_OK)
+		return -1;
+	if (maildrop_measure(fd, off, len, &m->size) != 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	m->raw_size = (uint64_t)len;
+	make_uidl(pm->key, m->uidl);
+	m->accessed = pm->accessed;
+	if (md->index != NULL) {
+		memset(&rec, 0, sizeof rec);
+		rec.size = m->size;
+		rec.raw_size = m->raw_size;
+		rec.accessed = m->accessed;
+		strlcpy(rec.uidl, m->uidl, sizeof rec.uidl);
+		if (index_store(md->index, pm->key, &rec) == 0)
+			*dirty = 1;
+	}
+	return 0;
+}
+
+enum pop23d_result
+maildrop_open(const struct pop23d_store_ops *ops, const char *location,
+    const char *name, struct maildrop **md_r, const char **error_r)
+{
+	struct maildrop *md;
+	const struct pop23d_msg *pm;
+	enum pop23d_result r;
+	size_t i, n;
+	int dirty = 0, rebuilt = 0;
+	char path[PATH_MAX];
+	const char *dir, *e = NULL;
+
+	*md_r = NULL;
+	if ((md = calloc(1, sizeof *md)) == NULL) {
+		*error_r = "out of memory";
+		return POP23D_TEMPFAIL;
+	}
+	md->ops = ops;
+	if (name != NULL) {
+		if (ops->folder_open == NULL) {
+			free(md);
+			*error_r = "the storage has no folders";
+			return POP23D_NOUSER;
+		}
+		r = ops->folder_open(location, name, &md->mbox, &e);
+	} else {
+		r = ops->open(location, &md->mbox, &e);
+	}
+	if (r == POP23D_NOUSER && name == NULL) {
+		/* A user whose Maildir was never delivered to has an empty
+		 * maildrop, not an error; nothing to lock or index. */
+		md->mbox = NULL;
+		*md_r = md;
+		return POP23D_OK;
+	}
+	if (r != POP23D_OK) {
+		free(md);
+		*error_r = e != NULL ? e : "cannot open the maildrop";
+		return r;
+	}
+	if ((r = ops->list(md->mbox, &pm, &n)) != POP23D_OK) {
+		ops->close(&md->mbox);
+		free(md);
+		*error_r = "cannot list the maildrop";
+		return r;
+	}
+	dir = ops->index_dir(md->mbox);
+	if (dir != NULL && (size_t)snprintf(path, sizeof path, "%s/%s", dir,
+	    INDEX_FILE) < sizeof path) {
+		if (index_open(path, &md->index, &rebuilt, &e) != 0) {
+			log_warnx("index %s unusable, going on without: %s",
+			    path, e != NULL ? e : "?");
+			md->index = NULL;
+		} else if (rebuilt) {
+			log_warnx("index %s was rebuilt", path);
+		}
+	}
+	if (n > 0 && (md->msgs = calloc(n, sizeof *md->msgs)) == NULL) {
+		maildrop_close(&md);
+		*error_r = "out of memory";
+		return POP23D_TEMPFAIL;
+	}
+	md->count = n;
+	for (i = 0; i < n; i++) {
+		struct maildrop_msg *m = &md->msgs[i];
+
+		if (load_msg(md, &pm[i], m, i, &dirty) != 0) {
+			log_warnx("cannot read message %zu (%s)", i + 1,
+			    pm[i].key);
+			maildrop_close(&md);
+			*error_r = "cannot read a message";
+			return POP23D_TEMPFAIL;
+		}
+		m->accessed_before = m->accessed;
+		if (m->accessed)
+			md->last = i + 1;
+		md->live_octets += m->size;
+	}
+	md->live = n;
+	md->last_start = md->last;
+	if (md->index != NULL && md->index_misses > 0) {
+		/* New mail arrived since the index was written: drop records
+		 * of messages that were removed by other clients too. */
+		long pruned = index_prune(md->index, keep_key, md);
+
+		if (pruned > 0)
+			dirty = 1;
+	}
+	if (dirty && md->index != NULL)
+		index_sync(md->index);
+	log_debug("maildrop open: %zu messages, index hits=%zu misses=%zu",
+	    md->count, md->index_hits, md->index_misses);
+	*md_r = md;
+	return POP23D_OK;
+}
+
+struct maildrop_msg *
+maildrop_get(struct maildrop *md, size_t n)
+{
+	if (md == NULL || n < 1 || n > md->count || md->msgs[n - 1].deleted)
+		return NULL;
+	return &md->msgs[n - 1];
+}
+
+int
+maildrop_delete(struct maildrop *md, size_t n)
+{
+	struct maildrop_msg *m = maildrop_get(md, n);
+
+	if (m == NULL)
+		return -1;
+	m->deleted = 1;
+	md->live--;
+	md->live_octets -= m->size;
+	return 0;
+}
+
+void
+maildrop_access(struct maildrop *md, size_t n)
+{
+	if (md == NULL || n < 1 || n > md->count)
+		return;
+	md->msgs[n - 1].accessed = 1;
+	if (n > md->last)
+		md->last = n;
+}
+
+void
+maildrop_reset(struct maildrop *md)
+{
+	size_t i;
+
+	md->live = md->count;
+	md->live_octets = 0;
+	for (i = 0; i < md->count; i++) {
+		md->msgs[i].deleted = 0;
+		md->msgs[i].accessed = md->msgs[i].accessed_before;
+		md->live_octets += md->msgs[i].size;
+	}
+	md->last = md->last_start;
+}
+
+/* Streaming state for maildrop_send(). */
+struct sender {
+	struct net *out;
+	int stuff;		/* POP3 dot-stuffing */
+	long lines;		/* body lines still allowed, <0 = all */
+	int at_bol;		/* at the beginning of a line */
+	int in_header;
+	int line_empty;		/* the current line has no octets yet */
+	int done;		/* TOP limit reached */
+	uint64_t sent;		/* octets, not counting stuffing */
+};
+
+/* End of one line was written: account header/body lines for TOP. */
+static void
+end_line(struct sender *sd)
+{
+	if (sd->in_header) {
+		if (sd->line_empty)
+			sd->in_header = 0;	/* the blank separator line */
+	} else if (sd->lines >= 0) {
+		if (sd->lines > 0)
+			sd->lines--;
+	}
+	sd->at_bol = 1;
+	sd->line_empty = 1;
+	if (!sd->in_header && sd->lines == 0)
+		sd->done = 1;
+}
+
+/* Write SPAN (no LF inside) of the current line. */
+static int
+put_span(struct sender *sd, const char *p, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (sd->at_bol && sd->stuff && p[0] == '.' &&
+	    net_write(sd->out, ".", 1) != 0)
+		return -1;
+	sd->at_bol = 0;
+	/* A lone CR before the LF does not make the line non-empty. */
+	if (!(len == 1 && p[0] == '\r'))
+		sd->line_empty = 0;
+	sd->sent += len;
+	return net_write(sd->out, p, len);
+}
+
+int
+maildrop_send(struct maildrop *md, size_t n, struct net *out, long lines,
+    int stuff, const char **error_r)
+{
+	struct maildrop_msg *m = maildrop_get(md, n);
+	struct sender sd;
+	char *buf;
+	int fd;
+	off_t off, len, done = 0;
+	int prev_cr = 0;
+	struct stat st;
+
+	if (m == NULL) {
+		*error_r = "no such message";
+		return -1;
+	}
+	if (md->ops->msg_open(md->mbox, n - 1, &fd, &off, &len) !=
+	    POP23D_OK) {
+		*error_r = "message vanished";
+		return -1;
+	}
+	if ((uint64_t)len != m->raw_size ||
+	    (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size < off + len)) {
+		close(fd);
+		*error_r = "message changed under us";
+		return -1;
+	}
+	if ((buf = malloc(READ_CHUNK)) == NULL) {
+		close(fd);
+		*error_r = "out of memory";
+		return -1;
+	}
+	memset(&sd, 0, sizeof sd);
+	sd.out = out;
+	sd.stuff = stuff;
+	sd.lines = lines;
+	sd.at_bol = 1;
+	sd.in_header = lines >= 0;
+	sd.line_empty = 1;
+	while (done < len && !sd.done) {
+		size_t want = (size_t)(len - done < READ_CHUNK ?
+		    len - done : READ_CHUNK);
+		ssize_t r = pread(fd, buf, want, off + done);
+		const char *p, *end, *nl;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			free(buf);
+			close(fd);
+			*error_r = "read error";
+			return -1;
+		}
+		p = buf;
+		end = buf + r;
+		while (p < end && !sd.done) {
+			nl = memchr(p, '\n', (size_t)(end - p));
+			if (nl == NULL) {
+				if (put_span(&sd, p, (size_t)(end - p)) != 0)
+					goto write_failed;
+				prev_cr = end[-1] == '\r';
+				break;
+			}
+			if (nl > p && nl[-1] == '\r') {
+				/* CRLF already: send the line as stored. */
+				if (put_span(&sd, p, (size_t)(nl - p)) != 0 ||
+				    net_write(out, "\n", 1) != 0)
+					goto write_failed;
+				sd.sent += 1;
+			} else if (nl == p && prev_cr) {
+				/* CR ended the previous chunk. */
+				if (net_write(out, "\n", 1) != 0)
+					goto write_failed;
+				sd.sent += 1;
+			} else {
+				if (put_span(&sd, p, (size_t)(nl - p)) != 0 ||
+				    net_write(out, "\r\n", 2) != 0)
+					goto write_failed;
+				sd.sent += 2;
+			}
+			prev_cr = 0;
+			end_line(&sd);
+			p = nl + 1;
+		}
+		done += r;
+	}
+	free(buf);
+	close(fd);
+	if (!sd.done && !sd.at_bol) {
+		/* No final newline: add the CRLF that size counted. */
+		if (net_write(out, "\r\n", 2) != 0) {
+			*error_r = "write error";
+			return -1;
+		}
+		sd.sent += 2;
+	}
+	if (lines < 0 && sd.sent != m->size) {
+		*error_r = "message size changed under us";
+		return -1;
+	}
+	return 0;
+write_failed:
+	free(buf);
+	close(fd);
+	*error_r = "write error";
+	return -1;
+}
+
+int
+maildrop_commit(struct maildrop *md, const char **error_r)
+{
+	size_t i, n = 0, *idx = NULL;
+	int rc = 0;
+
+	if (md->mbox == NULL)
+		return 0;	/* the empty maildrop of a new user */
+	if (md->count > 0 && (idx = calloc(md->count, sizeof *idx)) == NULL) {
+		*error_r = "out of memory";
+		return -1;
+	}
+	for (i = 0; i < md->count; i++)
+		if (md->msgs[i].deleted)
+			idx[n++] = i;
+	if (n > 0 && md->ops->expunge(md->mbox, idx, n) != POP23D_OK) {
+		*error_r = "cannot remove the deleted messages";
+		rc = -1;
+	}
+	/* The index follows the maildrop, never the other way round: its
+	 * records change only after the expunge above is durable. */
+	for (i = 0; i < md->count; i++) {
+		struct maildrop_msg *m = &md->msgs[i];
+
+		if (m->deleted) {
+			if (rc == 0 && md->index != NULL)
+				index_delete(md->index, m->key);
+			continue;
+		}
+		if (m->accessed && !m->accessed_before) {
+			struct index_rec rec;
+
+			if (md->ops->mark_accessed(md->mbox, i) != POP23D_OK)
+				log_warnx("cannot flag message %zu as seen",
+				    i + 1);
+			if (md->index == NULL)
+				continue;
+			memset(&rec, 0, sizeof rec);
+			rec.size = m->size;
+			rec.raw_size = m->raw_size;
+			rec.accessed = 1;
+			strlcpy(rec.uidl, m->uidl, sizeof rec.uidl);
+			index_store(md->index, m->key, &rec);
+		}
+	}
+	if (md->index != NULL)
+		index_sync(md->index);
+	free(idx);
+	if (rc == 0)
+		log_debug("commit: %zu deleted", n);
+	return rc;
+}
+
+void
+maildrop_close(struct maildrop **mdp)
+{
+	struct maildrop *md = *mdp;
+
+	if (md == NULL)
+		return;
+	index_close(&md->index);
+	if (md->mbox != NULL)
+		md->ops->close(&md->mbox);
+	free(md->msgs);
+	free(md);
+	*mdp = NULL;
+}

@@ -1,0 +1,410 @@
+/*
+ * net.c - line-oriented client I/O on a blocking socket driven by poll().
+ * Input is read into a bounded struct buf and split at LF; an over-long
+ * line is dropped as it arrives, through its LF, and reported once; a NUL
+ * makes a line invalid (popa3d pop_get_line).  Output is queued in a
+ * fixed buffer and flushed before we wait for input, with a write timeout
+ * so a client that stops reading cannot pin the session.
+ * Runs unprivileged (pre-auth child or mail-user session); never as root
+ * on client bytes.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "defaults.h"
+#include "log.h"
+#include "net.h"
+
+/* Largest read(2) at a time; input is still bounded by in.max. */
+#define NET_READ_CHUNK	4096
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL	0
+#endif
+#ifndef MSG_DONTWAIT
+#define MSG_DONTWAIT	0
+#endif
+
+/* Milliseconds on the monotonic clock. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left until DEADLINE, as a poll(2) timeout (0 if passed). */
+static int
+ms_left(int64_t deadline)
+{
+	int64_t left = deadline - now_ms();
+
+	if (left <= 0)
+		return 0;
+	if (left > INT_MAX)
+		return INT_MAX;
+	return (int)left;
+}
+
+void
+net_init(struct net *n, int fd, size_t input_max, int write_timeout_s)
+{
+	int one = 1;
+
+	n->fd = fd;
+	buf_init(&n->in, input_max);
+	n->discard = 0;
+	n->outlen = 0;
+	if (write_timeout_s <= 0)
+		n->write_timeout_ms = -1;
+	else if (write_timeout_s > INT_MAX / 1000)
+		n->write_timeout_ms = INT_MAX;
+	else
+		n->write_timeout_ms = write_timeout_s * 1000;
+	n->failed = 0;
+	/*
+	 * Replies are flushed whole, before we wait for input, so Nagle only
+	 * adds delay.  Fails harmlessly on a non-TCP socket (tests use a
+	 * socketpair).
+	 */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int
+net_preload(struct net *n, const void *p, size_t len)
+{
+	return buf_append(&n->in, p, len);
+}
+
+/*
+ * Look at the buffered input.  Returns a status, or -1 if more input is
+ * needed.  While an over-long line is being discarded the buffer is
+ * emptied as bytes arrive, so memory stays bounded by in.max whatever the
+ * line's length.
+ */
+static int
+parse_line(struct net *n, char *line, size_t maxlen, size_t *len_r)
+{
+	struct buf *in = &n->in;
+	const char *lf;
+	size_t raw, l;
+
+	lf = in->len > 0 ? memchr(in->data, '\n', in->len) : NULL;
+
+	if (n->discard > 0) {
+		if (lf == NULL) {
+			if (n->discard < SIZE_MAX - in->len)
+				n->discard += in->len;
+			buf_consume(in, in->len);
+			return -1;
+		}
+		buf_consume(in, (size_t)(lf - in->data) + 1);
+		n->discard = 0;
+		return NET_TOOLONG;
+	}
+
+	if (lf == NULL) {
+		/*
+		 * With maxlen + 2 octets and no LF the line is too long even
+		 * if the last is a CR; a full buffer without LF is too long
+		 * for us as well.  Start dropping it now.
+		 */
+		if (in->len >= in->max || (maxlen < SIZE_MAX - 2 &&
+		    in->len >= maxlen + 2)) {
+			n->discard = in->len > 0 ? in->len : 1;
+			buf_consume(in, in->len);
+		}
+		return -1;
+	}
+
+	raw = (size_t)(lf - in->data);
+	l = raw;
+	if (l > 0 && in->data[l - 1] == '\r')
+		l--;
+	if (l > maxlen) {
+		buf_consume(in, raw + 1);
+		return NET_TOOLONG;
+	}
+	if (memchr(in->data, '\0', l) != NULL) {
+		buf_consume(in, raw + 1);
+		return NET_NUL;
+	}
+	memcpy(line, in->data, l);
+	line[l] = '\0';
+	*len_r = l;
+	buf_consume(in, raw + 1);
+	return NET_LINE;
+}
+
+enum net_status
+net_readline(struct net *n, char *line, size_t maxlen, size_t *len_r,
+    int timeout_s)
+{
+	struct pollfd pfd;
+	struct buf *in = &n->in;
+	int64_t deadline = 0;
+	size_t want;
+	ssize_t r;
+	int st, ms;
+
+	*len_r = 0;
+	line[0] = '\0';
+	if (timeout_s > 0)
+		deadline = now_ms() + (int64_t)timeout_s * 1000;
+
+	for (;;) {
+		if ((st = parse_line(n, line, maxlen, len_r)) != -1)
+			return (enum net_status)st;
+
+		/* We are about to wait: the client must have our replies. */
+		if (net_flush(n) == -1)
+			return NET_ERROR;
+
+		if (timeout_s > 0) {
+			if ((ms = ms_left(deadline)) == 0)
+				return NET_TIMEOUT;
+		} else
+			ms = -1;
+		pfd.fd = n->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if ((r = poll(&pfd, 1, ms)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return NET_ERROR;
+		}
+		if (r == 0)
+			return NET_TIMEOUT;
+		if (pfd.revents & POLLNVAL) {
+			errno = EBADF;
+			return NET_ERROR;
+		}
+
+		/*
+		 * parse_line left room: the buffer is not full (or it is
+		 * empty while discarding).
+		 */
+		want = in->max - in->len;
+		if (want > NET_READ_CHUNK)
+			want = NET_READ_CHUNK;
+		if (want == 0 || buf_reserve(in, want) == -1) {
+			errno = ENOMEM;
+			return NET_ERROR;
+		}
+		r = read(n->fd, in->data + in->len, want);
+		if (r == -1) {
+			if (errno == EINTR || errno == EAGAIN ||
+			    errno == EWOULDBLOCK)
+				continue;
+			return NET_ERROR;
+		}
+		if (r == 0) {
+			/* A partial line is dropped: nothing may execute. */
+			buf_consume(in, in->len);
+			n->discard = 0;
+			return NET_EOF;
+		}
+		in->len += (size_t)r;
+	}
+}
+
+int
+net_line_pending(const struct net *n)
+{
+	return n->in.len > 0 && memchr(n->in.data, '\n', n->in.len) != NULL;
+}
+
+/* Mark the connection dead: queued and future output is dropped. */
+static int
+net_fail(struct net *n)
+{
+	int saved = errno;
+
+	n->failed = 1;
+	explicit_bzero(n->out, n->outlen);
+	n->outlen = 0;
+	errno = saved;
+	return -1;
+}
+
+int
+net_flush(struct net *n)
+{
+	struct pollfd pfd;
+	int64_t deadline = 0;
+	size_t off = 0;
+	ssize_t r;
+	int ms;
+
+	if (n->failed) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (n->write_timeout_ms > 0)
+		deadline = now_ms() + n->write_timeout_ms;
+
+	/*
+	 * The whole flush must finish within write_timeout: a client that
+	 * reads a trickle cannot keep us here longer than one that reads
+	 * nothing (B9).
+	 */
+	while (off < n->outlen) {
+		/* MSG_DONTWAIT: a blocking send could outlast the timeout. */
+		r = send(n->fd, n->out + off, n->outlen - off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r == -1 && errno == ENOTSOCK)
+			r = write(n->fd, n->out + off, n->outlen - off);
+		if (r > 0) {
+			off += (size_t)r;
+			continue;
+		}
+		if (r == 0) {
+			errno = EPIPE;
+			return net_fail(n);
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return net_fail(n);
+
+		if (n->write_timeout_ms > 0) {
+			if ((ms = ms_left(deadline)) == 0) {
+				errno = ETIMEDOUT;
+				return net_fail(n);
+			}
+		} else
+			ms = -1;
+		pfd.fd = n->fd;
+		pfd.events = POLLOUT;
+		pfd.revents = 0;
+		if ((r = poll(&pfd, 1, ms)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return net_fail(n);
+		}
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			return net_fail(n);
+		}
+		if (pfd.revents & POLLNVAL) {
+			errno = EBADF;
+			return net_fail(n);
+		}
+		/* POLLOUT, POLLERR or POLLHUP: send() reports which. */
+	}
+	n->outlen = 0;
+	return 0;
+}
+
+int
+net_write(struct net *n, const void *p, size_t len)
+{
+	const char *s = p;
+	size_t k;
+
+	if (n->failed) {
+		errno = EPIPE;
+		return -1;
+	}
+	while (len > 0) {
+		if (n->outlen == sizeof(n->out) && net_flush(n) == -1)
+			return -1;
+		k = sizeof(n->out) - n->outlen;
+		if (k > len)
+			k = len;
+		memcpy(n->out + n->outlen, s, k);
+		n->outlen += k;
+		s += k;
+		len -= k;
+	}
+	return 0;
+}
+
+int
+net_printf(struct net *n, const char *fmt, ...)
+{
+	char tmp[POP3_REPLY_MAX * 2], *full;
+	va_list ap, ap2;
+	size_t len;
+	int r, crlf;
+
+	if (n->failed) {
+		errno = EPIPE;
+		return -1;
+	}
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	r = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		va_end(ap2);
+		return -1;
+	}
+	len = (size_t)r;
+	/*
+	 * RFC 1939 section 3, RFC 2449 section 4, RFC 937: a reply line is
+	 * at most 512 octets including CRLF.  Cut a longer one, keeping the
+	 * CRLF it ended with, so the client never sees an over-long line
+	 * and the framing stays intact.
+	 */
+	if (len > POP3_REPLY_MAX) {
+		if (len < sizeof(tmp))
+			crlf = tmp[len - 1] == '\n';
+		else if ((full = malloc(len + 1)) != NULL) {
+			/* Rare (a bug upstream): find out how it ended. */
+			(void)vsnprintf(full, len + 1, fmt, ap2);
+			crlf = full[len - 1] == '\n';
+			explicit_bzero(full, len + 1);
+			free(full);
+		} else {
+			size_t fl = strlen(fmt);
+
+			crlf = fl > 0 && fmt[fl - 1] == '\n';
+		}
+		log_debug("net: reply of %zu octets cut to %d", len,
+		    POP3_REPLY_MAX);
+		len = POP3_REPLY_MAX;
+		if (crlf) {
+			/* UNSAFE: 2 <= POP3_REPLY_MAX < sizeof(tmp). */
+			tmp[len - 2] = '\r';
+			tmp[len - 1] = '\n';
+		}
+	}
+	va_end(ap2);
+	r = net_write(n, tmp, len);
+	explicit_bzero(tmp, sizeof(tmp));
+	return r;
+}
+
+const void *
+net_pending(const struct net *n, size_t *len_r)
+{
+	*len_r = n->in.len;
+	return n->in.data != NULL ? n->in.data : "";
+}
+
+void
+net_free(struct net *n)
+{
+	buf_free(&n->in);
+	explicit_bzero(n->out, sizeof(n->out));
+	n->outlen = 0;
+	n->discard = 0;
+}

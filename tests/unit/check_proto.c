@@ -1,0 +1,270 @@
+/*
+ * check_proto.c - strict number parsing (message numbers and TOP counts),
+ * command splitting, the printable check, and log_escape() (which guards
+ * every client string on its way into the log).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "log.h"
+#include "proto.h"
+#include "suites.h"
+
+struct num_case {
+	const char *in;
+	int msgnum_ok;		/* proto_parse_msgnum succeeds */
+	int count_ok;		/* proto_parse_count succeeds */
+	unsigned long value;
+};
+
+static const struct num_case num_cases[] = {
+	{ "1", 1, 1, 1 },
+	{ "9", 1, 1, 9 },
+	{ "10", 1, 1, 10 },
+	{ "123456", 1, 1, 123456 },
+	{ "0", 0, 1, 0 },
+	{ "00", 0, 0, 0 },
+	{ "01", 0, 0, 0 },
+	{ "000000000001", 0, 0, 0 },
+	{ "-1", 0, 0, 0 },
+	{ "-0", 0, 0, 0 },
+	{ "+1", 0, 0, 0 },
+	{ " 1", 0, 0, 0 },
+	{ "1 ", 0, 0, 0 },
+	{ "1\t", 0, 0, 0 },
+	{ "1\r", 0, 0, 0 },
+	{ "1e3", 0, 0, 0 },
+	{ "0x1", 0, 0, 0 },
+	{ "1.0", 0, 0, 0 },
+	{ "", 0, 0, 0 },
+	{ "abc", 0, 0, 0 },
+	{ "12a", 0, 0, 0 },
+	{ "999999999", 1, 1, 999999999 },
+	{ "1000000000", 1, 1, 1000000000 },
+	{ "4294967294", 1, 1, 4294967294UL },
+	{ "4294967295", 1, 1, 4294967295UL },
+	{ "4294967296", 0, 0, 0 },
+	{ "4294967297", 0, 0, 0 },
+	{ "9999999999", 0, 0, 0 },
+	{ "10000000000", 0, 0, 0 },
+	{ "999999999999", 0, 0, 0 },
+	{ "18446744073709551615", 0, 0, 0 },
+	{ "18446744073709551616", 0, 0, 0 },
+	{ "18446744073709551617", 0, 0, 0 },
+	{ "123456789012345678901234567890", 0, 0, 0 },
+	{ "\xc2\xb9", 0, 0, 0 },		/* superscript one */
+};
+
+START_TEST(test_parse_msgnum)
+{
+	const struct num_case *c = &num_cases[_i];
+	unsigned long v = 777;
+	int r;
+
+	r = proto_parse_msgnum(c->in, &v);
+	ck_assert_msg(r == (c->msgnum_ok ? 0 : -1),
+	    "case %d (\"%s\"): msgnum returned %d", _i, c->in, r);
+	if (c->msgnum_ok)
+		ck_assert_msg(v == c->value, "case %d (\"%s\"): %lu, want %lu",
+		    _i, c->in, v, c->value);
+	else
+		ck_assert_msg(v == 777, "case %d: *n_r written on error", _i);
+}
+END_TEST
+
+START_TEST(test_parse_count)
+{
+	const struct num_case *c = &num_cases[_i];
+	unsigned long v = 777;
+	int r;
+
+	r = proto_parse_count(c->in, &v);
+	ck_assert_msg(r == (c->count_ok ? 0 : -1),
+	    "case %d (\"%s\"): count returned %d", _i, c->in, r);
+	if (c->count_ok)
+		ck_assert_msg(v == c->value, "case %d (\"%s\"): %lu, want %lu",
+		    _i, c->in, v, c->value);
+	else
+		ck_assert_msg(v == 777, "case %d: *n_r written on error", _i);
+}
+END_TEST
+
+START_TEST(test_parse_null)
+{
+	unsigned long v;
+
+	ck_assert_int_eq(proto_parse_msgnum(NULL, &v), -1);
+	ck_assert_int_eq(proto_parse_count(NULL, &v), -1);
+}
+END_TEST
+
+struct split_case {
+	const char *line;
+	const char *kw;
+	const char *args;
+};
+
+static const struct split_case split_cases[] = {
+	{ "STAT", "STAT", "" },
+	{ "RETR 1", "RETR", "1" },
+	{ "TOP 1 10", "TOP", "1 10" },
+	{ "RETR  1", "RETR", " 1" },		/* two spaces: args keep one */
+	{ "RETR ", "RETR", "" },
+	{ " RETR 1", "", "RETR 1" },
+	{ "", "", "" },
+	{ " ", "", "" },
+	{ "USER a b", "USER", "a b" },
+	{ "NOOP\t1", "NOOP\t1", "" },		/* only SPACE separates */
+	{ "PASS  secret with spaces ", "PASS", " secret with spaces " },
+};
+
+START_TEST(test_split)
+{
+	const struct split_case *c = &split_cases[_i];
+	char line[256], *kw, *args = NULL;
+
+	ck_assert(strlen(c->line) < sizeof(line));
+	memcpy(line, c->line, strlen(c->line) + 1);
+	kw = proto_split(line, &args);
+	ck_assert_msg(kw == line, "case %d: keyword not at start", _i);
+	ck_assert_msg(strcmp(kw, c->kw) == 0,
+	    "case %d (\"%s\"): keyword \"%s\", want \"%s\"", _i, c->line, kw,
+	    c->kw);
+	ck_assert_msg(args != NULL && strcmp(args, c->args) == 0,
+	    "case %d (\"%s\"): args \"%s\", want \"%s\"", _i, c->line,
+	    args != NULL ? args : "(null)", c->args);
+}
+END_TEST
+
+struct printable_case {
+	const char *s;
+	int ok;
+};
+
+static const struct printable_case printable_cases[] = {
+	{ "", 1 },
+	{ "alice", 1 },
+	{ " !~", 1 },
+	{ "a b", 1 },
+	{ "a\tb", 0 },
+	{ "a\rb", 0 },
+	{ "a\nb", 0 },
+	{ "\x1b[1m", 0 },
+	{ "\x7f", 0 },
+	{ "caf\xc3\xa9", 0 },
+	{ "\xff", 0 },
+	{ "\x01", 0 },
+};
+
+START_TEST(test_printable)
+{
+	const struct printable_case *c = &printable_cases[_i];
+	int r = proto_printable(c->s);
+
+	ck_assert_msg((r != 0) == c->ok, "case %d: printable = %d, want %d",
+	    _i, r, c->ok);
+}
+END_TEST
+
+#define S(x)	x, sizeof(x) - 1
+
+struct esc_case {
+	const char *in;
+	size_t len;
+	size_t outsz;
+	const char *want;
+};
+
+static const struct esc_case esc_cases[] = {
+	{ S("alice"), 64, "alice" },
+	{ S(""), 64, "" },
+	{ S("a b~"), 64, "a b~" },
+	{ S("a\\b"), 64, "a\\x5cb" },
+	{ S("x\r\ny"), 64, "x\\x0d\\x0ay" },
+	{ S("\x1b[2J"), 64, "\\x1b[2J" },
+	{ S("\x7f\x80\xff"), 64, "\\x7f\\x80\\xff" },
+	{ S("a\0b"), 64, "a\\x00b" },			/* NUL does not end it */
+	{ S("%n%s"), 64, "%n%s" },
+	{ S("\t"), 64, "\\x09" },
+	/* exactly fits: 5 chars + NUL in 6 */
+	{ S("abcde"), 6, "abcde" },
+	/* one too many: cut at 6 - 4 = 2, then "..." */
+	{ S("abcdef"), 6, "ab..." },
+	{ S("abcdefghijklmnop"), 10, "abcdef..." },
+	/* an escape that just fits in outsz - 4 is kept ... */
+	{ S("ab\rcdefgh"), 10, "ab\\x0d..." },
+	/* ... one that would pass it is never split */
+	{ S("abc\rdefgh"), 10, "abc..." },
+	{ S("\r\r\r\r"), 12, "\\x0d\\x0d..." },
+	{ S("\r\r\r"), 13, "\\x0d\\x0d\\x0d" },
+	{ S("abcd"), 4, "..." },
+	{ S("abc"), 4, "abc" },
+	{ S("abcd"), 3, ".." },
+	{ S("abcd"), 2, "." },
+	{ S("abcd"), 1, "" },
+};
+
+START_TEST(test_log_escape)
+{
+	const struct esc_case *c = &esc_cases[_i];
+	char out[128], *r;
+
+	ck_assert(c->outsz < sizeof(out));
+	memset(out, 'Z', sizeof(out));
+	r = log_escape(c->in, c->len, out, c->outsz);
+	ck_assert_msg(r == out, "case %d: return value", _i);
+	ck_assert_msg(strcmp(out, c->want) == 0,
+	    "case %d: \"%s\", want \"%s\"", _i, out, c->want);
+	ck_assert_msg(strlen(out) < c->outsz, "case %d: overflow", _i);
+	ck_assert_msg(out[c->outsz] == 'Z', "case %d: wrote past outsz", _i);
+}
+END_TEST
+
+/* A long hostile user name: bounded, escaped, no control byte survives. */
+START_TEST(test_log_escape_long)
+{
+	char in[4096], out[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = (char)(i % 256);
+	log_escape(in, sizeof(in), out, sizeof(out));
+	ck_assert_uint_le(strlen(out), sizeof(out) - 1);
+	ck_assert(strcmp(out + strlen(out) - 3, "...") == 0);
+	for (i = 0; out[i] != '\0'; i++)
+		ck_assert_msg((unsigned char)out[i] >= 0x20 &&
+		    (unsigned char)out[i] <= 0x7e, "byte %zu is 0x%02x", i,
+		    (unsigned char)out[i]);
+	ck_assert(strncmp(out, "\\x00\\x01\\x02", 12) == 0);
+}
+END_TEST
+
+Suite *
+suite_proto(void)
+{
+	Suite *s = suite_create("proto");
+	TCase *tc = tcase_create("numbers");
+
+	tcase_add_loop_test(tc, test_parse_msgnum, 0,
+	    (int)(sizeof(num_cases) / sizeof(num_cases[0])));
+	tcase_add_loop_test(tc, test_parse_count, 0,
+	    (int)(sizeof(num_cases) / sizeof(num_cases[0])));
+	tcase_add_test(tc, test_parse_null);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("split");
+	tcase_add_loop_test(tc, test_split, 0,
+	    (int)(sizeof(split_cases) / sizeof(split_cases[0])));
+	tcase_add_loop_test(tc, test_printable, 0,
+	    (int)(sizeof(printable_cases) / sizeof(printable_cases[0])));
+	suite_add_tcase(s, tc);
+
+	/* log_escape lives in log.c; its suite would hold one test. */
+	tc = tcase_create("log_escape");
+	tcase_add_loop_test(tc, test_log_escape, 0,
+	    (int)(sizeof(esc_cases) / sizeof(esc_cases[0])));
+	tcase_add_test(tc, test_log_escape_long);
+	suite_add_tcase(s, tc);
+	return s;
+}
