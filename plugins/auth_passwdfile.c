@@ -39,12 +39,15 @@
  *	$6$...			a bare crypt hash, as {CRYPT}
  * Scheme names are case-insensitive.  Anything else is a config error.
  *
- * The file is parsed into memory.  Each verify/lookup stat()s the path and
- * reads the file again when its device, inode, size or mtime changed, so
- * edits take effect without a restart.  A file whose mtime is within a
- * second of the moment it was read is "racy" (another write in the same
- * timestamp tick would not change the mtime; compare git's racy-git
- * rule) and is read again on the next use.  A file that became unreadable
+ * check_config() (in the master) only validates the file and forgets it,
+ * so that no process forked from the master, the pre-auth children among
+ * them, has password data in its memory.  The monitor parses the file
+ * into memory on its first verify/lookup.  Each later call stat()s the
+ * path and reads the file again when its device, inode, size, mtime, mode
+ * or owner changed, so edits take effect without a restart.  A file whose
+ * mtime is within a second of the moment it was read is "racy" (another
+ * write in the same timestamp tick would not change the mtime; compare
+ * git's racy-git rule) and is read again on the next use.  A file that became unreadable
  * or malformed makes every call return POP23D_TEMPFAIL (stale data is
  * never used); the error is logged once per version of the file.
  *
@@ -392,8 +395,8 @@ parse_line(struct pf_entry *e, int *weak_r, char *why, size_t whylen)
 		if ((q = strchr(p, ':')) == NULL)
 			break;
 		if (n == sizeof f / sizeof f[0]) {
-			snprintf(why, whylen, "too many fields (at most %zu)",
-			    sizeof f / sizeof f[0]);
+			snprintf(why, whylen, "more than %zu fields (extra "
+			    "fields are not supported)", sizeof f / sizeof f[0]);
 			return -1;
 		}
 		*q = '\0';
@@ -586,7 +589,8 @@ parse_buffer(const char *path, const char *buf, size_t len,
 		t->v[t->n++] = e;
 	}
 
-	qsort(t->v, t->n, sizeof *t->v, entry_cmp);
+	if (t->n > 0)		/* qsort(NULL, 0, ...) is undefined */
+		qsort(t->v, t->n, sizeof *t->v, entry_cmp);
 	for (i = 1; i < t->n; i++) {
 		if (strcmp(t->v[i - 1].user, t->v[i].user) == 0) {
 			unsigned long a = t->v[i - 1].lineno, b = t->v[i].lineno;
@@ -598,8 +602,12 @@ parse_buffer(const char *path, const char *buf, size_t len,
 		}
 	}
 
-	/* The dummy hash costs what the first crypt hash in the file costs:
-	 * the full hash is a valid setting for crypt(3). */
+	/*
+	 * The dummy hash costs what the first crypt hash in the file costs:
+	 * the full hash is a valid setting for crypt(3).  (crypt_checksalt()
+	 * does not check costs; pf_verify_plain() falls back to
+	 * PF_DUMMY_SETTING if crypt(3) rejects this one.)
+	 */
 	memcpy(t->dummy, PF_DUMMY_SETTING, sizeof PF_DUMMY_SETTING);
 	{
 		const struct pf_entry *first = NULL;
@@ -608,7 +616,7 @@ parse_buffer(const char *path, const char *buf, size_t len,
 			if (t->v[i].scheme == PF_SCHEME_CRYPT &&
 			    (first == NULL || t->v[i].lineno < first->lineno))
 				first = &t->v[i];
-		/* secret_len < PF_CMP_MAX was checked while parsing. */
+		/* secret_len < PF_CMP_MAX was checked. */
 		if (first != NULL)
 			memcpy(t->dummy, first->secret, first->secret_len + 1);
 	}
@@ -810,6 +818,15 @@ pf_verify_plain(const char *user, const char *pass)
 	    table->dummy;
 	h = crypt_rn(phrase, setting, &cdata, sizeof cdata);
 	err = errno;
+	if (h == NULL && setting == table->dummy &&
+	    strcmp(table->dummy, PF_DUMMY_SETTING) != 0) {
+		/* A dummy that fails at once would make unknown users fast. */
+		host->log(LOG_WARNING, "%s: crypt(3) rejects the first crypt "
+		    "hash; using SHA-512 crypt for unknown users", cur_path);
+		memcpy(table->dummy, PF_DUMMY_SETTING,
+		    sizeof PF_DUMMY_SETTING);
+		h = crypt_rn(phrase, table->dummy, &cdata, sizeof cdata);
+	}
 
 	if (e == NULL) {
 		/* Same comparison work as for a crypt user. */
@@ -971,17 +988,32 @@ pf_check_config(const char **error_r)
 		return -1;
 	}
 	if (load_file(newpath, &t) == -1) {
-		/* Keep the current table: a failed SIGHUP check leaves the
-		 * running configuration alone. */
+		/* A failed SIGHUP check leaves the path in use alone. */
 		*error_r = errbuf;
 		return -1;
 	}
+	/* Checked only: the master keeps no secrets in memory, so the
+	 * processes it forks (pre-auth children among them) never hold
+	 * them.  The monitor reads the file on first use. */
+	table_free(&t);
 	table_free(&table);
-	table = t;
 	memcpy(cur_path, newpath, sizeof cur_path);
 	bad_stamp.valid = 0;
 	bad_errno = 0;
 	return 0;
+}
+
+/*
+ * The ABI has no "unload" op: free (and wipe) the table when the host
+ * dlclose()s the plugin, e.g. on SIGHUP, and at exit().
+ */
+static void pf_fini(void) __attribute__((destructor));
+
+static void
+pf_fini(void)
+{
+	if (host != NULL)
+		table_free(&table);
 }
 
 static const char *const pf_config_keys[] = { "path", NULL };

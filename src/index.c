@@ -17,6 +17,8 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gdbm.h>
@@ -293,10 +295,11 @@ walk_check(GDBM_FILE dbf)
 		if (next.dptr == NULL &&
 		    gdbm_last_errno(dbf) == GDBM_ITEM_NOT_FOUND) {
 			/*
-			 * gdbm_nextkey() finds its place again by hashing
-			 * the previous key; a key stored in the wrong bucket
-			 * ends the walk early with "not found".  Tell that
-			 * from the real end by looking the last key up.
+			 * gdbm_nextkey() finds its place by looking the
+			 * previous key up, so a key it cannot find again
+			 * ends the walk early with "not found", as if it were
+			 * complete.  GDBM 1.23 already rejects a key whose
+			 * hash is wrong; this also covers whatever it misses.
 			 */
 			lost = !gdbm_exists(dbf, k);
 			free(k.dptr);
@@ -497,6 +500,57 @@ fail:
 }
 
 /*
+ * gdbm_recover() builds the new file next to the index, as mkstemp(PATH
+ * ".XXXXXX"), and leaves it behind when it fails.  Remove such leftovers
+ * (regular files of ours only); we hold the session lock, so nobody else
+ * is recovering this index.
+ */
+static void
+remove_recover_temps(const char *path)
+{
+	const char *slash, *base;
+	struct dirent *de;
+	struct stat st;
+	size_t blen, i;
+	char *dir;
+	DIR *d;
+
+	if ((slash = strrchr(path, '/')) == NULL) {
+		dir = strdup(".");
+		base = path;
+	} else {
+		dir = slash == path ? strdup("/") :
+		    strndup(path, (size_t)(slash - path));
+		base = slash + 1;
+	}
+	if (dir == NULL)
+		return;
+	blen = strlen(base);
+	if ((d = opendir(dir)) == NULL) {
+		free(dir);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strlen(de->d_name) != blen + 7 ||
+		    strncmp(de->d_name, base, blen) != 0 ||
+		    de->d_name[blen] != '.')
+			continue;
+		for (i = blen + 1; i < blen + 7; i++)
+			if (!isalnum((unsigned char)de->d_name[i]))
+				break;
+		if (i < blen + 7)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_uid == geteuid() &&
+		    unlinkat(dirfd(d), de->d_name, 0) == -1)
+			log_warn("index %s/%s: unlink", dir, de->d_name);
+	}
+	closedir(d);
+	free(dir);
+}
+
+/*
  * Give up on the index for the rest of the session.  The file is removed
  * (if it is still the one we have open) so that the next session starts
  * with a fresh one instead of tripping over the same damage.
@@ -554,9 +608,11 @@ index_trouble(struct index *idx, const char *op)
 			if (schema_check(idx->dbf) == NULL ||
 			    schema_store(idx->dbf) == 0)
 				return 1;
-		} else
+		} else {
 			log_warnx("index %s: recovery failed: %s", idx->path,
 			    gdbm_strerror(gdbm_errno));
+			remove_recover_temps(idx->path);
+		}
 	}
 	index_disable(idx);
 	return 0;

@@ -358,6 +358,12 @@ maildrop_send(struct maildrop *md, size_t n, struct net *out, long lines,
 	    (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    st.st_size < off + len)) {
 		close(fd);
+		/* The index (or this session's list) is stale: forget the
+		 * record so the next login measures the message again. */
+		if (md->index != NULL) {
+			index_delete(md->index, m->key);
+			index_sync(md->index);
+		}
 		*error_r = "message changed under us";
 		return -1;
 	}
@@ -445,7 +451,7 @@ write_failed:
 int
 maildrop_commit(struct maildrop *md, const char **error_r)
 {
-	size_t i, n = 0, *idx = NULL;
+	size_t i, n = 0, marked = 0, *idx = NULL;
 	int rc = 0;
 
 	if (md->mbox == NULL)
@@ -454,44 +460,51 @@ maildrop_commit(struct maildrop *md, const char **error_r)
 		*error_r = "out of memory";
 		return -1;
 	}
-	for (i = 0; i < md->count; i++)
-		if (md->msgs[i].deleted)
+	/* Seen flags first (Maildir: renames new/ -> cur/), so that the
+	 * directory fsync done by expunge makes them durable too. */
+	for (i = 0; i < md->count; i++) {
+		struct maildrop_msg *m = &md->msgs[i];
+
+		if (m->deleted)
 			idx[n++] = i;
-	if (n > 0 && md->ops->expunge(md->mbox, idx, n) != POP23D_OK) {
+		else if (m->accessed && !m->accessed_before) {
+			marked++;
+			if (md->ops->mark_accessed(md->mbox, i) != POP23D_OK)
+				log_warnx("cannot flag message %zu as seen",
+				    i + 1);
+		}
+	}
+	/* Nothing changed (a poll session): no expunge, no fsync. */
+	if ((n > 0 || marked > 0) &&
+	    md->ops->expunge(md->mbox, idx, n) != POP23D_OK) {
 		*error_r = "cannot remove the deleted messages";
 		rc = -1;
 	}
 	/* The index follows the maildrop, never the other way round: its
 	 * records change only after the expunge above is durable. */
-	for (i = 0; i < md->count; i++) {
+	for (i = 0; md->index != NULL && i < md->count; i++) {
 		struct maildrop_msg *m = &md->msgs[i];
+		struct index_rec rec;
 
 		if (m->deleted) {
-			if (rc == 0 && md->index != NULL)
+			if (rc == 0)
 				index_delete(md->index, m->key);
 			continue;
 		}
-		if (m->accessed && !m->accessed_before) {
-			struct index_rec rec;
-
-			if (md->ops->mark_accessed(md->mbox, i) != POP23D_OK)
-				log_warnx("cannot flag message %zu as seen",
-				    i + 1);
-			if (md->index == NULL)
-				continue;
-			memset(&rec, 0, sizeof rec);
-			rec.size = m->size;
-			rec.raw_size = m->raw_size;
-			rec.accessed = 1;
-			strlcpy(rec.uidl, m->uidl, sizeof rec.uidl);
-			index_store(md->index, m->key, &rec);
-		}
+		if (!m->accessed || m->accessed_before)
+			continue;
+		memset(&rec, 0, sizeof rec);
+		rec.size = m->size;
+		rec.raw_size = m->raw_size;
+		rec.accessed = 1;
+		strlcpy(rec.uidl, m->uidl, sizeof rec.uidl);
+		index_store(md->index, m->key, &rec);
 	}
-	if (md->index != NULL)
+	if (md->index != NULL && (n > 0 || marked > 0))
 		index_sync(md->index);
 	free(idx);
 	if (rc == 0)
-		log_debug("commit: %zu deleted", n);
+		log_debug("commit: %zu deleted, %zu flagged seen", n, marked);
 	return rc;
 }
 

@@ -22,6 +22,7 @@
 #include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,31 @@ load_plugins(const struct config *c, struct loaded_plugin *auth,
 	if (plugin_check_config(c, all, 2, err, errsz) != 0) {
 		plugin_unload(auth);
 		plugin_unload(store);
+		return -1;
+	}
+	return 0;
+}
+
+/* Root mode: the pre-auth user and chroot must exist and be safe. */
+static int
+check_login_user(const struct config *c, char *err, size_t errsz)
+{
+	struct passwd *pw = getpwnam(c->login_user);
+	struct stat st;
+
+	if (pw == NULL || pw->pw_uid == 0) {
+		snprintf(err, errsz, "%s: login_user \"%s\" %s (create it: "
+		    "useradd -r -s /usr/sbin/nologin %s)", c->path,
+		    c->login_user, pw == NULL ? "does not exist" : "is root",
+		    c->login_user);
+		return -1;
+	}
+	if (c->login_chroot[0] != '\0' && (stat(c->login_chroot, &st) != 0 ||
+	    !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 022) != 0)) {
+		snprintf(err, errsz, "%s: login_chroot %s must be an existing "
+		    "directory owned by root and not writable by others",
+		    c->path, c->login_chroot);
 		return -1;
 	}
 	return 0;
@@ -505,6 +531,10 @@ main(int argc, char *argv[])
 		cfg.debug = 1;
 	if (load_plugins(&cfg, &auth_plugin, &store_plugin, err,
 	    sizeof err) != 0) {
+		fprintf(stderr, "pop23d: %s\n", err);
+		return 1;
+	}
+	if (priv_is_root() && check_login_user(&cfg, err, sizeof err) != 0) {
 		fprintf(stderr, "pop23d: %s\n", err);
 		return 1;
 	}

@@ -219,7 +219,7 @@ static void
 pop2_enter_state(struct pop2 *p, enum pop2_state st)
 {
 	if (st != p->state)
-		log_debug("pop2 state %s -> %s", pop2_state_name(p->state),
+		log_debug("state %s -> %s", pop2_state_name(p->state),
 		    pop2_state_name(st));
 	p->state = st;
 }
@@ -335,34 +335,34 @@ pop2_loop(struct pop2 *p, int timeout_s)
 		case NET_LINE:
 			break;
 		case NET_TOOLONG:
-			log_info("pop2 error state=%s reason=toolong",
+			log_info("error state=%s reason=toolong",
 			    pop2_state_name(p->state));
 			pop2_enter_state(p, reply_err(p, E_TOOLONG));
 			continue;
 		case NET_NUL:
-			log_info("pop2 error state=%s reason=nul",
+			log_info("error state=%s reason=nul",
 			    pop2_state_name(p->state));
 			pop2_enter_state(p, reply_err(p, E_NUL));
 			continue;
 		case NET_TIMEOUT:
-			log_info("pop2 timeout state=%s after=%ds",
+			log_info("timeout state=%s after=%ds",
 			    pop2_state_name(p->state), timeout_s);
 			pop2_enter_state(p, reply_err(p, E_TIMEOUT));
 			continue;
 		case NET_EOF:
-			log_info("pop2 disconnect state=%s",
+			log_info("disconnect state=%s",
 			    pop2_state_name(p->state));
 			pop2_enter_state(p, POP2_ST_CLOSE);
 			continue;
 		case NET_ERROR:
 		default:
-			log_info("pop2 disconnect state=%s reason=io",
+			log_info("disconnect state=%s reason=io",
 			    pop2_state_name(p->state));
 			pop2_enter_state(p, POP2_ST_CLOSE);
 			continue;
 		}
 		if (len == 0) {
-			log_info("pop2 error state=%s reason=empty",
+			log_info("error state=%s reason=empty",
 			    pop2_state_name(p->state));
 			pop2_enter_state(p, reply_err(p, E_EMPTY));
 			continue;
@@ -379,22 +379,22 @@ pop2_loop(struct pop2 *p, int timeout_s)
 				if (strcasecmp(kw, pop2_all_cmds[i]) == 0)
 					break;
 			if (pop2_all_cmds[i] != NULL) {
-				log_info("pop2 error state=%s reason=sequence"
+				log_info("error state=%s reason=sequence"
 				    " cmd=%s", pop2_state_name(p->state),
 				    pop2_all_cmds[i]);
 				next = reply_err_cmd(p, pop2_all_cmds[i],
 				    E_SEQUENCE);
 			} else {
-				log_info("pop2 error state=%s reason=unknown",
+				log_info("error state=%s reason=unknown",
 				    pop2_state_name(p->state));
 				next = reply_err(p, E_UNKNOWN);
 			}
 		} else if (c->args == ARGS_NONE && *args != '\0') {
-			log_info("pop2 error state=%s reason=argument cmd=%s",
+			log_info("error state=%s reason=argument cmd=%s",
 			    pop2_state_name(p->state), c->name);
 			next = reply_err_cmd(p, c->name, E_NOARG);
 		} else if (c->args == ARGS_REQ && *args == '\0') {
-			log_info("pop2 error state=%s reason=noargument"
+			log_info("error state=%s reason=noargument"
 			    " cmd=%s", pop2_state_name(p->state), c->name);
 			next = reply_err_cmd(p, c->name, E_NEEDARG);
 		} else
@@ -430,50 +430,44 @@ static enum pop2_state
 cmd_helo(struct pop2 *p, const char *args)
 {
 	char user[IPC_USER_MAX + 1], pass[IPC_SECRET_MAX + 1];
-	char esc[128];
 	const char *q = args;
 	enum pop23d_result r;
 	enum pop2_text t;
-	const char *what;
 
 	/* RFC 937: HELO SP user SP password, each a <word> with "\"
 	 * quoting; nothing may follow the password. */
 	if (pop2_unquote(&q, user, sizeof(user), 0) == -1 ||
 	    pop2_unquote(&q, pass, sizeof(pass), 0) == -1 || *q != '\0') {
 		explicit_bzero(pass, sizeof(pass));
-		log_info("pop2 login result=syntax");
+		log_info("login result=syntax");
 		return reply_err(p, E_HELO_SYNTAX);
 	}
-	log_escape(user, strlen(user), esc, sizeof(esc));
 	r = session_authenticate(p->s, AUTH_KIND_PLAIN, user, pass);
 	explicit_bzero(pass, sizeof(pass));
+	/* On POP23D_OK session_authenticate() does not return: the monitor
+	 * answers "#n" and serves the session.  The monitor also logs every
+	 * result ("auth result=..."), after the same failure delay as POP3. */
 	switch (r) {
 	case POP23D_OK:
-		log_info("pop2 login user=%s result=ok", esc);
-		/* The monitor answers "#n" from now on: write nothing. */
 		return POP2_ST_HANDOVER;
 	case POP23D_TEMPFAIL:
-		what = "tempfail";
 		t = E_LOGIN_TEMP;
 		break;
 	case POP23D_PERMFAIL:
-		what = "permfail";
 		t = E_LOGIN_PERM;
 		break;
 	default:
 		/* FAIL and NOUSER look the same to the client. */
-		what = "fail";
 		t = E_LOGIN;
 		break;
 	}
-	log_info("pop2 login user=%s result=%s", esc, what);
 	return reply_err(p, t);
 }
 
 static enum pop2_state
 cmd_quit_auth(struct pop2 *p, const char *args)
 {
-	log_info("pop2 quit state=AUTH");
+	log_info("quit state=AUTH");
 	net_printf(&p->s->net, "+ %s %s\r\n", p->s->cfg->hostname,
 	    pop2_texts[T_BYE]);
 	net_flush(&p->s->net);
@@ -499,10 +493,10 @@ pop2_release(struct pop2 *p)
 	marked = p->md->count - p->md->live;
 	rc = maildrop_commit(p->md, &err);
 	if (rc == -1)
-		log_warnx("pop2 commit deleted=%zu result=fail: %s", marked,
+		log_warnx("commit deleted=%zu result=fail: %s", marked,
 		    err != NULL ? err : "?");
 	else
-		log_info("pop2 commit deleted=%zu result=ok", marked);
+		log_info("commit deleted=%zu result=ok", marked);
 	maildrop_close(&p->md);
 	return rc;
 }
@@ -537,7 +531,7 @@ cmd_fold(struct pop2 *p, const char *args)
 
 	/* RFC 937: <mailbox> is a <string>, the rest of the line. */
 	if (pop2_unquote(&q, name, sizeof(name), 1) == -1) {
-		log_info("pop2 fold result=syntax");
+		log_info("fold result=syntax");
 		return reply_err(p, E_FOLD_SYNTAX);
 	}
 	log_escape(name, strlen(name), esc, sizeof(esc));
@@ -564,23 +558,23 @@ cmd_fold(struct pop2 *p, const char *args)
 	switch (r) {
 	case POP23D_OK:
 		p->md = md;
-		log_info("pop2 fold name=%s result=ok count=%zu", esc,
+		log_info("fold name=%s result=ok count=%zu", esc,
 		    p->md->count);
 		reply_count(p, p->md->count,
 		    inbox ? T_COUNT_INBOX : T_COUNT_FOLDER);
 		return POP2_ST_MBOX;
 	case POP23D_INUSE:
-		log_info("pop2 fold name=%s result=inuse", esc);
+		log_info("fold name=%s result=inuse", esc);
 		return reply_err(p, E_FOLD_INUSE);
 	case POP23D_TEMPFAIL:
-		log_warnx("pop2 fold name=%s result=tempfail: %s", esc,
+		log_warnx("fold name=%s result=tempfail: %s", esc,
 		    err != NULL ? err : "?");
 		return reply_err(p, E_FOLD_TEMP);
 	default:
 		/* Missing, unreadable or refused: an empty mailbox (RFC 937
 		 * FOLD; protocols.md Choice 24). */
 		what = r == POP23D_NOUSER ? "nomailbox" : "permfail";
-		log_info("pop2 fold name=%s result=%s: %s", esc, what,
+		log_info("fold name=%s result=%s: %s", esc, what,
 		    err != NULL ? err : "?");
 		reply_count(p, 0, T_COUNT_FOLDER);
 		return POP2_ST_MBOX;
@@ -617,7 +611,7 @@ cmd_retr(struct pop2 *p, const char *args)
 	if (maildrop_send(p->md, p->cur, &p->s->net, -1, 0, &err) == -1) {
 		/* Part of the message may be out: the stream is out of
 		 * step, so no reply can follow.  Nothing is committed. */
-		log_warnx("pop2 retr msg=%zu result=fail: %s", p->cur,
+		log_warnx("retr msg=%zu result=fail: %s", p->cur,
 		    err != NULL ? err : "?");
 		return POP2_ST_CLOSE;
 	}
@@ -669,28 +663,26 @@ pop2_postauth(struct session *s)
 	struct pop2 p;
 	struct maildrop *md = NULL;
 	const char *err = NULL;
-	char esc[128];
 	enum pop23d_result r;
 
 	memset(&p, 0, sizeof(p));
 	p.s = s;
 	p.state = POP2_ST_AUTH;
-	log_escape(s->user, strlen(s->user), esc, sizeof(esc));
 
 	r = maildrop_open(s->store, s->location, NULL, &md, &err);
 	if (r != POP23D_OK) {
 		if (r == POP23D_INUSE) {
-			log_info("pop2 open user=%s result=inuse", esc);
+			log_info("maildrop result=in-use");
 			reply_err(&p, E_INUSE);
 		} else {
-			log_warnx("pop2 open user=%s result=fail: %s", esc,
+			log_warnx("maildrop result=error: %s",
 			    err != NULL ? err : "?");
 			reply_err(&p, E_OPEN);
 		}
 		return;
 	}
 	p.md = md;
-	log_info("pop2 open user=%s result=ok count=%zu", esc, p.md->count);
+	log_info("maildrop result=ok count=%zu", p.md->count);
 	p.cur = 1;
 	reply_count(&p, p.md->count, T_COUNT_INBOX);
 	pop2_enter_state(&p, POP2_ST_MBOX);
@@ -701,8 +693,8 @@ pop2_postauth(struct session *s)
 	if (p.md != NULL)
 		maildrop_close(&p.md);
 	net_flush(&s->net);
-	log_info("pop2 logout user=%s state=%s retrieved=%zu kept=%zu"
-	    " deleted=%zu folds=%zu", esc,
+	log_info("logout result=%s retrieved=%zu kept=%zu deleted=%zu"
+	    " folds=%zu",
 	    p.state == POP2_ST_DONE ? "quit" : "aborted", p.retrieved,
 	    p.kept, p.deleted, p.folds);
 }

@@ -1072,10 +1072,18 @@ run(const struct opts *o, char *secret)
 		explicit_bzero(qline, sizeof(qline));
 		goto out;
 	}
-	if (line[0] != '+') {
+	if (line[0] == '-') {
 		explicit_bzero(qline, sizeof(qline));
 		warnmsg("server refused the connection: %.80s", line);
-		rc = line[0] == '-' ? EX_IO : EX_PROTO;
+		rc = EX_IO;
+		goto out;
+	}
+	/* RFC 937 <greet>: "+ POP2 <host> ...".  A POP3 server ("+OK")
+	 * must not get our password in a HELO. */
+	if (line[0] != '+' || strstr(line, "POP2") == NULL) {
+		explicit_bzero(qline, sizeof(qline));
+		warnmsg("not a POP2 server: %.80s", line);
+		rc = EX_PROTO;
 		goto out;
 	}
 

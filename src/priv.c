@@ -29,7 +29,7 @@ priv_drop(uid_t uid, gid_t gid, const char *chroot_dir)
 {
 	if (!priv_is_root())
 		return 0;	/* rootless: we already are the only user */
-	if (uid == 0 || uid == (uid_t)-1 || gid == (gid_t)-1) {
+	if (uid == 0 || uid == (uid_t)-1 || gid == 0 || gid == (gid_t)-1) {
 		log_warnx("refusing to run a session as uid %ld gid %ld",
 		    (long)uid, (long)gid);
 		return -1;

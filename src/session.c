@@ -178,9 +178,9 @@ monitor_check(struct session *s, const struct loaded_plugin *auth,
 	*uid_r = s->ident.uid != (uid_t)-1 ? s->ident.uid : cfg->virtual_uid;
 	*gid_r = s->ident.gid != (gid_t)-1 ? s->ident.gid : cfg->virtual_gid;
 	if (priv_is_root() && (*uid_r == 0 || *uid_r == (uid_t)-1 ||
-	    *gid_r == (gid_t)-1)) {
-		log_warnx("auth user=%s: no usable uid/gid (uid 0 and unset "
-		    "ids are refused; set virtual_uid/virtual_gid)", esc);
+	    *gid_r == 0 || *gid_r == (gid_t)-1)) {
+		log_warnx("auth user=%s: no usable uid/gid (uid 0, gid 0 and "
+		    "unset ids are refused; set virtual_uid/virtual_gid)", esc);
 		return POP23D_PERMFAIL;
 	}
 	return POP23D_OK;
@@ -273,7 +273,7 @@ session_run(int fd, const struct config *cfg, enum proto proto,
 {
 	struct session s;
 	struct ipc_auth *a;
-	int sv[2], status;
+	int sv[2], status, failures = 0;
 	pid_t child;
 	char prefix[200];
 	uid_t uid = (uid_t)-1;
@@ -330,8 +330,16 @@ session_run(int fd, const struct config *cfg, enum proto proto,
 			_exit(0);
 		}
 		r = monitor_check(&s, auth, a, &uid, &gid);
-		if (r != POP23D_OK && r != POP23D_TEMPFAIL)
+		if (r != POP23D_OK && r != POP23D_TEMPFAIL) {
 			failure_delay(cfg);
+			/* Counted here too: the child is not trusted to
+			 * stop guessing after max_auth_failures. */
+			if (++failures > cfg->max_auth_failures) {
+				log_warnx("too many failed logins, closing");
+				kill(child, SIGKILL);
+				_exit(0);
+			}
+		}
 		res = (uint32_t)r;
 		if (r == POP23D_OK) {
 			/* Stop the child before touching the socket. */

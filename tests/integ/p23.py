@@ -212,6 +212,7 @@ class Server:
         self._ts = 1700000000
         self._counter = 0
         self._cleaned = False
+        self._signalled = False
         self.users = {}
         os.mkdir(os.path.join(self.tmp, 'home'), 0o755)
         if ROOT:
@@ -419,10 +420,21 @@ class Server:
                 raise RuntimeError('pop23d wrote no port file within %ds:\n%s'
                                    % (START_TIMEOUT, self.log_tail()))
             time.sleep(0.01)
+        self._set_ports(ports)
+        return self
+
+    def _set_ports(self, ports):
         self.ports = ports
         self.pop3_port = next((p for pr, a, p in ports if pr == 'pop3'), None)
         self.pop2_port = next((p for pr, a, p in ports if pr == 'pop2'), None)
-        return self
+
+    def refresh_ports(self):
+        """Re-read the port file (a reload may rebind "port 0"
+        listeners)."""
+        ports = self._read_ports()
+        if ports:
+            self._set_ports(ports)
+        return self.ports
 
     def _read_ports(self):
         try:
@@ -439,6 +451,12 @@ class Server:
                 return None
             out.append((w[0], w[1], int(w[2])))
         return out
+
+    def kill(self, sig):
+        """Send SIG to the master (the test expects what follows, e.g.
+        an exit on SIGTERM)."""
+        self._signalled = True
+        os.kill(self.pid, sig)
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -480,7 +498,7 @@ class Server:
 
     def reload(self):
         """SIGHUP the master."""
-        os.kill(self.pid, signal.SIGHUP)
+        self.kill(signal.SIGHUP)
 
     def run_binary(self, *args, timeout=20, conf=True):
         """Run pop23d with ARGS (plus -c CONF when CONF) and return the
@@ -518,7 +536,8 @@ class Server:
             return
         self._cleaned = True
         crashed = None
-        if self.proc is not None and self.proc.poll() is not None:
+        if self.proc is not None and self.proc.poll() is not None and \
+                not self._signalled:
             crashed = self.proc.returncode
         self.stop()
         self._final_log = self.log_bytes()

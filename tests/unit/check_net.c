@@ -308,7 +308,9 @@ t_run_line_case(int ci, size_t chunk, int delay_ms)
 		if (st == NET_EOF)
 			break;
 	}
-	/* After EOF, EOF again: nothing was left to execute. */
+	/* After EOF, EOF again: nothing was left to execute or hand on. */
+	(void)net_pending(&n, &k);
+	ck_assert_msg(k == 0, "case %d: %zu octets pending after EOF", ci, k);
 	st = net_readline(&n, line, POP3_LINE_MAX, &len, T_READ_TIMEOUT);
 	ck_assert_msg(st == NET_EOF, "case %d: after EOF: %s", ci,
 	    t_status_name(st));

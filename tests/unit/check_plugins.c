@@ -29,6 +29,9 @@
 /* What config_get("passwdfile", "path") returns; NULL = unset. */
 static const char *cfg_path;
 
+static void test_log(int, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
 test_log(int priority, const char *fmt, ...)
 {
@@ -67,6 +70,9 @@ static char h_bcrypt[CRYPT_OUTPUT_SIZE];
 static char h_sha256[CRYPT_OUTPUT_SIZE];
 static char apop_plainu[33];	/* MD5(APOP_CHALLENGE2 "secret") */
 static char apop_sha512[33];	/* MD5(APOP_CHALLENGE2 "pw-sha512") */
+/* MD5(APOP_CHALLENGE2 + the plugin's stand-in secret for users without
+ * a {PLAIN} secret): must never log anyone in. */
+static char apop_dummy[33];
 
 #define RFC_CHALLENGE	"<1896.697170952@dbc.mtview.ca.us>"
 #define RFC_DIGEST	"c4c9334bac560ecc979e58001b3e22fb"
@@ -121,6 +127,7 @@ make_hashes(void)
 	make_hash("$5$", 0, "pw-sha256", h_sha256, sizeof h_sha256);
 	md5_hex(APOP_CHALLENGE2, "secret", apop_plainu);
 	md5_hex(APOP_CHALLENGE2, "pw-sha512", apop_sha512);
+	md5_hex(APOP_CHALLENGE2, "pop23d-dummy-apop-secret", apop_dummy);
 	hashes_made = 1;
 }
 
@@ -150,7 +157,7 @@ init_sym(void *h)
 {
 	pop23d_plugin_init_fn *init;
 
-	*(void **)&init = dlsym(h, POP23D_PLUGIN_ENTRY);
+	init = (pop23d_plugin_init_fn *)dlsym(h, POP23D_PLUGIN_ENTRY);
 	ck_assert_msg(init != NULL, "dlsym: %s", dlerror());
 	return init;
 }
@@ -191,18 +198,24 @@ write_pw(const char *text)
 	test_write_file(pw_path, text, strlen(text));
 }
 
-/* Set the passwd file's mtime to now - AGO seconds. */
+/* Set the passwd file's mtime (and atime) to T. */
 static void
-set_mtime_ago(time_t ago)
+set_mtime(time_t t)
 {
 	struct timespec ts[2];
 
-	ck_assert_int_eq(clock_gettime(CLOCK_REALTIME, &ts[0]), 0);
-	ts[0].tv_sec -= ago;
+	ts[0].tv_sec = t;
 	ts[0].tv_nsec = 0;
 	ts[1] = ts[0];
 	ck_assert_msg(utimensat(AT_FDCWD, pw_path, ts, 0) == 0, "utimensat: %s",
 	    strerror(errno));
+}
+
+/* Set the passwd file's mtime to now - AGO seconds. */
+static void
+set_mtime_ago(time_t ago)
+{
+	set_mtime(time(NULL) - ago);
 }
 
 static void
@@ -401,6 +414,25 @@ START_TEST(test_verify_plain_only)
 }
 END_TEST
 
+/* A hash that crypt(3) rejects (bcrypt cost 99; crypt_checksalt() lets
+ * it pass): its user gets TEMPFAIL, the others still work, and the dummy
+ * for unknown users falls back to a working hash. */
+START_TEST(test_verify_bad_cost)
+{
+	char *text;
+
+	ck_assert_int_ge(asprintf(&text,
+	    "bad:$2b$99$zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\n"
+	    "good:%s\n", h_bcrypt), 0);
+	write_pw(text);
+	free(text);
+	check_ok();
+	ck_result(plug->auth->verify_plain("bad", "x"), POP23D_TEMPFAIL, 0);
+	ck_result(plug->auth->verify_plain("good", "pw-bcrypt"), POP23D_OK, 1);
+	ck_result(plug->auth->verify_plain("nosuch", "x"), POP23D_NOUSER, 2);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* lookup. */
 
@@ -474,6 +506,8 @@ static const struct {
 	{ "sha512", APOP_CHALLENGE2, apop_sha512, POP23D_FAIL },
 	{ "nosuch", RFC_CHALLENGE, RFC_DIGEST, POP23D_NOUSER },
 	{ "APOPU", RFC_CHALLENGE, RFC_DIGEST, POP23D_NOUSER },
+	/* 15 */ { "sha512", APOP_CHALLENGE2, apop_dummy, POP23D_FAIL },
+	{ "nosuch", APOP_CHALLENGE2, apop_dummy, POP23D_NOUSER },
 };
 
 START_TEST(test_apop)
@@ -494,6 +528,7 @@ END_TEST
 START_TEST(test_reread)
 {
 	struct pop23d_identity id;
+	time_t now;
 
 	/* An old file is parsed once and then served from memory. */
 	write_pw("u:{PLAIN}one:1:1::/one\n");
@@ -514,7 +549,20 @@ START_TEST(test_reread)
 	ck_result(plug->auth->lookup("u", &id), POP23D_OK, 5);
 	ck_assert_str_eq(id.home, "/two");
 
-	/* Edits in the same second (same size) are seen: racy file. */
+	/*
+	 * Racy: an edit that keeps size, inode and the exact mtime is seen
+	 * as long as the mtime is this second or the last (the timestamp
+	 * tick may hold two writes).
+	 */
+	now = time(NULL);
+	write_pw("u:{PLAIN}aaa:1:1::/aaa\n");
+	set_mtime(now);
+	ck_result(plug->auth->verify_plain("u", "aaa"), POP23D_OK, 100);
+	write_pw("u:{PLAIN}bbb:1:1::/bbb\n");
+	set_mtime(now);
+	ck_result(plug->auth->verify_plain("u", "bbb"), POP23D_OK, 101);
+
+	/* Edits in the same second (same size) are seen. */
 	write_pw("u:{PLAIN}333:1:1::/333\n");
 	ck_result(plug->auth->verify_plain("u", "333"), POP23D_OK, 6);
 	write_pw("u:{PLAIN}444:1:1::/444\n");
@@ -573,9 +621,9 @@ static const struct {
 	{ "u:{PLAIN}x:1:4294967295\n", 0, "line 1: gid is too large" },
 	{ "u:{PLAIN}x:-1:1\n", 0, "line 1: uid is not a decimal" },
 	{ "u:{PLAIN}x:1:1::rel/home\n", 0, "line 1: home is not an absolute" },
-	/* 10 */ { "u:{PLAIN}x:1:1::/h::userdb_mail=maildir:~/M\n", 0,
-	    "line 1: extra fields" },
-	{ "u:{PLAIN}x:1:1::/h:::\n", 0, "line 1: too many fields" },
+	/* 10 */ { "u:{PLAIN}x:1:1::/h::userdb_mail=maildir\n", 0,
+	    "line 1: extra fields (8th field) are not supported" },
+	{ "u:{PLAIN}x:1:1::/h:::\n", 0, "line 1: more than 8 fields" },
 	{ "u:$1$abcdefgh$0123456789012345678901\n", 0,
 	    "line 1: unsupported crypt method" },
 	{ "u:{SHA512-CRYPT}$5$abcdefgh$0123456789\n", 0,
@@ -584,14 +632,19 @@ static const struct {
 	/* 15 */ { "u:plaintext\n", 0, "line 1: password has no {SCHEME}" },
 	{ "u:{PLAIN}a\nv:{PLAIN}b\nu:{PLAIN}c\n", 0,
 	    "line 3: duplicate user (also on line 1)" },
-	{ "u:{PLAIN}a\0b\n", 12, "line 1: NUL byte" },
+	{ "u:{PLAIN}a\0b\n", sizeof "u:{PLAIN}a\0b\n" - 1, "line 1: NUL byte" },
 	{ "u:$6$bad!chars$xyz\n", 0, "line 1: bad character in crypt hash" },
 	{ "a b:{PLAIN}x\n", 0, "line 1: blank or control character" },
 	/* 20 */ { "u:{PLAIN}a\tb\n", 0, "line 1: control character in password" },
 	{ "u:{BLF-CRYPT}$6$abcdefgh$0123456789\n", 0,
 	    "line 1: hash does not match" },
 	{ "u:{PLAIN}x:1:1::/h\x01\n", 0, "line 1: control character in home" },
-	{ "u:$2b$99$zzzzzzzzzzzzzzzzzzzzzz\n", 0, "line 1: malformed crypt" },
+	{ "u:{PLAIN}x:1:1::/h::userdb_mail=maildir:~/M\n", 0,
+	    "line 1: more than 8 fields (extra fields are not supported)" },
+	/* 25 */ { "u:{PLAIN}x:1:1:gecos:/h:/bin/sh::\n", 0,
+	    "line 1: more than 8 fields" },
+	{ "u:$6$abcdefgh$0123456789:1:1\n#\nu2:{PLAIN}x:1:1::/h:/sh:\n"
+	    "u3:$1$\n", 0, "line 4: unsupported crypt method" },
 };
 
 START_TEST(test_check_config_bad)
@@ -611,8 +664,7 @@ START_TEST(test_check_config_bad)
 }
 END_TEST
 
-/* Lines of PF_LINE_MAX (4096) bytes with the LF are too long; 4095 with
- * the LF are fine. */
+/* A line may hold 4096 bytes including its LF; 4097 is too long. */
 START_TEST(test_check_config_long_line)
 {
 	const char *err = NULL;
@@ -691,8 +743,8 @@ START_TEST(test_check_config_file)
 }
 END_TEST
 
-/* A failed check_config() (e.g. on SIGHUP) keeps the running table. */
-START_TEST(test_check_config_keeps_table)
+/* A failed check_config() (e.g. on SIGHUP) keeps the file in use. */
+START_TEST(test_check_config_keeps_path)
 {
 	const char *err = NULL;
 	char other[PATH_MAX];
@@ -748,8 +800,9 @@ suite_plugins(void)
 	TCase *tc;
 
 	tc = tcase_create("passwdfile");
+	/* Hashes once in the parent; forked tests inherit them. */
+	tcase_add_unchecked_fixture(tc, make_hashes, NULL);
 	tcase_add_checked_fixture(tc, setup, teardown);
-	/* bcrypt/yescrypt hashing in every forked test. */
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_descriptor);
 	tcase_add_test(tc, test_init_refused);
@@ -757,13 +810,14 @@ suite_plugins(void)
 	tcase_add_test(tc, test_verify_lazy_load);
 	tcase_add_test(tc, test_verify_long);
 	tcase_add_test(tc, test_verify_plain_only);
+	tcase_add_test(tc, test_verify_bad_cost);
 	tcase_add_loop_test(tc, test_lookup, 0, NCASES(lookup_cases));
 	tcase_add_loop_test(tc, test_apop, 0, NCASES(apop_cases));
 	tcase_add_test(tc, test_reread);
 	tcase_add_loop_test(tc, test_check_config_bad, 0, NCASES(bad_cases));
 	tcase_add_test(tc, test_check_config_long_line);
 	tcase_add_test(tc, test_check_config_file);
-	tcase_add_test(tc, test_check_config_keeps_table);
+	tcase_add_test(tc, test_check_config_keeps_path);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("example");

@@ -1,0 +1,394 @@
+#!/usr/bin/env python3
+# test_daemon.py - pop23d as a daemon: --help/--version, -t config checks
+# (FILE:LINE: on every error), SIGHUP reload, SIGTERM shutdown, logging
+# (result=fail with the user, never a password, client bytes escaped) and,
+# as root, the privilege of each process.  GPL-3.0-or-later.
+
+import os
+import re
+import signal
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import p23  # noqa: E402
+
+
+def refused(port):
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        s.connect(('127.0.0.1', port))
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+    return False
+
+
+class Options(p23.TestCase):
+    def test_help(self):
+        srv = self.server(start=False)
+        r = srv.run_binary('--help', conf=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('-c', r.stdout + r.stderr)
+        self.assertIn('-t', r.stdout + r.stderr)
+
+    def test_version(self):
+        srv = self.server(start=False)
+        r = srv.run_binary('--version', conf=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout + r.stderr, r'pop23d.*\d+\.\d+')
+
+    def test_unknown_option(self):
+        srv = self.server(start=False)
+        r = srv.run_binary('--frobnicate', conf=False)
+        self.assertNotEqual(r.returncode, 0)
+
+    def test_check_good_config(self):
+        srv = self.server(start=False)
+        r = srv.check_config()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # -t does not start listening or write the port file
+        self.assertFalse(os.path.exists(srv.port_file))
+
+    def test_missing_config_file(self):
+        srv = self.server(start=False)
+        r = srv.check_config(os.path.join(srv.tmp, 'nonexistent.conf'))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('nonexistent.conf', r.stdout + r.stderr)
+
+
+class BadConfig(p23.TestCase):
+    """Each broken config makes pop23d -t exit non-zero with
+    "FILE:LINE:" naming the offending line."""
+
+    def check_bad(self, mutate, label):
+        srv = self.server(start=False)
+        lines = srv.config_lines()
+        lines, lineno = mutate(lines)
+        path = os.path.join(srv.tmp, 'bad.conf')
+        with open(path, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        r = srv.check_config(path)
+        out = r.stdout + r.stderr
+        self.assertNotEqual(r.returncode, 0, '%s: accepted' % label)
+        self.assertIn('%s:%d:' % (path, lineno), out,
+                      '%s: wrong or no FILE:LINE in %r' % (label, out))
+        self.assertEqual(len(out.strip().splitlines()) < 20, True, out)
+        # and the daemon refuses to start with it
+        r = srv.run_binary('-f', conf=path, timeout=10)
+        self.assertNotEqual(r.returncode, 0, label)
+        return out
+
+    @staticmethod
+    def insert_global(text):
+        def f(lines):
+            i = 3                      # after the first listen line
+            lines = lines[:i] + [text] + lines[i:]
+            return lines, i + 1
+        return f
+
+    @staticmethod
+    def replace(prefix, text):
+        def f(lines):
+            i = next(n for n, l in enumerate(lines) if l.startswith(prefix))
+            lines = list(lines)
+            lines[i] = text
+            return lines, i + 1
+        return f
+
+    def test_unknown_key(self):
+        out = self.check_bad(self.insert_global('frobnicate = 1'),
+                             'unknown key')
+        self.assertIn('frobnicate', out)
+
+    def test_bad_number(self):
+        for v in ('abc', '100', '599', '-1', '', '600x',
+                  '99999999999999999999'):
+            self.check_bad(self.insert_global('timeout_pop3 = ' + v),
+                           'timeout_pop3 = ' + v)
+
+    def test_bad_values(self):
+        for t in ('apop = maybe', 'last = 2', 'max_sessions = -5',
+                  'auth_failure_delay = 1s', 'max_per_ip = x',
+                  'shutdown_timeout = abc',
+                  'virtual_uid = nobody-such-uid'):
+            self.check_bad(self.insert_global(t), t)
+
+    def test_bad_listen(self):
+        for t in ('listen = pop4 127.0.0.1:1110',
+                  'listen = pop3 127.0.0.1:99999',
+                  'listen = pop3 127.0.0.1:abc', 'listen = pop3 [::1:110',
+                  'listen = 127.0.0.1:110'):
+            self.check_bad(self.insert_global(t), t)
+
+    def test_missing_plugin(self):
+        out = self.check_bad(self.replace('auth =', 'auth = nosuchplugin'),
+                             'missing auth plugin')
+        self.assertIn('nosuchplugin', out)
+        self.check_bad(self.replace('storage =', 'storage = nosuchstore'),
+                       'missing storage plugin')
+
+    def test_unknown_key_in_plugin_section(self):
+        def f(lines):
+            i = lines.index('[passwdfile]') + 1
+            lines = lines[:i] + ['bogus_key = 1'] + lines[i:]
+            return lines, i + 1
+        out = self.check_bad(f, '[passwdfile] bogus_key')
+        self.assertIn('bogus_key', out)
+
+    def test_unknown_section(self):
+        def f(lines):
+            return lines + ['[nosuchsection]', 'x = 1'], len(lines) + 2
+        srv = self.server(start=False)
+        lines, n = f(srv.config_lines())
+        path = os.path.join(srv.tmp, 'bad.conf')
+        with open(path, 'w') as fh:
+            fh.write('\n'.join(lines) + '\n')
+        r = srv.check_config(path)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertRegex(r.stdout + r.stderr,
+                         re.escape(path) + r':(%d|%d):' % (n - 1, n))
+
+    def test_syntax_error(self):
+        self.check_bad(self.insert_global('this line has no equals sign'),
+                       'no =')
+
+    def test_passwdfile_missing(self):
+        srv = self.server(start=False)
+        os.unlink(srv.passwd_path)
+        r = srv.check_config()
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(srv.passwd_path, r.stdout + r.stderr)
+
+
+class Signals(p23.TestCase):
+    def test_sighup_reload_hostname(self):
+        srv = self.server()
+        srv.add_message('alice', b'Subject: x\n\nx\n')
+        c = self.conn(srv)
+        self.assertIn('test.example', c.line())
+        self.assertOK(c.cmd('USER alice'))
+        self.assertOK(c.cmd('PASS alicepw'))
+        srv.conf['hostname'] = 'reloaded.example'
+        srv.write_config()
+        srv.reload()
+
+        def greeting():
+            ports = srv._read_ports()
+            port = next((p for pr, a, p in ports or [] if pr == 'pop3'),
+                        srv.pop3_port)
+            try:
+                with p23.Conn(port, timeout=3) as d:
+                    g = d.line()
+                    d.cmd('QUIT')
+                    return g if 'reloaded.example' in g else None
+            except (OSError, EOFError):
+                # a connection caught in a rebind of the "port 0"
+                # listener; try again
+                return None
+        g = p23.wait_until(greeting, 5, step=0.1)
+        self.assertIsNotNone(g, 'new hostname not used after SIGHUP')
+        srv.refresh_ports()
+        self.assertTrue(srv.running())
+        # the session opened before the reload carries on
+        self.assertEqual(c.cmd('STAT')[:6], '+OK 1 ')
+        self.assertOK(c.cmd('QUIT'))
+
+    def test_sighup_bad_config_keeps_running(self):
+        srv = self.server()
+        with open(srv.conf_path, 'a') as f:
+            f.write('frobnicate = 1\n')
+        log_before = len(srv.log_text())
+        srv.reload()
+        time.sleep(0.5)
+        self.assertTrue(srv.running(), 'a bad config on SIGHUP killed it')
+        with srv.conn() as c:
+            g = c.line()
+            self.assertIn('test.example', g)
+        self.assertIn('frobnicate', srv.log_text()[log_before:])
+
+    def test_sigterm_idle(self):
+        srv = self.server(conf={'shutdown_timeout': '3'})
+        port = srv.pop3_port
+        t0 = time.monotonic()
+        srv.kill(signal.SIGTERM)
+        srv.proc.wait(10)
+        self.assertLess(time.monotonic() - t0, 3)
+        self.assertEqual(srv.proc.returncode, 0)
+        self.assertTrue(refused(port))
+
+    def test_sigterm_with_open_session(self):
+        srv = self.server(conf={'shutdown_timeout': '3'})
+        keys = [srv.add_message('alice', b'Subject: %d\n\nx\n' % i)
+                for i in range(3)]
+        port = srv.pop3_port
+        c = self.login(srv)
+        self.assertOK(c.cmd('DELE 1'))
+        t0 = time.monotonic()
+        srv.kill(signal.SIGTERM)
+        # stops accepting at once
+        self.assertTrue(p23.wait_until(lambda: refused(port), 2),
+                        'still accepting after SIGTERM')
+        # the session may finish (QUIT runs UPDATE) or be closed without
+        # UPDATE; never anything else
+        try:
+            r = c.cmd('QUIT')
+        except (EOFError, OSError):
+            r = None
+        srv.proc.wait(3 + 5)
+        self.assertLess(time.monotonic() - t0, 3 + 2,
+                        'master exceeded shutdown_timeout')
+        left = [k for k, d in srv.messages('alice')]
+        if r is not None and r.startswith('+OK'):
+            self.assertEqual(left, keys[1:])
+        else:
+            self.assertEqual(left, keys)
+        self.assertEqual(p23.descendants(srv.pid), [])
+
+    def test_sigterm_idle_session_closed(self):
+        srv = self.server(conf={'shutdown_timeout': '2'})
+        keys = [srv.add_message('alice', b'Subject: %d\n\nx\n' % i)
+                for i in range(2)]
+        c = self.login(srv)
+        self.assertOK(c.cmd('DELE 1'))
+        kids = srv.sessions()
+        t0 = time.monotonic()
+        srv.kill(signal.SIGTERM)
+        srv.proc.wait(10)
+        self.assertLess(time.monotonic() - t0, 2 + 2)
+        self.assertTrue(c.closed(3), 'session left open after shutdown')
+        self.assertEqual([k for k, d in srv.messages('alice')], keys)
+        for k in kids:
+            p23.wait_until(lambda: p23.proc_stat(k) is None, 2)
+            st = p23.proc_stat(k)
+            self.assertTrue(st is None or st[1] == 'Z',
+                            'session %d outlived the master' % k)
+
+    def test_pid_file(self):
+        srv = self.server()
+        with open(os.path.join(srv.tmp, 'pop23d.pid')) as f:
+            self.assertEqual(int(f.read().strip()), srv.pid)
+
+
+class Logging(p23.TestCase):
+    def wait_log(self, srv, pattern, timeout=3):
+        return p23.wait_until(lambda: re.search(pattern, srv.log_text()),
+                              timeout)
+
+    def test_failed_login_logged_without_password(self):
+        srv = self.server()
+        c = self.conn(srv)
+        r = c.login('alice', 'Wr0ngSecretXYZ')
+        self.assertERR(r)
+        c.close()
+        c = self.conn(srv)
+        self.assertERR(c.login('nosuchuser', 'An0therSecretQQ'))
+        c.close()
+        c = self.login(srv)
+        self.assertOK(c.cmd('QUIT'))
+        self.assertTrue(c.closed(5))
+        m = self.wait_log(srv, r'result=fail')
+        self.assertTrue(m, 'no result=fail line:\n' + srv.log_tail())
+        fails = [l for l in srv.log_text().splitlines() if 'result=fail' in l]
+        self.assertTrue(any('alice' in l for l in fails), fails)
+        # an unknown user may be logged as result=nouser
+        self.assertTrue(re.search(r'result=(fail|nouser)\b.*nosuchuser|'
+                                  r'nosuchuser.*result=(fail|nouser)\b',
+                                  srv.log_text()), srv.log_tail())
+        self.assertTrue(any('127.0.0.1' in l for l in fails), fails)
+        time.sleep(0.3)
+        log = srv.log_text()
+        for secret in ('Wr0ngSecretXYZ', 'An0therSecretQQ', 'alicepw'):
+            self.assertNotIn(secret, log, 'password in the log')
+
+    def test_apop_digest_not_logged(self):
+        srv = self.server(apop=True)
+        c = self.conn(srv)
+        g = c.line()
+        d = p23.apop_digest(g, 'nottherightpw')
+        self.assertERR(c.cmd('APOP alice ' + d))
+        c.close()
+        self.wait_log(srv, r'result=fail')
+        self.assertNotIn(d, srv.log_text())
+
+    def test_control_characters_escaped(self):
+        srv = self.server()
+        c = self.conn(srv)
+        c.line()
+        evil = b'ev\x1b[31mil\x07\x7f\xff\rx%n%s%n'
+        accepted = c.cmd(b'USER ' + evil).startswith('+OK')
+        if accepted:
+            self.assertERR(c.cmd(b'PASS x'))
+        try:
+            c.cmd(b'X\x1bBAD\x01CMD')
+        except (EOFError, OSError):
+            pass
+        c.close()
+        if accepted:
+            self.wait_log(srv, r'result=fail')
+        time.sleep(0.3)
+        log = srv.log_bytes()
+        for b in (b'\x1b', b'\x07', b'\x7f', b'\xff', b'\x01', b'\r'):
+            self.assertNotIn(b, log, 'raw %r in the log' % b)
+        bad = [l for l in log.split(b'\n') if re.search(rb'[\x00-\x08\x0b-'
+                                                         rb'\x1f\x7f-\xff]',
+                                                         l)]
+        self.assertEqual(bad, [])
+        if accepted:
+            self.assertIn(b'\\x1b', log, 'the escaped user is not logged')
+        self.assertTrue(srv.running())
+
+    def test_successful_login_logged(self):
+        srv = self.server()
+        c = self.login(srv)
+        self.assertOK(c.cmd('QUIT'))
+        self.assertTrue(self.wait_log(srv, r'alice'),
+                        'login not logged:\n' + srv.log_tail())
+        lines = [l for l in srv.log_text().splitlines() if 'alice' in l]
+        self.assertTrue(any(re.search(r'result=(ok|success)', l)
+                            for l in lines), lines)
+
+
+@__import__('unittest').skipUnless(p23.ROOT, 'privilege checks need root')
+class Privileges(p23.TestCase):
+    def test_preauth_child_unprivileged_and_chrooted(self):
+        srv = self.server()
+        c = self.conn(srv)
+        c.line()
+        kids = srv.sessions()
+        uids = {k: p23.proc_uid(k) for k in kids}
+        pre = [k for k, u in uids.items() if u == p23.NOBODY]
+        self.assertTrue(pre, 'no unprivileged pre-auth process: %r' % uids)
+        for k in pre:
+            self.assertEqual(os.readlink('/proc/%d/root' % k),
+                             os.path.join(srv.tmp, 'empty'))
+            with open('/proc/%d/status' % k) as f:
+                st = f.read()
+            self.assertRegex(st, r'CapEff:\s*0+\n')
+
+    def test_session_runs_as_mail_user(self):
+        srv = self.server()
+        srv.add_message('alice', b'Subject: x\n\nx\n')
+        c = self.login(srv)
+        self.assertOK(c.cmd('STAT'))
+        kids = srv.sessions()
+        self.assertTrue(kids)
+        for k in kids:
+            self.assertEqual(p23.proc_uid(k), p23.NOBODY,
+                             'pid %d runs as uid %s after login'
+                             % (k, p23.proc_uid(k)))
+        self.assertOK(c.cmd('QUIT'))
+        # the files it wrote belong to the mail user
+        for root, dirs, files in os.walk(srv.maildir('alice')):
+            for n in dirs + files:
+                st = os.lstat(os.path.join(root, n))
+                self.assertEqual(st.st_uid, p23.NOBODY, n)
+
+
+if __name__ == '__main__':
+    p23.main()

@@ -1,0 +1,140 @@
+/*
+ * check_conf.c - pop23d.conf parsing: every key, bad values and unknown
+ * keys reported as FILE:LINE.
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "conf.h"
+#include "suites.h"
+
+static char *dir;
+
+static int
+load(const char *text, struct config *cfg, char *err, size_t errsz)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/test.conf", dir);
+	test_write_file(path, text, strlen(text));
+	return config_load(path, cfg, err, errsz);
+}
+
+static void
+setup(void)
+{
+	dir = test_tmpdir();
+}
+
+static void
+teardown(void)
+{
+	test_rmtree(dir);
+	free(dir);
+}
+
+START_TEST(test_defaults_and_values)
+{
+	struct config cfg;
+	char err[1024] = "";
+
+	ck_assert_msg(load("listen = pop3 127.0.0.1:1110\n"
+	    "listen = pop2 [::1]:1109\n"
+	    "listen = pop3 *:0\n"
+	    "# comment\n; comment\n"
+	    "hostname = mail.example.org\n"
+	    "apop = yes\nlast = no\n"
+	    "timeout_pop3 = 900\n"
+	    "auth_failure_delay = 0\n"
+	    "syslog_facility = local3\n"
+	    "mail_location = /var/mail/%u\n"
+	    "[passwdfile]\npath = /etc/x\n", &cfg, err, sizeof err) == 0,
+	    "%s", err);
+	ck_assert_uint_eq(cfg.n_listeners, 3);
+	ck_assert_int_eq(cfg.listeners[0].proto, PROTO_POP3);
+	ck_assert_str_eq(cfg.listeners[0].host, "127.0.0.1");
+	ck_assert_str_eq(cfg.listeners[0].port, "1110");
+	ck_assert_int_eq(cfg.listeners[1].proto, PROTO_POP2);
+	ck_assert_str_eq(cfg.listeners[1].host, "::1");
+	ck_assert_int_eq(cfg.listeners[1].line, 2);
+	ck_assert_str_eq(cfg.listeners[2].host, "*");
+	ck_assert_str_eq(cfg.listeners[2].port, "0");
+	ck_assert_str_eq(cfg.hostname, "mail.example.org");
+	ck_assert_int_eq(cfg.apop, 1);
+	ck_assert_int_eq(cfg.last, 0);
+	ck_assert_int_eq(cfg.timeout_pop3, 900);
+	ck_assert_int_eq(cfg.auth_failure_delay_ms, 0);
+	ck_assert_int_eq(cfg.syslog_facility, LOG_LOCAL3);
+	ck_assert_int_eq(cfg.timeout_pop2, DEF_POP2_TIMEOUT);
+	ck_assert_str_eq(cfg.auth_plugin, "passwdfile");
+	ck_assert_str_eq(config_plugin_get(&cfg, "passwdfile", "path"),
+	    "/etc/x");
+	ck_assert_ptr_null(config_plugin_get(&cfg, "passwdfile", "nope"));
+	config_free(&cfg);
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	const char *want;	/* substring of the error */
+} bad[] = {
+	{ "listen = pop3 127.0.0.1:1\nbogus = 1\n", "test.conf:2: unknown key \"bogus\"" },
+	{ "listen = pop3 127.0.0.1:1\ntimeout_pop3 = abc\n", "test.conf:2: timeout_pop3" },
+	/* RFC 1939 section 3: autologout at least 10 minutes */
+	{ "listen = pop3 127.0.0.1:1\n\ntimeout_pop3 = 599\n", "test.conf:3: timeout_pop3" },
+	{ "listen = pop3 127.0.0.1:1\ntimeout_pop3 = 600x\n", ":2:" },
+	{ "listen = pop4 127.0.0.1:1\n", "test.conf:1: listen" },
+	{ "listen = pop3 127.0.0.1\n", "test.conf:1: listen" },
+	{ "listen = pop3 ::1:110\n", "test.conf:1: listen" },
+	{ "listen = pop3 127.0.0.1:65536\n", "test.conf:1: listen" },
+	{ "listen = pop3 127.0.0.1:1\napop = maybe\n", "test.conf:2: apop" },
+	{ "listen = pop3 127.0.0.1:1\nauth = ../evil\n", "test.conf:2: auth" },
+	{ "listen = pop3 127.0.0.1:1\nsyslog_facility = kern\n", "test.conf:2: syslog_facility" },
+	{ "listen = pop3 127.0.0.1:1\nvirtual_uid = no-such-user-p23\n", "test.conf:2: virtual_uid" },
+	{ "listen = pop3 127.0.0.1:1\nhostname = a b\n", "test.conf:2: hostname" },
+	{ "listen = pop3 127.0.0.1:1\nthis line has no equals sign\n", "test.conf:2:" },
+	{ "hostname = x\n", "no \"listen\" line" },
+	{ "listen = pop3 127.0.0.1:1\nmax_sessions = 0\n", "test.conf:2: max_sessions" },
+};
+
+START_TEST(test_bad)
+{
+	struct config cfg;
+	char err[1024] = "";
+
+	ck_assert_msg(load(bad[_i].text, &cfg, err, sizeof err) == -1,
+	    "case %d accepted", _i);
+	ck_assert_msg(strstr(err, bad[_i].want) != NULL,
+	    "case %d: error \"%s\" lacks \"%s\"", _i, err, bad[_i].want);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	struct config cfg;
+	char err[1024] = "";
+
+	ck_assert_int_eq(config_load("/nonexistent/p23.conf", &cfg, err,
+	    sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/p23.conf"));
+}
+END_TEST
+
+Suite *
+suite_conf(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *tc = tcase_create("conf");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_defaults_and_values);
+	tcase_add_loop_test(tc, test_bad, 0, sizeof bad / sizeof bad[0]);
+	tcase_add_test(tc, test_missing_file);
+	suite_add_tcase(s, tc);
+	return s;
+}

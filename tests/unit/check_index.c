@@ -1,0 +1,1275 @@
+/*
+ * check_index.c - unit tests for the GDBM index (src/index.c): the record
+ * codec (round trips and every kind of bad record), the operations on a
+ * temp dir, and hostile or damaged index files (security.md B20): empty,
+ * random, truncated, foreign, symlinked, not ours, bit-flipped.
+ * Runs as whoever runs make check; the owner test needs root.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "index.h"
+#include "suites.h"
+
+#define LIMIT62		((uint64_t)1 << 62)
+#define UIDL70		"0123456789abcdefghijABCDEFGHIJ0123456789" \
+			"abcdefghijABCDEFGHIJ0123456789"
+
+/* ---------------------------------------------------------------- helpers */
+
+static char *
+path_in(const char *dir, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		abort();
+	return p;
+}
+
+static void
+mkrec(struct index_rec *r, uint64_t size, uint64_t raw, int accessed,
+    const char *uidl)
+{
+	memset(r, 0, sizeof(*r));
+	r->size = size;
+	r->raw_size = raw;
+	r->accessed = accessed;
+	ck_assert_uint_lt(strlen(uidl), sizeof(r->uidl));
+	memcpy(r->uidl, uidl, strlen(uidl) + 1);
+}
+
+static void
+rec_eq(const struct index_rec *a, const struct index_rec *b, int i)
+{
+	ck_assert_msg(a->size == b->size, "case %d: size %llu != %llu", i,
+	    (unsigned long long)a->size, (unsigned long long)b->size);
+	ck_assert_msg(a->raw_size == b->raw_size, "case %d: raw_size", i);
+	ck_assert_msg(!a->accessed == !b->accessed, "case %d: accessed", i);
+	ck_assert_msg(strcmp(a->uidl, b->uidl) == 0, "case %d: uidl %s != %s",
+	    i, a->uidl, b->uidl);
+}
+
+/* Whole file into a malloc'd buffer. */
+static unsigned char *
+slurp(const char *path, size_t *len_r)
+{
+	unsigned char *p = NULL;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	p = malloc((size_t)st.st_size + 1);
+	ck_assert_ptr_nonnull(p);
+	n = read(fd, p, (size_t)st.st_size);
+	ck_assert_int_eq(n, st.st_size);
+	close(fd);
+	*len_r = (size_t)n;
+	return p;
+}
+
+/* Offset of the only occurrence of NEEDLE in BUF; fails on 0 or 2+. */
+static size_t
+find_once(const unsigned char *buf, size_t len, const char *needle)
+{
+	size_t nlen = strlen(needle), i, found = (size_t)-1;
+	int hits = 0;
+
+	for (i = 0; i + nlen <= len; i++)
+		if (memcmp(buf + i, needle, nlen) == 0) {
+			found = i;
+			hits++;
+		}
+	ck_assert_msg(hits == 1, "\"%s\" found %d times in the index file",
+	    needle, hits);
+	return found;
+}
+
+static const char *
+msg_name(int i, char *buf, size_t sz)
+{
+	int n = snprintf(buf, sz, "%d.M%dP%d.host,S=%d", 1700000000 + i,
+	    i * 7, 1000 + i, 100 + i);
+
+	ck_assert(n > 0 && (size_t)n < sz);
+	return buf;
+}
+
+static void
+msg_rec(int i, struct index_rec *r)
+{
+	char u[32];
+
+	snprintf(u, sizeof(u), "UIDL%03d", i);
+	mkrec(r, 1000 + (uint64_t)i * 13, 990 + (uint64_t)i * 13, i % 3 == 0,
+	    u);
+}
+
+/* An index at PATH holding N message records msg_name(i) -> msg_rec(i). */
+static void
+make_real_index(const char *path, int n)
+{
+	struct index *idx;
+	struct index_rec r;
+	const char *err = NULL;
+	char name[64];
+	int i, rebuilt;
+
+	ck_assert_int_eq(index_open(path, &idx, &rebuilt, &err), 0);
+	for (i = 0; i < n; i++) {
+		msg_rec(i, &r);
+		ck_assert_int_eq(index_store(idx, msg_name(i, name,
+		    sizeof(name)), &r), 0);
+	}
+	ck_assert_int_eq(index_count(idx), n);
+	index_close(&idx);
+}
+
+/* ------------------------------------------------------------- the codec */
+
+static const struct {
+	uint64_t size, raw;
+	int accessed;
+	const char *uidl;
+} codec_ok[] = {
+	{ 0, 0, 0, "a" },
+	{ 1, 0, 1, "!" },
+	{ 1234, 1200, 0, "1234567890.M1P2.host" },
+	{ 0x100000001ULL, 0xffffffffULL, 1, "~" },
+	{ LIMIT62 - 1, LIMIT62 - 1, 1, "!~" },
+	{ 0x0102030405060708ULL, 0x1112131415161718ULL, 0, UIDL70 },
+};
+
+START_TEST(test_codec_roundtrip)
+{
+	unsigned char buf[INDEX_REC_MAX + 8];
+	struct index_rec in, out;
+	size_t len, n, ulen;
+
+	mkrec(&in, codec_ok[_i].size, codec_ok[_i].raw, codec_ok[_i].accessed,
+	    codec_ok[_i].uidl);
+	ulen = strlen(codec_ok[_i].uidl);
+	len = index_encode(&in, buf);
+	ck_assert_msg(len == 19 + ulen, "case %d: length %zu", _i, len);
+	ck_assert_msg(len <= INDEX_REC_MAX, "case %d: too long", _i);
+	memset(&out, 0x55, sizeof(out));
+	ck_assert_msg(index_decode(buf, len, &out) == 0, "case %d: decode", _i);
+	rec_eq(&in, &out, _i);
+	ck_assert_msg(out.accessed == 0 || out.accessed == 1, "case %d", _i);
+	/* Every single-byte-short prefix is rejected ... */
+	for (n = 0; n < len; n++)
+		ck_assert_msg(index_decode(buf, n, &out) == -1,
+		    "case %d: truncated to %zu accepted", _i, n);
+	/* ... and so is any trailing octet. */
+	buf[len] = 'x';
+	ck_assert_msg(index_decode(buf, len + 1, &out) == -1,
+	    "case %d: trailing garbage accepted", _i);
+	buf[len] = '\0';
+	ck_assert_msg(index_decode(buf, len + 1, &out) == -1,
+	    "case %d: trailing NUL accepted", _i);
+}
+END_TEST
+
+/* The on-disk layout is a format: pin it down octet by octet. */
+START_TEST(test_codec_golden)
+{
+	static const unsigned char want[] = {
+		1, 1,
+		1, 2, 3, 4, 5, 6, 7, 8,
+		0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18,
+		3, 'A', 'b', '~'
+	};
+	unsigned char buf[INDEX_REC_MAX];
+	struct index_rec r;
+	size_t len;
+
+	mkrec(&r, 0x0102030405060708ULL, 0x1112131415161718ULL, 1, "Ab~");
+	len = index_encode(&r, buf);
+	ck_assert_uint_eq(len, sizeof(want));
+	ck_assert_mem_eq(buf, want, sizeof(want));
+	/* Any non-zero accessed value is stored as bit 0. */
+	r.accessed = 42;
+	ck_assert_uint_eq(index_encode(&r, buf), sizeof(want));
+	ck_assert_int_eq(buf[1], 1);
+	r.accessed = 0;
+	ck_assert_uint_eq(index_encode(&r, buf), sizeof(want));
+	ck_assert_int_eq(buf[1], 0);
+}
+END_TEST
+
+/* Mutations of the valid 24-octet record {1, 0, 10, 9, 5, "abcde"}. */
+static const struct {
+	const char *what;
+	int off;		/* octet to overwrite, or -1 */
+	int val;
+	int dlen;		/* change to the length passed */
+} codec_bad[] = {
+	{ "version 0", 0, 0, 0 },
+	{ "version 2", 0, 2, 0 },
+	{ "version 255", 0, 255, 0 },
+	{ "flag bit 1", 1, 0x02, 0 },
+	{ "flag bit 7", 1, 0x80, 0 },
+	{ "flags 0xff", 1, 0xff, 0 },
+	{ "flags 0x03", 1, 0x03, 0 },
+	{ "L = 0 with no uidl", 18, 0, -5 },
+	{ "L = 0 with uidl octets", 18, 0, 0 },
+	{ "L = 4, one octet over", 18, 4, 0 },
+	{ "L = 6, one octet short", 18, 6, 0 },
+	{ "L = 71", 18, 71, 0 },
+	{ "L = 255", 18, 255, 0 },
+	{ "0x20 first", 19, 0x20, 0 },
+	{ "0x20 last", 23, 0x20, 0 },
+	{ "0x7f middle", 21, 0x7f, 0 },
+	{ "NUL in uidl", 20, 0x00, 0 },
+	{ "0x80 in uidl", 22, 0x80, 0 },
+	{ "0xff in uidl", 19, 0xff, 0 },
+	{ "tab in uidl", 19, '\t', 0 },
+	{ "trailing octet", -1, 0, 1 },
+	{ "size >= 2^62", 2, 0x40, 0 },
+	{ "size >= 2^63", 2, 0x80, 0 },
+	{ "raw_size >= 2^62", 10, 0x40, 0 },
+	{ "raw_size >= 2^63", 10, 0xff, 0 },
+	{ "empty", -1, 0, -24 },
+	{ "header only", -1, 0, -5 },
+};
+
+START_TEST(test_codec_reject)
+{
+	unsigned char buf[64];
+	struct index_rec r, out, saved;
+	size_t len;
+
+	mkrec(&r, 10, 9, 0, "abcde");
+	len = index_encode(&r, buf);
+	ck_assert_uint_eq(len, 24);
+	buf[len] = 'z';
+	if (codec_bad[_i].off >= 0)
+		buf[codec_bad[_i].off] = (unsigned char)codec_bad[_i].val;
+	len = (size_t)((long)len + codec_bad[_i].dlen);
+	memset(&out, 0x5a, sizeof(out));
+	saved = out;
+	ck_assert_msg(index_decode(buf, len, &out) == -1,
+	    "case %d (%s): accepted", _i, codec_bad[_i].what);
+	ck_assert_msg(memcmp(&out, &saved, sizeof(out)) == 0,
+	    "case %d (%s): output written on failure", _i, codec_bad[_i].what);
+}
+END_TEST
+
+START_TEST(test_codec_edges)
+{
+	unsigned char buf[128];
+	struct index_rec r, out;
+	size_t len;
+
+	/* L = 71 with 71 good octets: too long for a UIDL. */
+	mkrec(&r, 1, 1, 0, UIDL70);
+	len = index_encode(&r, buf);
+	ck_assert_uint_eq(len, 89);
+	buf[18] = 71;
+	buf[89] = 'Z';
+	ck_assert_int_eq(index_decode(buf, 90, &out), -1);
+	/* Sizes of all ones. */
+	mkrec(&r, 1, 1, 0, "x");
+	len = index_encode(&r, buf);
+	memset(buf + 2, 0xff, 8);
+	ck_assert_int_eq(index_decode(buf, len, &out), -1);
+	len = index_encode(&r, buf);
+	memset(buf + 10, 0xff, 8);
+	ck_assert_int_eq(index_decode(buf, len, &out), -1);
+	/* 2^62 - 1 is the largest size accepted. */
+	len = index_encode(&r, buf);
+	buf[2] = 0x3f;
+	memset(buf + 3, 0xff, 7);
+	ck_assert_int_eq(index_decode(buf, len, &out), 0);
+	ck_assert(out.size == LIMIT62 - 1);
+	/* NULL input. */
+	ck_assert_int_eq(index_decode(NULL, 20, &out), -1);
+	ck_assert_int_eq(index_decode(buf, 0, &out), -1);
+}
+END_TEST
+
+/* Records index_encode must refuse (it returns 0). */
+START_TEST(test_codec_encode_refuse)
+{
+	unsigned char buf[INDEX_REC_MAX];
+	struct index_rec r;
+
+	mkrec(&r, 1, 1, 0, "");
+	ck_assert_uint_eq(index_encode(&r, buf), 0);
+	mkrec(&r, 1, 1, 0, "a b");
+	ck_assert_uint_eq(index_encode(&r, buf), 0);
+	mkrec(&r, 1, 1, 0, "a\x7f");
+	ck_assert_uint_eq(index_encode(&r, buf), 0);
+	mkrec(&r, LIMIT62, 1, 0, "a");
+	ck_assert_uint_eq(index_encode(&r, buf), 0);
+	mkrec(&r, 1, LIMIT62, 0, "a");
+	ck_assert_uint_eq(index_encode(&r, buf), 0);
+	mkrec(&r, UINT64_MAX, 1, 0, "a");
+	ck_assert_uint_eq(index_encode(&r, buf), 0);
+	/* No terminator inside uidl[]: 71 octets, must not be read past. */
+	mkrec(&r, 1, 1, 0, "a");
+	memset(r.uidl, 'u', sizeof(r.uidl));
+	ck_assert_uint_eq(index_encode(&r, buf), 0);
+	ck_assert_uint_eq(index_encode(NULL, buf), 0);
+}
+END_TEST
+
+static const struct {
+	const char *s;
+	int ok;
+} uidl_cases[] = {
+	{ "", 0 },
+	{ "a", 1 },
+	{ "!", 1 },
+	{ "~", 1 },
+	{ " a", 0 },
+	{ "a b", 0 },
+	{ "a\t", 0 },
+	{ "\x7f", 0 },
+	{ "\xc3\xa9", 0 },
+	{ "a\r\n", 0 },
+	{ UIDL70, 1 },
+	{ UIDL70 "x", 0 },
+	{ UIDL70 UIDL70, 0 },
+	{ "1700000000.M7P1000.host,S=100:2,S", 1 },
+};
+
+START_TEST(test_uidl_valid)
+{
+	ck_assert_msg(!index_uidl_valid(uidl_cases[_i].s) ==
+	    !uidl_cases[_i].ok, "case %d: \"%s\"", _i, uidl_cases[_i].s);
+}
+END_TEST
+
+START_TEST(test_uidl_valid_null)
+{
+	ck_assert_int_eq(index_uidl_valid(NULL), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------ index operations */
+
+static char *tdir, *tpath;
+
+static void
+dir_setup(void)
+{
+	tdir = test_tmpdir();
+	tpath = path_in(tdir, INDEX_FILE);
+}
+
+static void
+dir_teardown(void)
+{
+	test_rmtree(tdir);
+	free(tdir);
+	free(tpath);
+}
+
+START_TEST(test_ops_basic)
+{
+	struct index *idx = NULL;
+	struct index_rec a, b, c, out;
+	const char *err = NULL;
+	struct stat st;
+	int rebuilt = -1;
+
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_ptr_nonnull(idx);
+	ck_assert_int_eq(rebuilt, 0);
+	ck_assert_int_eq(lstat(tpath, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 077, 0);
+	ck_assert_int_eq(index_count(idx), 0);
+	ck_assert_int_eq(index_lookup(idx, "k1", &out), 0);
+
+	mkrec(&a, 100, 97, 0, "uidl-a");
+	mkrec(&b, 200, 190, 1, "uidl-b");
+	mkrec(&c, 5, 5, 1, "c");
+	ck_assert_int_eq(index_store(idx, "k1", &a), 0);
+	ck_assert_int_eq(index_lookup(idx, "k1", &out), 1);
+	rec_eq(&a, &out, 0);
+	/* Replace. */
+	ck_assert_int_eq(index_store(idx, "k1", &b), 0);
+	ck_assert_int_eq(index_lookup(idx, "k1", &out), 1);
+	rec_eq(&b, &out, 1);
+	ck_assert_int_eq(index_count(idx), 1);
+	ck_assert_int_eq(index_store(idx, "k2", &c), 0);
+	ck_assert_int_eq(index_count(idx), 2);
+	/* A NULL output is allowed for an existence check. */
+	ck_assert_int_eq(index_lookup(idx, "k2", NULL), 1);
+	ck_assert_int_eq(index_delete(idx, "k1"), 0);
+	ck_assert_int_eq(index_lookup(idx, "k1", &out), 0);
+	ck_assert_int_eq(index_delete(idx, "k1"), 0);
+	ck_assert_int_eq(index_delete(idx, "never"), 0);
+	ck_assert_int_eq(index_count(idx), 1);
+	ck_assert_int_eq(index_sync(idx), 0);
+	index_close(&idx);
+	ck_assert_ptr_null(idx);
+	index_close(&idx);
+	index_close(NULL);
+
+	/* Reopen: the data, including the accessed flag, is kept. */
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(rebuilt, 0);
+	ck_assert_int_eq(index_lookup(idx, "k2", &out), 1);
+	rec_eq(&c, &out, 2);
+	ck_assert_int_eq(index_lookup(idx, "k1", &out), 0);
+	ck_assert_int_eq(index_count(idx), 1);
+	index_close(&idx);
+}
+END_TEST
+
+START_TEST(test_ops_bad_args)
+{
+	static char sentinel;
+	struct index *idx;
+	struct index_rec r, out;
+	const char *err = NULL;
+	char *longkey;
+	int rebuilt;
+
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	mkrec(&r, 1, 1, 0, "a b");
+	ck_assert_int_eq(index_store(idx, "k", &r), -1);
+	ck_assert_int_eq(index_lookup(idx, "k", &out), 0);
+	mkrec(&r, LIMIT62, 1, 0, "ab");
+	ck_assert_int_eq(index_store(idx, "k", &r), -1);
+	mkrec(&r, 1, 1, 0, "ab");
+	ck_assert_int_eq(index_store(idx, "", &r), -1);
+	ck_assert_int_eq(index_store(idx, NULL, &r), -1);
+	ck_assert_int_eq(index_store(idx, "k", NULL), -1);
+	ck_assert_int_eq(index_lookup(idx, "", &out), -1);
+	ck_assert_int_eq(index_lookup(idx, NULL, &out), -1);
+	ck_assert_int_eq(index_delete(idx, ""), -1);
+	longkey = malloc(100000);
+	ck_assert_ptr_nonnull(longkey);
+	memset(longkey, 'k', 99999);
+	longkey[99999] = '\0';
+	ck_assert_int_eq(index_store(idx, longkey, &r), -1);
+	ck_assert_int_eq(index_lookup(idx, longkey, &out), -1);
+	free(longkey);
+	ck_assert_int_eq(index_count(idx), 0);
+	index_close(&idx);
+
+	/* A NULL handle (the caller goes on without an index). */
+	ck_assert_int_eq(index_lookup(NULL, "k", &out), 0);
+	ck_assert_int_eq(index_store(NULL, "k", &r), -1);
+	ck_assert_int_eq(index_delete(NULL, "k"), -1);
+	ck_assert_int_eq(index_count(NULL), -1);
+	ck_assert_int_eq(index_prune(NULL, NULL, NULL), -1);
+	ck_assert_int_eq(index_sync(NULL), -1);
+
+	/* No index can be had: missing directory, empty path. */
+	idx = (struct index *)(void *)&sentinel;
+	err = NULL;
+	free(tpath);
+	tpath = path_in(tdir, "no/such/dir/" INDEX_FILE);
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), -1);
+	ck_assert_ptr_null(idx);
+	ck_assert_ptr_nonnull(err);
+	err = NULL;
+	ck_assert_int_eq(index_open("", &idx, &rebuilt, &err), -1);
+	ck_assert_ptr_nonnull(err);
+}
+END_TEST
+
+/* A storage key that looks like the schema key is just a message key. */
+START_TEST(test_ops_schema_key_no_collision)
+{
+	static const char *keys[] = { "#schema", "schema", ":schema", "m:x",
+	    "#", "pop23d-index 1" };
+	struct index *idx;
+	struct index_rec r, out;
+	const char *err = NULL;
+	size_t i;
+	int rebuilt;
+
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		mkrec(&r, i, i, 0, "u");
+		r.uidl[0] = (char)('A' + i);
+		ck_assert_int_eq(index_store(idx, keys[i], &r), 0);
+	}
+	index_close(&idx);
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(rebuilt, 0);
+	ck_assert_int_eq(index_count(idx), (long)(sizeof(keys) /
+	    sizeof(keys[0])));
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		ck_assert_msg(index_lookup(idx, keys[i], &out) == 1,
+		    "key %zu", i);
+		ck_assert_int_eq(out.uidl[0], 'A' + (int)i);
+	}
+	index_close(&idx);
+}
+END_TEST
+
+struct keep_ctx {
+	int calls;
+	int mode;		/* 0 keep none, 1 keep even, 2 keep all */
+	char seen[64];
+};
+
+static int
+keep_fn(void *p, const char *key)
+{
+	struct keep_ctx *c = p;
+	char *end;
+	long n;
+
+	c->calls++;
+	ck_assert_msg(strncmp(key, "key", 3) == 0, "prune saw \"%s\"", key);
+	n = strtol(key + 3, &end, 10);
+	ck_assert(*end == '\0' && n >= 0 && n < 64);
+	c->seen[n]++;
+	if (c->mode == 0)
+		return 0;
+	if (c->mode == 1)
+		return n % 2 == 0;
+	return 1;
+}
+
+START_TEST(test_ops_prune)
+{
+	struct index *idx;
+	struct index_rec r;
+	struct keep_ctx c;
+	const char *err = NULL;
+	char key[16];
+	int i, rebuilt;
+
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	for (i = 0; i < 20; i++) {
+		snprintf(key, sizeof(key), "key%02d", i);
+		mkrec(&r, (uint64_t)i, (uint64_t)i, 0, key);
+		ck_assert_int_eq(index_store(idx, key, &r), 0);
+	}
+	memset(&c, 0, sizeof(c));
+	c.mode = 1;
+	ck_assert_int_eq(index_prune(idx, keep_fn, &c), 10);
+	ck_assert_int_eq(c.calls, 20);
+	for (i = 0; i < 20; i++)
+		ck_assert_msg(c.seen[i] == 1, "key%02d seen %d times", i,
+		    c.seen[i]);
+	ck_assert_int_eq(index_count(idx), 10);
+	for (i = 0; i < 20; i++) {
+		snprintf(key, sizeof(key), "key%02d", i);
+		ck_assert_msg(index_lookup(idx, key, &r) == (i % 2 == 0),
+		    "key%02d", i);
+	}
+	memset(&c, 0, sizeof(c));
+	c.mode = 2;
+	ck_assert_int_eq(index_prune(idx, keep_fn, &c), 0);
+	ck_assert_int_eq(c.calls, 10);
+	ck_assert_int_eq(index_prune(idx, NULL, NULL), -1);
+	memset(&c, 0, sizeof(c));
+	c.mode = 0;
+	ck_assert_int_eq(index_prune(idx, keep_fn, &c), 10);
+	ck_assert_int_eq(index_count(idx), 0);
+	/* The schema record survived: a reopen is no rebuild. */
+	index_close(&idx);
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(rebuilt, 0);
+	index_close(&idx);
+}
+END_TEST
+
+static int
+keep_odd_name(void *p, const char *key)
+{
+	(void)p;
+	return (key[strlen(key) - 1] - '0') % 2;
+}
+
+START_TEST(test_ops_many)
+{
+	struct index *idx;
+	struct index_rec r, out;
+	const char *err = NULL;
+	char name[64];
+	int i, rebuilt;
+
+	make_real_index(tpath, 2000);
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(rebuilt, 0);
+	ck_assert_int_eq(index_count(idx), 2000);
+	for (i = 0; i < 2000; i++) {
+		msg_rec(i, &r);
+		ck_assert_int_eq(index_lookup(idx, msg_name(i, name,
+		    sizeof(name)), &out), 1);
+		rec_eq(&r, &out, i);
+	}
+	/* msg_name ends in S=<100+i>: odd i ends in an odd digit. */
+	ck_assert_int_eq(index_prune(idx, keep_odd_name, NULL), 1000);
+	ck_assert_int_eq(index_count(idx), 1000);
+	ck_assert_int_eq(index_sync(idx), 0);
+	index_close(&idx);
+}
+END_TEST
+
+/* A record that fails validation reads as absent and is deleted. */
+static const struct {
+	const char *what;
+	int off;		/* from the record start */
+	int val;
+} bad_in_file[] = {
+	{ "version 2", 0, 2 },
+	{ "flag bit 3", 1, 0x08 },
+	{ "space in uidl", 19 + 3, ' ' },
+	{ "L = 0", 18, 0 },
+	{ "size 2^63", 2, 0x80 },
+};
+
+START_TEST(test_ops_invalid_record_deleted)
+{
+	struct index *idx;
+	struct index_rec r, out;
+	const char *err = NULL;
+	unsigned char *buf;
+	size_t len, at;
+	int rebuilt;
+
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	mkrec(&r, 77, 75, 1, "VICTIMUIDL");
+	ck_assert_int_eq(index_store(idx, "victim", &r), 0);
+	mkrec(&r, 88, 86, 0, "OTHERUIDL");
+	ck_assert_int_eq(index_store(idx, "other", &r), 0);
+	index_close(&idx);
+
+	buf = slurp(tpath, &len);
+	at = find_once(buf, len, "VICTIMUIDL");
+	ck_assert_uint_ge(at, 19);
+	at -= 19;
+	ck_assert_int_eq(buf[at], 1);
+	buf[at + (size_t)bad_in_file[_i].off] =
+	    (unsigned char)bad_in_file[_i].val;
+	test_write_file(tpath, buf, len);
+	free(buf);
+
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_msg(rebuilt == 0, "case %d (%s)", _i, bad_in_file[_i].what);
+	ck_assert_int_eq(index_count(idx), 2);
+	ck_assert_msg(index_lookup(idx, "victim", &out) == 0,
+	    "case %d (%s): accepted", _i, bad_in_file[_i].what);
+	ck_assert_int_eq(index_count(idx), 1);
+	ck_assert_int_eq(index_lookup(idx, "other", &out), 1);
+	rec_eq(&r, &out, _i);
+	index_close(&idx);
+}
+END_TEST
+
+/* --------------------------------------------------- damaged index files */
+
+enum damage {
+	D_EMPTY, D_RANDOM, D_TEXT, D_TRUNC_HALF, D_TRUNC_HEADER, D_TRUNC_ONE,
+	D_TRUNC_AFTER_SCHEMA, D_KEY_BYTE,
+	D_SCHEMA_VALUE, D_SCHEMA_KEY, D_MAGIC_SWAPPED, D_MAGIC_ZERO,
+	D_SYMLINK, D_SYMLINK_EMPTY, D_SYMLINK_DANGLING, D_FIFO, D_MODE_GROUP, D_MODE_OTHER,
+	D_HARDLINK, D_OWNER, D_GDBMTOOL_FOREIGN, D_GDBMTOOL_NUMSYNC
+};
+
+static const struct {
+	const char *what;
+	enum damage d;
+	int rebuilt;		/* -1: either, but if not, nothing is lost */
+} damage_cases[] = {
+	{ "zero-length file", D_EMPTY, 0 },
+	{ "random bytes", D_RANDOM, 1 },
+	{ "a text file", D_TEXT, 1 },
+	{ "truncated to half", D_TRUNC_HALF, 1 },
+	{ "truncated inside the header", D_TRUNC_HEADER, 1 },
+	/* The last block may be free space GDBM never reads. */
+	{ "last octet cut", D_TRUNC_ONE, -1 },
+	/* The schema record reads fine, the message records do not. */
+	{ "truncated after the schema record", D_TRUNC_AFTER_SCHEMA, 1 },
+	/* A key whose hash no longer matches its bucket entry ends
+	 * gdbm_nextkey() early, as if the walk were complete. */
+	{ "one key octet changed", D_KEY_BYTE, 1 },
+	{ "foreign schema value", D_SCHEMA_VALUE, 1 },
+	{ "no schema record", D_SCHEMA_KEY, 1 },
+	{ "byte-swapped GDBM magic", D_MAGIC_SWAPPED, 1 },
+	{ "zeroed GDBM magic", D_MAGIC_ZERO, 1 },
+	{ "symlink to another file", D_SYMLINK, 1 },
+	/* Followed, GDBM would lay a new database out in the target. */
+	{ "symlink to an empty file", D_SYMLINK_EMPTY, 1 },
+	{ "dangling symlink", D_SYMLINK_DANGLING, 1 },
+	{ "FIFO", D_FIFO, 1 },
+	{ "group-writable", D_MODE_GROUP, 1 },
+	{ "world-writable", D_MODE_OTHER, 1 },
+	{ "hard-linked", D_HARDLINK, 1 },
+	{ "owned by another user (root only)", D_OWNER, 1 },
+	{ "foreign GDBM database (gdbmtool)", D_GDBMTOOL_FOREIGN, 1 },
+	{ "numsync GDBM database (gdbmtool)", D_GDBMTOOL_NUMSYNC, 1 },
+};
+
+static const char precious[] = "precious data, not an index\n";
+
+/* Patch the only occurrence of FROM (same length as TO) in PATH. */
+static void
+patch_file(const char *path, const char *from, const char *to)
+{
+	unsigned char *buf;
+	size_t len, at;
+
+	ck_assert_uint_eq(strlen(from), strlen(to));
+	buf = slurp(path, &len);
+	at = find_once(buf, len, from);
+	memcpy(buf + at, to, strlen(to));
+	test_write_file(path, buf, len);
+	free(buf);
+}
+
+static void
+truncate_to(const char *path, off_t len)
+{
+	ck_assert_int_eq(truncate(path, len), 0);
+}
+
+static int
+have_gdbmtool(void)
+{
+	return system("command -v gdbmtool >/dev/null 2>&1") == 0;
+}
+
+START_TEST(test_damage)
+{
+	struct index *idx;
+	struct index_rec r, out;
+	const char *err = NULL;
+	unsigned char *buf;
+	char *other = path_in(tdir, "other"), *cmd;
+	struct stat st;
+	size_t len, i;
+	uint32_t x;
+	int rebuilt = -1;
+
+	switch (damage_cases[_i].d) {
+	case D_EMPTY:
+		test_write_file(tpath, "", 0);
+		break;
+	case D_RANDOM:
+		buf = malloc(16384);
+		ck_assert_ptr_nonnull(buf);
+		x = 12345;
+		for (i = 0; i < 16384; i++) {
+			x = x * 1103515245u + 12345u;
+			buf[i] = (unsigned char)(x >> 16);
+		}
+		test_write_file(tpath, buf, 16384);
+		free(buf);
+		break;
+	case D_TEXT:
+		test_write_file(tpath, precious, sizeof(precious) - 1);
+		break;
+	case D_TRUNC_HALF:
+	case D_TRUNC_HEADER:
+	case D_TRUNC_ONE:
+		make_real_index(tpath, 50);
+		ck_assert_int_eq(stat(tpath, &st), 0);
+		truncate_to(tpath, damage_cases[_i].d == D_TRUNC_HALF ?
+		    st.st_size / 2 : damage_cases[_i].d == D_TRUNC_ONE ?
+		    st.st_size - 1 : 100);
+		break;
+	case D_TRUNC_AFTER_SCHEMA:
+		make_real_index(tpath, 50);
+		buf = slurp(tpath, &len);
+		i = find_once(buf, len, "pop23d-index 1");
+		free(buf);
+		truncate_to(tpath, (off_t)(i + strlen("pop23d-index 1")));
+		break;
+	case D_KEY_BYTE:
+		make_real_index(tpath, 50);
+		patch_file(tpath, "M49P1007", "M49P1008");
+		break;
+	case D_SCHEMA_VALUE:
+		make_real_index(tpath, 50);
+		patch_file(tpath, "pop23d-index 1", "pop23d-index 9");
+		break;
+	case D_SCHEMA_KEY:
+		make_real_index(tpath, 50);
+		patch_file(tpath, "#schema", "#schemX");
+		break;
+	case D_MAGIC_SWAPPED:
+	case D_MAGIC_ZERO:
+		make_real_index(tpath, 50);
+		buf = slurp(tpath, &len);
+		if (damage_cases[_i].d == D_MAGIC_ZERO)
+			memset(buf, 0, 4);
+		else {
+			unsigned char t;
+
+			t = buf[0]; buf[0] = buf[3]; buf[3] = t;
+			t = buf[1]; buf[1] = buf[2]; buf[2] = t;
+		}
+		test_write_file(tpath, buf, len);
+		free(buf);
+		break;
+	case D_SYMLINK:
+		test_write_file(other, precious, sizeof(precious) - 1);
+		ck_assert_int_eq(symlink(other, tpath), 0);
+		break;
+	case D_SYMLINK_EMPTY:
+		test_write_file(other, "", 0);
+		ck_assert_int_eq(symlink(other, tpath), 0);
+		break;
+	case D_SYMLINK_DANGLING:
+		ck_assert_int_eq(symlink(other, tpath), 0);
+		break;
+	case D_FIFO:
+		ck_assert_int_eq(mkfifo(tpath, 0600), 0);
+		break;
+	case D_MODE_GROUP:
+	case D_MODE_OTHER:
+		make_real_index(tpath, 50);
+		ck_assert_int_eq(chmod(tpath, damage_cases[_i].d ==
+		    D_MODE_GROUP ? 0620 : 0602), 0);
+		break;
+	case D_HARDLINK:
+		make_real_index(tpath, 50);
+		ck_assert_int_eq(link(tpath, other), 0);
+		break;
+	case D_OWNER:
+		if (geteuid() != 0) {
+			/* Only root can make a file owned by someone else. */
+			free(other);
+			return;
+		}
+		make_real_index(tpath, 50);
+		ck_assert_int_eq(chown(tpath, 65534, 65534), 0);
+		break;
+	case D_GDBMTOOL_FOREIGN:
+	case D_GDBMTOOL_NUMSYNC:
+		if (!have_gdbmtool()) {
+			free(other);
+			return;
+		}
+		ck_assert(asprintf(&cmd, "gdbmtool -q -N -n %s '%s' store "
+		    "m:k1 notarecord >/dev/null 2>&1",
+		    damage_cases[_i].d == D_GDBMTOOL_NUMSYNC ? "-x" : "",
+		    tpath) > 0);
+		ck_assert_msg(system(cmd) == 0, "%s", cmd);
+		free(cmd);
+		ck_assert_int_eq(chmod(tpath, 0600), 0);
+		break;
+	}
+
+	ck_assert_msg(index_open(tpath, &idx, &rebuilt, &err) == 0,
+	    "case %d (%s): %s", _i, damage_cases[_i].what, err);
+	if (damage_cases[_i].rebuilt == -1 && rebuilt == 0) {
+		/* Not rebuilt: then every record must still be there. */
+		for (i = 0; i < 50; i++) {
+			char name[64];
+
+			msg_rec((int)i, &r);
+			ck_assert_int_eq(index_lookup(idx, msg_name((int)i,
+			    name, sizeof(name)), &out), 1);
+			rec_eq(&r, &out, (int)i);
+			ck_assert_int_eq(index_delete(idx, name), 0);
+		}
+	} else
+		ck_assert_msg(rebuilt == damage_cases[_i].rebuilt,
+		    "case %d (%s): rebuilt %d", _i, damage_cases[_i].what,
+		    rebuilt);
+	ck_assert_msg(index_count(idx) == 0, "case %d (%s): not empty", _i,
+	    damage_cases[_i].what);
+	ck_assert_int_eq(index_lookup(idx, "k1", &out), 0);
+	mkrec(&r, 10, 10, 1, "fresh");
+	ck_assert_int_eq(index_store(idx, "fresh", &r), 0);
+	ck_assert_int_eq(index_lookup(idx, "fresh", &out), 1);
+	rec_eq(&r, &out, _i);
+	index_close(&idx);
+
+	/* What is at PATH now is a proper index of ours. */
+	ck_assert_int_eq(lstat(tpath, &st), 0);
+	ck_assert_msg(S_ISREG(st.st_mode), "case %d: not a regular file", _i);
+	ck_assert_int_eq(st.st_uid, geteuid());
+	ck_assert_int_eq(st.st_mode & 077, 0);
+	ck_assert_int_eq(st.st_nlink, 1);
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_msg(rebuilt == 0, "case %d (%s): rebuilt twice", _i,
+	    damage_cases[_i].what);
+	ck_assert_int_eq(index_lookup(idx, "fresh", &out), 1);
+	ck_assert_int_eq(index_count(idx), 1);
+	index_close(&idx);
+
+	/* A symlink's target, a hard link's other name: untouched. */
+	if (damage_cases[_i].d == D_SYMLINK) {
+		buf = slurp(other, &len);
+		ck_assert_uint_eq(len, sizeof(precious) - 1);
+		ck_assert_mem_eq(buf, precious, len);
+		free(buf);
+	}
+	if (damage_cases[_i].d == D_SYMLINK_EMPTY) {
+		ck_assert_int_eq(lstat(other, &st), 0);
+		ck_assert_int_eq(st.st_size, 0);
+	}
+	if (damage_cases[_i].d == D_SYMLINK_DANGLING)
+		ck_assert_int_eq(lstat(other, &st), -1);
+	if (damage_cases[_i].d == D_HARDLINK) {
+		ck_assert_int_eq(index_open(other, &idx, &rebuilt, &err), 0);
+		ck_assert_int_eq(rebuilt, 0);
+		ck_assert_int_eq(index_count(idx), 50);
+		ck_assert_int_eq(index_lookup(idx, "fresh", &out), 0);
+		index_close(&idx);
+	}
+	free(other);
+}
+END_TEST
+
+/* A directory at PATH: no index this session, and nothing removed. */
+START_TEST(test_damage_directory)
+{
+	struct index *idx = NULL;
+	const char *err = NULL;
+	char *inner;
+	struct stat st;
+	int rebuilt;
+
+	ck_assert_int_eq(mkdir(tpath, 0700), 0);
+	inner = path_in(tpath, "keep");
+	test_write_file(inner, "x", 1);
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), -1);
+	ck_assert_ptr_null(idx);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_int_eq(stat(inner, &st), 0);
+	free(inner);
+}
+END_TEST
+
+/* ------------------------------------------------- damage during a session */
+
+/* Number of entries in DIR other than . and .. and the index itself. */
+static int
+stray_files(const char *dir)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0 &&
+		    strcmp(de->d_name, INDEX_FILE) != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Open a 50-record index, then cut the file in half under it. */
+static struct index *
+open_then_truncate(void)
+{
+	struct index *idx;
+	const char *err = NULL;
+	struct stat st;
+	int rebuilt;
+
+	make_real_index(tpath, 50);
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(rebuilt, 0);
+	ck_assert_int_eq(stat(tpath, &st), 0);
+	truncate_to(tpath, st.st_size / 2);
+	return idx;
+}
+
+/* Look every record up: each is either right or absent.  Returns how many
+ * were found. */
+static int
+lookup_all(struct index *idx)
+{
+	struct index_rec r, out;
+	char name[64];
+	int i, lr, found = 0;
+
+	for (i = 0; i < 50; i++) {
+		lr = index_lookup(idx, msg_name(i, name, sizeof(name)), &out);
+		ck_assert_msg(lr == 0 || lr == 1, "record %d: %d", i, lr);
+		if (lr == 1) {
+			msg_rec(i, &r);
+			rec_eq(&r, &out, i);
+			found++;
+		}
+	}
+	return found;
+}
+
+/* GDBM finds the damage mid-session: one gdbm_recover(), and the index
+ * goes on working with what could be saved. */
+START_TEST(test_session_recover)
+{
+	struct index *idx;
+	struct index_rec r, out;
+	const char *err = NULL;
+	struct stat before, after;
+	int rebuilt;
+
+	idx = open_then_truncate();
+	ck_assert_int_eq(stat(tpath, &before), 0);
+	(void)lookup_all(idx);
+	/* gdbm_recover() renamed a new file into place. */
+	ck_assert_int_eq(stat(tpath, &after), 0);
+	ck_assert(before.st_ino != after.st_ino);
+	ck_assert_int_eq(after.st_mode & 077, 0);
+	mkrec(&r, 3, 3, 0, "after-recovery");
+	ck_assert_int_eq(index_store(idx, "new", &r), 0);
+	ck_assert_int_eq(index_lookup(idx, "new", &out), 1);
+	ck_assert_int_ge(index_count(idx), 1);
+	ck_assert_int_eq(index_sync(idx), 0);
+	index_close(&idx);
+	ck_assert_int_eq(stray_files(tdir), 0);
+
+	/* The schema record was kept or put back: no rebuild next time. */
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(rebuilt, 0);
+	ck_assert_int_eq(index_lookup(idx, "new", &out), 1);
+	rec_eq(&r, &out, 0);
+	(void)lookup_all(idx);
+	index_close(&idx);
+}
+END_TEST
+
+/* Recovery itself fails (it cannot write its new file): the index is off
+ * for the session, the broken file and GDBM's temp file are removed, and
+ * the next session starts afresh. */
+START_TEST(test_session_recover_fails)
+{
+	struct index *idx;
+	struct index_rec r, out;
+	const char *err = NULL;
+	struct rlimit rl, saved;
+	struct stat st;
+	char name[64];
+	int i, lr[50], rebuilt;
+
+	idx = open_then_truncate();
+	/*
+	 * Writes past 4 KiB fail with EFBIG (not SIGXFSZ) while the records
+	 * are looked up.  No ck_assert in that window: check itself writes
+	 * to a file.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	rl = saved;
+	rl.rlim_cur = 4096;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	for (i = 0; i < 50; i++)
+		lr[i] = index_lookup(idx, msg_name(i, name, sizeof(name)),
+		    &out);
+	(void)setrlimit(RLIMIT_FSIZE, &saved);
+	for (i = 0; i < 50; i++)
+		ck_assert_msg(lr[i] == 0 || lr[i] == 1, "record %d: %d", i,
+		    lr[i]);
+
+	/* Off for the rest of the session, without crashing. */
+	ck_assert_int_eq(lookup_all(idx), 0);
+	mkrec(&r, 3, 3, 0, "x");
+	ck_assert_int_eq(index_store(idx, "new", &r), -1);
+	ck_assert_int_eq(index_lookup(idx, "new", &out), 0);
+	ck_assert_int_eq(index_delete(idx, "new"), -1);
+	ck_assert_int_eq(index_count(idx), -1);
+	ck_assert_int_eq(index_prune(idx, keep_odd_name, NULL), -1);
+	ck_assert_int_eq(index_sync(idx), -1);
+	index_close(&idx);
+	ck_assert_ptr_null(idx);
+	/* The broken file and GDBM's half-written temp file are gone. */
+	ck_assert_int_eq(lstat(tpath, &st), -1);
+	ck_assert_int_eq(stray_files(tdir), 0);
+
+	/* The next session starts with an empty, working index. */
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_count(idx), 0);
+	ck_assert_int_eq(index_store(idx, "new", &r), 0);
+	ck_assert_int_eq(index_lookup(idx, "new", &out), 1);
+	index_close(&idx);
+}
+END_TEST
+
+/* ------------------------------------------------------------- bit flips */
+
+#define FLIP_RECORDS	50
+#define FLIP_CASES	200
+
+static unsigned char *flip_ref;
+static size_t flip_ref_len;
+
+/* Unchecked fixture: one real index, built once, kept in memory. */
+static void
+flip_setup(void)
+{
+	char *dir = test_tmpdir(), *path = path_in(dir, INDEX_FILE);
+	struct index *idx;
+	struct index_rec r;
+	const char *err;
+	char name[64];
+	int i, rebuilt;
+	FILE *f;
+	long n;
+
+	if (index_open(path, &idx, &rebuilt, &err) != 0)
+		abort();
+	for (i = 0; i < FLIP_RECORDS; i++) {
+		msg_rec(i, &r);
+		if (index_store(idx, msg_name(i, name, sizeof(name)), &r) != 0)
+			abort();
+	}
+	index_close(&idx);
+	if ((f = fopen(path, "rb")) == NULL || fseek(f, 0, SEEK_END) != 0 ||
+	    (n = ftell(f)) <= 0 || fseek(f, 0, SEEK_SET) != 0 ||
+	    (flip_ref = malloc((size_t)n)) == NULL ||
+	    fread(flip_ref, 1, (size_t)n, f) != (size_t)n)
+		abort();
+	fclose(f);
+	flip_ref_len = (size_t)n;
+	test_rmtree(dir);
+	free(dir);
+	free(path);
+}
+
+static void
+flip_teardown(void)
+{
+	free(flip_ref);
+	flip_ref = NULL;
+}
+
+START_TEST(test_bitflip)
+{
+	struct index *idx;
+	struct index_rec r, out;
+	const char *err = NULL;
+	unsigned char *buf;
+	char name[64];
+	size_t off;
+	long n;
+	int i, lr, rebuilt, found = 0;
+
+	ck_assert_ptr_nonnull(flip_ref);
+	/* Spread the offsets over the file, not all on block starts. */
+	off = ((size_t)_i * flip_ref_len) / FLIP_CASES +
+	    ((size_t)_i * 37) % (flip_ref_len / FLIP_CASES + 1);
+	if (off >= flip_ref_len)
+		off = flip_ref_len - 1;
+	buf = malloc(flip_ref_len);
+	ck_assert_ptr_nonnull(buf);
+	memcpy(buf, flip_ref, flip_ref_len);
+	/* Mostly single bits; every fifth case a whole octet. */
+	buf[off] ^= _i % 5 == 4 ? 0xff : (unsigned char)(1u << (_i % 8));
+	test_write_file(tpath, buf, flip_ref_len);
+	free(buf);
+
+	ck_assert_msg(index_open(tpath, &idx, &rebuilt, &err) == 0,
+	    "case %d (offset %zu): %s", _i, off, err);
+	for (i = 0; i < FLIP_RECORDS; i++) {
+		msg_name(i, name, sizeof(name));
+		lr = index_lookup(idx, name, &out);
+		ck_assert_msg(lr == 0 || lr == 1,
+		    "case %d (offset %zu): lookup %d returned %d", _i, off,
+		    i, lr);
+		if (lr == 1) {
+			found++;
+			ck_assert(index_uidl_valid(out.uidl));
+			ck_assert(out.size < LIMIT62 &&
+			    out.raw_size < LIMIT62);
+			ck_assert(out.accessed == 0 || out.accessed == 1);
+		}
+	}
+	n = index_count(idx);
+	ck_assert_msg(n >= -1 && n <= 2 * FLIP_RECORDS,
+	    "case %d (offset %zu): count %ld", _i, off, n);
+	if (rebuilt)
+		ck_assert_int_eq(found, 0);
+	/* A store either works (and reads back) or fails cleanly. */
+	mkrec(&r, 1, 1, 0, "after-flip");
+	if (index_store(idx, "after", &r) == 0)
+		ck_assert_int_ge(index_lookup(idx, "after", &out), 0);
+	(void)index_sync(idx);
+	index_close(&idx);
+
+	/* Whatever happened, the next session has a working index. */
+	ck_assert_msg(index_open(tpath, &idx, &rebuilt, &err) == 0,
+	    "case %d (offset %zu): reopen: %s", _i, off, err);
+	mkrec(&r, 2, 2, 1, "next-session");
+	ck_assert_msg(index_store(idx, "next", &r) == 0,
+	    "case %d (offset %zu): store in the next session", _i, off);
+	ck_assert_msg(index_lookup(idx, "next", &out) == 1,
+	    "case %d (offset %zu): lookup in the next session", _i, off);
+	rec_eq(&r, &out, _i);
+	ck_assert_int_ge(index_count(idx), 1);
+	index_close(&idx);
+}
+END_TEST
+
+Suite *
+suite_index(void)
+{
+	Suite *s = suite_create("index");
+	TCase *tc;
+
+	tc = tcase_create("codec");
+	tcase_add_loop_test(tc, test_codec_roundtrip, 0,
+	    (int)(sizeof(codec_ok) / sizeof(codec_ok[0])));
+	tcase_add_test(tc, test_codec_golden);
+	tcase_add_loop_test(tc, test_codec_reject, 0,
+	    (int)(sizeof(codec_bad) / sizeof(codec_bad[0])));
+	tcase_add_test(tc, test_codec_edges);
+	tcase_add_test(tc, test_codec_encode_refuse);
+	tcase_add_loop_test(tc, test_uidl_valid, 0,
+	    (int)(sizeof(uidl_cases) / sizeof(uidl_cases[0])));
+	tcase_add_test(tc, test_uidl_valid_null);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ops");
+	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_ops_basic);
+	tcase_add_test(tc, test_ops_bad_args);
+	tcase_add_test(tc, test_ops_schema_key_no_collision);
+	tcase_add_test(tc, test_ops_prune);
+	tcase_add_test(tc, test_ops_many);
+	tcase_add_loop_test(tc, test_ops_invalid_record_deleted, 0,
+	    (int)(sizeof(bad_in_file) / sizeof(bad_in_file[0])));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("damage");
+	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, test_damage, 0,
+	    (int)(sizeof(damage_cases) / sizeof(damage_cases[0])));
+	tcase_add_test(tc, test_damage_directory);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("session");
+	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_session_recover);
+	tcase_add_test(tc, test_session_recover_fails);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("bitflip");
+	tcase_add_unchecked_fixture(tc, flip_setup, flip_teardown);
+	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, test_bitflip, 0, FLIP_CASES);
+	suite_add_tcase(s, tc);
+
+	return s;
+}
