@@ -47,9 +47,10 @@
  * or owner changed, so edits take effect without a restart.  A file whose
  * mtime is within a second of the moment it was read is "racy" (another
  * write in the same timestamp tick would not change the mtime; compare
- * git's racy-git rule) and is read again on the next use.  A file that became unreadable
- * or malformed makes every call return POP23D_TEMPFAIL (stale data is
- * never used); the error is logged once per version of the file.
+ * git's racy-git rule) and is read again on the next use.  A file that
+ * became unreadable or malformed makes every call return POP23D_TEMPFAIL
+ * (stale data is never used); the error is logged once per version of
+ * the file.
  *
  * Timing: every verify_plain() runs exactly one crypt(3): the user's own
  * hash, or for an unknown user or a {PLAIN} user a dummy hash of the same
@@ -396,7 +397,8 @@ parse_line(struct pf_entry *e, int *weak_r, char *why, size_t whylen)
 			break;
 		if (n == sizeof f / sizeof f[0]) {
 			snprintf(why, whylen, "more than %zu fields (extra "
-			    "fields are not supported)", sizeof f / sizeof f[0]);
+			    "fields are not supported)",
+			    sizeof f / sizeof f[0]);
 			return -1;
 		}
 		*q = '\0';
@@ -593,7 +595,8 @@ parse_buffer(const char *path, const char *buf, size_t len,
 		qsort(t->v, t->n, sizeof *t->v, entry_cmp);
 	for (i = 1; i < t->n; i++) {
 		if (strcmp(t->v[i - 1].user, t->v[i].user) == 0) {
-			unsigned long a = t->v[i - 1].lineno, b = t->v[i].lineno;
+			unsigned long a = t->v[i - 1].lineno;
+			unsigned long b = t->v[i].lineno;
 
 			snprintf(why, sizeof why, "duplicate user (also on "
 			    "line %lu)", a < b ? a : b);

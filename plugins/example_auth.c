@@ -41,7 +41,7 @@ example_lookup(const char *user, struct pop23d_identity *id_r)
 		return POP23D_NOUSER;
 	id_r->uid = (uid_t)-1;		/* use virtual_uid */
 	id_r->gid = (gid_t)-1;		/* use virtual_gid */
-	id_r->home[0] = '\0';		/* no home: mail_location must not use %h */
+	id_r->home[0] = '\0';		/* none: so no %h in mail_location */
 	id_r->maildrop[0] = '\0';	/* the daemon expands mail_location */
 	return POP23D_OK;
 }

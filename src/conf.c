@@ -289,6 +289,10 @@ global_key(struct parse_ctx *ctx, const char *name, const char *value)
 		    && (value[0] == '\0' || strpbrk(value, "/.") != NULL))
 			return fail(ctx, "%s: not a plugin name: %s", name,
 			    value);
+		if (strcmp(name, "auth") == 0)
+			cfg->auth_line = ctx->line;
+		else if (strcmp(name, "storage") == 0)
+			cfg->store_line = ctx->line;
 		if (strcmp(name, "hostname") == 0 &&
 		    (value[0] == '\0' || strpbrk(value, " <>@\t") != NULL))
 			return fail(ctx, "%s: not a host name: %s", name,

@@ -38,6 +38,7 @@ struct config {
 	char plugin_dir[PATH_MAX];
 	char auth_plugin[64];
 	char store_plugin[64];
+	int auth_line, store_line;	/* where they were set (0: default) */
 
 	char hostname[256];	/* in greetings; default gethostname() */
 	char login_user[64];	/* pre-auth processes run as this user */

@@ -57,7 +57,8 @@
 #define INDEX_KEY_MAX		4096
 
 /*
- * Record layout, version 1 (doc/DESIGN, "index"):
+ * Record layout, version 1.  This is an on-disk format: a change needs a
+ * new REC_VERSION (or INDEX_SCHEMA), never a silent reinterpretation.
  *   byte 0       record version (1)
  *   byte 1       flags: bit 0 = accessed; the other bits must be 0
  *   bytes 2-9    size, big-endian unsigned 64 bits
@@ -75,8 +76,8 @@
 struct index {
 	GDBM_FILE	 dbf;		/* NULL once unusable */
 	char		*path;
-	int		 recovered;	/* gdbm_recover() already tried */
-	int		 unusable;	/* off for the rest of the session */
+	int		 recovered;	/* gdbm_recover() was tried */
+	int		 unusable;	/* off until the session ends */
 };
 
 static void
@@ -315,6 +316,22 @@ walk_check(GDBM_FILE dbf)
 	return NULL;
 }
 
+/* NULL if ST is a file the index may live in, else what is wrong. */
+static const char *
+bad_file(const struct stat *st)
+{
+	if (!S_ISREG(st->st_mode))
+		return "is not a regular file";
+	if (st->st_uid != geteuid())
+		return "is owned by another user";
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return "is writable by group or others";
+	/* Rebuilding in place would clobber the other name's data. */
+	if (st->st_nlink != 1)
+		return "has more than one link";
+	return NULL;
+}
+
 /*
  * Open PATH for the index: never through a symlink, and only a regular
  * file owned by us, with one link, that group and others cannot write
@@ -350,27 +367,17 @@ open_file(const char *path, off_t *size_r, int *replaced_r,
 			close(fd);
 			*error_r = "cannot stat the index file";
 			return -1;
-		} else {
-			if (!S_ISREG(st.st_mode))
-				why = "is not a regular file";
-			else if (st.st_uid != geteuid())
-				why = "is owned by another user";
-			else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
-				why = "is writable by group or others";
-			else if (st.st_nlink != 1)
-				why = "has more than one link";
-			else {
-				if ((fl = fcntl(fd, F_GETFL)) == -1 ||
-				    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
-					log_warn("index %s: fcntl", path);
-					close(fd);
-					*error_r = "cannot set up the index file";
-					return -1;
-				}
-				*size_r = st.st_size;
-				return fd;
-			}
+		} else if ((why = bad_file(&st)) != NULL)
 			close(fd);
+		else if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+		    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+			log_warn("index %s: fcntl", path);
+			close(fd);
+			*error_r = "cannot set up the index file";
+			return -1;
+		} else {
+			*size_r = st.st_size;
+			return fd;
 		}
 		if (attempt > 0) {
 			/* We just created it with O_EXCL: someone races us. */
@@ -474,7 +481,9 @@ index_open(const char *path, struct index **idx_r, int *rebuilt_r,
 			why = "cannot write the schema record";
 		}
 	} else if (gdbm_needs_recovery(idx->dbf))
-		why = "damaged header";
+		why = gdbm_last_errno(idx->dbf) != GDBM_NO_ERROR ?
+		    gdbm_strerror(gdbm_last_errno(idx->dbf)) :
+		    "GDBM wants recovery";
 	else if ((why = schema_check(idx->dbf)) == NULL)
 		why = walk_check(idx->dbf);
 

@@ -335,7 +335,7 @@ put_span(struct sender *sd, const char *p, size_t len)
 
 int
 maildrop_send(struct maildrop *md, size_t n, struct net *out, long lines,
-    int stuff, const char **error_r)
+    int stuff, const char *first, const char **error_r)
 {
 	struct maildrop_msg *m = maildrop_get(md, n);
 	struct sender sd;
@@ -372,6 +372,10 @@ maildrop_send(struct maildrop *md, size_t n, struct net *out, long lines,
 		*error_r = "out of memory";
 		return -1;
 	}
+	/* The message is open and its size checked: from here on the
+	 * reply is positive. */
+	if (first != NULL && net_write(out, first, strlen(first)) != 0)
+		goto write_failed;
 	memset(&sd, 0, sizeof sd);
 	sd.out = out;
 	sd.stuff = stuff;
@@ -391,7 +395,7 @@ maildrop_send(struct maildrop *md, size_t n, struct net *out, long lines,
 			free(buf);
 			close(fd);
 			*error_r = "read error";
-			return -1;
+			return -2;
 		}
 		p = buf;
 		end = buf + r;
@@ -432,20 +436,20 @@ maildrop_send(struct maildrop *md, size_t n, struct net *out, long lines,
 		/* No final newline: add the CRLF that size counted. */
 		if (net_write(out, "\r\n", 2) != 0) {
 			*error_r = "write error";
-			return -1;
+			return -2;
 		}
 		sd.sent += 2;
 	}
 	if (lines < 0 && sd.sent != m->size) {
 		*error_r = "message size changed under us";
-		return -1;
+		return -2;
 	}
 	return 0;
 write_failed:
 	free(buf);
 	close(fd);
 	*error_r = "write error";
-	return -1;
+	return -2;
 }
 
 int

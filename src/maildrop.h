@@ -65,13 +65,17 @@ void maildrop_reset(struct maildrop *md);
 /*
  * Send message N to OUT.  LINES < 0 sends the whole message; LINES >= 0
  * sends the header, the blank line and at most LINES body lines (TOP).
- * STUFF non-zero dot-stuffs (POP3); zero sends the bytes as counted by
- * size (POP2).  A missing final newline gets a CRLF.  Returns 0, or -1 if
- * the message cannot be read or its stored size changed under us (the
- * session must then end without UPDATE) with *error_r set.
+ * STUFF non-zero dot-stuffs (POP3); zero sends exactly the octets counted
+ * by size (POP2).  A missing final newline gets a CRLF.  FIRST, if not
+ * NULL, is written once the message is open and verified (the positive
+ * status line).  Returns 0; -1 if the message cannot be read or its stored
+ * size changed, before anything was written (the caller may answer with
+ * an error and go on); -2 if the failure came after output started (the
+ * stream is out of step: the session must end without UPDATE).  *error_r
+ * is set on failure.
  */
 int maildrop_send(struct maildrop *md, size_t n, struct net *out, long lines,
-    int stuff, const char **error_r);
+    int stuff, const char *first, const char **error_r);
 /*
  * UPDATE: delete the marked messages durably, record accessed marks in the
  * storage and the index.  Returns 0, or -1 with *error_r (some messages

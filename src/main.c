@@ -118,12 +118,17 @@ load_plugins(const struct config *c, struct loaded_plugin *auth,
 {
 	struct loaded_plugin *all[2] = { auth, store };
 
+	char e[900];
+
 	plugin_set_config(c);
 	if (plugin_load(c->plugin_dir, c->auth_plugin, POP23D_PLUGIN_AUTH,
-	    auth, err, errsz) != 0)
+	    auth, e, sizeof e) != 0) {
+		snprintf(err, errsz, "%s:%d: %s", c->path, c->auth_line, e);
 		return -1;
+	}
 	if (plugin_load(c->plugin_dir, c->store_plugin, POP23D_PLUGIN_STORE,
-	    store, err, errsz) != 0) {
+	    store, e, sizeof e) != 0) {
+		snprintf(err, errsz, "%s:%d: %s", c->path, c->store_line, e);
 		plugin_unload(auth);
 		return -1;
 	}

@@ -43,6 +43,8 @@
 #include "proto.h"
 #include "session.h"
 
+/* The four command states come first: pop2_loop() runs while
+ * state <= POP2_ST_NEXT. */
 enum pop2_state {
 	POP2_ST_AUTH = 0,	/* greeting sent, waiting for HELO */
 	POP2_ST_MBOX,		/* a mailbox is selected, no message chosen */
@@ -608,7 +610,8 @@ cmd_retr(struct pop2 *p, const char *args)
 		return reply_err(p, E_RETR_NONE);
 	/* Exactly "=n" octets: CRLF line ends, no stuffing, no terminator
 	 * (RFC 937 RETR, "Message Length"). */
-	if (maildrop_send(p->md, p->cur, &p->s->net, -1, 0, &err) == -1) {
+	if (maildrop_send(p->md, p->cur, &p->s->net, -1, 0, NULL,
+	    &err) != 0) {
 		/* Part of the message may be out: the stream is out of
 		 * step, so no reply can follow.  Nothing is committed. */
 		log_warnx("retr msg=%zu result=fail: %s", p->cur,

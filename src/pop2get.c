@@ -1002,7 +1002,7 @@ fetch_data(struct conn *c, struct sink *k, uint64_t size)
 			}
 			if (r == -1) {
 				warnmsg("read: %s", strerror(errno));
-				return errno == ETIMEDOUT ? EX_PROTO : EX_IO;
+				return EX_IO;
 			}
 		}
 		chunk = c->end - c->start;

@@ -336,13 +336,22 @@ static enum pop3_event
 send_msg(struct pop3 *p, size_t num, struct maildrop_msg *m, long lines)
 {
 	const char *err = NULL;
+	char first[64];
+	int r;
 
 	if (lines < 0)
-		net_printf(&p->s->net, "+OK %" PRIu64 " octets\r\n", m->size);
+		snprintf(first, sizeof first, "+OK %" PRIu64 " octets\r\n",
+		    m->size);
 	else
-		net_printf(&p->s->net, "+OK top of message follows\r\n");
-	if (maildrop_send(p->md, num, &p->s->net, lines, 1, &err) != 0) {
-		/* Part of the message may be out already: the only honest
+		snprintf(first, sizeof first, "+OK top of message follows\r\n");
+	r = maildrop_send(p->md, num, &p->s->net, lines, 1, first, &err);
+	if (r == -1) {
+		/* Nothing sent yet: say so and go on. */
+		log_warnx("message %zu: %s", num, err != NULL ? err : "?");
+		return reply_err(p, E_READ);
+	}
+	if (r != 0) {
+		/* Part of the message is out already: the only honest
 		 * thing left is to close without UPDATE. */
 		log_warnx("message %zu: %s; closing without update", num,
 		    err != NULL ? err : "?");

@@ -151,8 +151,9 @@ monitor_check(struct session *s, const struct loaded_plugin *auth,
 	}
 	explicit_bzero(a->secret, sizeof a->secret);
 	if (r != POP23D_OK) {
-		log_info("auth result=%s user=%s method=%s", result_name(r),
-		    esc, a->kind == AUTH_KIND_APOP ? "apop" : "plain");
+		log_info("auth result=%s user=%s method=%s client=%s",
+		    result_name(r), esc,
+		    a->kind == AUTH_KIND_APOP ? "apop" : "plain", s->peer);
 		return r;
 	}
 	memset(&s->ident, 0, sizeof s->ident);

@@ -13,8 +13,8 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -681,14 +681,15 @@ enum damage {
 	D_EMPTY, D_RANDOM, D_TEXT, D_TRUNC_HALF, D_TRUNC_HEADER, D_TRUNC_ONE,
 	D_TRUNC_AFTER_SCHEMA, D_KEY_BYTE,
 	D_SCHEMA_VALUE, D_SCHEMA_KEY, D_MAGIC_SWAPPED, D_MAGIC_ZERO,
-	D_SYMLINK, D_SYMLINK_EMPTY, D_SYMLINK_DANGLING, D_FIFO, D_MODE_GROUP, D_MODE_OTHER,
-	D_HARDLINK, D_OWNER, D_GDBMTOOL_FOREIGN, D_GDBMTOOL_NUMSYNC
+	D_SYMLINK, D_SYMLINK_EMPTY, D_SYMLINK_DANGLING, D_FIFO,
+	D_MODE_GROUP, D_MODE_OTHER, D_HARDLINK, D_OWNER,
+	D_GDBMTOOL_FOREIGN, D_GDBMTOOL_NUMSYNC
 };
 
 static const struct {
 	const char *what;
 	enum damage d;
-	int rebuilt;		/* -1: either, but if not, nothing is lost */
+	int rebuilt;		/* -1: either; if 0, nothing was lost */
 } damage_cases[] = {
 	{ "zero-length file", D_EMPTY, 0 },
 	{ "random bytes", D_RANDOM, 1 },

@@ -612,7 +612,8 @@ static const struct {
 } bad_cases[] = {
 	/* 0 */ { "u:{PLAIN}a\nbroken line without colon\n", 0,
 	    "line 2: no ':'" },
-	{ "u:{SSHA}abc:1:1::/h\n", 0, "line 1: unknown password scheme {SSHA}" },
+	{ "u:{SSHA}abc:1:1::/h\n", 0,
+	    "line 1: unknown password scheme {SSHA}" },
 	{ "u:{PLAIN}\n", 0, "line 1: empty password after {SCHEME}" },
 	{ "u:\n", 0, "line 1: empty password field" },
 	{ ":{PLAIN}x\n", 0, "line 1: empty user name" },
@@ -635,7 +636,8 @@ static const struct {
 	{ "u:{PLAIN}a\0b\n", sizeof "u:{PLAIN}a\0b\n" - 1, "line 1: NUL byte" },
 	{ "u:$6$bad!chars$xyz\n", 0, "line 1: bad character in crypt hash" },
 	{ "a b:{PLAIN}x\n", 0, "line 1: blank or control character" },
-	/* 20 */ { "u:{PLAIN}a\tb\n", 0, "line 1: control character in password" },
+	/* 20 */ { "u:{PLAIN}a\tb\n", 0,
+	    "line 1: control character in password" },
 	{ "u:{BLF-CRYPT}$6$abcdefgh$0123456789\n", 0,
 	    "line 1: hash does not match" },
 	{ "u:{PLAIN}x:1:1::/h\x01\n", 0, "line 1: control character in home" },
@@ -686,9 +688,10 @@ START_TEST(test_check_config_long_line)
 			ck_assert_msg(plug->check_config(&err) == 0,
 			    "n=%zu: %s", n, err != NULL ? err : "");
 		} else {
-			ck_assert_msg(plug->check_config(&err) == -1, "n=%zu", n);
-			ck_assert_msg(strstr(err, "line 1: line longer") != NULL,
-			    "n=%zu: %s", n, err);
+			ck_assert_msg(plug->check_config(&err) == -1,
+			    "n=%zu", n);
+			ck_assert_msg(strstr(err, "line 1: line longer") !=
+			    NULL, "n=%zu: %s", n, err);
 		}
 	}
 }
