@@ -37,8 +37,9 @@ int index_open(const char *path, struct index **idx_r, int *rebuilt_r,
     const char **error_r);
 /*
  * Look KEY up.  Returns 1 and fills *rec_r when a valid record exists, 0
- * when there is none or it fails validation (it is then deleted), -1 on an
- * I/O error.
+ * when there is none or it fails validation (it is then deleted), and
+ * also 0 once the index was switched off after an unrecoverable error
+ * (or IDX is NULL); -1 on an I/O error.
  */
 int index_lookup(struct index *idx, const char *key, struct index_rec *rec_r);
 /* Insert or replace KEY's record.  0 or -1. */
@@ -48,8 +49,9 @@ int index_store(struct index *idx, const char *key,
 int index_delete(struct index *idx, const char *key);
 /* Number of message records (walks the file). -1 on error. */
 long index_count(struct index *idx);
-/* Remove every message record for which KEEP(ctx, key) returns 0.
- * Returns the number removed, or -1. */
+/* Remove every message record for which KEEP(ctx, key) returns 0.  KEEP
+ * must not call other index functions.  Returns the number removed, or
+ * -1. */
 long index_prune(struct index *idx, int (*keep)(void *ctx, const char *key),
     void *ctx);
 /* Flush to disk (gdbm_sync).  0 or -1. */

@@ -90,17 +90,44 @@ maildrop_measure(int fd, off_t offset, off_t len, uint64_t *size_r)
 	return 0;
 }
 
+/* Sorted copy of the message keys, for index_prune(). */
+struct keyset {
+	const char **keys;
+	size_t n;
+};
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int
 keep_key(void *ctx, const char *key)
 {
-	struct maildrop *md = ctx;
-	size_t i;
+	const struct keyset *ks = ctx;
 
-	/* Linear, but only run when new mail arrived (see below). */
-	for (i = 0; i < md->count; i++)
-		if (strcmp(md->msgs[i].key, key) == 0)
-			return 1;
-	return 0;
+	return bsearch(&key, ks->keys, ks->n, sizeof *ks->keys, cmp_key) !=
+	    NULL;
+}
+
+/* Drop index records of messages that are gone (O(n log n)). */
+static long
+prune_index(struct maildrop *md)
+{
+	struct keyset ks;
+	size_t i;
+	long pruned;
+
+	ks.n = md->count;
+	if ((ks.keys = calloc(ks.n + 1, sizeof *ks.keys)) == NULL)
+		return -1;
+	for (i = 0; i < ks.n; i++)
+		ks.keys[i] = md->msgs[i].key;
+	qsort(ks.keys, ks.n, sizeof *ks.keys, cmp_key);
+	pruned = index_prune(md->index, keep_key, &ks);
+	free(ks.keys);
+	return pruned;
 }
 
 /* Fill msg from the index, or measure the message and index it. */
@@ -228,7 +255,7 @@ maildrop_open(const struct pop23d_store_ops *ops, const char *location,
 	if (md->index != NULL && md->index_misses > 0) {
 		/* New mail arrived since the index was written: drop records
 		 * of messages that were removed by other clients too. */
-		long pruned = index_prune(md->index, keep_key, md);
+		long pruned = prune_index(md);
 
 		if (pruned > 0)
 			dirty = 1;

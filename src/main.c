@@ -390,12 +390,28 @@ handle_accept(struct listener *l)
 	}
 }
 
+static int
+listeners_equal(const struct config *a, const struct config *b)
+{
+	size_t i;
+
+	if (a->n_listeners != b->n_listeners)
+		return 0;
+	for (i = 0; i < a->n_listeners; i++)
+		if (a->listeners[i].proto != b->listeners[i].proto ||
+		    strcmp(a->listeners[i].host, b->listeners[i].host) != 0 ||
+		    strcmp(a->listeners[i].port, b->listeners[i].port) != 0)
+			return 0;
+	return 1;
+}
+
 static void
 reload(void)
 {
 	struct config ncfg;
 	struct loaded_plugin na, ns;
 	char err[1024];
+	int same;
 
 	if (config_load(cfg.path, &ncfg, err, sizeof err) != 0) {
 		log_warnx("reload refused, keeping the old configuration: %s",
@@ -409,6 +425,7 @@ reload(void)
 		config_free(&ncfg);
 		return;
 	}
+	same = listeners_equal(&cfg, &ncfg);
 	plugin_unload(&auth_plugin);
 	plugin_unload(&store_plugin);
 	auth_plugin = na;
@@ -417,11 +434,14 @@ reload(void)
 	cfg = ncfg;
 	plugin_set_config(&cfg);
 	log_init(cfg.syslog_facility, -1, cfg.debug);
-	/* Listeners are re-bound only if they changed. */
-	close_listeners();
-	if (bind_all(err, sizeof err) != 0)
-		fatalx("reload: %s", err);
-	write_port_file();
+	/* Listeners are re-bound only if the listen lines changed, so
+	 * clients never see a refused connection on a plain reload. */
+	if (!same) {
+		close_listeners();
+		if (bind_all(err, sizeof err) != 0)
+			fatalx("reload: %s", err);
+		write_port_file();
+	}
 	log_info("configuration reloaded");
 }
 

@@ -551,10 +551,7 @@ cmd_fold(struct pop2 *p, const char *args)
 	else if (!pop2_folder_name_ok(name)) {
 		r = POP23D_NOUSER;
 		err = "invalid name";
-	} else if (ops->folder_open == NULL) {
-		r = POP23D_NOUSER;
-		err = "storage has no folders";
-	} else
+	} else	/* NOUSER too when the storage has no folder_open */
 		r = maildrop_open(ops, p->s->location, name, &md, &err);
 
 	switch (r) {

@@ -794,10 +794,16 @@ read_secret_tty(const char *user, const char *host, char *out,
 	noecho = old;
 	noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	noecho.c_lflag |= ICANON;
+	/* Echo off (and stale input dropped) before the prompt, so
+	 * nothing typed after it is echoed or lost. */
+	if (tcsetattr(fd, TCSAFLUSH, &noecho) == -1) {
+		warnmsg("/dev/tty: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
 	(void)write_all(fd, prompt, (size_t)n, -1);
-	tcsetattr(fd, TCSAFLUSH, &noecho);
 	rc = read_secret_fd(fd, out, outsz);
-	tcsetattr(fd, TCSAFLUSH, &old);
+	tcsetattr(fd, TCSANOW, &old);
 	(void)write_all(fd, "\n", 1, -1);
 	close(fd);
 	if (rc == -1)

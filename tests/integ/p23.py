@@ -18,7 +18,6 @@
 # belongs to 65534.  As any other user everything runs as that user
 # ("rootless" mode).
 
-import errno
 import hashlib
 import os
 import re
@@ -720,9 +719,13 @@ class TestCase(unittest.TestCase):
     """unittest.TestCase with server helpers: self.server(...) makes a
     Server that is cleaned up after the test."""
 
-    def server(self, *args, **kw):
-        s = Server(*args, **kw)
+    def server(self, users=None, pop2=False, conf=None, apop=False,
+               start=True):
+        s = Server(users=users, pop2=pop2, conf=conf, apop=apop,
+                   start=False)
         self.addCleanup(s.cleanup)
+        if start:
+            s.start()
         return s
 
     def conn(self, srv, **kw):

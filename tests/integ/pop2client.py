@@ -9,8 +9,6 @@
 # after them.
 
 import re
-import socket
-import time
 
 import p23
 

@@ -7,7 +7,6 @@
 import os
 import poplib
 import pwd
-
 import subprocess
 import sys
 

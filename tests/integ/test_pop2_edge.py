@@ -6,7 +6,6 @@
 
 import os
 import re
-import stat
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import p23  # noqa: E402
-from pop2client import Pop2, quote, session  # noqa: E402
+from pop2client import Pop2  # noqa: E402
 
 HOST = 'test.example'      # p23's default hostname
 SIZES = (300, 400, 500)    # CRLF sizes of alice's three messages
@@ -292,6 +291,24 @@ class TestPop2Edge(Pop2Case):
         size = c.read()
         self.assertEqual(size, len(p23.crlf(m[0])))
         self.assertEqual(c.retr(size), p23.crlf(m[0]))
+
+    def test_fold_locked(self):
+        # Not an RFC 937 case: a folder held by another session gets "-"
+        # and a close ("#0" would tell the client it is empty), after
+        # the current mailbox was released.
+        self.make_folder('work', messages=[b'Subject: w\n\nw\n'])
+        c1 = self.login()
+        self.assertRegex(c1.fold('work'), r'^#1( |$)')   # INBOX is free
+        c2 = self.login()
+        c2.retr(c2.read(1))
+        c2.ack('ACKD')
+        r = c2.cmd_error_close('FOLD work')
+        self.assertIn('lock', r)
+        self.assertEqual(self.keys_on_disk(), self.keys[1:])
+        # POP3 takes INBOX; FOLD INBOX from POP2 is refused the same way
+        p3 = p23.TestCase.login(self, self.srv)
+        c1.cmd_error_close('FOLD INBOX')
+        self.assertOK(p3.cmd('QUIT'))
 
     def test_e27_fold_without_argument(self):
         c = self.login()
@@ -762,6 +779,63 @@ class TestPop2get(Pop2Case):
         r = self.run_get('--stdout', user='carol', passfile=pf)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, b'Subject: c\r\n\r\nc\r\n')
+
+    def test_tty_prompt(self):
+        # No -P: the password is asked on the terminal with echo off.
+        import pty
+        import select
+        import signal
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                os.execv(POP2GET, ['pop2get', '-h', '127.0.0.1', '-p',
+                                   str(self.srv.pop2_port), '-u', 'alice',
+                                   '--list'])
+            finally:
+                os._exit(127)
+        out, sent, status = b'', False, None
+        deadline = time.monotonic() + 20
+        try:
+            while time.monotonic() < deadline:
+                r, _, _ = select.select([fd], [], [], 0.2)
+                if r:
+                    try:
+                        d = os.read(fd, 4096)
+                    except OSError:     # EIO: the child closed the pty
+                        d = b''
+                    if not d:
+                        break
+                    out += d
+                    if b'Password for alice@127.0.0.1: ' in out and not sent:
+                        os.write(fd, b'alicepw\n')
+                        sent = True
+        finally:
+            wpid, status = os.waitpid(pid, os.WNOHANG)
+            if wpid == 0:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                status = None
+            os.close(fd)
+        self.assertTrue(sent, out)
+        self.assertEqual(status, 0, out)
+        self.assertNotIn(b'alicepw', out)       # not echoed
+        self.assertIn(b'%d messages' % len(self.msgs), out)
+
+    def test_password_fd(self):
+        r, w = os.pipe()
+        os.write(w, b'alicepw\n')
+        os.close(w)
+        try:
+            p = subprocess.run([POP2GET, '-h', '127.0.0.1', '-p',
+                                str(self.srv.pop2_port), '-u', 'alice',
+                                '--password-fd', str(r), '--list'],
+                               capture_output=True, pass_fds=(r,),
+                               stdin=subprocess.DEVNULL, timeout=30)
+        finally:
+            os.close(r)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(p.stdout.startswith(b'%d messages\n'
+                                            % len(self.msgs)))
 
     def test_exit_codes(self):
         # 1: usage

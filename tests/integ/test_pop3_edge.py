@@ -980,6 +980,24 @@ class Edge(p23.TestCase):
                                  'went away')
         self.assertEqual(c2.cmd('STAT'), '+OK 1 %d' % len(p23.crlf(big)))
 
+    def test_limit_write_timeout(self):
+        # a client that stops reading is dropped after write_timeout,
+        # without UPDATE, and the maildrop is free again
+        srv = self.server(conf={'write_timeout': '2'})
+        big = b'Subject: big\n\n' + (b'y' * 99 + b'\n') * 1024
+        srv.add_message('alice', big)
+        srv.add_message('alice', big)
+        c = self.login(srv)
+        self.assertOK(c.cmd('DELE 2'))
+        c.send(b'RETR 1\r\n' * 200)
+        t0 = time.monotonic()
+        self.assertTrue(p23.wait_until(lambda: not srv.sessions(), 10),
+                        'session still alive 10 s after the client '
+                        'stopped reading')
+        self.assertGreater(time.monotonic() - t0, 1.5)
+        c2 = self.login(srv)
+        self.assertEqual(c2.cmd('STAT')[:6], '+OK 2 ')
+
     def test_limit_pipelined_flood_of_noops(self):
         # 20000 commands written before reading anything (B9): all
         # answered, in order

@@ -123,7 +123,9 @@ class Reliability(p23.TestCase):
 
     def test_master_survives_session_crashes(self):
         for i in range(5):
-            c = self.login(self.srv)
+            # the lock goes with the killed process: within 1 s
+            c = p23.wait_until(self.try_login, 1.0)
+            self.assertIsNotNone(c, 'round %d: still locked' % i)
             for p in reversed(self.session_pids()):
                 try:
                     os.kill(p, signal.SIGKILL)
@@ -284,6 +286,27 @@ class Reliability(p23.TestCase):
         self.assertIsNotNone(c, 'login failed (or blocked) with a FIFO '
                                 'as index')
         self.assertEqual(self.answers(c)[:3], ref[:3])
+
+    def test_warm_login_reads_no_bodies(self):
+        # issue 2 section 4: with a valid index, login does not read
+        # message bodies.  Make every message unreadable for the session
+        # user: STAT, LIST and UIDL must still be answered; RETR must then
+        # fail with -ERR (not +OK followed by a dropped connection).
+        ref = self.reference()
+        paths = [os.path.join(self.srv.maildir('alice'), sub, f)
+                 for sub, f in self.srv.files('alice')]
+        for p in paths:
+            os.chmod(p, 0)
+        try:
+            c = self.try_login()
+            self.assertIsNotNone(c)
+            self.assertEqual(self.answers(c), ref)
+            r = c.cmd('RETR 1')
+            self.assertERR(r, 'RETR of an unreadable message: %r' % r)
+            self.assertOK(c.cmd('NOOP'))
+        finally:
+            for p in paths:
+                os.chmod(p, 0o600)
 
     # --------------------------------------------------------- UIDLs
     def uidls(self):

@@ -73,20 +73,28 @@ t_write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/* Children of a test never outlive it by much, even if it fails. */
+#define T_CHILD_ALARM	20
+
 /*
- * Fork a client that writes DATA to FD in CHUNK-octet writes (0: one
- * write), sleeping DELAY_MS between them, then exits (closing FD).  The
- * caller closes its own copy of FD so the reader sees EOF.
+ * Fork a client that writes DATA to SV[1] in CHUNK-octet writes (0: one
+ * write), sleeping DELAY_MS between them, then exits (closing it).  The
+ * child closes SV[0], so a reader that gives up does not leave it blocked
+ * on its own socket; the caller closes SV[1] so the reader sees EOF.
  */
 static pid_t
-t_writer(int fd, const char *data, size_t len, size_t chunk, int delay_ms)
+t_writer(const int sv[2], const char *data, size_t len, size_t chunk,
+    int delay_ms)
 {
 	pid_t pid = fork();
+	int fd = sv[1];
 	size_t k;
 
 	ck_assert_msg(pid != -1, "fork: %s", strerror(errno));
 	if (pid != 0)
 		return pid;
+	close(sv[0]);
+	alarm(T_CHILD_ALARM);
 	if (chunk == 0)
 		chunk = len;
 	while (len > 0) {
@@ -267,7 +275,7 @@ t_run_line_case(int ci, size_t chunk, int delay_ms)
 	imax = c->input_max ? c->input_max : INPUT_BUF_MAX;
 	in = t_case_input(c, &inlen);
 	t_socketpair(SOCK_STREAM, sv);
-	pid = t_writer(sv[1], in, inlen, chunk, delay_ms);
+	pid = t_writer(sv, in, inlen, chunk, delay_ms);
 	close(sv[1]);
 	net_init(&n, sv[0], imax, 5);
 
@@ -351,7 +359,7 @@ START_TEST(test_split_crlf)
 
 	t_socketpair(SOCK_STREAM, sv);
 	/* 1-byte writes 5 ms apart: every CR arrives before its LF. */
-	pid = t_writer(sv[1], in, sizeof(in) - 1, 1, 5);
+	pid = t_writer(sv, in, sizeof(in) - 1, 1, 5);
 	close(sv[1]);
 	net_init(&n, sv[0], INPUT_BUF_MAX, 5);
 	for (k = 0; k < 3; k++) {
@@ -446,7 +454,7 @@ START_TEST(test_timeout_trickle)
 	int sv[2];
 
 	t_socketpair(SOCK_STREAM, sv);
-	pid = t_writer(sv[1], in, sizeof(in) - 1, 1, 200);
+	pid = t_writer(sv, in, sizeof(in) - 1, 1, 200);
 	net_init(&n, sv[0], INPUT_BUF_MAX, 5);
 	t0 = t_now();
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 1),
@@ -561,6 +569,7 @@ START_TEST(test_flush_before_wait)
 		size_t got;
 
 		close(sv[0]);
+		alarm(T_CHILD_ALARM);
 		got = t_peer_read(sv[1], buf, sizeof(greet) - 1, 3000);
 		if (got == sizeof(greet) - 1 &&
 		    memcmp(buf, greet, got) == 0)
@@ -690,6 +699,7 @@ START_TEST(test_write_large)
 		size_t k;
 
 		close(sv[0]);
+		alarm(T_CHILD_ALARM);
 		if (got == NULL)
 			_exit(2);
 		k = t_peer_read(sv[1], got, total + 1, 3000);
