@@ -1082,6 +1082,14 @@ md_index_dir(struct pop23d_mbox *mb)
 	return mb->path;
 }
 
+/* Deleting and flagging need write access to new/ and cur/. */
+static int
+md_writable(struct pop23d_mbox *mb)
+{
+	return faccessat(mb->dfd, "new", W_OK, 0) == 0 &&
+	    faccessat(mb->dfd, "cur", W_OK, 0) == 0;
+}
+
 static const struct pop23d_store_ops md_ops = {
 	.open = md_open,
 	.list = md_list,
@@ -1091,6 +1099,7 @@ static const struct pop23d_store_ops md_ops = {
 	.index_dir = md_index_dir,
 	.close = md_close,
 	.folder_open = md_folder_open,
+	.writable = md_writable,
 };
 
 static const char *const md_config_keys[] = { "fsync", NULL };

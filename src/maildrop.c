@@ -219,6 +219,10 @@ maildrop_open(const struct pop23d_store_ops *ops, const char *location,
 		return r;
 	}
 	dir = ops->index_dir(md->mbox);
+	/* RFC 937 ACKD: "only if the user has write access"; POP3 DELE
+	 * is refused instead.  Nothing is ever removed from a maildrop the
+	 * user may not change. */
+	md->read_only = ops->writable != NULL && !ops->writable(md->mbox);
 	if (dir != NULL && (size_t)snprintf(path, sizeof path, "%s/%s", dir,
 	    INDEX_FILE) < sizeof path) {
 		if (index_open(path, &md->index, &rebuilt, &e) != 0) {
@@ -485,8 +489,8 @@ maildrop_commit(struct maildrop *md, const char **error_r)
 	size_t i, n = 0, marked = 0, *idx = NULL;
 	int rc = 0;
 
-	if (md->mbox == NULL)
-		return 0;	/* the empty maildrop of a new user */
+	if (md->mbox == NULL || md->read_only)
+		return 0;	/* a new user's empty maildrop; read-only */
 	if (md->count > 0 && (idx = calloc(md->count, sizeof *idx)) == NULL) {
 		*error_r = "out of memory";
 		return -1;

@@ -10,6 +10,7 @@
 
 #include <dlfcn.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -130,6 +131,16 @@ plugin_load(const char *dir, const char *name, enum pop23d_plugin_kind kind,
 		goto bad;
 	}
 	lp->desc = desc;
+	/* Copy only what the plugin's API version defines (ABI 1: API 2
+	 * appended verify_apop and folder_open). */
+	if (kind == POP23D_PLUGIN_AUTH)
+		memcpy(&lp->auth, desc->auth, desc->api_built >= 2 ?
+		    sizeof lp->auth :
+		    offsetof(struct pop23d_auth_ops, verify_apop));
+	else
+		memcpy(&lp->store, desc->store, desc->api_built >= 2 ?
+		    sizeof lp->store :
+		    offsetof(struct pop23d_store_ops, folder_open));
 	return 0;
 bad:
 	dlclose(lp->handle);

@@ -14,11 +14,17 @@ struct config;
 struct loaded_plugin {
 	void *handle;
 	const struct pop23d_plugin *desc;
+	/* Full-size copies of the plugin's ops: members appended after the
+	 * plugin's api_built are NULL here, so the daemon never reads past
+	 * the end of an older plugin's struct. */
+	struct pop23d_auth_ops auth;
+	struct pop23d_store_ops store;
 	char path[4096];
 };
 
 /*
- * Load plugin NAME (file DIR/NAME.so) and check that it is of KIND.
+ * Load plugin NAME (file DIR/auth_NAME.so or DIR/store_NAME.so, by KIND)
+ * and check that it is of KIND.
  * 0, or -1 with the reason (dlerror(), ABI mismatch ...) in ERR.
  */
 int plugin_load(const char *dir, const char *name,

@@ -75,6 +75,7 @@ enum pop3_err {
 	E_NOLINES,
 	E_UPDATE,
 	E_READ,
+	E_READONLY,
 };
 
 static const char *const errors[] = {
@@ -99,6 +100,7 @@ static const char *const errors[] = {
 	[E_NOLINES] = "-ERR invalid line count",
 	[E_UPDATE] = "-ERR [SYS/TEMP] some deleted messages were not removed",
 	[E_READ] = "-ERR [SYS/TEMP] cannot read the message",
+	[E_READONLY] = "-ERR [SYS/PERM] the maildrop is read-only",
 };
 
 struct pop3 {
@@ -131,6 +133,13 @@ reply_bad(struct pop3 *p, enum pop3_err e)
 {
 	reply_err(p, e);
 	return EV_BAD;
+}
+
+/* RFC 1225's dialogue says "2 messages"; one is "1 message". */
+static const char *
+plural(size_t n)
+{
+	return n == 1 ? "" : "s";
 }
 
 static void
@@ -301,8 +310,8 @@ cmd_list(struct pop3 *p, char **argv, int argc)
 			net_printf(n, "+OK %zu %" PRIu64 "\r\n", num, m->size);
 		return EV_OK;
 	}
-	net_printf(n, "+OK %zu messages (%" PRIu64 " octets)\r\n",
-	    p->md->live, p->md->live_octets);
+	net_printf(n, "+OK %zu message%s (%" PRIu64 " octets)\r\n",
+	    p->md->live, plural(p->md->live), p->md->live_octets);
 	for (i = 0; i < p->md->count; i++)
 		if (!p->md->msgs[i].deleted)
 			net_printf(n, "%zu %" PRIu64 "\r\n", i + 1,
@@ -400,6 +409,8 @@ cmd_dele(struct pop3 *p, char **argv, int argc)
 
 	if (get_msg(p, argv[0], &num) == NULL)
 		return EV_OK;
+	if (p->md->read_only)
+		return reply_err(p, E_READONLY);
 	maildrop_delete(p->md, num);
 	p->n_dele++;
 	net_printf(&p->s->net, "+OK message %zu deleted\r\n", num);
@@ -417,8 +428,9 @@ static enum pop3_event
 cmd_rset(struct pop3 *p, char **argv, int argc)
 {
 	maildrop_reset(p->md);
-	net_printf(&p->s->net, "+OK maildrop has %zu messages (%" PRIu64
-	    " octets)\r\n", p->md->live, p->md->live_octets);
+	net_printf(&p->s->net, "+OK maildrop has %zu message%s (%" PRIu64
+	    " octets)\r\n", p->md->live, plural(p->md->live),
+	    p->md->live_octets);
 	return EV_OK;
 }
 
@@ -447,8 +459,8 @@ cmd_quit_trans(struct pop3 *p, char **argv, int argc)
 		    "(maildrop empty)\r\n", p->s->cfg->hostname);
 	else
 		net_printf(&p->s->net, "+OK %s POP3 server signing off "
-		    "(%zu messages left)\r\n", p->s->cfg->hostname,
-		    p->md->live);
+		    "(%zu message%s left)\r\n", p->s->cfg->hostname,
+		    p->md->live, plural(p->md->live));
 	return EV_LEAVE;
 }
 
@@ -634,8 +646,9 @@ pop3_postauth(struct session *s)
 		return;
 	}
 	enter_state(&p, POP3_ST_TRANSACTION);
-	net_printf(&s->net, "+OK %s's maildrop has %zu messages (%" PRIu64
-	    " octets)\r\n", s->user, p.md->live, p.md->live_octets);
+	net_printf(&s->net, "+OK %s's maildrop has %zu message%s (%" PRIu64
+	    " octets)\r\n", s->user, p.md->live, plural(p.md->live),
+	    p.md->live_octets);
 	ev = command_loop(&p, s->cfg->timeout_pop3, s->cfg->max_bad_commands);
 	net_flush(&s->net);
 	log_info("logout result=%s retr=%lu top=%lu dele=%lu bytes=%" PRIu64

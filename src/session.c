@@ -130,7 +130,7 @@ monitor_check(struct session *s, const struct loaded_plugin *auth,
     struct ipc_auth *a, uid_t *uid_r, gid_t *gid_r)
 {
 	const struct config *cfg = s->cfg;
-	const struct pop23d_auth_ops *ops = auth->desc->auth;
+	const struct pop23d_auth_ops *ops = &auth->auth;
 	enum pop23d_result r;
 	char esc[128];
 
@@ -143,8 +143,7 @@ monitor_check(struct session *s, const struct loaded_plugin *auth,
 	} else if (a->kind == AUTH_KIND_PLAIN) {
 		r = ops->verify_plain(a->user, a->secret);
 	} else if (a->kind == AUTH_KIND_APOP && cfg->apop &&
-	    s->apop_challenge[0] != '\0' && ops->verify_apop != NULL &&
-	    auth->desc->api_built >= 2) {
+	    s->apop_challenge[0] != '\0' && ops->verify_apop != NULL) {
 		r = ops->verify_apop(a->user, s->apop_challenge, a->secret);
 	} else {
 		r = POP23D_FAIL;
@@ -369,7 +368,7 @@ session_run(int fd, const struct config *cfg, enum proto proto,
 	}
 	log_info("login result=ok client=%s method=%s", peer,
 	    a->kind == AUTH_KIND_APOP ? "apop" : "plain");
-	s.store = store->desc->store;
+	s.store = &store->store;
 	net_init(&s.net, fd, INPUT_BUF_MAX, cfg->write_timeout);
 	if (a->leftover_len > sizeof a->leftover ||
 	    net_preload(&s.net, a->leftover, a->leftover_len) != 0) {

@@ -30,7 +30,8 @@
  *                       mark_accessed/expunge/close.
  *   ABI 1, API 2 (0.1): auth verify_apop appended (NULL if unsupported);
  *                       store folder_open appended (POP2 FOLD; NULL if the
- *                       storage has no folders).
+ *                       storage has no folders); store writable appended
+ *                       (NULL: assume writable).
  *
  * Plugins reach the daemon only through struct pop23d_host; they never call
  * daemon symbols, so they link with -no-undefined and can be driven by a
@@ -179,6 +180,12 @@ struct pop23d_store_ops {
 	enum pop23d_result (*folder_open)(const char *location,
 	    const char *name, struct pop23d_mbox **mbox_r,
 	    const char **error_r);
+	/*
+	 * API 2: non-zero if this session may delete and flag messages.  A
+	 * read-only maildrop is served, but nothing is removed from it
+	 * (RFC 937 ACKD; POP3 DELE is refused).  NULL: writable.
+	 */
+	int (*writable)(struct pop23d_mbox *mbox);
 };
 
 /* What pop23d_plugin_init() hands back. */

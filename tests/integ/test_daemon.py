@@ -212,6 +212,55 @@ class Signals(p23.TestCase):
             self.assertIn('test.example', g)
         self.assertIn('frobnicate', srv.log_text()[log_before:])
 
+    def test_sighup_drops_no_connection(self):
+        # connections made while the master reloads must all be served:
+        # a listener whose "listen" line did not change is kept, so
+        # nothing queued on it is lost.  A fixed (free) port, so that
+        # "port 0" semantics do not matter.
+        probe = socket.socket()
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        srv = self.server(start=False)
+        lines = [('listen = pop3 127.0.0.1:%d' % port)
+                 if l.startswith('listen =') else l
+                 for l in srv.config_lines()]
+        srv.write_config('\n'.join(lines) + '\n')
+        srv.start()
+        self.assertEqual(srv.pop3_port, port)
+        import collections
+        import threading
+        errors = collections.Counter()
+        done = [0]
+        stop = threading.Event()
+
+        def client():
+            while not stop.is_set():
+                try:
+                    with p23.Conn(port, timeout=5) as c:
+                        self.assertTrue(c.line().startswith('+OK'))
+                        c.cmd('QUIT')
+                    done[0] += 1
+                except (OSError, EOFError) as e:
+                    errors[type(e).__name__] += 1
+                    time.sleep(0.01)
+        threads = [threading.Thread(target=client) for i in range(2)]
+        for t in threads:
+            t.start()
+        try:
+            for i in range(10):
+                time.sleep(0.15)
+                srv.reload()
+            time.sleep(0.3)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(10)
+        self.assertTrue(srv.running())
+        self.assertGreater(done[0], 10)
+        self.assertEqual(dict(errors), {}, 'connections lost during '
+                         'SIGHUP reloads (%d served)' % done[0])
+
     def test_sigterm_idle(self):
         srv = self.server(conf={'shutdown_timeout': '3'})
         port = srv.pop3_port

@@ -52,6 +52,10 @@ class Pop2Case(p23.TestCase):
         c.count = c.login(user, self.srv.password(user))
         return c
 
+    def pop3(self):
+        """A POP3 session of alice (p23.TestCase.login)."""
+        return p23.TestCase.login(self, self.srv)
+
     def assertQuit(self, c):
         r = c.quit()
         self.assertTrue(r.startswith('+'), r)
@@ -306,7 +310,7 @@ class TestPop2Edge(Pop2Case):
         self.assertIn('lock', r)
         self.assertEqual(self.keys_on_disk(), self.keys[1:])
         # POP3 takes INBOX; FOLD INBOX from POP2 is refused the same way
-        p3 = p23.TestCase.login(self, self.srv)
+        p3 = self.pop3()
         c1.cmd_error_close('FOLD INBOX')
         self.assertOK(p3.cmd('QUIT'))
 
@@ -547,12 +551,9 @@ class TestPop2ReadOnly(Pop2Case):
         self.assertTrue(c.closed())
         self.assertEqual(self.keys_on_disk(), self.keys)
 
-    @unittest.expectedFailure
     def test_e45_quit_read_only(self):
         # RFC 937 ACKD: "the response is the same whether or not the
-        # message was actually deleted", so QUIT should still say "+".
-        # Needs maildrop_open() to set md->read_only (it never does yet):
-        # today the commit fails and QUIT answers "-".
+        # message was actually deleted", so QUIT still says "+".
         c, _ = self.read_only_session()
         c.ack('ACKD')
         self.assertTrue(c.quit().startswith('+'))

@@ -29,7 +29,7 @@
 
 /* Every readline in these tests gives up after this long, so a bug shows
  * as a failure, not a hang. */
-#define T_READ_TIMEOUT	5
+#define T_READ_TIMEOUT	10
 
 static double
 t_now(void)
@@ -431,7 +431,7 @@ START_TEST(test_timeout)
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 1),
 	    NET_TIMEOUT);
 	dt = t_now() - t0;
-	ck_assert_msg(dt >= 0.9 && dt < 3.0, "timeout took %.2f s", dt);
+	ck_assert_msg(dt >= 0.9 && dt < 4.0, "timeout took %.2f s", dt);
 	net_free(&n);
 	close(sv[0]);
 	close(sv[1]);
@@ -445,7 +445,9 @@ END_TEST
  */
 START_TEST(test_timeout_trickle)
 {
-	static const char in[] = "NOOPNOOPNOOPNOOPNOOPNOOP";
+	/* 15 x "NOOP", one octet every 200 ms: 12 s if left alone. */
+	static const char in[] = "NOOPNOOPNOOPNOOPNOOPNOOPNOOPNOOPNOOPNOOP"
+	    "NOOPNOOPNOOPNOOPNOOP";
 	char line[POP3_LINE_MAX + 1];
 	struct net n;
 	double t0, dt;
@@ -460,12 +462,16 @@ START_TEST(test_timeout_trickle)
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 1),
 	    NET_TIMEOUT);
 	dt = t_now() - t0;
-	ck_assert_msg(dt >= 0.9 && dt < 2.0, "timeout took %.2f s", dt);
-	ck_assert_int_eq(t_reap(pid), 0);
+	/* A timer restarted by each octet would run for 12 s or more. */
+	ck_assert_msg(dt >= 0.9 && dt < 4.0, "timeout took %.2f s", dt);
+	kill(pid, SIGKILL);
+	(void)t_reap(pid);
+	/* what arrived so far is still there, and completes a line */
 	ck_assert_int_eq(t_write_all(sv[1], S("\r\n")), 0);
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len,
 	    T_READ_TIMEOUT), NET_LINE);
-	ck_assert_str_eq(line, in);
+	ck_assert_msg(len >= 3 && len < sizeof(in) - 1 &&
+	    memcmp(line, in, len) == 0, "partial line \"%s\"", line);
 	net_free(&n);
 	close(sv[0]);
 	close(sv[1]);
@@ -745,7 +751,7 @@ START_TEST(test_write_timeout)
 	}
 	dt = t_now() - t0;
 	ck_assert_msg(r == -1, "wrote %zu octets to a stalled peer", sent);
-	ck_assert_msg(dt < 5.0, "took %.2f s to give up", dt);
+	ck_assert_msg(dt < 8.0, "took %.2f s to give up", dt);
 	ck_assert_msg(dt >= 0.9, "gave up after only %.2f s", dt);
 	ck_assert_int_eq(err, ETIMEDOUT);
 	ck_assert_int_eq(n.failed, 1);
