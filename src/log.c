@@ -37,7 +37,9 @@ log_init(int facility, int to_stderr, int debug)
 	tzset();
 	openlog("pop23d", LOG_PID | LOG_NDELAY, facility);
 	log_inited = 1;
-	log_stderr = to_stderr;
+	/* A reload passes -1: keep what the command line chose. */
+	if (to_stderr >= 0)
+		log_stderr = to_stderr != 0;
 	log_debug_on = debug;
 }
 
@@ -127,7 +129,8 @@ log_emit(int prio, const char *msg)
 		line[r - 1] = '\n';
 	}
 	/* One write(2) per line, so processes sharing stderr do not mix. */
-	(void)write(STDERR_FILENO, line, (size_t)r);
+	if (write(STDERR_FILENO, line, (size_t)r) == -1)
+		return;		/* nowhere left to report it */
 }
 
 void

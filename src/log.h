@@ -10,7 +10,8 @@
 #include <stddef.h>
 
 /* Open syslog as "pop23d" with FACILITY (LOG_MAIL ...); copy lines to
- * stderr when to_stderr; drop LOG_DEBUG unless debug. */
+ * stderr when to_stderr (TO_STDERR < 0 keeps the current setting, for a
+ * reload); drop LOG_DEBUG unless debug. */
 void log_init(int facility, int to_stderr, int debug);
 /* Session id printed at the start of every line ("-" for the master). */
 void log_set_session(const char *id);

@@ -35,7 +35,8 @@ struct net {
 	int failed;		/* a write failed; further output is dropped */
 };
 
-/* Set up for FD (socket).  INPUT_MAX bounds buffered input. */
+/* Set up for FD (socket; sets TCP_NODELAY).  INPUT_MAX bounds buffered
+ * input and must be at least the longest line read plus 2. */
 void net_init(struct net *n, int fd, size_t input_max, int write_timeout_s);
 /* Pre-load bytes that an earlier process read from the same client. */
 int net_preload(struct net *n, const void *p, size_t len);
@@ -52,12 +53,15 @@ enum net_status net_readline(struct net *n, char *line, size_t maxlen,
 int net_line_pending(const struct net *n);
 /* Queue bytes for the client.  0, or -1 if the connection failed. */
 int net_write(struct net *n, const void *p, size_t len);
+/* One reply line: at most POP3_REPLY_MAX octets per call (cut, keeping
+ * the CRLF); longer multi-line blocks go through net_write(). */
 int net_printf(struct net *n, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Send everything queued.  0 or -1. */
 int net_flush(struct net *n);
 /* Take the unparsed input (for hand-over to another process). */
 const void *net_pending(const struct net *n, size_t *len_r);
+/* Free the buffers; the fd stays open (the caller owns it). */
 void net_free(struct net *n);
 
 #endif

@@ -1,11 +1,13 @@
 /*
  * check_proto.c - strict number parsing (message numbers and TOP counts),
- * command splitting, the printable check, and log_escape() (which guards
- * every client string on its way into the log).
+ * command splitting, the printable check, log_escape() (which guards
+ * every client string on its way into the log), and the log line format.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "proto.h"
@@ -184,7 +186,7 @@ static const struct esc_case esc_cases[] = {
 	{ S("x\r\ny"), 64, "x\\x0d\\x0ay" },
 	{ S("\x1b[2J"), 64, "\\x1b[2J" },
 	{ S("\x7f\x80\xff"), 64, "\\x7f\\x80\\xff" },
-	{ S("a\0b"), 64, "a\\x00b" },			/* NUL does not end it */
+	{ S("a\0b"), 64, "a\\x00b" },	/* NUL does not end it */
 	{ S("%n%s"), 64, "%n%s" },
 	{ S("\t"), 64, "\\x09" },
 	/* exactly fits: 5 chars + NUL in 6 */
@@ -240,6 +242,52 @@ START_TEST(test_log_escape_long)
 }
 END_TEST
 
+/*
+ * Lines on stderr (before log_init: stderr only, no debug): session id
+ * first, ": strerror" from log_warn, errno kept, no control characters.
+ */
+START_TEST(test_log_lines)
+{
+	char got[4096];
+	ssize_t k;
+	size_t off = 0;
+	int p[2], saved;
+
+	ck_assert_int_eq(pipe(p), 0);
+	saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_ge(dup2(p[1], STDERR_FILENO), 0);
+	close(p[1]);
+
+	log_set_session("3f2a9c01");
+	ck_assert_str_eq(log_session(), "3f2a9c01");
+	errno = ENOENT;
+	log_warn("open %s", "/x");
+	ck_assert_int_eq(errno, ENOENT);
+	log_info("user=%s", "a\r\nb\x1b");
+	log_debug("hidden %d", 1);
+	log_set_session(NULL);
+	log_warnx("%s", "master");
+
+	ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
+	close(saved);
+	while (off < sizeof(got) - 1 &&
+	    (k = read(p[0], got + off, sizeof(got) - 1 - off)) > 0)
+		off += (size_t)k;
+	close(p[0]);
+	got[off] = '\0';
+
+	ck_assert_msg(strstr(got, " warning ") != NULL, "%s", got);
+	ck_assert_msg(strstr(got, " 3f2a9c01 open /x: No such file or "
+	    "directory\n") != NULL, "%s", got);
+	ck_assert_msg(strstr(got, " info ") != NULL, "%s", got);
+	ck_assert_msg(strstr(got, " 3f2a9c01 user=a??b?\n") != NULL, "%s",
+	    got);
+	ck_assert_msg(strstr(got, "hidden") == NULL, "%s", got);
+	ck_assert_msg(strstr(got, " - master\n") != NULL, "%s", got);
+}
+END_TEST
+
 Suite *
 suite_proto(void)
 {
@@ -265,6 +313,7 @@ suite_proto(void)
 	tcase_add_loop_test(tc, test_log_escape, 0,
 	    (int)(sizeof(esc_cases) / sizeof(esc_cases[0])));
 	tcase_add_test(tc, test_log_escape_long);
+	tcase_add_test(tc, test_log_lines);
 	suite_add_tcase(s, tc);
 	return s;
 }
