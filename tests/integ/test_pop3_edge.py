@@ -267,6 +267,21 @@ class Edge(p23.TestCase):
         self.assertEqual(c.cmd('DELE 2'), '-ERR message 2 already deleted')
         self.assertERR(c.cmd('RETR 2'))
 
+    def test_e61_dele_read_only_maildrop(self):
+        # A maildrop whose new/ and cur/ the mail user may not change is
+        # served, but DELE is refused: nothing can be removed.
+        # (As root the sessions run as nobody, so the modes apply.)
+        md = self.srv.maildir('alice')
+        for sub in ('new', 'cur'):
+            os.chmod(os.path.join(md, sub), 0o555)
+            self.addCleanup(os.chmod, os.path.join(md, sub), 0o700)
+        c = self.login(self.srv)
+        self.assertEqual(c.cmd('STAT').split()[1], '3')
+        r = c.cmd('DELE 1')
+        self.assertTrue(r.startswith('-ERR [SYS/PERM]'), r)
+        self.assertTrue(c.cmd('QUIT').startswith('+OK'))
+        self.assertEqual(len(self.srv.messages('alice')), 3)
+
     # 62 ------------------------------------------------------------
     def test_e62_dele_rset_stat(self):
         c = self.login(self.srv)
