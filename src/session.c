@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -238,7 +239,7 @@ session_authenticate(struct session *s, enum auth_kind kind,
 
 /* The pre-auth child: become login_user, speak until credentials. */
 static void __attribute__((noreturn))
-preauth_child(struct session *s, int fd)
+preauth_child(struct session *s, int fd, pid_t monitor)
 {
 	const struct config *cfg = s->cfg;
 	uid_t uid = (uid_t)-1;
@@ -257,6 +258,13 @@ preauth_child(struct session *s, int fd)
 	}
 	if (priv_drop(uid, gid, cfg->login_chroot) != 0)
 		_exit(1);
+#ifdef PR_SET_PDEATHSIG
+	/* Die with the monitor (e.g. SIGTERM at shutdown) instead of
+	 * lingering until the client's timeout.  Set after priv_drop():
+	 * a credential change clears it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != monitor)
+		_exit(1);
+#endif
 	net_init(&s->net, fd, INPUT_BUF_MAX, cfg->write_timeout);
 	if (s->proto == PROTO_POP3)
 		pop3_preauth(s);
@@ -274,7 +282,7 @@ session_run(int fd, const struct config *cfg, enum proto proto,
 	struct session s;
 	struct ipc_auth *a;
 	int sv[2], status, failures = 0;
-	pid_t child;
+	pid_t child, monitor;
 	char prefix[200];
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
@@ -300,6 +308,7 @@ session_run(int fd, const struct config *cfg, enum proto proto,
 		log_warn("socketpair");
 		_exit(1);
 	}
+	monitor = getpid();
 	if ((child = fork()) == -1) {
 		log_warn("fork");
 		_exit(1);
@@ -307,7 +316,7 @@ session_run(int fd, const struct config *cfg, enum proto proto,
 	if (child == 0) {
 		close(sv[0]);
 		s.ipc_fd = sv[1];
-		preauth_child(&s, fd);
+		preauth_child(&s, fd, monitor);
 	}
 	close(sv[1]);
 

@@ -318,6 +318,24 @@ class Signals(p23.TestCase):
             self.assertTrue(st is None or st[1] == 'Z',
                             'session %d outlived the master' % k)
 
+    def test_sigterm_preauth_connection_closed(self):
+        # A client still in AUTHORIZATION: its pre-auth process must die
+        # with its monitor, not linger until the client's timeout.
+        srv = self.server(conf={'shutdown_timeout': '1',
+                                'timeout_preauth': '300'})
+        c = self.conn(srv)
+        self.assertTrue(c.line().startswith('+OK'))
+        kids = srv.sessions()
+        self.assertTrue(kids)
+        srv.kill(signal.SIGTERM)
+        srv.proc.wait(10)
+        self.assertTrue(c.closed(5), 'pre-auth connection left open')
+        for k in kids:
+            p23.wait_until(lambda: p23.proc_stat(k) is None, 3)
+            st = p23.proc_stat(k)
+            self.assertTrue(st is None or st[1] == 'Z',
+                            'process %d outlived the master' % k)
+
     def test_pid_file(self):
         srv = self.server()
         with open(os.path.join(srv.tmp, 'pop23d.pid')) as f:
