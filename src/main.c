@@ -66,11 +66,12 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: pop23d [-c FILE] [-f] [-t] [-d]\n"
+	    "usage: pop23d [-c FILE] [-f] [-t] [-d] [-i pop3|pop2]\n"
 	    "  -c FILE    configuration file (default %s/pop23d.conf)\n"
 	    "  -f         stay in the foreground, log to stderr too\n"
 	    "  -t         check the configuration and the plugins, then exit\n"
 	    "  -d         debug logging\n"
+	    "  -i PROTO   inetd mode: serve one connection on stdin/stdout\n"
 	    "  --help     this text\n"
 	    "  --version  print the version\n"
 	    "POP2 (RFC 937) and POP3 (RFC 1939) server.  See pop23d(8) and\n"
@@ -503,11 +504,44 @@ daemonize(void)
 	}
 }
 
+/*
+ * inetd mode (also systemd Accept=yes): the connection is on stdin and
+ * stdout.  The listen lines are not used; PROTO says what to speak.
+ */
+static void __attribute__((noreturn))
+inetd_session(const char *proto_name)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char host[64] = "?", serv[16] = "?", peer[90];
+	enum proto proto;
+	int one = 1;
+
+	if (strcmp(proto_name, "pop3") == 0)
+		proto = PROTO_POP3;
+	else if (strcmp(proto_name, "pop2") == 0)
+		proto = PROTO_POP2;
+	else
+		fatalx("-i takes pop3 or pop2, not \"%s\"", proto_name);
+	log_init(cfg.syslog_facility, 0, cfg.debug);
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &sl) == 0)
+		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host,
+		    serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
+	else
+		strlcpy(host, "stdin", sizeof host);
+	snprintf(peer, sizeof peer, "%s:%s", host, serv);
+	setsockopt(STDIN_FILENO, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	signal(SIGPIPE, SIG_IGN);
+	session_run(STDIN_FILENO, &cfg, proto, &auth_plugin, &store_plugin,
+	    peer);
+}
+
 int
 main(int argc, char *argv[])
 {
 	const char *conf_path = SYSCONFDIR "/pop23d.conf";
 	int foreground = 0, check_only = 0, debug = 0, ch;
+	const char *inetd_proto = NULL;
 	char err[1024];
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -515,7 +549,7 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 
-	while ((ch = getopt_long(argc, argv, "c:ftd", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:ftdi:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
@@ -528,6 +562,9 @@ main(int argc, char *argv[])
 			break;
 		case 'd':
 			debug = 1;
+			break;
+		case 'i':
+			inetd_proto = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -569,6 +606,8 @@ main(int argc, char *argv[])
 		    store_plugin.desc->name, cfg.n_listeners);
 		return 0;
 	}
+	if (inetd_proto != NULL)
+		inetd_session(inetd_proto);	/* does not return */
 	log_init(cfg.syslog_facility, foreground, cfg.debug);
 	if (!priv_is_root())
 		log_info("not started as root: running rootless, every "

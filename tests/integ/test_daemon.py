@@ -7,6 +7,7 @@
 import os
 import re
 import signal
+import subprocess
 import socket
 import sys
 import time
@@ -27,6 +28,51 @@ def refused(port):
     finally:
         s.close()
     return False
+
+
+class Inetd(p23.TestCase):
+    """-i pop3|pop2: one connection on stdin/stdout (inetd, xinetd,
+    systemd Accept=yes)."""
+
+    def spawn(self, srv, proto):
+        a, b = socket.socketpair()
+        self.addCleanup(a.close)
+        p = subprocess.Popen([srv.binary, '-i', proto, '-c', srv.conf_path],
+                             stdin=b, stdout=b, stderr=subprocess.DEVNULL)
+        b.close()
+        a.settimeout(10)
+        f = a.makefile('rwb', buffering=0)
+        return p, a, f
+
+    def test_pop3_on_stdin(self):
+        srv = self.server(start=False)
+        srv.add_message('alice', b'Subject: x\n\nhello\n')
+        p, a, f = self.spawn(srv, 'pop3')
+        self.assertTrue(f.readline().startswith(b'+OK'))
+        for cmd, want in ((b'USER alice', b'+OK'), (b'PASS alicepw', b'+OK'),
+                          (b'STAT', b'+OK 1 '), (b'DELE 1', b'+OK'),
+                          (b'QUIT', b'+OK')):
+            a.sendall(cmd + b'\r\n')
+            line = f.readline()
+            self.assertTrue(line.startswith(want), (cmd, line))
+        self.assertEqual(p.wait(10), 0)
+        self.assertEqual(srv.messages('alice'), [])
+
+    def test_pop2_on_stdin(self):
+        srv = self.server(start=False)
+        srv.add_message('alice', b'Subject: x\n\nhello\n')
+        p, a, f = self.spawn(srv, 'pop2')
+        self.assertTrue(f.readline().startswith(b'+ POP2 '))
+        a.sendall(b'HELO alice alicepw\r\n')
+        self.assertTrue(f.readline().startswith(b'#1'))
+        a.sendall(b'QUIT\r\n')
+        self.assertTrue(f.readline().startswith(b'+'))
+        self.assertEqual(p.wait(10), 0)
+
+    def test_bad_protocol(self):
+        srv = self.server(start=False)
+        r = srv.run_binary('-i', 'imap')
+        self.assertNotEqual(r.returncode, 0)
 
 
 class Options(p23.TestCase):
