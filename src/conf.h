@@ -42,6 +42,8 @@ struct config {
 
 	char hostname[256];	/* in greetings; default gethostname() */
 	char login_user[64];	/* pre-auth processes run as this user */
+	uid_t login_uid;	/* its ids, resolved by the master at start */
+	gid_t login_gid;
 	char login_chroot[PATH_MAX];	/* and chroot here (root only) */
 	uid_t virtual_uid;	/* for identities without a uid */
 	gid_t virtual_gid;

@@ -143,7 +143,7 @@ load_plugins(const struct config *c, struct loaded_plugin *auth,
 
 /* Root mode: the pre-auth user and chroot must exist and be safe. */
 static int
-check_login_user(const struct config *c, char *err, size_t errsz)
+check_login_user(struct config *c, char *err, size_t errsz)
 {
 	struct passwd *pw = getpwnam(c->login_user);
 	struct stat st;
@@ -155,6 +155,8 @@ check_login_user(const struct config *c, char *err, size_t errsz)
 		    c->login_user);
 		return -1;
 	}
+	c->login_uid = pw->pw_uid;
+	c->login_gid = pw->pw_gid;
 	if (c->login_chroot[0] != '\0' && (stat(c->login_chroot, &st) != 0 ||
 	    !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
 	    (st.st_mode & 022) != 0)) {
@@ -419,7 +421,8 @@ reload(void)
 		    err);
 		return;
 	}
-	if (load_plugins(&ncfg, &na, &ns, err, sizeof err) != 0) {
+	if ((priv_is_root() && check_login_user(&ncfg, err, sizeof err) != 0) ||
+	    load_plugins(&ncfg, &na, &ns, err, sizeof err) != 0) {
 		log_warnx("reload refused, keeping the old configuration: %s",
 		    err);
 		plugin_set_config(&cfg);

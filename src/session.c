@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <errno.h>
-#include <pwd.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,15 +246,9 @@ preauth_child(struct session *s, int fd, pid_t monitor)
 	gid_t gid = (gid_t)-1;
 
 	if (priv_is_root()) {
-		struct passwd *pw = getpwnam(cfg->login_user);
-
-		if (pw == NULL) {
-			log_warnx("login_user %s does not exist",
-			    cfg->login_user);
-			_exit(1);
-		}
-		uid = pw->pw_uid;
-		gid = pw->pw_gid;
+		/* Looked up once by the master (check_login_user). */
+		uid = cfg->login_uid;
+		gid = cfg->login_gid;
 	}
 	if (priv_drop(uid, gid, cfg->login_chroot) != 0)
 		_exit(1);
@@ -276,7 +270,7 @@ preauth_child(struct session *s, int fd, pid_t monitor)
 
 void
 session_run(int fd, const struct config *cfg, enum proto proto,
-    const struct loaded_plugin *auth, const struct loaded_plugin *store,
+    struct loaded_plugin *auth, const struct loaded_plugin *store,
     const char *peer)
 {
 	struct session s;
@@ -363,6 +357,10 @@ session_run(int fd, const struct config *cfg, enum proto proto,
 			_exit(0);
 	}
 	close(sv[0]);
+	/* The session needs no credentials: unload the auth plugin (its
+	 * destructor wipes what it read) and give the memory back. */
+	plugin_unload(auth);
+	malloc_trim(0);
 
 	/* Become the mail user, then serve TRANSACTION and UPDATE. */
 	if (priv_drop(uid, gid, NULL) != 0)

@@ -49,10 +49,13 @@ struct session {
 
 /*
  * Run a whole connection on FD in the current (freshly forked) process and
- * exit.  Called by the master's accept loop.
+ * exit.  Called by the master's accept loop.  After a login the auth
+ * plugin is unloaded in this process (its user table, password hashes
+ * included, is wiped by the plugin's destructor), so the mail-user session
+ * holds no credentials.
  */
 void session_run(int fd, const struct config *cfg, enum proto proto,
-    const struct loaded_plugin *auth, const struct loaded_plugin *store,
+    struct loaded_plugin *auth, const struct loaded_plugin *store,
     const char *peer) __attribute__((noreturn));
 
 /*

@@ -503,5 +503,31 @@ class Privileges(p23.TestCase):
                 self.assertEqual(st.st_uid, p23.NOBODY, n)
 
 
+class Credentials(p23.TestCase):
+    def test_session_holds_no_auth_plugin(self):
+        # After login the auth plugin (and the password table it read) is
+        # unloaded from the mail-user session (security.md S3).
+        srv = self.server()
+        c = self.login(srv)
+        self.assertOK(c.cmd('STAT'))
+        kids = srv.sessions()
+        self.assertTrue(kids)
+        for k in kids:
+            with open('/proc/%d/maps' % k) as f:
+                maps = f.read()
+            self.assertNotIn('auth_passwdfile', maps, 'pid %d' % k)
+            self.assertIn('store_maildir', maps, 'pid %d' % k)
+        self.assertOK(c.cmd('QUIT'))
+
+    def test_auth_unload_is_per_session(self):
+        # Before login the monitor holds the auth plugin; a second login
+        # on another connection still works after the first unloaded it
+        # in its own process only.
+        srv = self.server()
+        for i in range(2):
+            c = self.login(srv)
+            self.assertOK(c.cmd('QUIT'))
+
+
 if __name__ == '__main__':
     p23.main()
