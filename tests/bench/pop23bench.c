@@ -1,0 +1,438 @@
+/*
+ * pop23bench - POP2 and POP3 session-rate benchmark for the same work.
+ *
+ * popbench (shared/bench) speaks only POP3; this tool runs the same
+ * fetch-everything session over POP3 (USER/PASS, STAT, RETR n..., QUIT) and
+ * over POP2 (HELO, then READ/RETR/ACKS for every message, QUIT), in
+ * alternating phases against the same maildrops, so the two rates come
+ * from one run.  It is written in C so the client is not the bottleneck
+ * (a Python client was: it measured its own interpreter).  Every message is
+ * verified: POP2 must deliver exactly the announced "=n" octets; POP3's
+ * unstuffed octets must equal the "+OK n octets" count.
+ *
+ *   pop23bench -2 POP2PORT -3 POP3PORT -F users.txt [-c THREADS] [-t SECS]
+ *              [-r ROUNDS] [--style ack|fetchmail]
+ *
+ * users.txt: "user:password" lines.  Only 127.0.0.0/8 is contacted.  Each
+ * phase stops after -t seconds; the whole run after ROUNDS x 2 phases.
+ * Prints "RESULT proto=... sess_per_s=... errors=..." lines and a ratio.
+ *
+ * GPL-3.0-or-later.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUFSZ	(256 * 1024)
+
+struct conn {
+	int fd;
+	char *buf;
+	size_t start, end;
+};
+
+static int o_pop2 = 1109, o_pop3 = 1110, o_threads = 16, o_rounds = 2;
+static double o_secs = 8;
+static int o_fetchmail;		/* POP2 style: READ n before every RETR */
+static char **users, **passes;
+static int nusers;
+
+static volatile int stop_flag;
+static int phase_proto;		/* 2 or 3 */
+
+struct stats {
+	long sessions, messages, errors;
+	double bytes;
+};
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+conn_open(struct conn *c, int port)
+{
+	struct sockaddr_in sin;
+	struct timeval tv = { 30, 0 };
+
+	c->start = c->end = 0;
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (c->fd < 0)
+		return -1;
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(c->fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
+		close(c->fd);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+fill(struct conn *c)
+{
+	ssize_t r;
+
+	if (c->start > 0) {
+		memmove(c->buf, c->buf + c->start, c->end - c->start);
+		c->end -= c->start;
+		c->start = 0;
+	}
+	if (c->end == BUFSZ)
+		return -1;
+	r = read(c->fd, c->buf + c->end, BUFSZ - c->end);
+	if (r <= 0)
+		return -1;
+	c->end += (size_t)r;
+	return 0;
+}
+
+/* One line without CRLF into line (NUL-terminated); 0 or -1. */
+static int
+get_line(struct conn *c, char *line, size_t sz)
+{
+	for (;;) {
+		char *nl = memchr(c->buf + c->start, '\n', c->end - c->start);
+
+		if (nl != NULL) {
+			size_t n = (size_t)(nl - (c->buf + c->start));
+			size_t k = n > 0 && nl[-1] == '\r' ? n - 1 : n;
+
+			if (k >= sz)
+				k = sz - 1;
+			memcpy(line, c->buf + c->start, k);
+			line[k] = '\0';
+			c->start += n + 1;
+			return 0;
+		}
+		if (fill(c) != 0)
+			return -1;
+	}
+}
+
+static int
+put(struct conn *c, const char *s)
+{
+	size_t len = strlen(s);
+
+	return write(c->fd, s, len) == (ssize_t)len ? 0 : -1;
+}
+
+static int
+cmd(struct conn *c, const char *s, char *line, size_t sz)
+{
+	if (put(c, s) != 0)
+		return -1;
+	return get_line(c, line, sz);
+}
+
+/* POP2: read exactly n octets. */
+static int
+read_exact(struct conn *c, long n)
+{
+	while (n > 0) {
+		size_t have = c->end - c->start;
+
+		if (have == 0) {
+			if (fill(c) != 0)
+				return -1;
+			continue;
+		}
+		if ((long)have > n)
+			have = (size_t)n;
+		c->start += have;
+		n -= (long)have;
+	}
+	return 0;
+}
+
+/* POP3: read a dot-terminated response, return unstuffed octets. */
+static long
+read_multi(struct conn *c)
+{
+	char *line = malloc(BUFSZ);
+	long total = 0;
+
+	if (line == NULL)
+		return -1;
+	for (;;) {
+		char *nl, *p;
+		size_t n;
+
+		while ((nl = memchr(c->buf + c->start, '\n',
+		    c->end - c->start)) == NULL)
+			if (fill(c) != 0) {
+				free(line);
+				return -1;
+			}
+		p = c->buf + c->start;
+		n = (size_t)(nl - p) + 1;
+		c->start += n;
+		if (n == 3 && p[0] == '.' && p[1] == '\r') {
+			free(line);
+			return total;
+		}
+		if (p[0] == '.')
+			n--;	/* unstuff */
+		total += (long)n;
+	}
+}
+
+static int
+pop3_session(struct conn *c, int u, struct stats *st)
+{
+	char line[1024];
+	long n, i, size;
+
+	if (conn_open(c, o_pop3) != 0)
+		return -1;
+	if (get_line(c, line, sizeof line) != 0 || line[0] != '+')
+		goto bad;
+	snprintf(line, sizeof line, "USER %s\r\n", users[u]);
+	if (cmd(c, line, line, sizeof line) != 0 || line[0] != '+')
+		goto bad;
+	snprintf(line, sizeof line, "PASS %s\r\n", passes[u]);
+	if (cmd(c, line, line, sizeof line) != 0 || line[0] != '+')
+		goto bad;
+	if (cmd(c, "STAT\r\n", line, sizeof line) != 0 ||
+	    sscanf(line, "+OK %ld", &n) != 1)
+		goto bad;
+	for (i = 1; i <= n; i++) {
+		long got;
+
+		snprintf(line, sizeof line, "RETR %ld\r\n", i);
+		if (cmd(c, line, line, sizeof line) != 0 ||
+		    sscanf(line, "+OK %ld", &size) != 1)
+			goto bad;
+		got = read_multi(c);
+		if (got != size)
+			goto bad;
+		st->messages++;
+		st->bytes += (double)size;
+	}
+	if (cmd(c, "QUIT\r\n", line, sizeof line) != 0 || line[0] != '+')
+		goto bad;
+	close(c->fd);
+	return 0;
+bad:
+	close(c->fd);
+	return -1;
+}
+
+static int
+pop2_session(struct conn *c, int u, struct stats *st)
+{
+	char line[1024];
+	long n, i, size;
+
+	if (conn_open(c, o_pop2) != 0)
+		return -1;
+	if (get_line(c, line, sizeof line) != 0 || line[0] != '+')
+		goto bad;
+	snprintf(line, sizeof line, "HELO %s %s\r\n", users[u], passes[u]);
+	if (cmd(c, line, line, sizeof line) != 0 ||
+	    sscanf(line, "#%ld", &n) != 1)
+		goto bad;
+	/* ack style: one READ, then each ACKS announces the next size */
+	if (!o_fetchmail && n > 0 &&
+	    (cmd(c, "READ\r\n", line, sizeof line) != 0 ||
+	    sscanf(line, "=%ld", &size) != 1))
+		goto bad;
+	for (i = 1; i <= n; i++) {
+		if (o_fetchmail) {
+			snprintf(line, sizeof line, "READ %ld\r\n", i);
+			if (cmd(c, line, line, sizeof line) != 0 ||
+			    sscanf(line, "=%ld", &size) != 1)
+				goto bad;
+		}
+		if (size <= 0 || put(c, "RETR\r\n") != 0 ||
+		    read_exact(c, size) != 0)
+			goto bad;
+		st->messages++;
+		st->bytes += (double)size;
+		if (cmd(c, "ACKS\r\n", line, sizeof line) != 0 ||
+		    sscanf(line, "=%ld", &size) != 1)
+			goto bad;
+	}
+	if (cmd(c, "QUIT\r\n", line, sizeof line) != 0 || line[0] != '+')
+		goto bad;
+	close(c->fd);
+	return 0;
+bad:
+	close(c->fd);
+	return -1;
+}
+
+struct worker {
+	pthread_t tid;
+	int id;
+	struct stats st;
+};
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct conn c;
+	int u = w->id % nusers;
+
+	c.buf = malloc(BUFSZ);
+	if (c.buf == NULL)
+		return NULL;
+	while (!stop_flag) {
+		int r = phase_proto == 2 ? pop2_session(&c, u, &w->st) :
+		    pop3_session(&c, u, &w->st);
+
+		if (r == 0)
+			w->st.sessions++;
+		else
+			w->st.errors++;
+		/* threads use users id, id+T, id+2T ... : no two concurrent
+		 * sessions share a maildrop (POP locks it) */
+		u += o_threads;
+		if (u >= nusers)
+			u = w->id % nusers;
+	}
+	free(c.buf);
+	return NULL;
+}
+
+static double
+run_phase(int proto)
+{
+	struct worker *w = calloc((size_t)o_threads, sizeof *w);
+	struct stats tot = { 0, 0, 0, 0 };
+	double t0, t1, rate;
+	int i;
+
+	if (w == NULL)
+		exit(2);
+	stop_flag = 0;
+	phase_proto = proto;
+	t0 = now();
+	for (i = 0; i < o_threads; i++) {
+		w[i].id = i;
+		pthread_create(&w[i].tid, NULL, worker_main, &w[i]);
+	}
+	while (now() - t0 < o_secs)
+		usleep(50000);
+	stop_flag = 1;
+	for (i = 0; i < o_threads; i++) {
+		pthread_join(w[i].tid, NULL);
+		tot.sessions += w[i].st.sessions;
+		tot.messages += w[i].st.messages;
+		tot.errors += w[i].st.errors;
+		tot.bytes += w[i].st.bytes;
+	}
+	t1 = now();
+	rate = tot.sessions / (t1 - t0);
+	printf("RESULT proto=pop%d style=%s threads=%d secs=%.2f sessions=%ld "
+	    "sess_per_s=%.1f msgs_per_s=%.1f MB_per_s=%.2f errors=%ld\n",
+	    proto, proto == 2 ? (o_fetchmail ? "fetchmail" : "ack") : "-",
+	    o_threads, t1 - t0, tot.sessions, rate,
+	    tot.messages / (t1 - t0), tot.bytes / 1e6 / (t1 - t0),
+	    tot.errors);
+	fflush(stdout);
+	free(w);
+	return rate;
+}
+
+static void
+load_users(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char line[512];
+
+	if (fp == NULL) {
+		perror(path);
+		exit(2);
+	}
+	while (fgets(line, sizeof line, fp) != NULL) {
+		char *colon = strchr(line, ':');
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (colon == NULL)
+			continue;
+		*colon = '\0';
+		users = realloc(users, sizeof *users * (size_t)(nusers + 1));
+		passes = realloc(passes, sizeof *passes * (size_t)(nusers + 1));
+		if (users == NULL || passes == NULL)
+			exit(2);
+		users[nusers] = strdup(line);
+		passes[nusers] = strdup(colon + 1);
+		nusers++;
+	}
+	fclose(fp);
+	if (nusers == 0) {
+		fprintf(stderr, "%s: no user:password lines\n", path);
+		exit(2);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "style", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *file = NULL;
+	double r2 = 0, r3 = 0;
+	int ch, i;
+
+	while ((ch = getopt_long(argc, argv, "2:3:F:c:t:r:", lo, NULL)) != -1) {
+		switch (ch) {
+		case '2': o_pop2 = atoi(optarg); break;
+		case '3': o_pop3 = atoi(optarg); break;
+		case 'F': file = optarg; break;
+		case 'c': o_threads = atoi(optarg); break;
+		case 't': o_secs = atof(optarg); break;
+		case 'r': o_rounds = atoi(optarg); break;
+		case 's': o_fetchmail = strcmp(optarg, "fetchmail") == 0; break;
+		default:
+			fprintf(stderr, "usage: pop23bench -2 PORT -3 PORT -F "
+			    "users.txt [-c N] [-t SECS] [-r ROUNDS] "
+			    "[--style ack|fetchmail]\n");
+			return 2;
+		}
+	}
+	if (file == NULL || o_threads < 1 || o_threads > 256 ||
+	    o_secs <= 0 || o_secs > 600 || o_rounds < 1 || o_rounds > 20) {
+		fprintf(stderr, "pop23bench: need -F users.txt; 1..256 "
+		    "threads, 0..600 s, 1..20 rounds\n");
+		return 2;
+	}
+	load_users(file);
+	for (i = 0; i < o_rounds; i++) {
+		/* alternate the order so neither protocol always goes first */
+		if (i % 2 == 0) {
+			r3 += run_phase(3);
+			r2 += run_phase(2);
+		} else {
+			r2 += run_phase(2);
+			r3 += run_phase(3);
+		}
+	}
+	printf("RATIO pop2/pop3 style=%s %.3f\n",
+	    o_fetchmail ? "fetchmail" : "ack", r3 > 0 ? r2 / r3 : 0);
+	return 0;
+}
