@@ -75,6 +75,40 @@ class Inetd(p23.TestCase):
         self.assertNotEqual(r.returncode, 0)
 
 
+class Listeners(p23.TestCase):
+    def test_ipv4_and_ipv6_listeners(self):
+        try:
+            probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            probe.bind(('::1', 0))
+            probe.close()
+        except OSError:
+            self.skipTest('no IPv6 loopback on this machine')
+        srv = self.server(start=False, pop2=True)
+        base = srv.config_lines
+        # global keys must come before the first [section]
+        srv.config_lines = lambda: base()[:1] + [
+            'listen = pop3 [::1]:0', 'listen = pop2 [::1]:0'] + base()[1:]
+        srv.write_config()
+        srv.add_message('alice', b'Subject: v6\n\nhello\n')
+        srv.start()
+        v6 = {pr: p for pr, a, p in srv.ports if a == '::1'}
+        self.assertEqual(sorted(v6), ['pop2', 'pop3'], srv.ports)
+        s = socket.create_connection(('::1', v6['pop3']), timeout=10)
+        f = s.makefile('rwb', buffering=0)
+        self.assertTrue(f.readline().startswith(b'+OK'))
+        for cmd in (b'USER alice', b'PASS alicepw', b'STAT'):
+            s.sendall(cmd + b'\r\n')
+            self.assertTrue(f.readline().startswith(b'+OK'), cmd)
+        s.sendall(b'QUIT\r\n')
+        self.assertTrue(f.readline().startswith(b'+OK'))
+        s.close()
+        s = socket.create_connection(('::1', v6['pop2']), timeout=10)
+        f = s.makefile('rwb', buffering=0)
+        self.assertTrue(f.readline().startswith(b'+ POP2 '))
+        s.close()
+        self.assertIn('client=::1:', srv.log_text())
+
+
 class Options(p23.TestCase):
     def test_help(self):
         srv = self.server(start=False)
