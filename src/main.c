@@ -119,17 +119,22 @@ load_plugins(const struct config *c, struct loaded_plugin *auth,
 {
 	struct loaded_plugin *all[2] = { auth, store };
 
-	char e[900];
+	char e[900], where[32] = "";
 
 	plugin_set_config(c);
 	if (plugin_load(c->plugin_dir, c->auth_plugin, POP23D_PLUGIN_AUTH,
 	    auth, e, sizeof e) != 0) {
-		snprintf(err, errsz, "%s:%d: %s", c->path, c->auth_line, e);
+		/* The line of "auth =", or none for the built-in default. */
+		if (c->auth_line > 0)
+			snprintf(where, sizeof where, ":%d", c->auth_line);
+		snprintf(err, errsz, "%s%s: %s", c->path, where, e);
 		return -1;
 	}
 	if (plugin_load(c->plugin_dir, c->store_plugin, POP23D_PLUGIN_STORE,
 	    store, e, sizeof e) != 0) {
-		snprintf(err, errsz, "%s:%d: %s", c->path, c->store_line, e);
+		if (c->store_line > 0)
+			snprintf(where, sizeof where, ":%d", c->store_line);
+		snprintf(err, errsz, "%s%s: %s", c->path, where, e);
 		plugin_unload(auth);
 		return -1;
 	}
