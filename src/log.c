@@ -58,12 +58,6 @@ log_session(void)
 	return log_sid;
 }
 
-int
-log_debug_enabled(void)
-{
-	return log_debug_on;
-}
-
 static const char *
 prio_name(int prio)
 {
@@ -133,40 +127,36 @@ log_emit(int prio, const char *msg)
 		return;		/* nowhere left to report it */
 }
 
+/* Format and emit one line; ERR != 0 appends ": strerror(ERR)". */
+static void
+log_line(int prio, int err, const char *fmt, va_list ap)
+{
+	char msg[LOG_MSG_MAX];
+
+	log_format(msg, err != 0 ? strerror(err) : NULL, fmt, ap);
+	log_emit(prio, msg);
+}
+
 void
 log_vprio(int prio, const char *fmt, va_list ap)
 {
-	char msg[LOG_MSG_MAX];
 	int saved = errno;
 
 	if (LOG_PRI(prio) == LOG_DEBUG && !log_debug_on)
 		return;
-	log_format(msg, NULL, fmt, ap);
-	log_emit(prio, msg);
+	log_line(prio, 0, fmt, ap);
 	errno = saved;
-}
-
-void
-log_prio(int prio, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vprio(prio, fmt, ap);
-	va_end(ap);
 }
 
 void
 log_warn(const char *fmt, ...)
 {
-	char msg[LOG_MSG_MAX];
 	int saved = errno;
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_format(msg, strerror(saved), fmt, ap);
+	log_line(LOG_WARNING, saved, fmt, ap);
 	va_end(ap);
-	log_emit(LOG_WARNING, msg);
 	errno = saved;
 }
 
@@ -205,27 +195,23 @@ log_debug(const char *fmt, ...)
 void
 fatal(const char *fmt, ...)
 {
-	char msg[LOG_MSG_MAX];
 	int saved = errno;
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_format(msg, strerror(saved), fmt, ap);
+	log_line(LOG_CRIT, saved, fmt, ap);
 	va_end(ap);
-	log_emit(LOG_CRIT, msg);
 	exit(1);
 }
 
 void
 fatalx(const char *fmt, ...)
 {
-	char msg[LOG_MSG_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_format(msg, NULL, fmt, ap);
+	log_line(LOG_CRIT, 0, fmt, ap);
 	va_end(ap);
-	log_emit(LOG_CRIT, msg);
 	exit(1);
 }
 

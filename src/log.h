@@ -16,13 +16,11 @@ void log_init(int facility, int to_stderr, int debug);
 /* Session id printed at the start of every line ("-" for the master). */
 void log_set_session(const char *id);
 const char *log_session(void);
-int log_debug_enabled(void);
 
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_prio(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vprio(int prio, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 /* Startup errors and broken invariants only, never client input. */
