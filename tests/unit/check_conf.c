@@ -16,13 +16,14 @@
 static char *dir;
 
 static int
-load(const char *text, struct config *cfg, char *err, size_t errsz)
+load(const char *text, struct config *cfg, const char **error_r)
 {
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof path, "%s/test.conf", dir);
 	test_write_file(path, text, strlen(text));
-	return config_load(path, cfg, err, errsz);
+	*error_r = "";
+	return config_load(path, cfg, error_r);
 }
 
 static void
@@ -41,7 +42,7 @@ teardown(void)
 START_TEST(test_defaults_and_values)
 {
 	struct config cfg;
-	char err[1024] = "";
+	const char *err;
 
 	ck_assert_msg(load("listen = pop3 127.0.0.1:1110\n"
 	    "listen = pop2 [::1]:1109\n"
@@ -53,7 +54,7 @@ START_TEST(test_defaults_and_values)
 	    "auth_failure_delay = 0\n"
 	    "syslog_facility = local3\n"
 	    "mail_location = /var/mail/%u\n"
-	    "[passwdfile]\npath = /etc/x\n", &cfg, err, sizeof err) == 0,
+	    "[passwdfile]\npath = /etc/x\n", &cfg, &err) == 0,
 	    "%s", err);
 	ck_assert_uint_eq(cfg.n_listeners, 3);
 	ck_assert_int_eq(cfg.listeners[0].proto, PROTO_POP3);
@@ -105,9 +106,9 @@ static const struct {
 START_TEST(test_bad)
 {
 	struct config cfg;
-	char err[1024] = "";
+	const char *err;
 
-	ck_assert_msg(load(bad[_i].text, &cfg, err, sizeof err) == -1,
+	ck_assert_msg(load(bad[_i].text, &cfg, &err) == -1,
 	    "case %d accepted", _i);
 	ck_assert_msg(strstr(err, bad[_i].want) != NULL,
 	    "case %d: error \"%s\" lacks \"%s\"", _i, err, bad[_i].want);
@@ -117,10 +118,10 @@ END_TEST
 START_TEST(test_missing_file)
 {
 	struct config cfg;
-	char err[1024] = "";
+	const char *err = NULL;
 
-	ck_assert_int_eq(config_load("/nonexistent/p23.conf", &cfg, err,
-	    sizeof err), -1);
+	ck_assert_int_eq(config_load("/nonexistent/p23.conf", &cfg, &err),
+	    -1);
 	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/p23.conf"));
 }
 END_TEST
