@@ -1,8 +1,9 @@
 /*
  * log.c - one-line event logging to syslog(3) and, in the foreground, to
  * stderr.  Every line starts with the session id ("-" until one is set).
- * Control characters that reach a line are replaced, so a caller that
- * forgot log_escape() still cannot forge log lines (B15).
+ * Every octet outside printable ASCII that reaches a line is written as
+ * \xHH, so a caller that forgot log_escape() still cannot forge log
+ * lines or put raw 8-bit text in them (doc/SECURITY.md B15).
  * Runs in every process (master, monitor, pre-auth child, session); holds
  * no privilege of its own.  errno is preserved across every call.
  */
@@ -69,32 +70,100 @@ prio_name(int prio)
 	return names[LOG_PRI(prio) & 7];
 }
 
-/* Format FMT into MSG (size LOG_MSG_MAX), optionally with ": ERRSTR". */
+/* An octet that stays as it is in a log line. */
+static int
+log_plain(unsigned char c, int esc_backslash)
+{
+	return c >= 0x20 && c <= 0x7e && !(esc_backslash && c == '\\');
+}
+
+/*
+ * Copy LEN octets of IN into OUT (OUTSZ >= 4) as printable ASCII: octets
+ * 0x20..0x7e stay (the backslash too unless ESC_BACKSLASH), every other one
+ * becomes \xHH; what does not fit is cut and "..." is appended.  Returns
+ * OUT.
+ */
+static char *
+log_quote(const char *in, size_t len, char *out, size_t outsz,
+    int esc_backslash)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o, need, w, cut;
+	unsigned char c;
+
+	if (outsz == 0)
+		return out;
+	/* Escaped length of the whole input. */
+	need = 0;
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)in[i];
+		need += log_plain(c, esc_backslash) ? 1 : 4;
+	}
+	/* Everything fits (with its NUL), or cut at outsz - 4 for "...". */
+	cut = need < outsz ? outsz - 1 : (outsz >= 4 ? outsz - 4 : 0);
+
+	for (i = 0, o = 0; i < len; i++) {
+		c = (unsigned char)in[i];
+		w = log_plain(c, esc_backslash) ? 1 : 4;
+		if (w > cut - o)
+			break;
+		if (w == 1)
+			out[o++] = (char)c;
+		else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 0x0f];
+		}
+	}
+	if (i < len) {
+		/* UNSAFE: o <= outsz - 4 when outsz >= 4, else o == 0. */
+		for (w = 0; w < 3 && o < outsz - 1; w++)
+			out[o++] = '.';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+char *
+log_escape(const char *in, size_t len, char *out, size_t outsz)
+{
+	return log_quote(in, len, out, outsz, 1);
+}
+
+char *
+log_sanitize(const char *in, size_t len, char *out, size_t outsz)
+{
+	return log_quote(in, len, out, outsz, 0);
+}
+
+/*
+ * Format FMT into MSG (size LOG_MSG_MAX), optionally with ": ERRSTR", and
+ * apply the line rule: whatever the caller passed (a client's bytes, a
+ * Maildir key with octets >= 0x80 from a plugin), the line holds only
+ * printable ASCII; anything else is \xHH (log_sanitize()).
+ */
 static void
 log_format(char *msg, const char *errstr, const char *fmt, va_list ap)
 {
+	char raw[LOG_MSG_MAX];
 	size_t len;
-	char *p;
-	int r;
+	int r, cut;
 
-	r = vsnprintf(msg, LOG_MSG_MAX, fmt, ap);
-	if (r < 0) {
-		(void)snprintf(msg, LOG_MSG_MAX, "(log format error)");
-		r = (int)strlen(msg);
+	r = vsnprintf(raw, sizeof raw, fmt, ap);
+	if (r < 0)
+		(void)snprintf(raw, sizeof raw, "(log format error)");
+	cut = r >= (int)sizeof raw;
+	len = strlen(raw);
+	if (!cut && errstr != NULL) {
+		r = snprintf(raw + len, sizeof raw - len, ": %s", errstr);
+		cut = r >= (int)(sizeof raw - len);
+		len = strlen(raw);
 	}
-	len = (size_t)r;
-	if (len < LOG_MSG_MAX && errstr != NULL) {
-		r = snprintf(msg + len, LOG_MSG_MAX - len, ": %s", errstr);
-		if (r > 0)
-			len += (size_t)r;
-	}
-	if (len >= LOG_MSG_MAX)
-		/* UNSAFE: LOG_MSG_MAX > 4, so the last 4 bytes exist. */
-		memcpy(msg + LOG_MSG_MAX - 4, "...", 4);
-	/* No CR, LF, ESC ... in a log line, whatever the caller passed. */
-	for (p = msg; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
-			*p = '?';
+	if (cut)
+		/* UNSAFE: len == LOG_MSG_MAX - 1 and LOG_MSG_MAX > 4. */
+		memcpy(raw + sizeof raw - 4, "...", 4);
+	log_sanitize(raw, len, msg, LOG_MSG_MAX);
 }
 
 static void
@@ -213,45 +282,4 @@ fatalx(const char *fmt, ...)
 	log_line(LOG_CRIT, 0, fmt, ap);
 	va_end(ap);
 	exit(1);
-}
-
-char *
-log_escape(const char *in, size_t len, char *out, size_t outsz)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o, need, w, cut;
-	unsigned char c;
-
-	if (outsz == 0)
-		return out;
-	/* Escaped length of the whole input. */
-	need = 0;
-	for (i = 0; i < len; i++) {
-		c = (unsigned char)in[i];
-		need += (c >= 0x20 && c <= 0x7e && c != '\\') ? 1 : 4;
-	}
-	/* Everything fits (with its NUL), or cut at outsz - 4 for "...". */
-	cut = need < outsz ? outsz - 1 : (outsz >= 4 ? outsz - 4 : 0);
-
-	for (i = 0, o = 0; i < len; i++) {
-		c = (unsigned char)in[i];
-		w = (c >= 0x20 && c <= 0x7e && c != '\\') ? 1 : 4;
-		if (w > cut - o)
-			break;
-		if (w == 1)
-			out[o++] = (char)c;
-		else {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 0x0f];
-		}
-	}
-	if (i < len) {
-		/* UNSAFE: o <= outsz - 4 when outsz >= 4, else o == 0. */
-		for (w = 0; w < 3 && o < outsz - 1; w++)
-			out[o++] = '.';
-	}
-	out[o] = '\0';
-	return out;
 }

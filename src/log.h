@@ -33,5 +33,10 @@ void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
  * the result is cut at OUTSZ - 4 with "..." appended.  Returns OUT.
  */
 char *log_escape(const char *in, size_t len, char *out, size_t outsz);
+/*
+ * The line rule every log line gets: as log_escape() but '\\' is kept, so
+ * text that was already escaped is not escaped twice.  OUTSZ >= 4.
+ */
+char *log_sanitize(const char *in, size_t len, char *out, size_t outsz);
 
 #endif
