@@ -266,26 +266,58 @@ bind_all(const char **error_r)
 	return 0;
 }
 
-/* Write a small file atomically (tmp + rename), for pid and port files. */
-static void
-write_file(const char *path, const char *text)
+/*
+ * Write TEXT to PATH for the pid and port files.  The master is root and
+ * the directory may not be ours alone, so nothing found at PATH or at
+ * PATH.tmp is trusted: PATH.tmp is removed and created anew with O_EXCL
+ * (never through a planted symlink or hard link, never truncating someone
+ * else's file), O_NOFOLLOW and O_NONBLOCK (a planted FIFO cannot block
+ * the master), then renamed over PATH: rename(2) replaces whatever is at
+ * PATH, it does not follow it, and a reader never sees half a file.
+ * 0, or -1 with the reason in *error_r.
+ */
+static int
+write_file(const char *path, const char *text, const char **error_r)
 {
-	char tmp[PATH_MAX + 8];
-	int fd;
+	char tmp[PATH_MAX];
+	size_t len = strlen(text);
+	ssize_t w;
+	int fd, err;
 
-	if (path[0] == '\0')
-		return;
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-		return;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0644);
-	if (fd == -1) {
-		log_warn("%s", tmp);
-		return;
+		return master_error(error_r, "%s: path too long", path);
+	if (unlink(tmp) == -1 && errno != ENOENT)
+		return master_error(error_r, "%s: %s", tmp, strerror(errno));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC, 0644);
+	if (fd == -1)
+		return master_error(error_r, "%s: %s", tmp, strerror(errno));
+	w = write(fd, text, len);
+	err = w == -1 ? errno : EIO;	/* a short write: the disk is full */
+	if (close(fd) != 0 && w == (ssize_t)len) {
+		err = errno;
+		w = -1;
 	}
-	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
-	    close(fd) != 0 || rename(tmp, path) != 0)
-		log_warn("%s", path);
+	if (w != (ssize_t)len) {
+		unlink(tmp);
+		return master_error(error_r, "%s: %s", tmp, strerror(err));
+	}
+	if (rename(tmp, path) != 0) {
+		master_error(error_r, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* The pid or port file PATH ("": none): failures are logged. */
+static void
+write_state_file(const char *path, const char *text)
+{
+	const char *error;
+
+	if (path[0] != '\0' && write_file(path, text, &error) != 0)
+		log_warnx("%s", error);
 }
 
 static void
@@ -298,7 +330,7 @@ write_port_file(void)
 		o += (size_t)snprintf(text + o, sizeof text - o, "%s\n",
 		    listeners[i].name);
 	text[sizeof text - 1] = '\0';
-	write_file(cfg.port_file, text);
+	write_state_file(cfg.port_file, text);
 }
 
 static void
@@ -307,7 +339,7 @@ write_pid_file(void)
 	char pid[32];
 
 	snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-	write_file(cfg.pid_file, pid);
+	write_state_file(cfg.pid_file, pid);
 }
 
 static size_t

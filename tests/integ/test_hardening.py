@@ -7,6 +7,7 @@
 
 import os
 import re
+import stat
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -42,6 +43,66 @@ class LogLines(p23.TestCase):
         bad = [l for l in srv.log_bytes().split(b'\n')
                if re.search(rb'[\x00-\x08\x0b-\x1f\x7f-\xff]', l)]
         self.assertEqual(bad, [])
+
+
+class StateFiles(p23.TestCase):
+    """pid_file and port_file are written by root: whatever someone
+    planted at the path or at PATH.tmp must neither block the master nor
+    be written through (doc/DESIGN.md section 3)."""
+
+    def victim(self, srv):
+        path = os.path.join(srv.tmp, 'victim')
+        with open(path, 'w') as f:
+            f.write('precious\n')
+        os.chmod(path, 0o600)
+        return path
+
+    def pid_path(self, srv):
+        return os.path.join(srv.tmp, 'pop23d.pid')
+
+    def assertPidFile(self, srv):
+        path = self.pid_path(srv)
+        st = os.lstat(path)
+        self.assertTrue(stat.S_ISREG(st.st_mode), oct(st.st_mode))
+        self.assertEqual(st.st_nlink, 1)
+        with open(path) as f:
+            self.assertEqual(int(f.read().strip()), srv.pid)
+
+    def test_fifo_at_tmp_names(self):
+        # A FIFO with no reader: open(O_WRONLY) would block the master
+        # before it writes the port file, so start() would time out.
+        srv = self.server(start=False)
+        os.mkfifo(self.pid_path(srv) + '.tmp')
+        os.mkfifo(srv.port_file + '.tmp')
+        srv.start()
+        self.assertPidFile(srv)
+        self.assertFalse(os.path.exists(srv.port_file + '.tmp'))
+
+    def test_hard_link_at_tmp_name_not_truncated(self):
+        srv = self.server(start=False)
+        victim = self.victim(srv)
+        os.link(victim, self.pid_path(srv) + '.tmp')
+        os.link(victim, srv.port_file + '.tmp')
+        srv.start()
+        with open(victim) as f:
+            self.assertEqual(f.read(), 'precious\n')
+        self.assertPidFile(srv)
+
+    def test_symlinks_not_followed(self):
+        srv = self.server(start=False)
+        victim = self.victim(srv)
+        os.symlink(victim, self.pid_path(srv) + '.tmp')
+        os.symlink(victim, self.pid_path(srv))
+        srv.start()
+        with open(victim) as f:
+            self.assertEqual(f.read(), 'precious\n')
+        self.assertPidFile(srv)
+
+    def test_fifo_at_the_path_replaced(self):
+        srv = self.server(start=False)
+        os.mkfifo(self.pid_path(srv))
+        srv.start()
+        self.assertPidFile(srv)
 
 
 if __name__ == '__main__':
