@@ -9,8 +9,11 @@
  * and on SIGHUP (and for "pop23d -t"); verify_plain(), verify_apop() and
  * lookup() run in the per-connection monitor, which never reads client
  * bytes itself: it only gets the user name and password (or APOP digest)
- * that the pre-auth child forwarded.  The file is opened by root, so a
- * world-writable file is refused: anyone could add a user.
+ * that the pre-auth child forwarded.  The file is opened by root and maps
+ * users to uids, so it must pass the host's trusted_file() check (owned by
+ * root, or by the daemon's user in rootless mode, not writable by group or
+ * others, and the same for every directory above it): otherwise anyone
+ * who could write it could add a user or give one another's uid.
  *
  * Config section [passwdfile]:
  *	path = /etc/pop23d/passwd	(absolute; required)
@@ -666,12 +669,20 @@ load_file(const char *path, struct pf_table **t_r)
 {
 	struct pf_table *t = NULL;
 	struct stat st;
+	const char *why;
 	char *buf = NULL;
 	size_t got = 0, size = 0;
 	ssize_t r;
 	int fd, ret = -1;
 
 	*t_r = NULL;
+	/* The file says who logs in as which uid: root may believe it only
+	 * if nobody else can change it (the host's StrictModes rule, also
+	 * for every directory above it). */
+	if (pf_host->trusted_file(path, &why) != 0) {
+		snprintf(errbuf, sizeof errbuf, "%s", why);
+		return -1;
+	}
 	/* O_NONBLOCK: a FIFO must not hang the monitor; it is refused
 	 * below as not a regular file. */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
@@ -685,10 +696,6 @@ load_file(const char *path, struct pf_table **t_r)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		set_error(path, "not a regular file", 0);
-		goto out;
-	}
-	if (st.st_mode & S_IWOTH) {
-		set_error(path, "is world-writable; refusing to trust it", 0);
 		goto out;
 	}
 	if (st.st_size > PF_FILE_MAX) {
@@ -1061,7 +1068,7 @@ static const struct pop23d_auth_ops pf_auth_ops = {
 static const struct pop23d_plugin pf_plugin = {
 	.abi = POP23D_PLUGIN_ABI,
 	.api_built = POP23D_PLUGIN_API,
-	.api_min = 1,		/* uses only API 1 host services */
+	.api_min = 3,		/* host->trusted_file */
 	.kind = POP23D_PLUGIN_AUTH,
 	.name = PF_NAME,
 	.config_keys = pf_config_keys,
@@ -1082,7 +1089,8 @@ pop23d_plugin_init(unsigned host_abi, const struct pop23d_host *h,
 		return -1;
 	if (h->log == NULL)
 		return -1;
-	if (h->api < 1 || h->config_get == NULL || h->secure_zero == NULL) {
+	if (h->api < 3 || h->config_get == NULL || h->secure_zero == NULL ||
+	    h->trusted_file == NULL) {
 		h->log(LOG_ERR, "host API %u lacks services this plugin needs",
 		    h->api);
 		return -1;

@@ -2,7 +2,9 @@
  * conf.c - read pop23d.conf with libinih into a struct config.
  * Every key is checked here; an unknown key or a bad value is an error
  * reported as FILE:LINE.  Plugin sections are collected as they are and
- * checked against the plugins' declared keys by plugin.c.
+ * checked against the plugins' declared keys by plugin.c.  The file itself
+ * must pass trust_check() (root's, writable by nobody else, all the way
+ * up), as sshd's StrictModes asks of its files.
  * Runs as root in the master (startup, SIGHUP) and for "pop23d -t".
  */
 #include "config.h"
@@ -25,6 +27,7 @@
 
 #include "compat.h"
 #include "conf.h"
+#include "trust.h"
 
 #ifndef PLUGINDIR
 #define PLUGINDIR "/usr/local/lib/pop23d"
@@ -473,6 +476,7 @@ config_load(const char *path, struct config *cfg, const char **error_r)
 {
 	struct conf_parse_ctx ctx;
 	struct conf_reader rd;
+	const char *e;
 	int line;
 
 	config_defaults(cfg);
@@ -481,6 +485,9 @@ config_load(const char *path, struct config *cfg, const char **error_r)
 	memset(&ctx, 0, sizeof ctx);
 	ctx.cfg = cfg;
 	rd.ctx = &ctx;
+	/* The file names the code root loads and the users it believes. */
+	if (trust_check(path, TRUST_FILE, &e) != 0)
+		return conf_error(error_r, "%s", e);
 	if ((rd.fp = fopen(path, "re")) == NULL)
 		return conf_error(error_r, "%s: %s", path, strerror(errno));
 	line = ini_parse_stream(conf_read_line, &rd, conf_handler, &ctx);

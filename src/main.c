@@ -38,6 +38,7 @@
 #include "plugin.h"
 #include "priv.h"
 #include "session.h"
+#include "trust.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -162,7 +163,7 @@ static int
 check_login_user(struct config *c, const char **error_r)
 {
 	struct passwd *pw = getpwnam(c->login_user);
-	struct stat st;
+	const char *e;
 
 	if (pw == NULL || pw->pw_uid == 0)
 		return master_error(error_r, "%s: login_user \"%s\" %s "
@@ -171,12 +172,12 @@ check_login_user(struct config *c, const char **error_r)
 		    c->login_user);
 	c->login_uid = pw->pw_uid;
 	c->login_gid = pw->pw_gid;
-	if (c->login_chroot[0] != '\0' && (stat(c->login_chroot, &st) != 0 ||
-	    !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
-	    (st.st_mode & 022) != 0))
-		return master_error(error_r, "%s: login_chroot %s must be an "
-		    "existing directory owned by root and not writable by "
-		    "others", c->path, c->login_chroot);
+	/* The pre-auth child's whole file system: root's, and nobody else
+	 * may write to it or to a directory above it. */
+	if (c->login_chroot[0] != '\0' &&
+	    trust_check(c->login_chroot, TRUST_DIR, &e) != 0)
+		return master_error(error_r, "%s: login_chroot: %s", c->path,
+		    e);
 	return 0;
 }
 

@@ -2,6 +2,8 @@
  * plugin.c - load auth and storage plugins: dlopen(RTLD_NOW), one entry
  * symbol, ABI and API checks on both sides, config-key validation, and the
  * host services struct plugins reach the daemon through.
+ * plugin_dir and every plugin file must pass trust_check() (root-owned,
+ * writable by nobody else, all the way up) before dlopen().
  * Runs as root in the master (startup, SIGHUP, "pop23d -t"); the ops are
  * then called by the monitor (auth, root) and the session (storage, mail
  * user).
@@ -21,6 +23,7 @@
 #include "log.h"
 #include "plugin.h"
 #include "priv.h"
+#include "trust.h"
 
 /* Longest error text; the reasons are short, paths are up to PATH_MAX. */
 #define PLUGIN_ERROR_MAX	(2 * PATH_MAX)
@@ -67,12 +70,19 @@ host_secure_zero(void *p, size_t len)
 	explicit_bzero(p, len);
 }
 
+static int
+host_trusted_file(const char *path, const char **error_r)
+{
+	return trust_check(path, TRUST_FILE, error_r);
+}
+
 static struct pop23d_host plugin_services = {
 	.api = POP23D_PLUGIN_API,
 	.log = host_log,
 	.config_get = host_config_get,
 	.secure_zero = host_secure_zero,
 	.rootless = 0,
+	.trusted_file = host_trusted_file,
 };
 
 const struct pop23d_host *
@@ -120,6 +130,7 @@ plugin_load(const char *dir, const char *name, enum pop23d_plugin_kind kind,
 	pop23d_plugin_init_fn *init;
 	const struct pop23d_plugin *desc = NULL;
 	const char *prefix = kind == POP23D_PLUGIN_AUTH ? "auth_" : "store_";
+	const char *e;
 	int n;
 
 	memset(lp, 0, sizeof *lp);
@@ -127,6 +138,12 @@ plugin_load(const char *dir, const char *name, enum pop23d_plugin_kind kind,
 	    name);
 	if (n < 0 || (size_t)n >= sizeof lp->path)
 		return plugin_error(error_r, "plugin path too long");
+	/* Root maps this code into every process: the directory and the
+	 * file must be root's and writable by nobody else. */
+	if (trust_check(dir, TRUST_DIR, &e) != 0 ||
+	    trust_check(lp->path, TRUST_FILE, &e) != 0)
+		return plugin_error(error_r, "%s plugin: %s",
+		    plugin_kind_name(kind), e);
 	lp->handle = dlopen(lp->path, RTLD_NOW | RTLD_LOCAL);
 	if (lp->handle == NULL)
 		return plugin_error(error_r, "cannot load %s plugin: %s",

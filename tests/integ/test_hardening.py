@@ -9,6 +9,7 @@ import os
 import re
 import stat
 import sys
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import p23  # noqa: E402
@@ -103,6 +104,133 @@ class StateFiles(p23.TestCase):
         os.mkfifo(self.pid_path(srv))
         srv.start()
         self.assertPidFile(srv)
+
+
+class StrictModes(p23.TestCase):
+    """Everything root loads or believes must be root's (in rootless
+    mode: root's or ours) and writable by nobody else, all the way up,
+    like sshd's StrictModes; pop23d -t and the start name the file."""
+
+    def refused(self, srv, *needles):
+        r = srv.check_config()
+        out = r.stdout + r.stderr
+        self.assertEqual(r.returncode, 1, out)
+        for n in needles:
+            self.assertIn(n, out)
+        self.assertIn('refusing to trust it', out)
+        r = srv.run_binary('-f', timeout=10)
+        self.assertEqual(r.returncode, 1, 'started anyway')
+        return out
+
+    def accepted(self, srv):
+        r = srv.check_config()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def plugin_copy(self, srv):
+        """A plugin_dir of our own with copies of the built plugins."""
+        d = os.path.join(srv.tmp, 'plugins')
+        os.mkdir(d, 0o755)
+        for n in ('auth_passwdfile.so', 'store_maildir.so'):
+            with open(os.path.join(p23.PLUGINDIR, n), 'rb') as fi, \
+                    open(os.path.join(d, n), 'wb') as fo:
+                fo.write(fi.read())
+            os.chmod(os.path.join(d, n), 0o755)
+        return d
+
+    def test_plugin_dir_and_plugin(self):
+        srv = self.server(start=False)
+        d = self.plugin_copy(srv)
+        srv.conf['plugin_dir'] = d
+        srv.write_config()
+        self.accepted(srv)
+        so = os.path.join(d, 'auth_passwdfile.so')
+        # the finding: mode 777 plugin_dir, world-writable .so
+        os.chmod(d, 0o777)
+        os.chmod(so, 0o777)
+        if p23.ROOT:
+            os.chown(so, p23.NOBODY, p23.NOBODY)
+        self.refused(srv, d, 'writable by others')
+        os.chmod(d, 0o755)
+        self.refused(srv, so)
+        os.chmod(so, 0o755)
+        if p23.ROOT:
+            self.refused(srv, so, 'owned by uid %d' % p23.NOBODY)
+            os.chown(so, 0, 0)
+        self.accepted(srv)
+        # a directory above it that others may write to (not sticky)
+        os.chmod(srv.tmp, 0o777)
+        try:
+            self.refused(srv, srv.tmp)
+        finally:
+            os.chmod(srv.tmp, 0o755)
+        # a symbolic link in plugin_dir to a plugin elsewhere is judged
+        # by where it leads
+        bad = os.path.join(srv.tmp, 'elsewhere')
+        os.mkdir(bad)
+        os.chmod(bad, 0o777)
+        os.rename(so, os.path.join(bad, 'auth_passwdfile.so'))
+        os.symlink(os.path.join(bad, 'auth_passwdfile.so'), so)
+        self.refused(srv, bad)
+
+    def test_passwd_file(self):
+        srv = self.server(start=False)
+        os.chmod(srv.passwd_path, 0o660)
+        self.refused(srv, srv.passwd_path, 'writable by its group')
+        os.chmod(srv.passwd_path, 0o600)
+        if p23.ROOT:
+            os.chown(srv.passwd_path, p23.NOBODY, p23.NOBODY)
+            self.refused(srv, srv.passwd_path, 'owned by uid %d'
+                         % p23.NOBODY)
+            os.chown(srv.passwd_path, 0, 0)
+        self.accepted(srv)
+
+    def test_passwd_file_changed_under_a_running_daemon(self):
+        # The monitor re-reads the file when it changes: a group-writable
+        # file must not be believed there either.
+        srv = self.server()
+        c = self.login(srv)
+        self.assertOK(c.cmd('QUIT'))
+        os.chmod(srv.passwd_path, 0o620)
+        c = self.conn(srv)
+        r = c.login('alice', srv.password('alice'))
+        self.assertTrue(r.startswith('-ERR [SYS/TEMP]'), r)
+        self.assertTrue(wait_log(srv, re.escape(srv.passwd_path) +
+                                 r': writable by its group'),
+                        srv.log_tail())
+
+    def test_config_file(self):
+        srv = self.server(start=False)
+        os.chmod(srv.conf_path, 0o666)
+        out = self.refused(srv, srv.conf_path, 'writable by others')
+        self.assertRegex(out, r'pop23d: ' + re.escape(srv.conf_path) +
+                         r': writable by others')
+        os.chmod(srv.conf_path, 0o644)
+        self.accepted(srv)
+
+    @unittest.skipUnless(p23.ROOT, 'login_chroot is used as root only')
+    def test_login_chroot(self):
+        srv = self.server(start=False)
+        empty = os.path.join(srv.tmp, 'empty')
+        os.chmod(empty, 0o775)
+        self.refused(srv, empty, 'writable by its group')
+        os.chmod(empty, 0o755)
+        os.chown(empty, p23.NOBODY, p23.NOBODY)
+        self.refused(srv, empty, 'owned by uid %d' % p23.NOBODY)
+        os.chown(empty, 0, 0)
+        self.accepted(srv)
+
+    def test_sighup_keeps_trusted_plugins(self):
+        srv = self.server(start=False)
+        d = self.plugin_copy(srv)
+        srv.conf['plugin_dir'] = d
+        srv.write_config()
+        srv.start()
+        os.chmod(os.path.join(d, 'store_maildir.so'), 0o666)
+        srv.reload()
+        self.assertTrue(wait_log(srv, r'reload refused.*store_maildir\.so'
+                                 r'.*writable by others'), srv.log_tail())
+        c = self.login(srv)
+        self.assertOK(c.cmd('QUIT'))
 
 
 if __name__ == '__main__':

@@ -122,7 +122,7 @@ START_TEST(test_missing_file)
 
 	ck_assert_int_eq(config_load("/nonexistent/p23.conf", &cfg, &err),
 	    -1);
-	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/p23.conf"));
+	ck_assert_msg(strstr(err, "/nonexistent/p23.conf") != NULL, "%s", err);
 }
 END_TEST
 

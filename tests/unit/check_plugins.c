@@ -25,6 +25,7 @@
 
 #include "pop23d/plugin.h"
 #include "suites.h"
+#include "trust.h"
 
 /* What config_get("passwdfile", "path") returns; NULL = unset. */
 static const char *cfg_path;
@@ -52,12 +53,20 @@ test_config_get(const char *plugin, const char *key)
 	return NULL;
 }
 
+/* The daemon's own rule (trust.c), as the real host offers it. */
+static int
+test_trusted_file(const char *path, const char **error_r)
+{
+	return trust_check(path, TRUST_FILE, error_r);
+}
+
 static const struct pop23d_host test_host = {
 	.api = POP23D_PLUGIN_API,
 	.log = test_log,
 	.config_get = test_config_get,
 	.secure_zero = explicit_bzero,
 	.rootless = 1,
+	.trusted_file = test_trusted_file,
 };
 
 /* ------------------------------------------------------------------ */
@@ -722,11 +731,32 @@ START_TEST(test_check_config_file)
 	ck_assert_int_eq(plug->check_config(&err), -1);
 	ck_assert_msg(strstr(err, "not a regular file") != NULL, "%s", err);
 
+	/* StrictModes: writable by others or by the group, or owned by
+	 * someone else, is refused, with the file named. */
 	cfg_path = pw_path;
 	write_pw("u:{PLAIN}x\n");
 	ck_assert_int_eq(chmod(pw_path, 0666), 0);
 	ck_assert_int_eq(plug->check_config(&err), -1);
-	ck_assert_msg(strstr(err, "world-writable") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, pw_path) != NULL &&
+	    strstr(err, "writable by others") != NULL, "%s", err);
+	ck_assert_int_eq(chmod(pw_path, 0620), 0);
+	ck_assert_int_eq(plug->check_config(&err), -1);
+	ck_assert_msg(strstr(err, "writable by its group") != NULL, "%s",
+	    err);
+	ck_assert_int_eq(chmod(pw_path, 0600), 0);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(pw_path, 65534, 65534), 0);
+		ck_assert_int_eq(plug->check_config(&err), -1);
+		ck_assert_msg(strstr(err, "owned by uid 65534") != NULL, "%s",
+		    err);
+		ck_assert_int_eq(chown(pw_path, 0, 0), 0);
+	}
+	/* ... and so is a directory above it that others may write. */
+	ck_assert_int_eq(chmod(tdir, 0777), 0);
+	ck_assert_int_eq(plug->check_config(&err), -1);
+	ck_assert_msg(strstr(err, "the directory") != NULL &&
+	    strstr(err, "writable by others") != NULL, "%s", err);
+	ck_assert_int_eq(chmod(tdir, 0700), 0);
 
 	/* Unreadable (root reads anything, so only as a user). */
 	ck_assert_int_eq(chmod(pw_path, 0), 0);

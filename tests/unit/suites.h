@@ -14,6 +14,7 @@ Suite *suite_plugins(void);
 Suite *suite_store_maildir(void);
 Suite *suite_pop2(void);
 Suite *suite_log(void);
+Suite *suite_trust(void);
 
 /* Helpers shared by the suites (check_main.c). */
 /* A fresh empty directory under $TMPDIR; the caller owns the string. */
