@@ -89,6 +89,8 @@ config_defaults(struct config *cfg)
 	cfg->max_bad_commands = DEF_BAD_COMMANDS;
 	cfg->max_sessions = DEF_MAX_SESSIONS;
 	cfg->max_per_ip = DEF_MAX_PER_IP;
+	cfg->per_ip_prefix4 = DEF_PER_IP_PREFIX4;
+	cfg->per_ip_prefix6 = DEF_PER_IP_PREFIX6;
 	cfg->shutdown_timeout = DEF_SHUTDOWN_TIMEOUT;
 	cfg->syslog_facility = LOG_MAIL;
 }
@@ -252,6 +254,8 @@ static const struct conf_int_key {
 	    CONF_BAD_COMMANDS_MAX),
 	INT_KEY("max_sessions", max_sessions, 1, CONF_CONNECTIONS_MAX),
 	INT_KEY("max_per_ip", max_per_ip, 1, CONF_CONNECTIONS_MAX),
+	INT_KEY("max_per_ip_ipv4_prefix", per_ip_prefix4, 0, 32),
+	INT_KEY("max_per_ip_ipv6_prefix", per_ip_prefix6, 0, 128),
 	INT_KEY("shutdown_timeout", shutdown_timeout, 0,
 	    CONF_SHUTDOWN_TIMEOUT_MAX),
 };

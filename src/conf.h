@@ -79,6 +79,8 @@ struct config {
 	int max_bad_commands;
 	int max_sessions;
 	int max_per_ip;
+	int per_ip_prefix4;	/* max_per_ip counts per IPv4 /N ... */
+	int per_ip_prefix6;	/* ... and per IPv6 /N */
 	int shutdown_timeout;
 	int syslog_facility;
 	int debug;

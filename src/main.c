@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "compat.h"
 #include "conf.h"
 #include "log.h"
@@ -72,7 +73,7 @@ struct listener {
 
 struct child {
 	pid_t pid;
-	char addr[PEER_HOST_MAX];
+	struct addr addr;	/* the client, for max_per_ip */
 };
 
 struct options {
@@ -343,13 +344,15 @@ write_pid_file(void)
 	write_state_file(cfg.pid_file, pid);
 }
 
+/* Children serving a client in the same prefix as A (max_per_ip). */
 static size_t
-count_from(const char *addr)
+count_from(const struct addr *a)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < n_children; i++)
-		if (strcmp(children[i].addr, addr) == 0)
+		if (addr_same_prefix(&children[i].addr, a, cfg.per_ip_prefix4,
+		    cfg.per_ip_prefix6))
 			n++;
 	return n;
 }
@@ -375,7 +378,7 @@ reap_children(void)
 }
 
 static void
-track_child(pid_t pid, const char *host)
+track_child(pid_t pid, const struct addr *a)
 {
 	struct child *n = reallocarray(children, n_children + 1, sizeof *n);
 
@@ -385,19 +388,25 @@ track_child(pid_t pid, const char *host)
 	}
 	children = n;
 	children[n_children].pid = pid;
-	strlcpy(children[n_children].addr, host,
-	    sizeof children[n_children].addr);
+	children[n_children].addr = *a;
 	n_children++;
 }
 
-/* Over max_sessions or max_per_ip: the reason, else NULL. */
+/* Over max_sessions or max_per_ip: the reason (valid until the next
+ * call), else NULL. */
 static const char *
-over_limit(const char *host)
+over_limit(const struct addr *a)
 {
+	static char why[64];
+
 	if (n_children >= (size_t)cfg.max_sessions)
 		return "max_sessions reached";
-	if (count_from(host) >= (size_t)cfg.max_per_ip)
-		return "max_per_ip reached";
+	if (count_from(a) >= (size_t)cfg.max_per_ip) {
+		snprintf(why, sizeof why, "max_per_ip reached for its /%d",
+		    a->family == AF_INET6 ? cfg.per_ip_prefix6 :
+		    cfg.per_ip_prefix4);
+		return why;
+	}
 	return NULL;
 }
 
@@ -425,6 +434,7 @@ handle_accept(struct listener *l)
 	char host[PEER_HOST_MAX] = "?", serv[PEER_SERV_MAX] = "?";
 	char peer[PEER_NAME_MAX];
 	const char *why;
+	struct addr a;
 	int fd, one = 1;
 	pid_t pid;
 
@@ -437,11 +447,13 @@ handle_accept(struct listener *l)
 	}
 	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, serv,
 	    sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
-	if ((why = over_limit(host)) != NULL) {
+	addr_from_sockaddr((struct sockaddr *)&ss, sl, &a);
+	if ((why = over_limit(&a)) != NULL) {
 		/* Rate-limited: a flood must not flood the log. */
 		if (time(NULL) != last_warn) {
 			last_warn = time(NULL);
-			log_warnx("connection from %s refused: %s", host, why);
+			log_warnx("connection from %s refused: %s", host,
+			    why);
 		}
 		close(fd);
 		return;
@@ -457,7 +469,7 @@ handle_accept(struct listener *l)
 	if (pid == 0)
 		start_monitor(fd, l, peer);
 	close(fd);
-	track_child(pid, host);
+	track_child(pid, &a);
 }
 
 static int

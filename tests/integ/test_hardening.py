@@ -7,6 +7,7 @@
 
 import os
 import re
+import socket
 import stat
 import sys
 import unittest
@@ -231,6 +232,56 @@ class StrictModes(p23.TestCase):
                                  r'.*writable by others'), srv.log_tail())
         c = self.login(srv)
         self.assertOK(c.cmd('QUIT'))
+
+
+class PrefixCap(p23.TestCase):
+    """max_per_ip counts clients per prefix (IPv6 /64 by default; the
+    prefix matching itself is unit-tested in check_addr.c).  Loopback
+    has one IPv6 address but all of 127.0.0.0/8, so the test uses IPv4
+    sources with a /24 setting."""
+
+    def connect_from(self, srv, source):
+        s = socket.socket()
+        self.addCleanup(s.close)
+        s.settimeout(5)
+        s.bind((source, 0))
+        s.connect(('127.0.0.1', srv.pop3_port))
+        return s
+
+    def greeted(self, s):
+        """True if the server greets S, False if it closes it first."""
+        data = b''
+        while not data.endswith(b'\n'):
+            d = s.recv(512)
+            if not d:
+                return False
+            data += d
+        return data.startswith(b'+OK')
+
+    def test_prefix24(self):
+        srv = self.server(conf={'max_per_ip': '1',
+                                'max_per_ip_ipv4_prefix': '24'})
+        a = self.connect_from(srv, '127.0.0.1')
+        self.assertTrue(self.greeted(a))
+        # another address in the same /24: over the cap
+        b = self.connect_from(srv, '127.0.0.2')
+        self.assertFalse(self.greeted(b), 'a second client of the /24 '
+                         'was served')
+        self.assertTrue(wait_log(srv, r'connection from 127\.0\.0\.2 '
+                                 r'refused: max_per_ip reached for its '
+                                 r'/24'), srv.log_tail())
+        # another /24 is another client
+        c = self.connect_from(srv, '127.0.1.1')
+        self.assertTrue(self.greeted(c))
+
+    def test_default_is_the_whole_ipv4_address(self):
+        srv = self.server(conf={'max_per_ip': '1'})
+        a = self.connect_from(srv, '127.0.0.1')
+        self.assertTrue(self.greeted(a))
+        b = self.connect_from(srv, '127.0.0.2')
+        self.assertTrue(self.greeted(b))
+        c = self.connect_from(srv, '127.0.0.2')
+        self.assertFalse(self.greeted(c))
 
 
 if __name__ == '__main__':

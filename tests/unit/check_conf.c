@@ -53,6 +53,7 @@ START_TEST(test_defaults_and_values)
 	    "timeout_pop3 = 900\n"
 	    "auth_failure_delay = 0\n"
 	    "syslog_facility = local3\n"
+	    "max_per_ip_ipv4_prefix = 24\n"
 	    "mail_location = /var/mail/%u\n"
 	    "[passwdfile]\npath = /etc/x\n", &cfg, &err) == 0,
 	    "%s", err);
@@ -72,6 +73,8 @@ START_TEST(test_defaults_and_values)
 	ck_assert_int_eq(cfg.auth_failure_delay_ms, 0);
 	ck_assert_int_eq(cfg.syslog_facility, LOG_LOCAL3);
 	ck_assert_int_eq(cfg.timeout_pop2, DEF_POP2_TIMEOUT);
+	ck_assert_int_eq(cfg.per_ip_prefix4, 24);
+	ck_assert_int_eq(cfg.per_ip_prefix6, DEF_PER_IP_PREFIX6);
 	ck_assert_str_eq(cfg.auth_plugin, "passwdfile");
 	ck_assert_str_eq(config_plugin_get(&cfg, "passwdfile", "path"),
 	    "/etc/x");
@@ -101,6 +104,8 @@ static const struct {
 	{ "listen = pop3 127.0.0.1:1\nthis line has no equals sign\n", "test.conf:2:" },
 	{ "hostname = x\n", "no \"listen\" line" },
 	{ "listen = pop3 127.0.0.1:1\nmax_sessions = 0\n", "test.conf:2: max_sessions" },
+	{ "listen = pop3 127.0.0.1:1\nmax_per_ip_ipv4_prefix = 33\n", "test.conf:2: max_per_ip_ipv4_prefix" },
+	{ "listen = pop3 127.0.0.1:1\nmax_per_ip_ipv6_prefix = 129\n", "test.conf:2: max_per_ip_ipv6_prefix" },
 };
 
 START_TEST(test_bad)

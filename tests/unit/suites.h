@@ -15,6 +15,7 @@ Suite *suite_store_maildir(void);
 Suite *suite_pop2(void);
 Suite *suite_log(void);
 Suite *suite_trust(void);
+Suite *suite_addr(void);
 
 /* Helpers shared by the suites (check_main.c). */
 /* A fresh empty directory under $TMPDIR; the caller owns the string. */
