@@ -92,6 +92,8 @@ static struct child *children;
 static size_t n_children;
 static volatile sig_atomic_t got_term, got_hup, got_chld;
 static int sig_pipe[2] = { -1, -1 };
+/* -f: the children's end of the log relay (their stderr), else -1. */
+static int log_child_fd = -1;
 /* The error text of the last failed call in this file; valid until the
  * next one. */
 static char master_errbuf[MASTER_ERROR_MAX];
@@ -410,18 +412,25 @@ over_limit(const struct addr *a)
 	return NULL;
 }
 
-/* In the new monitor process: drop what only the master needs and run
- * the connection (does not return). */
+/*
+ * In the new monitor process: keep only the client socket (on
+ * PRIV_CLIENT_FD), /dev/null on 0 and 1 and the log relay (or /dev/null)
+ * on 2; the listeners, the signal pipe, the relay's reading end and
+ * anything else of the master's are closed.  Then run the connection
+ * (does not return).
+ */
 static void __attribute__((noreturn))
 start_monitor(int fd, const struct listener *l, const char *peer)
 {
-	size_t i;
+	const char *error;
 
 	set_signals(SIG_DFL);
-	close(sig_pipe[0]);
-	close(sig_pipe[1]);
-	for (i = 0; i < n_listeners; i++)
-		close(listeners[i].fd);
+	log_close();
+	if ((fd = priv_child_fds(fd, log_child_fd, &error)) == -1) {
+		log_init(cfg.syslog_facility, -1, cfg.debug);
+		fatalx("%s", error);
+	}
+	log_init(cfg.syslog_facility, -1, cfg.debug);
 	session_run(fd, &cfg, l->proto, &auth_plugin, &store_plugin, peer);
 }
 
@@ -563,6 +572,7 @@ shutdown_sessions(void)
 	log_info("stopping: %zu session(s) open", n_children);
 	while (n_children > 0 && time(NULL) < end) {
 		sleep_ms(SHUTDOWN_POLL_MS);
+		log_relay_drain();
 		reap_children();
 	}
 	/* Sessions that did not finish end without UPDATE. */
@@ -570,12 +580,15 @@ shutdown_sessions(void)
 		kill(children[i].pid, SIGTERM);
 	while (n_children > 0) {
 		sleep_ms(SHUTDOWN_KILL_POLL_MS);
+		log_relay_drain();
 		reap_children();
 		if (time(NULL) > end + SHUTDOWN_KILL_GRACE) {
 			for (i = 0; i < n_children; i++)
 				kill(children[i].pid, SIGKILL);
 		}
 	}
+	/* The last lines of the sessions that just ended. */
+	log_relay_drain();
 }
 
 static void
@@ -650,26 +663,35 @@ drain_sig_pipe(void)
 		;
 }
 
+/* pfd[] slots before the listeners: the signal pipe, the log relay. */
+#define POLL_SIG	0
+#define POLL_RELAY	1
+#define POLL_FIXED	2
+
 /* The accept loop, until SIGTERM or SIGINT. */
 static void
 master_loop(void)
 {
-	struct pollfd pfd[MAX_SOCKETS + 1];
+	struct pollfd pfd[MAX_SOCKETS + POLL_FIXED];
 	size_t i;
 	int n;
 
 	while (!got_term) {
-		pfd[0].fd = sig_pipe[0];
-		pfd[0].events = POLLIN;
+		pfd[POLL_SIG].fd = sig_pipe[0];
+		pfd[POLL_SIG].events = POLLIN;
+		pfd[POLL_RELAY].fd = log_relay_fd();	/* -1: ignored */
+		pfd[POLL_RELAY].events = POLLIN;
 		for (i = 0; i < n_listeners; i++) {
-			pfd[i + 1].fd = listeners[i].fd;
-			pfd[i + 1].events = POLLIN;
+			pfd[i + POLL_FIXED].fd = listeners[i].fd;
+			pfd[i + POLL_FIXED].events = POLLIN;
 		}
-		n = poll(pfd, n_listeners + 1, -1);
+		n = poll(pfd, n_listeners + POLL_FIXED, -1);
 		if (n == -1 && errno != EINTR)
 			fatal("poll");
-		if (n > 0 && (pfd[0].revents & POLLIN))
+		if (n > 0 && (pfd[POLL_SIG].revents & POLLIN))
 			drain_sig_pipe();
+		if (n > 0 && (pfd[POLL_RELAY].revents & POLLIN))
+			log_relay_drain();
 		if (got_chld) {
 			got_chld = 0;
 			reap_children();
@@ -682,7 +704,7 @@ master_loop(void)
 			continue;
 		}
 		for (i = 0; n > 0 && i < n_listeners; i++)
-			if (pfd[i + 1].revents & POLLIN)
+			if (pfd[i + POLL_FIXED].revents & POLLIN)
 				handle_accept(&listeners[i]);
 	}
 }
@@ -752,6 +774,10 @@ run_daemon(const struct options *o)
 		    "session runs as uid %ld", (long)getuid());
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
 		fatal("pipe");
+	/* In the foreground the children do not get our stderr (the
+	 * daemon's log): their lines come to us through the relay. */
+	if (o->foreground && log_relay_init(&log_child_fd, &error) != 0)
+		fatalx("%s", error);
 	if (bind_all(&error) != 0) {
 		fprintf(stderr, "pop23d: %s\n", error);
 		return 1;
@@ -777,6 +803,12 @@ main(int argc, char *argv[])
 	const char *error;
 	int r;
 
+	/* Nothing inherited reaches a child: no descriptor of whoever
+	 * started us (a directory on the real /, a root-only file), no
+	 * environment but PATH and TZ. */
+	priv_stdio_open();
+	priv_close_from(STDERR_FILENO + 1);
+	priv_scrub_env();
 	if ((r = parse_options(argc, argv, &o)) >= 0)
 		return r;
 	log_init(LOG_MAIL, o.foreground || o.check_only, o.debug);

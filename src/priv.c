@@ -1,20 +1,50 @@
 /*
  * priv.c - give up root: chroot, setgroups, setresgid, setresuid, then
- * prove that uid 0 cannot come back (OpenSMTPD dispatcher.c, popa3d).
- * Runs as root (the monitor before it forks the pre-auth child, and before
- * it becomes the mail user); a no-op in rootless mode.
+ * prove that uid 0 cannot come back (OpenSMTPD dispatcher.c, popa3d); and
+ * the descriptor and environment hygiene of every process: what the
+ * daemon inherited is closed at start-up, a connection's processes get
+ * exactly the descriptors they need, the environment is scrubbed.
+ * PRIVILEGE: the master (root) at start-up and in each forked monitor;
+ * priv_drop() runs as root in the monitor before it forks the pre-auth
+ * child and before it becomes the mail user (a no-op in rootless mode).
  */
 #include "config.h"
 
 #include <sys/types.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <paths.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "log.h"
 #include "priv.h"
 
+/* The environment variable kept by priv_scrub_env(): the zone of the log
+ * timestamps, the administrator's choice. */
+#define PRIV_KEEP_ENV	"TZ"
+
 static int started_as_root = -1;
+/* The error text of the last failed call of this module; valid until the
+ * next one. */
+static char priv_errbuf[256];
+
+static int __attribute__((format(printf, 2, 3)))
+priv_error(const char **error_r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(priv_errbuf, sizeof priv_errbuf, fmt, ap);
+	va_end(ap);
+	*error_r = priv_errbuf;
+	return -1;
+}
 
 int
 priv_is_root(void)
@@ -54,4 +84,73 @@ priv_drop(uid_t uid, gid_t gid, const char *chroot_dir)
 		return -1;
 	}
 	return 0;
+}
+
+void
+priv_stdio_open(void)
+{
+	int fd;
+
+	/* A daemon started with 0, 1 or 2 closed would give that number to
+	 * the next open(): a listener or a client socket on "stderr". */
+	while ((fd = open(_PATH_DEVNULL, O_RDWR)) != -1 && fd <= STDERR_FILENO)
+		;
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+void
+priv_close_from(int lowfd)
+{
+#ifdef HAVE_CLOSEFROM
+	closefrom(lowfd);
+#else
+	long fd, max = sysconf(_SC_OPEN_MAX);
+
+	for (fd = lowfd; fd < (max > 0 ? max : 1024); fd++)
+		(void)close((int)fd);
+#endif
+}
+
+void
+priv_scrub_env(void)
+{
+	extern char **environ;
+	char **old = environ, **e;
+	const char *tz = getenv(PRIV_KEEP_ENV);
+	char keep[256] = "";
+
+	if (tz != NULL && strlen(tz) < sizeof keep)
+		memcpy(keep, tz, strlen(tz) + 1);
+	(void)clearenv();
+	(void)setenv("PATH", _PATH_STDPATH, 1);
+	if (keep[0] != '\0')
+		(void)setenv(PRIV_KEEP_ENV, keep, 1);
+	/* clearenv() only drops the pointers: the strings stay in every
+	 * forked process's memory (and in /proc/PID/environ), where a
+	 * compromised pre-auth child could read an administrator's tokens.
+	 * Wipe them; libc keeps no pointer into them (tzset() and the
+	 * sanitizer runtimes copy what they read). */
+	for (e = old; e != NULL && *e != NULL; e++)
+		explicit_bzero(*e, strlen(*e));
+}
+
+int
+priv_child_fds(int client_fd, int log_fd, const char **error_r)
+{
+	int nul;
+
+	if ((nul = open(_PATH_DEVNULL, O_RDWR | O_CLOEXEC)) == -1)
+		return priv_error(error_r, "%s: %s", _PATH_DEVNULL,
+		    strerror(errno));
+	/* 0..2 first: none of them is CLIENT_FD or LOG_FD (the master's
+	 * own 0..2 are always open), so nothing is overwritten. */
+	if (dup2(log_fd != -1 ? log_fd : nul, STDERR_FILENO) == -1 ||
+	    dup2(nul, STDIN_FILENO) == -1 || dup2(nul, STDOUT_FILENO) == -1)
+		return priv_error(error_r, "dup2: %s", strerror(errno));
+	if (client_fd != PRIV_CLIENT_FD &&
+	    dup2(client_fd, PRIV_CLIENT_FD) == -1)
+		return priv_error(error_r, "dup2: %s", strerror(errno));
+	priv_close_from(PRIV_CLIENT_FD + 1);
+	return PRIV_CLIENT_FD;
 }

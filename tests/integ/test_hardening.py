@@ -284,5 +284,119 @@ class PrefixCap(p23.TestCase):
         self.assertFalse(self.greeted(c))
 
 
+def fd_links(pid):
+    """{fd: link target} of PID from /proc."""
+    out = {}
+    d = '/proc/%d/fd' % pid
+    for n in os.listdir(d):
+        try:
+            out[int(n)] = os.readlink(os.path.join(d, n))
+        except OSError:
+            pass
+    return out
+
+
+def proc_status(pid):
+    with open('/proc/%d/status' % pid) as f:
+        return dict(l.rstrip('\n').split(':\t', 1) for l in f if ':\t' in l)
+
+
+def proc_limits(pid):
+    """{name: (soft, hard)} from /proc/PID/limits."""
+    out = {}
+    with open('/proc/%d/limits' % pid) as f:
+        next(f)
+        for l in f:
+            m = re.match(r'(.+?)\s{2,}(\S+)\s+(\S+)', l)
+            if m:
+                out[m.group(1)] = (m.group(2), m.group(3))
+    return out
+
+
+class Descriptors(p23.TestCase):
+    """pop23d started with extra descriptors (a directory on the real /,
+    a root-only file opened for appending) must not hand them to any
+    process of a connection; the children's stdout and stderr are not the
+    daemon's log file (their lines reach it through the master)."""
+
+    def start_with_fds(self):
+        srv = self.server(start=False)
+        secret = os.path.join(srv.tmp, 'root-only')
+        with open(secret, 'w') as f:
+            f.write('secret\n')
+        os.chmod(secret, 0o600)
+        root = os.open('/', os.O_RDONLY | os.O_DIRECTORY)
+        app = os.open(secret, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.dup2(root, 9)
+            os.dup2(app, 8)
+            srv.start(pass_fds=(8, 9))
+        finally:
+            for fd in (root, app, 8, 9):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        return srv, secret
+
+    def check_fds(self, srv, pid, secret, what):
+        links = fd_links(pid)
+        for fd, target in links.items():
+            self.assertNotEqual(target, '/', '%s (pid %d) holds fd %d on '
+                                'the real /: %r' % (what, pid, fd, links))
+            self.assertNotEqual(target, secret, '%s (pid %d) holds the '
+                                'root-only file: %r' % (what, pid, links))
+        return links
+
+    def check_child_stdio(self, srv, pid, links, what):
+        for fd in (0, 1, 2):
+            self.assertNotEqual(links.get(fd), srv.log_path,
+                                '%s (pid %d): fd %d is the daemon\'s log '
+                                'file: %r' % (what, pid, fd, links))
+        self.assertEqual(links.get(0), '/dev/null', what)
+        self.assertEqual(links.get(1), '/dev/null', what)
+
+    def test_inherited_descriptors_closed(self):
+        srv, secret = self.start_with_fds()
+        self.check_fds(srv, srv.pid, secret, 'master')
+        c = self.conn(srv)
+        self.assertTrue(c.line().startswith('+OK'))
+        kids = srv.sessions()
+        self.assertEqual(len(kids), 2, kids)    # monitor, pre-auth child
+        monitor, preauth = kids
+        for pid, what in ((monitor, 'monitor'), (preauth, 'pre-auth')):
+            links = self.check_fds(srv, pid, secret, what)
+            self.check_child_stdio(srv, pid, links, what)
+        # pre-auth: stdio, the client, the monitor's IPC socket, maybe
+        # syslog's socket: nothing else
+        self.assertLessEqual(len(fd_links(preauth)), 6, fd_links(preauth))
+        self.assertOK(c.cmd('USER alice'))
+        self.assertOK(c.cmd('PASS alicepw'))
+        self.assertOK(c.cmd('STAT'))
+        self.assertEqual(srv.sessions(), [monitor])     # now the session
+        links = self.check_fds(srv, monitor, secret, 'session')
+        self.check_child_stdio(srv, monitor, links, 'session')
+        self.assertOK(c.cmd('QUIT'))
+        # the children's lines still reach the log, from their own pids
+        self.assertTrue(wait_log(srv, r'\[%d\] \S+ pop3 user=alice logout '
+                                 r'result=ok' % monitor), srv.log_tail())
+        self.assertTrue(re.search(r'\[%d\] \S+ pop3 connect client=' %
+                                  monitor, srv.log_text()), srv.log_tail())
+
+    def test_environment_scrubbed(self):
+        srv = self.server(start=False)
+        os.environ['P23_LEAK_CHECK'] = 'leaked'
+        try:
+            srv.start()
+        finally:
+            del os.environ['P23_LEAK_CHECK']
+        c = self.conn(srv)
+        self.assertTrue(c.line().startswith('+OK'))
+        for pid in [srv.pid] + srv.sessions():
+            with open('/proc/%d/environ' % pid, 'rb') as f:
+                env = f.read().split(b'\0')
+            self.assertNotIn(b'P23_LEAK_CHECK=leaked', env, pid)
+
+
 if __name__ == '__main__':
     p23.main()
