@@ -387,7 +387,8 @@ log_relay_line(long pid, const char *line, size_t len)
 		log_sanitize(line, len, safe, sizeof safe - 1);
 		len = strlen(safe);
 		safe[len++] = '\n';
-		(void)write(STDERR_FILENO, safe, len);
+		if (write(STDERR_FILENO, safe, len) == -1)
+			return;		/* nowhere left to report it */
 		return;
 	}
 	log_sanitize(line, len, safe, LOG_MSG_MAX - 8);

@@ -126,8 +126,9 @@ on_signal(int sig)
 		got_hup = 1;
 	else if (sig == SIGCHLD)
 		got_chld = 1;
-	if (sig_pipe[1] != -1)
-		(void)write(sig_pipe[1], &c, 1);
+	/* A full pipe already wakes the loop: a lost byte is harmless. */
+	if (sig_pipe[1] != -1 && write(sig_pipe[1], &c, 1) == -1)
+		errno = saved;
 	errno = saved;
 }
 

@@ -7,8 +7,10 @@
 
 import os
 import re
+import shutil
 import socket
 import stat
+import subprocess
 import sys
 import unittest
 
@@ -396,6 +398,63 @@ class Descriptors(p23.TestCase):
             with open('/proc/%d/environ' % pid, 'rb') as f:
                 env = f.read().split(b'\0')
             self.assertNotIn(b'P23_LEAK_CHECK=leaked', env, pid)
+
+
+def readelf(*args):
+    return subprocess.run(['readelf', '-W'] + list(args), check=True,
+                          capture_output=True, text=True).stdout
+
+
+@unittest.skipIf(shutil.which('readelf') is None, 'readelf (binutils) '
+                 'is not installed')
+class BuildFlags(p23.TestCase):
+    """Every binary and plugin is built with stack canaries and (outside
+    sanitizer builds) _FORTIFY_SOURCE, the binaries as PIE, everything
+    with RELRO and immediate binding (configure.ac)."""
+
+    def objects(self):
+        objs = [p23.BINARY, os.path.join(p23.BUILDDIR, 'pop2get')]
+        objs += [os.path.join(p23.PLUGINDIR, n) for n in
+                 ('auth_passwdfile.so', 'store_maildir.so')]
+        return objs
+
+    @staticmethod
+    def sanitized():
+        return '__asan_init' in readelf('--dyn-syms', p23.BINARY)
+
+    def test_relro_now(self):
+        for o in self.objects():
+            self.assertTrue('GNU_RELRO' in readelf('-l', o),
+                            o + ': no RELRO segment')
+            self.assertTrue(re.search(r'\(FLAGS\)\s+.*BIND_NOW|FLAGS_1\)'
+                                      r'\s+Flags:.*\bNOW\b',
+                                      readelf('-d', o)),
+                            o + ': not linked -z now')
+
+    def test_pie(self):
+        for o in self.objects()[:2]:
+            self.assertTrue('DYN (Position-Independent Executable' in
+                            readelf('-h', o), o + ': not PIE')
+
+    def test_stack_protector_and_fortify(self):
+        for o in self.objects():
+            syms = readelf('--dyn-syms', o)
+            self.assertTrue('__stack_chk_fail' in syms,
+                            o + ': no stack protector')
+            if not self.sanitized():
+                self.assertTrue(re.search(r'__\w+_chk@', syms),
+                                o + ': no fortified libc call')
+
+    @unittest.skipIf(shutil.which('hardening-check') is None,
+                     'hardening-check (devscripts) is not installed')
+    def test_hardening_check(self):
+        r = subprocess.run(['hardening-check', p23.BINARY],
+                           capture_output=True, text=True)
+        for want in ('Position Independent Executable: yes',
+                     'Stack protected: yes',
+                     'Read-only relocations: yes',
+                     'Immediate binding: yes'):
+            self.assertIn(want, r.stdout)
 
 
 if __name__ == '__main__':
