@@ -67,4 +67,13 @@
 #define DEF_PER_IP_PREFIX4	32
 #define DEF_PER_IP_PREFIX6	64
 
+/*
+ * RLIMIT_NOFILE of the pre-auth child.  poll() fails with EINVAL when
+ * nfds exceeds RLIMIT_NOFILE, and the child polls one descriptor (two
+ * once it proxies TLS); with 0, 1 and 2 always open, a limit of 3 lets it
+ * poll what it has but get no new descriptor at all (its seccomp filter
+ * refuses open() and socket() anyway).
+ */
+#define PREAUTH_RLIMIT_NOFILE	3
+
 #endif

@@ -10,11 +10,14 @@
  */
 #include "config.h"
 
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <paths.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +25,10 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "defaults.h"
 #include "log.h"
 #include "priv.h"
+#include "sandbox.h"
 
 /* The environment variable kept by priv_scrub_env(): the zone of the log
  * timestamps, the administrator's choice. */
@@ -153,4 +158,47 @@ priv_child_fds(int client_fd, int log_fd, const char **error_r)
 		return priv_error(error_r, "dup2: %s", strerror(errno));
 	priv_close_from(PRIV_CLIENT_FD + 1);
 	return PRIV_CLIENT_FD;
+}
+
+/* setrlimit(2) with soft = hard = V; -1 with *error_r set. */
+static int
+priv_limit(int resource, rlim_t v, const char *name, const char **error_r)
+{
+	struct rlimit rl;
+
+	rl.rlim_cur = rl.rlim_max = v;
+	if (setrlimit(resource, &rl) != 0)
+		return priv_error(error_r, "setrlimit(%s, %lu): %s", name,
+		    (unsigned long)v, strerror(errno));
+	return 0;
+}
+
+int
+priv_harden_preauth(const char **error_r)
+{
+	/* It creates no descriptor, writes no file, forks nothing. */
+	if (priv_limit(RLIMIT_NOFILE, PREAUTH_RLIMIT_NOFILE, "RLIMIT_NOFILE",
+	    error_r) != 0 ||
+	    priv_limit(RLIMIT_FSIZE, 0, "RLIMIT_FSIZE", error_r) != 0 ||
+	    priv_limit(RLIMIT_NPROC, 0, "RLIMIT_NPROC", error_r) != 0)
+		return -1;
+	/* A write to a regular file then fails with EFBIG instead of
+	 * killing the process (inetd mode may give it a file as stderr). */
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+		return priv_error(error_r, "signal(SIGXFSZ): %s",
+		    strerror(errno));
+	/* Last: it sets PR_SET_NO_NEW_PRIVS, and after it setrlimit() and
+	 * signal() are no longer allowed. */
+	return sandbox_preauth(error_r);
+}
+
+int
+priv_harden_session(const char **error_r)
+{
+	/* The mail-user session never gains privileges again: no setuid
+	 * or file-capability program could give it any. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return priv_error(error_r, "prctl(PR_SET_NO_NEW_PRIVS): %s",
+		    strerror(errno));
+	return 0;
 }

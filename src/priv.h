@@ -44,4 +44,17 @@ void priv_scrub_env(void);
  */
 int priv_child_fds(int client_fd, int log_fd, const char **error_r);
 
+/*
+ * The pre-auth child, right after priv_drop() (and PR_SET_PDEATHSIG):
+ * RLIMIT_NOFILE to PREAUTH_RLIMIT_NOFILE, RLIMIT_FSIZE and RLIMIT_NPROC to
+ * 0, SIGXFSZ ignored, then PR_SET_NO_NEW_PRIVS and the seccomp filter
+ * (sandbox.c).  0, or -1: the caller must exit.
+ */
+int priv_harden_preauth(const char **error_r);
+/*
+ * The session, right after priv_drop() to the mail user:
+ * PR_SET_NO_NEW_PRIVS.  0, or -1: the caller must exit.
+ */
+int priv_harden_session(const char **error_r);
+
 #endif

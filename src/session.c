@@ -242,6 +242,7 @@ static void __attribute__((noreturn))
 preauth_child(struct session *s, int fd, pid_t monitor)
 {
 	const struct config *cfg = s->cfg;
+	const char *error;
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 
@@ -259,6 +260,11 @@ preauth_child(struct session *s, int fd, pid_t monitor)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != monitor)
 		_exit(1);
 #endif
+	/* rlimits, NO_NEW_PRIVS, seccomp (priv.c, sandbox.c) */
+	if (priv_harden_preauth(&error) != 0) {
+		log_warnx("pre-auth hardening: %s", error);
+		_exit(1);
+	}
 	net_init(&s->net, fd, INPUT_BUF_MAX, cfg->write_timeout);
 	if (s->proto == PROTO_POP3)
 		pop3_preauth(s);
@@ -275,6 +281,7 @@ session_run(int fd, const struct config *cfg, enum proto proto,
 {
 	struct session s;
 	struct ipc_auth *a;
+	const char *error;
 	int sv[2], status, failures = 0;
 	pid_t child, monitor;
 	char prefix[200];
@@ -365,6 +372,10 @@ session_run(int fd, const struct config *cfg, enum proto proto,
 	/* Become the mail user, then serve TRANSACTION and UPDATE. */
 	if (priv_drop(uid, gid, NULL) != 0)
 		_exit(1);
+	if (priv_harden_session(&error) != 0) {		/* NO_NEW_PRIVS */
+		log_warnx("session hardening: %s", error);
+		_exit(1);
+	}
 	{
 		char esc[128];
 

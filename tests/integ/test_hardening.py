@@ -400,6 +400,52 @@ class Descriptors(p23.TestCase):
             self.assertNotIn(b'P23_LEAK_CHECK=leaked', env, pid)
 
 
+class Sandbox(p23.TestCase):
+    """The pre-auth child runs with PR_SET_NO_NEW_PRIVS, a seccomp filter
+    (mode 2) and rlimits that let it open, write or fork nothing; the
+    session keeps NO_NEW_PRIVS and no capability.  (That a call outside
+    the filter kills the process is shown in check_sandbox.c.)"""
+
+    def test_preauth_and_session(self):
+        srv = self.server()
+        c = self.conn(srv)
+        self.assertTrue(c.line().startswith('+OK'))
+        monitor, preauth = srv.sessions()
+        st = proc_status(preauth)
+        self.assertEqual(st['NoNewPrivs'].strip(), '1', st)
+        self.assertEqual(st['Seccomp'].strip(), '2', st)
+        self.assertRegex(st['CapEff'], r'^0+$')
+        lim = proc_limits(preauth)
+        self.assertEqual(lim['Max open files'], ('3', '3'))
+        self.assertEqual(lim['Max file size'], ('0', '0'))
+        self.assertEqual(lim['Max processes'], ('0', '0'))
+        # still serves: the filter allows the whole login dialogue
+        self.assertTrue(c.cmd('CAPA').startswith('+OK'))
+        c.multi()
+        self.assertERR(c.cmd('PASS x'))
+        self.assertOK(c.cmd('USER alice'))
+        self.assertERR(c.cmd('PASS wrong'))
+        self.assertOK(c.cmd('USER alice'))
+        self.assertOK(c.cmd('PASS alicepw'))
+        self.assertOK(c.cmd('STAT'))
+        self.assertEqual(srv.sessions(), [monitor])
+        st = proc_status(monitor)
+        self.assertEqual(st['NoNewPrivs'].strip(), '1', st)
+        self.assertEqual(st['Seccomp'].strip(), '0', st)
+        self.assertRegex(st['CapEff'], r'^0+$')
+        self.assertOK(c.cmd('QUIT'))
+        self.assertNotIn('died of signal', srv.log_text())
+
+    def test_pop2_preauth(self):
+        srv = self.server(pop2=True)
+        c = self.conn(srv, pop2=True)
+        self.assertTrue(c.line().startswith('+'))
+        monitor, preauth = srv.sessions()
+        self.assertEqual(proc_status(preauth)['Seccomp'].strip(), '2')
+        self.assertTrue(c.cmd('HELO alice alicepw').startswith('#'))
+        self.assertTrue(c.cmd('QUIT').startswith('+'))
+
+
 def readelf(*args):
     return subprocess.run(['readelf', '-W'] + list(args), check=True,
                           capture_output=True, text=True).stdout

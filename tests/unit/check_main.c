@@ -78,6 +78,7 @@ main(void)
 	srunner_add_suite(sr, suite_log());
 	srunner_add_suite(sr, suite_trust());
 	srunner_add_suite(sr, suite_addr());
+	srunner_add_suite(sr, suite_sandbox());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

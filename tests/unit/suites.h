@@ -16,6 +16,7 @@ Suite *suite_pop2(void);
 Suite *suite_log(void);
 Suite *suite_trust(void);
 Suite *suite_addr(void);
+Suite *suite_sandbox(void);
 
 /* Helpers shared by the suites (check_main.c). */
 /* A fresh empty directory under $TMPDIR; the caller owns the string. */
