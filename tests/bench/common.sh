@@ -9,6 +9,12 @@ TOP=$(cd "$BENCH_DIR/../.." && pwd)
 # maildrop copies, built tools and results go (outside the tree).
 STATE=${BENCH_STATE:-/var/tmp/pop23d-bench}
 
+# The knobs "peers.sh setup" was last run with (kept in setup.env) are the
+# defaults of every later command; the environment still wins.
+if [ -f "$STATE/setup.env" ]; then
+	. "$STATE/setup.env"
+fi
+
 # The data: system users popbench1..NUSERS with NMSGS messages each
 # (log-uniform MSG_MIN..MSG_MAX octets), popbenchbulk with BULK_MSGS
 # messages of BULK_SIZE octets, all with the password "popbench" as a

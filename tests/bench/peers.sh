@@ -297,6 +297,12 @@ setup() {
 	dovecot_conf dovecot-hp "$(port_of dovecot-hp)" hp
 	mailutils_conf
 	build_tools
+	cat >"$STATE/setup.env" <<EOF
+# written by peers.sh setup: the data this state directory holds
+: "\${NUSERS:=$NUSERS}" "\${NMSGS:=$NMSGS}" "\${MSG_MIN:=$MSG_MIN}" "\${MSG_MAX:=$MSG_MAX}"
+: "\${BULK_MSGS:=$BULK_MSGS}" "\${BULK_SIZE:=$BULK_SIZE}" "\${SEED:=$SEED}"
+: "\${IDLE_USERS:=$IDLE_USERS}" "\${BIG_MSGS:=$BIG_MSGS}"
+EOF
 	echo "== setup done; state in $STATE"
 }
 

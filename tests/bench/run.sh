@@ -124,11 +124,12 @@ run() {
 	# server, so that every index and cache exists before timing.
 	# Errors here are expected on a first contact (Mailutils rewrites
 	# the maildrop during its first session).
-	per=$(( (NUSERS + 9) / 10 ))
+	wc=$(( NUSERS < 10 ? NUSERS : 10 ))
+	per=$(( (NUSERS + wc - 1) / wc ))
 	for s in $SERVERS; do
 		p=$(port_of "$s")
 		echo "== warm-up $s"
-		timeout 900 "$POPLOAD" fetch -p "$p" $users -c 10 -N "$per" \
+		timeout 900 "$POPLOAD" fetch -p "$p" $users -c "$wc" -N "$per" \
 			--quickack -l "$s" $(server_opts "$s") 2>/dev/null |
 			sed 's/^/warm-up /' || true
 		timeout 900 "$POPLOAD" bulk -p "$p" $bulk --quickack -l "$s" \
@@ -159,6 +160,14 @@ run() {
 		[ "$IDLE_USERS" -ge "$IDLE_N" ] ||
 			bench_die "IDLE_N=$IDLE_N needs IDLE_USERS >= $IDLE_N at setup"
 		idle="-u popidle%d -r 1:$IDLE_N -P $PASSWORD"
+		# one session per idle user first: indexes exist before
+		# memory is measured
+		wc=$(( IDLE_N < 10 ? IDLE_N : 10 ))
+		for s in $SERVERS; do
+			timeout 900 "$POPLOAD" poll -p "$(port_of "$s")" $idle \
+				-c "$wc" -N $(( (IDLE_N + wc - 1) / wc )) -l "$s" \
+				2>/dev/null | sed 's/^/warm-up /' || true
+		done
 		rep=0
 		while [ $rep -lt "$IDLE_REPS" ]; do
 			for s in $(rotate $rep $SERVERS); do
