@@ -561,8 +561,9 @@ class TestPop2ReadOnly(Pop2Case):
 
 
 class TestFoldEscape(Pop2Case):
-    """Issue 3: FOLD names are untrusted; no path escape of any kind.  bob
-    has two messages, so a "#2" would mean FOLD reached his maildrop."""
+    """FOLD names are untrusted; no path escape of any kind
+    (doc/SECURITY.md P5, B13).  bob has two messages, so a "#2" would mean
+    FOLD reached his maildrop."""
 
     def assertNoFolder(self, c, name, raw=False):
         r = c.fold(name, raw=raw)
