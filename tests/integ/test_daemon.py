@@ -540,7 +540,7 @@ class Privileges(p23.TestCase):
 class Credentials(p23.TestCase):
     def test_session_holds_no_auth_plugin(self):
         # After login the auth plugin (and the password table it read) is
-        # unloaded from the mail-user session (security.md S3).
+        # unloaded from the mail-user session (doc/SECURITY.md, test S3).
         srv = self.server()
         c = self.login(srv)
         self.assertOK(c.cmd('STAT'))

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # test_pop2_edge.py - the POP2 (RFC 937) edge cases 1-45 of
-# shared/notes/protocols.md section 3, one test each (test_eNN_...), the
-# FOLD path-escape rules of issue 3, and pop2get(1) against pop23d.
+# doc/PROTOCOLS.md section 3.1, one test each (test_eNN_...), the FOLD
+# path-escape rules (doc/SECURITY.md P5, B13), and pop2get(1) against
+# pop23d.
 # GPL-3.0-or-later.
 
 import os
@@ -560,8 +561,9 @@ class TestPop2ReadOnly(Pop2Case):
 
 
 class TestFoldEscape(Pop2Case):
-    """Issue 3: FOLD names are untrusted; no path escape of any kind.  bob
-    has two messages, so a "#2" would mean FOLD reached his maildrop."""
+    """FOLD names are untrusted; no path escape of any kind
+    (doc/SECURITY.md P5, B13).  bob has two messages, so a "#2" would mean
+    FOLD reached his maildrop."""
 
     def assertNoFolder(self, c, name, raw=False):
         r = c.fold(name, raw=raw)

@@ -1,7 +1,7 @@
 /*
  * check_index.c - unit tests for the GDBM index (src/index.c): the record
  * codec (round trips and every kind of bad record), the operations on a
- * temp dir, and hostile or damaged index files (security.md B20): empty,
+ * temp dir, and hostile or damaged index files (doc/SECURITY.md B20): empty,
  * random, truncated, foreign, symlinked, not ours, bit-flipped.
  * Runs as whoever runs make check; the owner test needs root.
  */
