@@ -1,7 +1,8 @@
 /*
- * check_index.c - unit tests for the GDBM index (src/index.c): the record
+ * check_index.c - unit tests for the GDBM index (src/index.c) and its
+ * checksum (src/crc32c.c, against the RFC 3720 vectors): the record
  * codec (round trips and every kind of bad record), the operations on a
- * temp dir, and hostile or damaged index files (security.md B20): empty,
+ * temp dir, and hostile or damaged index files (doc/SECURITY.md B20): empty,
  * random, truncated, foreign, symlinked, not ours, bit-flipped.
  * Runs as whoever runs make check; the owner test needs root.
  */
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crc32c.h"
 #include "index.h"
 #include "suites.h"
 
@@ -140,6 +142,103 @@ make_real_index(const char *path, int n)
 	ck_assert_int_eq(index_count(idx), n);
 	index_close(&idx);
 }
+
+/* ----------------------------------------------------------------- CRC-32C */
+
+/* RFC 3720 appendix B.4, and the customary check value. */
+static unsigned char rfc_read_pdu[48] = {
+	0x01, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00,
+	0x00, 0x00, 0x00, 0x14, 0x00, 0x00, 0x00, 0x18,
+	0x28, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
+enum { V_ZEROS, V_ONES, V_INC, V_DEC, V_PDU, V_CHECK };
+
+static const struct {
+	const char *what;
+	int kind;
+	uint32_t crc;	/* RFC 3720 prints it low octet first: aa 36 91 8a */
+} crc_vectors[] = {
+	{ "32 octets of zeros", V_ZEROS, 0x8a9136aa },
+	{ "32 octets of ones", V_ONES, 0x62a8ab43 },
+	{ "32 incrementing octets", V_INC, 0x46dd794e },
+	{ "32 decrementing octets", V_DEC, 0x113fdb5c },
+	{ "an iSCSI read command PDU", V_PDU, 0xd9963a56 },
+	{ "\"123456789\"", V_CHECK, 0xe3069283 },
+};
+
+START_TEST(test_crc32c_vectors)
+{
+	unsigned char buf[64];
+	size_t len = 32, i;
+	uint32_t sw, all, hw;
+
+	switch (crc_vectors[_i].kind) {
+	case V_ZEROS:
+		memset(buf, 0, 32);
+		break;
+	case V_ONES:
+		memset(buf, 0xff, 32);
+		break;
+	case V_INC:
+	case V_DEC:
+		for (i = 0; i < 32; i++)
+			buf[i] = (unsigned char)(crc_vectors[_i].kind ==
+			    V_INC ? i : 31 - i);
+		break;
+	case V_PDU:
+		memcpy(buf, rfc_read_pdu, sizeof(rfc_read_pdu));
+		len = sizeof(rfc_read_pdu);
+		break;
+	case V_CHECK:
+		memcpy(buf, "123456789", 9);
+		len = 9;
+		break;
+	}
+	sw = crc32c_sw(0, buf, len);
+	hw = crc32c(0, buf, len);
+	ck_assert_msg(sw == crc_vectors[_i].crc, "%s: table %08x",
+	    crc_vectors[_i].what, sw);
+	ck_assert_msg(hw == crc_vectors[_i].crc, "%s: crc32c (hw %d) %08x",
+	    crc_vectors[_i].what, crc32c_hw(), hw);
+	/* Chained in two pieces, at every split. */
+	for (i = 0; i <= len; i++) {
+		all = crc32c(crc32c(0, buf, i), buf + i, len - i);
+		ck_assert_msg(all == crc_vectors[_i].crc, "%s: split at %zu",
+		    crc_vectors[_i].what, i);
+		all = crc32c_sw(crc32c_sw(0, buf, i), buf + i, len - i);
+		ck_assert_uint_eq(all, crc_vectors[_i].crc);
+	}
+}
+END_TEST
+
+/* The instruction path (if the CPU has one) and the table agree on every
+ * length and alignment. */
+START_TEST(test_crc32c_hw_matches_table)
+{
+	unsigned char buf[600];
+	uint32_t x = 2463534242u;
+	size_t off, len;
+
+	for (off = 0; off < sizeof(buf); off++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		buf[off] = (unsigned char)x;
+	}
+	ck_assert_uint_eq(crc32c(0, buf, 0), 0);
+	ck_assert_uint_eq(crc32c_sw(0, buf, 0), 0);
+	for (off = 0; off < 9; off++)
+		for (len = 0; len + off <= 520; len++)
+			ck_assert_msg(crc32c(0, buf + off, len) ==
+			    crc32c_sw(0, buf + off, len),
+			    "offset %zu length %zu (hw %d)", off, len,
+			    crc32c_hw());
+}
+END_TEST
 
 /* ------------------------------------------------------------- the codec */
 
@@ -1224,6 +1323,12 @@ suite_index(void)
 {
 	Suite *s = suite_create("index");
 	TCase *tc;
+
+	tc = tcase_create("crc32c");
+	tcase_add_loop_test(tc, test_crc32c_vectors, 0,
+	    (int)(sizeof(crc_vectors) / sizeof(crc_vectors[0])));
+	tcase_add_test(tc, test_crc32c_hw_matches_table);
+	suite_add_tcase(s, tc);
 
 	tc = tcase_create("codec");
 	tcase_add_loop_test(tc, test_codec_roundtrip, 0,
