@@ -19,7 +19,7 @@ struct index;
 
 struct maildrop_msg {
 	const char *key;	/* the storage's unique key */
-	char uidl[UIDL_MAX + 1];
+	char uidl[UIDL_MAX + 1];	/* from the key, never the index */
 	uint64_t size;		/* CRLF octets sent, no stuffing */
 	uint64_t raw_size;	/* stored octets */
 	unsigned deleted:1;	/* marked in this session (DELE / ACKD) */

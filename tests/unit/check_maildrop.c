@@ -218,6 +218,53 @@ START_TEST(test_changed_message_refused)
 }
 END_TEST
 
+/* Keys that are not UIDLs get the MD5 of the key; cold and warm logins
+ * (UIDL computed again on every index hit) agree. */
+static const struct {
+	const char *name;
+	const char *uidl;
+} odd_keys[] = {
+	{ "1003.kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+	  "kkkkkkkkkkkkkkkkkkkkkk", "744ca315c4c5c4407f1c7488643bab11" },
+	{ "1004.has space:2,S", "15de0c8b14fead9163702810fc45348e" },
+	{ "1005.caf\xc3\xa9", "6dbf03bb4b8336be81e787b8516c5866" },
+#define KEY70	"1006.exactly-seventy-octets-xxxxxxxxxxxxxxxxxxxxxxxxxxx" \
+		"xxxxxxxxxxxxxxx"
+	{ KEY70, KEY70 },
+};
+#define NODD (sizeof odd_keys / sizeof odd_keys[0])
+
+START_TEST(test_uidl_from_key)
+{
+	struct maildrop *md;
+	char path[PATH_MAX];
+	size_t i, round;
+
+	ck_assert_uint_eq(strlen(odd_keys[3].uidl), 70);
+	for (i = 0; i < NODD; i++) {
+		snprintf(path, sizeof path, "%s/%s/%s", md_path,
+		    strchr(odd_keys[i].name, ':') ? "cur" : "new",
+		    odd_keys[i].name);
+		test_write_file(path, "Subject: odd\n\nkey\n", 19);
+	}
+	for (round = 0; round < 2; round++) {
+		md = open_md();
+		ck_assert_uint_eq(md->count, NMSGS + NODD);
+		ck_assert_uint_eq(md->index_hits,
+		    round == 0 ? 0 : NMSGS + NODD);
+		for (i = 0; i < NMSGS; i++)
+			ck_assert_str_eq(md->msgs[i].uidl, msgs[i].name);
+		for (i = 0; i < NODD; i++)
+			ck_assert_msg(strcmp(md->msgs[NMSGS + i].uidl,
+			    odd_keys[i].uidl) == 0, "round %zu key %zu: %s",
+			    round, i, md->msgs[NMSGS + i].uidl);
+		/* The S flag in the name: LAST is message 5. */
+		ck_assert_uint_eq(md->last, NMSGS + 2);
+		maildrop_close(&md);
+	}
+}
+END_TEST
+
 START_TEST(test_empty_new_user)
 {
 	struct maildrop *md = NULL;
@@ -269,6 +316,7 @@ suite_maildrop(void)
 	tcase_add_test(tc, test_marks_reset_commit);
 	tcase_add_test(tc, test_no_commit_no_change);
 	tcase_add_test(tc, test_changed_message_refused);
+	tcase_add_test(tc, test_uidl_from_key);
 	tcase_add_test(tc, test_empty_new_user);
 	tcase_add_loop_test(tc, test_measure, 0,
 	    sizeof measures / sizeof measures[0]);
