@@ -6,9 +6,11 @@
  * message once and then stored.  A warm login therefore reads no message
  * bodies.  The UIDL is never taken from the index: it is computed from the
  * storage key at every login (cheaply: the key itself, in the common
- * case).  Deletion and accessed marks live in memory until
- * maildrop_commit() (UPDATE); a dropped connection loses them and removes
- * nothing.
+ * case).  A message that cannot be opened or read at login (a file of
+ * another user, one that vanished since the listing) is left out of the
+ * session and logged, never deleted; the others are served.  Deletion and
+ * accessed marks live in memory until maildrop_commit() (UPDATE); a
+ * dropped connection loses them and removes nothing.
  *
  * PRIVILEGE: runs as the mail user (never root: session.c has dropped).
  */
@@ -31,6 +33,10 @@
 #include "net.h"
 
 #define READ_CHUNK	65536
+/* Messages skipped at login are named in the log up to this many per
+ * session, the rest counted in one line: a maildrop full of unreadable
+ * files must not flood the log at every login. */
+#define SKIP_LOG_MAX	10
 #define MD5_LEN		16
 
 /* One MD5 context for all the UIDLs of a login (make_uidl). */
@@ -173,12 +179,26 @@ prune_index(struct maildrop *md)
 	return pruned;
 }
 
-enum load_result { LOAD_OK, LOAD_FAIL, LOAD_NOUIDL };
+/* Log that listed message PM was left out of the session, and WHY. */
+static void
+skip_log(struct maildrop *md, const struct pop23d_msg *pm, const char *why)
+{
+	char esc[128];
+
+	if (md->skipped++ >= SKIP_LOG_MAX)
+		return;
+	log_warnx("maildrop: message %s %s; left out of this session",
+	    log_escape(pm->key, strlen(pm->key), esc, sizeof esc), why);
+}
+
+enum load_result { LOAD_OK, LOAD_SKIP, LOAD_FAIL };
 
 /*
  * Fill M for the storage's message SIDX (listed as PM): the size, raw size
  * and accessed flag from a valid index record, or by measuring the file
- * (the record is then stored); the UIDL from the key, always.
+ * (the record is then stored); the UIDL from the key, always.  LOAD_SKIP:
+ * the file cannot be opened or read (vanished, another user's, not a
+ * file): the message is left out of the session.  LOAD_FAIL: no UIDL.
  */
 static enum load_result
 load_msg(struct maildrop *md, struct uidl_maker *um,
@@ -186,13 +206,14 @@ load_msg(struct maildrop *md, struct uidl_maker *um,
     int *dirty)
 {
 	struct index_rec rec;
-	char esc[128];
+	enum pop23d_result r;
 	int fd;
 	off_t off, len;
 
 	m->key = pm->key;
+	m->sidx = sidx;
 	if (make_uidl(um, pm->key, m->uidl) != 0)
-		return LOAD_NOUIDL;
+		return LOAD_FAIL;
 	/* A record counts only if the raw size the storage knows (if it
 	 * knows one without a stat) agrees with it as well. */
 	if (md->index != NULL && index_lookup(md->index, pm->key, &rec) == 1 &&
@@ -204,11 +225,16 @@ load_msg(struct maildrop *md, struct uidl_maker *um,
 		return LOAD_OK;
 	}
 	md->index_misses++;
-	if (md->ops->msg_open(md->mbox, sidx, &fd, &off, &len) != POP23D_OK)
-		goto fail;
+	if ((r = md->ops->msg_open(md->mbox, sidx, &fd, &off, &len)) !=
+	    POP23D_OK) {
+		skip_log(md, pm, r == POP23D_NOUSER ? "vanished" :
+		    "cannot be opened");
+		return LOAD_SKIP;
+	}
 	if (maildrop_measure(fd, off, len, &m->size) != 0) {
 		close(fd);
-		goto fail;
+		skip_log(md, pm, "cannot be read");
+		return LOAD_SKIP;
 	}
 	close(fd);
 	m->raw_size = (uint64_t)len;
@@ -222,10 +248,6 @@ load_msg(struct maildrop *md, struct uidl_maker *um,
 			*dirty = 1;
 	}
 	return LOAD_OK;
-fail:
-	log_warnx("cannot read message %zu (%s)", sidx + 1,
-	    log_escape(pm->key, strlen(pm->key), esc, sizeof esc));
-	return LOAD_FAIL;
 }
 
 /* Open (or rebuild) the index in the storage's index_dir, if it has one;
@@ -249,7 +271,11 @@ open_index(struct maildrop *md)
 		log_warnx("index %s was rebuilt", path);
 }
 
-/* Build md->msgs from the N listed messages PM.  0, or -1 with *error_r. */
+/*
+ * Build md->msgs from the N listed messages PM: every message that can be
+ * loaded gets the next number, the others are skipped.  0, or -1 with
+ * *error_r.
+ */
 static int
 load_all(struct maildrop *md, const struct pop23d_msg *pm, size_t n,
     const char **error_r)
@@ -267,14 +293,13 @@ load_all(struct maildrop *md, const struct pop23d_msg *pm, size_t n,
 	}
 	for (i = 0; i < n; i++) {
 		m = &md->msgs[md->count];
-		if ((lr = load_msg(md, &um, &pm[i], i, m, &dirty)) != LOAD_OK) {
+		if ((lr = load_msg(md, &um, &pm[i], i, m, &dirty)) == LOAD_SKIP)
+			continue;
+		if (lr == LOAD_FAIL) {
 			uidl_maker_free(&um);
-			if (lr == LOAD_NOUIDL) {
-				log_warnx("maildrop: cannot compute UIDLs (no "
-				    "MD5 in libcrypto?)");
-				*error_r = "cannot compute a UIDL";
-			} else
-				*error_r = "cannot read a message";
+			log_warnx("maildrop: cannot compute UIDLs (no MD5 in "
+			    "libcrypto?)");
+			*error_r = "cannot compute a UIDL";
 			return -1;
 		}
 		m->accessed_before = m->accessed;
@@ -286,9 +311,14 @@ load_all(struct maildrop *md, const struct pop23d_msg *pm, size_t n,
 	uidl_maker_free(&um);
 	md->live = md->count;
 	md->last_start = md->last;
+	if (md->skipped > SKIP_LOG_MAX)
+		log_warnx("maildrop: %zu more messages left out of this "
+		    "session (cannot be read)", md->skipped - SKIP_LOG_MAX);
 	/* New mail was indexed (or damaged records replaced): drop the
-	 * records of messages other clients removed too. */
-	if (md->index != NULL && md->index_misses > 0 && prune_index(md) > 0)
+	 * records of messages other clients removed too.  Skipped messages
+	 * alone do not trigger this walk at every login. */
+	if (md->index != NULL && md->index_misses > md->skipped &&
+	    prune_index(md) > 0)
 		dirty = 1;
 	if (dirty && md->index != NULL)
 		index_sync(md->index);
@@ -348,9 +378,9 @@ maildrop_open(const struct pop23d_store_ops *ops, const char *location,
 		maildrop_close(&md);
 		return POP23D_TEMPFAIL;
 	}
-	log_debug("maildrop open: %zu messages, index hits=%zu misses=%zu "
-	    "damaged=%lu", md->count, md->index_hits, md->index_misses,
-	    index_damaged(md->index));
+	log_debug("maildrop open: %zu messages (%zu skipped), index hits=%zu "
+	    "misses=%zu damaged=%lu", md->count, md->skipped, md->index_hits,
+	    md->index_misses, index_damaged(md->index));
 	*md_r = md;
 	return POP23D_OK;
 }
@@ -463,7 +493,7 @@ maildrop_send(struct maildrop *md, size_t n, struct net *out, long lines,
 		*error_r = "no such message";
 		return -1;
 	}
-	if (md->ops->msg_open(md->mbox, n - 1, &fd, &off, &len) !=
+	if (md->ops->msg_open(md->mbox, m->sidx, &fd, &off, &len) !=
 	    POP23D_OK) {
 		*error_r = "message vanished";
 		return -1;
@@ -584,10 +614,11 @@ maildrop_commit(struct maildrop *md, const char **error_r)
 		struct maildrop_msg *m = &md->msgs[i];
 
 		if (m->deleted)
-			idx[n++] = i;
+			idx[n++] = m->sidx;
 		else if (m->accessed && !m->accessed_before) {
 			marked++;
-			if (md->ops->mark_accessed(md->mbox, i) != POP23D_OK)
+			if (md->ops->mark_accessed(md->mbox, m->sidx) !=
+			    POP23D_OK)
 				log_warnx("cannot flag message %zu as seen",
 				    i + 1);
 		}
