@@ -19,7 +19,9 @@ struct index;
 
 struct maildrop_msg {
 	const char *key;	/* the storage's unique key */
-	char uidl[UIDL_MAX + 1];
+	size_t sidx;		/* the storage's index (list() order): not
+				 * n - 1 once a message was skipped */
+	char uidl[UIDL_MAX + 1];	/* from the key, never the index */
 	uint64_t size;		/* CRLF octets sent, no stuffing */
 	uint64_t raw_size;	/* stored octets */
 	unsigned deleted:1;	/* marked in this session (DELE / ACKD) */
@@ -40,12 +42,15 @@ struct maildrop {
 	int read_only;
 	/* statistics for the log and tests */
 	size_t index_hits, index_misses;
+	size_t skipped;		/* listed but unreadable: left out */
 };
 
 /*
  * Open the maildrop at LOCATION (folder NAME, or the default one when
  * NAME is NULL) through OPS, take its lock, read its index and build the
- * message list.  Returns POP23D_OK and *md_r, or POP23D_INUSE,
+ * message list.  A listed message that cannot be opened or read (and has
+ * no valid index record) is left out and logged; the rest are numbered
+ * 1..count without gaps.  Returns POP23D_OK and *md_r, or POP23D_INUSE,
  * POP23D_NOUSER (no such folder), POP23D_TEMPFAIL, POP23D_PERMFAIL with
  * *error_r (static text for the log).
  */

@@ -3,7 +3,8 @@
 # ([IN-USE], released at QUIT and at kill -9), no deletion without QUIT
 # (dropped connection, kill -9), a corrupt/truncated/foreign/symlinked
 # GDBM index (rebuilt, same answers, logged), UIDL stability across
-# sessions and index loss, files vanishing or renamed under a session.
+# sessions and index loss, files vanishing or renamed under a session,
+# files the session user cannot read (left out, logged, never deleted).
 # GPL-3.0-or-later.
 
 import os
@@ -307,6 +308,66 @@ class Reliability(p23.TestCase):
         finally:
             for p in paths:
                 os.chmod(p, 0o600)
+
+    # ------------------------------------------------ unreadable files
+    UNREADABLE = '1699999999.unreadable.test'   # sorts before the others
+
+    def unreadable_case(self, prepare):
+        """A file in new/ that the session user cannot read (PREPARE(path)
+        makes it so): every login works and serves the other messages,
+        the file is named once per session in the log, and a DELE of
+        the message after it removes that message, never the file."""
+        bad = os.path.join(self.srv.maildir('alice'), 'new', self.UNREADABLE)
+        with open(bad, 'wb') as f:
+            f.write(b'Subject: not yours\n\nsecret\n')
+        prepare(bad)
+        stat = '+OK 6 %d' % sum(len(p23.crlf(m)) for m in self.m)
+        for rnd in range(3):
+            before = self.srv.log_text()
+            c = self.try_login()
+            self.assertIsNotNone(c, 'round %d: login failed with an '
+                                    'unreadable file in new/' % rnd)
+            if rnd < 2:
+                self.assertEqual(c.cmd('STAT'), stat)
+                st, uidls = c.cmd_multi('UIDL')
+                self.assertEqual(uidls, ['%d %s' % (i + 1, k)
+                                         for i, k in enumerate(self.keys)])
+                st, body = c.retr(1)
+                self.assertEqual(body, p23.crlf(self.m[0]))
+                if rnd == 1:
+                    self.assertOK(c.cmd('DELE 1'))
+            else:
+                self.assertEqual(c.cmd('STAT')[:6], '+OK 5 ')
+            self.assertOK(c.cmd('QUIT'))
+            self.assertTrue(c.closed(5))
+            log = self.srv.log_text()[len(before):]
+            named = [l for l in log.splitlines() if 'left out' in l]
+            self.assertEqual(len(named), 1, 'round %d: %r' % (rnd, named))
+            self.assertIn(self.UNREADABLE, named[0])
+        self.assertTrue(os.path.lexists(bad), 'the unreadable file is gone')
+        left = [f.split(':')[0] for sub, f in self.srv.files('alice')]
+        self.assertEqual(left, [self.UNREADABLE] + self.keys[1:])
+
+    def test_unreadable_file_root_owned(self):
+        # issue 6 finding 1.4: one root-owned 0600 file in new/ made
+        # every login fail with -ERR [SYS/TEMP], forever
+        if not p23.ROOT:
+            self.skipTest('needs root: only root can leave a root-owned '
+                          'file in the maildrop (the mode-000 case runs '
+                          'as any user)')
+
+        def root_owned(path):
+            os.chown(path, 0, 0)
+            os.chmod(path, 0o600)
+        self.unreadable_case(root_owned)
+
+    def test_unreadable_file_mode_000(self):
+        # the session user owns it but may not read it (no session ever
+        # runs with CAP_DAC_OVERRIDE)
+        def no_access(path):
+            self.srv._own(path)
+            os.chmod(path, 0)
+        self.unreadable_case(no_access)
 
     # --------------------------------------------------------- UIDLs
     def uidls(self):

@@ -1,13 +1,15 @@
 /*
  * check_maildrop.c - the maildrop core against the real Maildir plugin in
  * a temp dir: sizes, UIDLs, streaming (CRLF, stuffing, TOP), marks,
- * RSET, commit, the warm index, and LAST across sessions.
+ * RSET, commit, the warm index, LAST across sessions, and messages left
+ * out because they vanished or cannot be opened.
  */
 #include "config.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +220,153 @@ START_TEST(test_changed_message_refused)
 }
 END_TEST
 
+/* Keys that are not UIDLs get the MD5 of the key; cold and warm logins
+ * (UIDL computed again on every index hit) agree. */
+static const struct {
+	const char *name;
+	const char *uidl;
+} odd_keys[] = {
+	{ "1003.kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+	  "kkkkkkkkkkkkkkkkkkkkkk", "744ca315c4c5c4407f1c7488643bab11" },
+	{ "1004.has space:2,S", "15de0c8b14fead9163702810fc45348e" },
+	{ "1005.caf\xc3\xa9", "6dbf03bb4b8336be81e787b8516c5866" },
+#define KEY70	"1006.exactly-seventy-octets-xxxxxxxxxxxxxxxxxxxxxxxxxxx" \
+		"xxxxxxxxxxxxxxx"
+	{ KEY70, KEY70 },
+};
+#define NODD (sizeof odd_keys / sizeof odd_keys[0])
+
+START_TEST(test_uidl_from_key)
+{
+	struct maildrop *md;
+	char path[PATH_MAX];
+	size_t i, round;
+
+	ck_assert_uint_eq(strlen(odd_keys[3].uidl), 70);
+	for (i = 0; i < NODD; i++) {
+		snprintf(path, sizeof path, "%s/%s/%s", md_path,
+		    strchr(odd_keys[i].name, ':') ? "cur" : "new",
+		    odd_keys[i].name);
+		test_write_file(path, "Subject: odd\n\nkey\n", 19);
+	}
+	for (round = 0; round < 2; round++) {
+		md = open_md();
+		ck_assert_uint_eq(md->count, NMSGS + NODD);
+		ck_assert_uint_eq(md->index_hits,
+		    round == 0 ? 0 : NMSGS + NODD);
+		for (i = 0; i < NMSGS; i++)
+			ck_assert_str_eq(md->msgs[i].uidl, msgs[i].name);
+		for (i = 0; i < NODD; i++)
+			ck_assert_msg(strcmp(md->msgs[NMSGS + i].uidl,
+			    odd_keys[i].uidl) == 0, "round %zu key %zu: %s",
+			    round, i, md->msgs[NMSGS + i].uidl);
+		/* The S flag in the name: LAST is message 5. */
+		ck_assert_uint_eq(md->last, NMSGS + 2);
+		maildrop_close(&md);
+	}
+}
+END_TEST
+
+/*
+ * The storage's own ops with list() wrapped: after the real listing,
+ * SABOTAGE runs - the moment between the scan and the measurement, made
+ * deterministic.
+ */
+static struct pop23d_store_ops wrapped;
+static void (*sabotage)(void);
+
+static enum pop23d_result
+list_then_sabotage(struct pop23d_mbox *mb, const struct pop23d_msg **msgs_r,
+    size_t *count_r)
+{
+	enum pop23d_result r = store.desc->store->list(mb, msgs_r, count_r);
+
+	if (r == POP23D_OK && sabotage != NULL)
+		sabotage();
+	return r;
+}
+
+/* Message 2 becomes a symlink (cannot be opened: ELOOP), message 4
+ * vanishes. */
+static void
+link_and_vanish(void)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/new/%s", md_path, msgs[1].name);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(symlink("/etc/passwd", path), 0);
+	snprintf(path, sizeof path, "%s/new/1003.D.host", md_path);
+	ck_assert_int_eq(unlink(path), 0);
+}
+
+static const char *const extra[][2] = {
+	{ "1003.D.host", "Subject: d\n\nd\n" },
+	{ "1004.E.host", "Subject: e\n\ne\n" },
+	{ "1005.F.host", "Subject: f\n\nf\n" },
+};
+
+/*
+ * Issue 6 finding 1.4: a message that cannot be opened, or vanished
+ * between the scan and the measurement, no longer fails the login: it is
+ * left out, the others are numbered without a gap, and DELE / RETR of
+ * messages after the gaps reach the right files at UPDATE.
+ */
+START_TEST(test_skip_unreadable)
+{
+	struct maildrop *md = NULL;
+	const char *err = NULL;
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s/new/%s", md_path, extra[i][0]);
+		test_write_file(path, extra[i][1], strlen(extra[i][1]));
+	}
+	wrapped = *store.desc->store;
+	wrapped.list = list_then_sabotage;
+	sabotage = link_and_vanish;
+	ck_assert_int_eq(maildrop_open(&wrapped, md_path, NULL, &md, &err),
+	    POP23D_OK);
+	sabotage = NULL;
+	ck_assert_uint_eq(md->count, 4);
+	ck_assert_str_eq(md->msgs[0].uidl, msgs[0].name);
+	ck_assert_str_eq(md->msgs[1].uidl, msgs[2].name);
+	ck_assert_str_eq(md->msgs[2].uidl, "1004.E.host");
+	ck_assert_str_eq(md->msgs[3].uidl, "1005.F.host");
+	ck_assert_uint_eq(md->live_octets,
+	    msgs[0].size + msgs[2].size + 17 + 17);
+	ck_assert_str_eq(send_msg(md, 2, -1, 1), msgs[2].stuffed);
+	ck_assert_str_eq(send_msg(md, 4, -1, 1), "Subject: f\r\n\r\nf\r\n");
+	ck_assert_ptr_null(maildrop_get(md, 5));
+	/* DELE 2 (message C), RETR 4 (message F), QUIT. */
+	ck_assert_int_eq(maildrop_delete(md, 2), 0);
+	maildrop_access(md, 4);
+	ck_assert_int_eq(maildrop_commit(md, &err), 0);
+	maildrop_close(&md);
+	snprintf(path, sizeof path, "%s/new/%s", md_path, msgs[0].name);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	snprintf(path, sizeof path, "%s/new/%s", md_path, msgs[2].name);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	snprintf(path, sizeof path, "%s/new/1004.E.host", md_path);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	snprintf(path, sizeof path, "%s/cur/1005.F.host:2,S", md_path);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	/* The one that could not be opened is never touched. */
+	snprintf(path, sizeof path, "%s/new/%s", md_path, msgs[1].name);
+	ck_assert_int_eq(faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW),
+	    0);
+
+	/* Next session (plain ops; the symlink is no message): A, E, F,
+	 * LAST = 3. */
+	md = open_md();
+	ck_assert_uint_eq(md->count, 3);
+	ck_assert_str_eq(md->msgs[2].uidl, "1005.F.host");
+	ck_assert_uint_eq(md->last, 3);
+	maildrop_close(&md);
+}
+END_TEST
+
 START_TEST(test_empty_new_user)
 {
 	struct maildrop *md = NULL;
@@ -269,6 +418,8 @@ suite_maildrop(void)
 	tcase_add_test(tc, test_marks_reset_commit);
 	tcase_add_test(tc, test_no_commit_no_change);
 	tcase_add_test(tc, test_changed_message_refused);
+	tcase_add_test(tc, test_uidl_from_key);
+	tcase_add_test(tc, test_skip_unreadable);
 	tcase_add_test(tc, test_empty_new_user);
 	tcase_add_loop_test(tc, test_measure, 0,
 	    sizeof measures / sizeof measures[0]);

@@ -3,8 +3,9 @@
  * Loads the built store_maildir.so with dlopen() from test_plugindir(),
  * drives it through a small test host and checks it against temporary
  * Maildirs: listing order and keys, accessed flags, reading, renames by
- * another reader, mark_accessed, expunge, the session lock (across
- * processes) and the POP2 FOLD folder-name rules.
+ * another reader, files that cannot be opened (and how often that is
+ * logged), mark_accessed, expunge, the session lock (across processes) and
+ * the POP2 FOLD folder-name rules.
  * Runs as whoever runs "make check".
  */
 #include "config.h"
@@ -31,12 +32,14 @@
 /* ------------------------------------------------------------ test host */
 
 static const char *cfg_fsync;	/* what config_get("maildir","fsync") says */
+static int th_lines;		/* lines the plugin logged */
 
 static void __attribute__((format(printf, 2, 3)))
 th_log(int prio, const char *fmt, ...)
 {
 	va_list ap;
 
+	th_lines++;
 	fprintf(stderr, "[store_maildir %d] ", prio);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -525,6 +528,67 @@ START_TEST(test_msg_open_renamed)
 	/* out of range */
 	ck_assert_int_ne(ops->msg_open(mb, 4, &fd, &off, &len), POP23D_OK);
 	ops->close(&mb);
+}
+END_TEST
+
+/*
+ * Files that cannot be opened: each fails alone (the others still open),
+ * a vanished one is NOUSER without a log line, and the failures are logged
+ * at most 10 times per session plus one line at close, however many there
+ * are and however often they are tried.
+ */
+START_TEST(test_msg_open_unopenable)
+{
+	const struct pop23d_msg *msgs;
+	struct pop23d_mbox *mb;
+	char rel[64], p[PATH_MAX];
+	int fd = -1, round;
+	off_t off, len;
+	size_t n, i;
+
+	for (i = 0; i < 40; i++) {
+		xsnprintf(rel, sizeof rel, "new/%zu.m%zu.host", 1000000000 + i,
+		    i);
+		put(md, rel);
+	}
+	mb = open_ok(md);
+	n = list_ok(mb, &msgs);
+	ck_assert_uint_eq(n, 40);
+	/* After the listing: 30 become symlinks (ELOOP), one vanishes. */
+	for (i = 0; i < 30; i++) {
+		xsnprintf(p, sizeof p, "%s/new/%zu.m%zu.host", md,
+		    1000000000 + i, i);
+		ck_assert_int_eq(unlink(p), 0);
+		ck_assert_int_eq(symlink("/etc/passwd", p), 0);
+	}
+	rm(md, "new/1000000039.m39.host");
+	th_lines = 0;
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 30; i++)
+			ck_assert_int_eq(ops->msg_open(mb, i, &fd, &off, &len),
+			    POP23D_PERMFAIL);
+		for (i = 30; i < 39; i++) {
+			xsnprintf(rel, sizeof rel, "new/%zu.m%zu.host",
+			    1000000000 + i, i);
+			check_bytes(mb, i, rel, (int)i);
+		}
+	}
+	ck_assert_int_eq(th_lines, 10);
+	/* The re-scan finds the vanished one gone (and the symlinks no
+	 * longer messages): NOUSER, no more log lines. */
+	ck_assert_int_eq(ops->msg_open(mb, 39, &fd, &off, &len),
+	    POP23D_NOUSER);
+	ck_assert_int_ne(ops->msg_open(mb, 0, &fd, &off, &len), POP23D_OK);
+	check_bytes(mb, 30, "new/1000000030.m30.host", 30);
+	ck_assert_int_eq(th_lines, 10);
+	ops->close(&mb);
+	ck_assert_int_eq(th_lines, 11);
+	/* Nothing was removed. */
+	for (i = 0; i < 39; i++) {
+		xsnprintf(rel, sizeof rel, "new/%zu.m%zu.host", 1000000000 + i,
+		    i);
+		ck_assert_msg(exists(md, rel), "%s removed", rel);
+	}
 }
 END_TEST
 
@@ -1066,6 +1130,7 @@ suite_store_maildir(void)
 	tcase_add_test(tc, test_list_empty);
 	tcase_add_test(tc, test_list_odd);
 	tcase_add_test(tc, test_msg_open_renamed);
+	tcase_add_test(tc, test_msg_open_unopenable);
 	tcase_add_test(tc, test_mark_accessed);
 	tcase_add_test(tc, test_mark_accessed_races);
 	tcase_add_loop_test(tc, test_expunge, 0, NELEM(fsync_values));
