@@ -239,7 +239,7 @@ session_authenticate(struct session *s, enum auth_kind kind,
 
 /* The pre-auth child: become login_user, speak until credentials. */
 static void __attribute__((noreturn))
-preauth_child(struct session *s, int fd, pid_t monitor)
+preauth_child(struct session *s, int rfd, int wfd, pid_t monitor)
 {
 	const struct config *cfg = s->cfg;
 	uid_t uid = (uid_t)-1;
@@ -259,7 +259,7 @@ preauth_child(struct session *s, int fd, pid_t monitor)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != monitor)
 		_exit(1);
 #endif
-	net_init(&s->net, fd, INPUT_BUF_MAX, cfg->write_timeout);
+	net_init(&s->net, rfd, wfd, INPUT_BUF_MAX, cfg->write_timeout);
 	if (s->proto == PROTO_POP3)
 		pop3_preauth(s);
 	else
@@ -269,7 +269,7 @@ preauth_child(struct session *s, int fd, pid_t monitor)
 }
 
 void
-session_run(int fd, const struct config *cfg, enum proto proto,
+session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
     struct loaded_plugin *auth, const struct loaded_plugin *store,
     const char *peer)
 {
@@ -310,7 +310,7 @@ session_run(int fd, const struct config *cfg, enum proto proto,
 	if (child == 0) {
 		close(sv[0]);
 		s.ipc_fd = sv[1];
-		preauth_child(&s, fd, monitor);
+		preauth_child(&s, rfd, wfd, monitor);
 	}
 	close(sv[1]);
 
@@ -376,7 +376,7 @@ session_run(int fd, const struct config *cfg, enum proto proto,
 	log_info("login result=ok client=%s method=%s", peer,
 	    a->kind == AUTH_KIND_APOP ? "apop" : "plain");
 	s.store = &store->store;
-	net_init(&s.net, fd, INPUT_BUF_MAX, cfg->write_timeout);
+	net_init(&s.net, rfd, wfd, INPUT_BUF_MAX, cfg->write_timeout);
 	if (a->leftover_len > sizeof a->leftover ||
 	    net_preload(&s.net, a->leftover, a->leftover_len) != 0) {
 		log_warnx("bad hand-over from the pre-auth process");

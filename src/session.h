@@ -48,13 +48,14 @@ struct session {
 };
 
 /*
- * Run a whole connection on FD in the current (freshly forked) process and
- * exit.  Called by the master's accept loop.  After a login the auth
+ * Run a whole connection in the current (freshly forked) process and exit:
+ * client input on RFD, output on WFD (the same socket, or inetd's fd 0
+ * and fd 1, which a wrapper may make two pipes).  Called by the master's accept loop.  After a login the auth
  * plugin is unloaded in this process (its user table, password hashes
  * included, is wiped by the plugin's destructor), so the mail-user session
  * holds no credentials.
  */
-void session_run(int fd, const struct config *cfg, enum proto proto,
+void session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
     struct loaded_plugin *auth, const struct loaded_plugin *store,
     const char *peer) __attribute__((noreturn));
 

@@ -95,7 +95,7 @@ send_msg(struct maildrop *md, size_t n, long lines, int stuff)
 	size_t len = 0;
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	net_init(&net, sv[0], 2048, 5);
+	net_init(&net, sv[0], sv[0], 2048, 5);
 	ck_assert_int_eq(maildrop_send(md, n, &net, lines, stuff, NULL, &err), 0);
 	ck_assert_int_eq(net_flush(&net), 0);
 	close(sv[0]);
@@ -208,7 +208,7 @@ START_TEST(test_changed_message_refused)
 	snprintf(path, sizeof path, "%s/new/%s", md_path, msgs[0].name);
 	test_write_file(path, "Subject: a\n\nchanged and longer\n", 31);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	net_init(&net, sv[0], 2048, 5);
+	net_init(&net, sv[0], sv[0], 2048, 5);
 	ck_assert_int_eq(maildrop_send(md, 1, &net, -1, 1, "+OK\r\n", &err), -1);
 	ck_assert_ptr_nonnull(err);
 	net_free(&net);
