@@ -36,6 +36,7 @@
 #include "conf.h"
 #include "defaults.h"
 #include "ipc.h"
+#include "lex.h"
 #include "log.h"
 #include "maildrop.h"
 #include "net.h"
@@ -283,39 +284,6 @@ reply_size(struct pop2 *p)
 	return POP2_ST_MBOX;
 }
 
-int
-pop2_unquote(const char **p, char *out, size_t outsz, int rest)
-{
-	const char *s = *p;
-	size_t n = 0;
-	char c;
-
-	if (outsz == 0)
-		return -1;
-	while (*s != '\0' && (rest || *s != ' ')) {
-		c = *s++;
-		if (c == '\\') {
-			if (*s == '\0')
-				goto fail;	/* a lone trailing backslash */
-			c = *s++;
-		}
-		if (n + 1 >= outsz)
-			goto fail;
-		out[n++] = c;
-	}
-	out[n] = '\0';
-	if (n == 0)
-		return -1;
-	if (*s == ' ')
-		s++;
-	*p = s;
-	return 0;
-fail:
-	/* The argument may be a password: leave none of it behind. */
-	explicit_bzero(out, outsz);
-	return -1;
-}
-
 /*
  * Read and run commands until the session leaves the command states.
  * TIMEOUT_S is RFC 937's T2 for the current phase.
@@ -438,8 +406,8 @@ cmd_helo(struct pop2 *p, const char *args)
 
 	/* RFC 937: HELO SP user SP password, each a <word> with "\"
 	 * quoting; nothing may follow the password. */
-	if (pop2_unquote(&q, user, sizeof(user), 0) == -1 ||
-	    pop2_unquote(&q, pass, sizeof(pass), 0) == -1 || *q != '\0') {
+	if (lex_unquote(&q, user, sizeof(user), 0) == -1 ||
+	    lex_unquote(&q, pass, sizeof(pass), 0) == -1 || *q != '\0') {
 		explicit_bzero(pass, sizeof(pass));
 		log_info("login result=syntax");
 		return reply_err(p, E_HELO_SYNTAX);
@@ -532,7 +500,7 @@ cmd_fold(struct pop2 *p, const char *args)
 	int inbox;
 
 	/* RFC 937: <mailbox> is a <string>, the rest of the line. */
-	if (pop2_unquote(&q, name, sizeof(name), 1) == -1) {
+	if (lex_unquote(&q, name, sizeof(name), 1) == -1) {
 		log_info("fold result=syntax");
 		return reply_err(p, E_FOLD_SYNTAX);
 	}

@@ -4,8 +4,11 @@
  * standard output, check each message against its announced size, then
  * keep (ACKS) or delete (ACKD) it.  See pop2get(1).
  *
- * Runs as the invoking user with no privilege of its own.  Self-contained:
- * it links nothing from the daemon.
+ * Runs as the invoking user with no privilege of its own.  It links the
+ * daemon's own RFC 937 quoting and number parsing (lex.c) and its
+ * escaping (log_escape() in log.c), so client and server cannot drift
+ * apart.  Server text is never printed raw: a hostile server's control
+ * and terminal escape sequences reach the terminal as \xHH.
  *
  * Exit codes: 0 ok, 1 usage, 2 connect or I/O error, 3 login refused,
  * 4 protocol error (bad reply, size mismatch), 5 delivery error.
@@ -33,6 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "defaults.h"
+#include "lex.h"
+#include "log.h"
+
 #define EX_OK_		0
 #define EX_USAGE_	1
 #define EX_IO		2
@@ -41,10 +48,13 @@
 #define EX_DELIVERY	5
 
 /* RFC 937 "Sizes": a reply line is at most 512 octets with its CRLF. */
-#define REPLY_MAX	512
+#define REPLY_MAX	POP2_REPLY_MAX
 /* RFC 937 "Sizes": a command line is at most 512 octets with its CRLF. */
-#define CMD_MAX		512
+#define CMD_MAX		(POP2_LINE_MAX + 2)
+/* The longest password the daemon's login takes (IPC_SECRET_MAX). */
 #define SECRET_MAX	255
+/* Server text in an error message: this many octets, escaped. */
+#define SHOWN_MAX	80
 #define DEF_PORT	"109"	/* no "pop2" in Debian's /etc/services */
 #define DEF_TIMEOUT	120
 
@@ -61,6 +71,29 @@ warnmsg(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/*
+ * Server text made safe for a terminal: every control character, every
+ * octet >= 0x80 and the backslash become \xHH (log_escape()), so escape
+ * sequences of a hostile server are shown, not obeyed.  At most MAX
+ * octets of S are shown, then "...".  The text lives in one of two static
+ * buffers, which alternate, so two calls may share one printf.
+ */
+static const char *
+shown(const char *s, size_t max)
+{
+	static char buf[2][4 * REPLY_MAX + 4];
+	static int which;
+	size_t len = strlen(s);
+
+	which = !which;
+	if (len <= max)
+		return log_escape(s, len, buf[which], sizeof(buf[0]));
+	log_escape(s, max, buf[which], sizeof(buf[0]) - 3);
+	/* UNSAFE: 4 * max + 1 <= sizeof - 3 for max <= REPLY_MAX. */
+	memcpy(buf[which] + strlen(buf[which]), "...", 4);
+	return buf[which];
 }
 
 /* ------------------------------------------------------- connection */
@@ -171,7 +204,7 @@ conn_reply(struct conn *c, char *out)
 		return EX_PROTO;
 	}
 	if (verbose)
-		fprintf(stderr, "S: %s\n", out);
+		fprintf(stderr, "S: %s\n", shown(out, REPLY_MAX));
 	return 0;
 }
 
@@ -220,22 +253,16 @@ conn_cmd(struct conn *c, const char *line, const char *shown)
 	return 0;
 }
 
-/* Parse the digits after '#' or '=' (followed by the end or a space). */
+/* Parse the number after '#' or '=' (lex_number(): the daemon's own
+ * rules), followed by the end or a space. */
 static int
 parse_number(const char *s, uint64_t *n_r)
 {
-	uint64_t n = 0;
+	const char *end;
 
-	if (*s < '0' || *s > '9')
+	if (lex_number(s, UINT64_MAX, n_r, &end) != 0 ||
+	    (*end != '\0' && *end != ' '))
 		return -1;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (n > (UINT64_MAX - 9) / 10)
-			return -1;
-		n = n * 10 + (uint64_t)(*s - '0');
-	}
-	if (*s != '\0' && *s != ' ')
-		return -1;
-	*n_r = n;
 	return 0;
 }
 
@@ -254,35 +281,11 @@ conn_number(struct conn *c, char indicator, const char *what, uint64_t *n_r)
 	if (line[0] == indicator && parse_number(line + 1, n_r) == 0)
 		return 0;
 	if (line[0] == '-')
-		warnmsg("%s refused: %s", what, line);
+		warnmsg("%s refused: %s", what, shown(line, SHOWN_MAX));
 	else
-		warnmsg("unexpected reply to %s: %.80s", what, line);
+		warnmsg("unexpected reply to %s: %s", what,
+		    shown(line, SHOWN_MAX));
 	return EX_PROTO;
-}
-
-/*
- * Quote ARG for a HELO or FOLD argument (RFC 937 "Quoting": "\ " is a
- * space, "\\" a backslash).  CR, LF and NUL cannot be sent.  0 or -1.
- */
-static int
-quote_arg(const char *arg, char *out, size_t outsz)
-{
-	size_t n = 0;
-
-	for (; *arg != '\0'; arg++) {
-		if (*arg == '\r' || *arg == '\n')
-			return -1;
-		if (*arg == ' ' || *arg == '\\') {
-			if (n + 1 >= outsz)
-				return -1;
-			out[n++] = '\\';
-		}
-		if (n + 1 >= outsz)
-			return -1;
-		out[n++] = *arg;
-	}
-	out[n] = '\0';
-	return 0;
 }
 
 static int
@@ -1033,7 +1036,7 @@ static int
 run(const struct opts *o, char *secret)
 {
 	char qline[CMD_MAX + 1], qarg[CMD_MAX], qpass[CMD_MAX];
-	char line[REPLY_MAX + 1], shown[CMD_MAX + 16];
+	char line[REPLY_MAX + 1], masked[CMD_MAX + 16];
 	struct conn c;
 	struct sink k;
 	uint64_t count, n, size, fetched = 0, octets = 0;
@@ -1048,8 +1051,8 @@ run(const struct opts *o, char *secret)
 	k.path = o->dest_path;
 	k.fd = -1;
 
-	if (quote_arg(o->user, qarg, sizeof(qarg)) == -1 ||
-	    quote_arg(secret, qpass, sizeof(qpass)) == -1) {
+	if (lex_quote(o->user, qarg, sizeof(qarg)) == -1 ||
+	    lex_quote(secret, qpass, sizeof(qpass)) == -1) {
 		explicit_bzero(qpass, sizeof(qpass));
 		warnmsg("user name or password cannot be sent (line break"
 		    " or too long)");
@@ -1080,7 +1083,8 @@ run(const struct opts *o, char *secret)
 	}
 	if (line[0] == '-') {
 		explicit_bzero(qline, sizeof(qline));
-		warnmsg("server refused the connection: %.80s", line);
+		warnmsg("server refused the connection: %s",
+		    shown(line, SHOWN_MAX));
 		rc = EX_IO;
 		goto out;
 	}
@@ -1088,31 +1092,34 @@ run(const struct opts *o, char *secret)
 	 * must not get our password in a HELO. */
 	if (line[0] != '+' || strstr(line, "POP2") == NULL) {
 		explicit_bzero(qline, sizeof(qline));
-		warnmsg("not a POP2 server: %.80s", line);
+		warnmsg("not a POP2 server: %s",
+		    shown(line, SHOWN_MAX));
 		rc = EX_PROTO;
 		goto out;
 	}
 
-	snprintf(shown, sizeof(shown), "HELO %s ********", qarg);
-	rc = conn_cmd(&c, qline, shown);
+	snprintf(masked, sizeof(masked), "HELO %s ********", qarg);
+	rc = conn_cmd(&c, qline, masked);
 	explicit_bzero(qline, sizeof(qline));
 	if (rc != 0)
 		goto out;
 	if ((rc = conn_reply(&c, line)) != 0)
 		goto out;
 	if (line[0] == '-') {
-		warnmsg("login refused: %.80s", line);
+		warnmsg("login refused: %s",
+		    shown(line, SHOWN_MAX));
 		rc = EX_LOGIN;
 		goto out;
 	}
 	if (line[0] != '#' || parse_number(line + 1, &count) == -1) {
-		warnmsg("unexpected reply to HELO: %.80s", line);
+		warnmsg("unexpected reply to HELO: %s",
+		    shown(line, SHOWN_MAX));
 		rc = EX_PROTO;
 		goto out;
 	}
 
 	if (o->folder != NULL) {
-		if (quote_arg(o->folder, qarg, sizeof(qarg)) == -1) {
+		if (lex_quote(o->folder, qarg, sizeof(qarg)) == -1) {
 			warnmsg("folder name cannot be sent");
 			rc = EX_USAGE_;
 			goto out;
@@ -1184,7 +1191,8 @@ run(const struct opts *o, char *secret)
 	    (rc = conn_reply(&c, line)) != 0)
 		goto out;
 	if (line[0] != '+') {
-		warnmsg("QUIT refused: %.80s", line);
+		warnmsg("QUIT refused: %s",
+		    shown(line, SHOWN_MAX));
 		rc = EX_PROTO;
 		goto out;
 	}

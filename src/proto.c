@@ -9,38 +9,22 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "lex.h"
 #include "proto.h"
 
 /* popa3d: "LIST 4294967297" is an error, not message 1. */
 #define PROTO_NUM_MAX		4294967295ULL
-/* Ten digits hold PROTO_NUM_MAX; more can never be in range. */
-#define PROTO_NUM_DIGITS	10
 
+/* The whole of S is a number (lex.h rules) of at most PROTO_NUM_MAX. */
 static int
 parse_num(const char *s, int allow_zero, unsigned long *n_r)
 {
-	uint64_t v = 0;
-	size_t i;
+	uint64_t v;
+	const char *end;
 
-	if (s == NULL || s[0] == '\0')
+	if (lex_number(s, PROTO_NUM_MAX, &v, &end) != 0 || *end != '\0')
 		return -1;
-	if (s[0] == '0') {
-		/* "0" only where allowed; "01", "00" never. */
-		if (allow_zero && s[1] == '\0') {
-			*n_r = 0;
-			return 0;
-		}
-		return -1;
-	}
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i == PROTO_NUM_DIGITS)
-			return -1;
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		/* At most 10 digits: v < 10^10, no uint64_t overflow. */
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > PROTO_NUM_MAX)
+	if (v == 0 && !allow_zero)
 		return -1;
 	*n_r = (unsigned long)v;
 	return 0;
