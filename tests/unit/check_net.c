@@ -918,34 +918,34 @@ struct ipc_case {
 
 static const struct ipc_case ipc_cases[] = {
 	/* 0: the credentials record, round trip */
-	{ IPC_AUTH, sizeof(struct ipc_auth), IPC_AUTH,
-	    sizeof(struct ipc_auth), 0 },
+	{ IPC_LOGIN, sizeof(struct ipc_login), IPC_LOGIN,
+	    sizeof(struct ipc_login), 0 },
 	/* 1: a small result */
-	{ IPC_RESULT, 4, IPC_RESULT, 4, 0 },
+	{ IPC_VERDICT, 4, IPC_VERDICT, 4, 0 },
 	/* 2: an empty payload */
-	{ IPC_RESULT, 0, IPC_RESULT, 0, 0 },
+	{ IPC_VERDICT, 0, IPC_VERDICT, 0, 0 },
 	/* 3: wrong type */
-	{ IPC_RESULT, 4, IPC_AUTH, 4, -1 },
-	{ IPC_AUTH, sizeof(struct ipc_auth), IPC_RESULT,
-	    sizeof(struct ipc_auth), -1 },
+	{ IPC_VERDICT, 4, IPC_LOGIN, 4, -1 },
+	{ IPC_LOGIN, sizeof(struct ipc_login), IPC_VERDICT,
+	    sizeof(struct ipc_login), -1 },
 	/* 5: shorter than expected */
-	{ IPC_AUTH, sizeof(struct ipc_auth) - 1, IPC_AUTH,
-	    sizeof(struct ipc_auth), -1 },
-	{ IPC_RESULT, 0, IPC_RESULT, 4, -1 },
+	{ IPC_LOGIN, sizeof(struct ipc_login) - 1, IPC_LOGIN,
+	    sizeof(struct ipc_login), -1 },
+	{ IPC_VERDICT, 0, IPC_VERDICT, 4, -1 },
 	/* 7: longer than expected, by one and by a lot */
-	{ IPC_RESULT, 5, IPC_RESULT, 4, -1 },
-	{ IPC_RESULT, sizeof(struct ipc_auth), IPC_RESULT, 4, -1 },
-	{ IPC_AUTH, sizeof(struct ipc_auth) + 1, IPC_AUTH,
-	    sizeof(struct ipc_auth), -1 },
+	{ IPC_VERDICT, 5, IPC_VERDICT, 4, -1 },
+	{ IPC_VERDICT, sizeof(struct ipc_login), IPC_VERDICT, 4, -1 },
+	{ IPC_LOGIN, sizeof(struct ipc_login) + 1, IPC_LOGIN,
+	    sizeof(struct ipc_login), -1 },
 	/* 10: an unknown type number */
-	{ 77, 4, IPC_RESULT, 4, -1 },
+	{ 77, 4, IPC_VERDICT, 4, -1 },
 };
 
 START_TEST(test_ipc)
 {
 	const struct ipc_case *c = &ipc_cases[_i];
 	unsigned char *out, *in;
-	size_t i, big = sizeof(struct ipc_auth) + 16;
+	size_t i, big = sizeof(struct ipc_login) + 16;
 	int sv[2], r;
 
 	out = malloc(big);
@@ -957,7 +957,8 @@ START_TEST(test_ipc)
 	t_socketpair(SOCK_SEQPACKET, sv);
 	ck_assert_msg(ipc_send(sv[1], (enum ipc_type)c->send_type, out,
 	    c->send_len) == 0, "case %d: send: %s", _i, strerror(errno));
-	r = ipc_recv(sv[0], (enum ipc_type)c->recv_type, in, c->recv_len);
+	r = ipc_recv(sv[0], (enum ipc_type)c->recv_type, in, c->recv_len,
+	    0);
 	ck_assert_msg(r == c->expect, "case %d: recv %d, want %d", _i, r,
 	    c->expect);
 	if (r == 0)
@@ -968,8 +969,8 @@ START_TEST(test_ipc)
 			ck_assert_msg(in[i] == 0xaa,
 			    "case %d: output written on failure", _i);
 	/* One record per call: a following message is intact. */
-	ck_assert_int_eq(ipc_send(sv[1], IPC_RESULT, "abcd", 4), 0);
-	ck_assert_int_eq(ipc_recv(sv[0], IPC_RESULT, in, 4), 0);
+	ck_assert_int_eq(ipc_send(sv[1], IPC_VERDICT, "abcd", 4), 0);
+	ck_assert_int_eq(ipc_recv(sv[0], IPC_VERDICT, in, 4, 0), 0);
 	ck_assert(memcmp(in, "abcd", 4) == 0);
 	close(sv[0]);
 	close(sv[1]);
@@ -978,23 +979,54 @@ START_TEST(test_ipc)
 }
 END_TEST
 
-/* A struct ipc_auth with real contents survives the trip. */
+/* The login records with real contents survive the trip. */
 START_TEST(test_ipc_auth_struct)
 {
-	struct ipc_auth a, b;
+	struct ipc_login a, b;
+	struct ipc_handover h, g;
 	int sv[2];
 
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0x55, sizeof(b));
-	a.kind = 2;
-	memcpy(a.user, "alice", 6);
-	memcpy(a.secret, "s3cr3t", 7);
-	a.leftover_len = 6;
-	memcpy(a.leftover, "STAT\r\n", 6);
+	a.mech = 1;
+	memcpy(a.data, "\0alice\0s3cr3t", 14);
+	a.len = 14;
+	memset(&h, 0, sizeof(h));
+	memset(&g, 0x55, sizeof(g));
+	h.len = 6;
+	memcpy(h.input, "STAT\r\n", 6);
 	t_socketpair(SOCK_SEQPACKET, sv);
-	ck_assert_int_eq(ipc_send(sv[1], IPC_AUTH, &a, sizeof(a)), 0);
-	ck_assert_int_eq(ipc_recv(sv[0], IPC_AUTH, &b, sizeof(b)), 0);
+	ck_assert_int_eq(ipc_send(sv[1], IPC_LOGIN, &a, sizeof(a)), 0);
+	ck_assert_int_eq(ipc_send(sv[1], IPC_HANDOVER, &h, sizeof(h)), 0);
+	ck_assert_int_eq(ipc_recv(sv[0], IPC_LOGIN, &b, sizeof(b), 0), 0);
 	ck_assert(memcmp(&a, &b, sizeof(a)) == 0);
+	ck_assert_int_eq(ipc_recv(sv[0], IPC_HANDOVER, &g, sizeof(g), 0), 0);
+	ck_assert(memcmp(&h, &g, sizeof(h)) == 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* Nothing arrives: recv gives up at its deadline (the monitor's bound on
+ * a pre-auth child that stopped talking). */
+START_TEST(test_ipc_deadline)
+{
+	uint32_t v = 0;
+	double t0, dt;
+	int sv[2];
+
+	t_socketpair(SOCK_SEQPACKET, sv);
+	t0 = t_now();
+	errno = 0;
+	ck_assert_int_eq(ipc_recv(sv[0], IPC_VERDICT, &v, sizeof(v),
+	    deadline_now() + 500), -1);
+	ck_assert_int_eq(errno, ETIMEDOUT);
+	dt = t_now() - t0;
+	ck_assert_msg(dt >= 0.45 && dt < 3.0, "deadline took %.2f s", dt);
+	/* a record that is there is taken even at a passed deadline */
+	ck_assert_int_eq(ipc_send(sv[1], IPC_VERDICT, &v, sizeof(v)), 0);
+	ck_assert_int_eq(ipc_recv(sv[0], IPC_VERDICT, &v, sizeof(v),
+	    deadline_now() - 1), 0);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -1008,9 +1040,10 @@ START_TEST(test_ipc_eof)
 
 	t_socketpair(SOCK_SEQPACKET, sv);
 	close(sv[1]);
-	ck_assert_int_eq(ipc_recv(sv[0], IPC_RESULT, &v, sizeof(v)), -1);
+	ck_assert_int_eq(ipc_recv(sv[0], IPC_VERDICT, &v, sizeof(v), 0),
+	    -1);
 	/* and sending to a closed peer fails without SIGPIPE */
-	ck_assert_int_eq(ipc_send(sv[0], IPC_RESULT, &v, sizeof(v)), -1);
+	ck_assert_int_eq(ipc_send(sv[0], IPC_VERDICT, &v, sizeof(v)), -1);
 	close(sv[0]);
 }
 END_TEST
@@ -1054,6 +1087,7 @@ suite_net(void)
 	tcase_add_loop_test(tc, test_ipc, 0,
 	    (int)(sizeof(ipc_cases) / sizeof(ipc_cases[0])));
 	tcase_add_test(tc, test_ipc_auth_struct);
+	tcase_add_test(tc, test_ipc_deadline);
 	tcase_add_test(tc, test_ipc_eof);
 	suite_add_tcase(s, tc);
 	return s;
