@@ -42,9 +42,11 @@
 #include "log.h"
 #include "login.h"
 #include "maildrop.h"
+#include "msgstream.h"
 #include "net.h"
 #include "pop2.h"
 #include "proto.h"
+#include "wire.h"
 
 /* The four command states come first: pop2_loop() runs while
  * state <= POP2_ST_NEXT. */
@@ -408,20 +410,29 @@ static int
 pop2_retr(void *fe, char **argv, int argc)
 {
 	struct pop2 *p = fe;
-	const char *err = NULL;
+	struct msgstream ms;
+	const char *err = "?";
+	int rc, stale;
 
 	/* ITEM guarantees a message of size > 0; check anyway, RFC 937
 	 * closes on a request for a zero-length message. */
 	if (pop2_cur_size(p) == 0)
 		return pop2_reply_err(p, POP2_E_RETR_NONE);
+	/* "=n" is out already: no reply can say that the message cannot be
+	 * sent, so any failure closes.  Nothing is committed. */
+	if (maildrop_msg_open(p->md, p->cur, &ms, &err) != 0) {
+		log_warnx("retr msg=%zu result=fail: %s", p->cur, err);
+		return POP2_ST_CLOSE;
+	}
 	/* Exactly "=n" octets: CRLF line ends, no stuffing, no terminator
 	 * (RFC 937 RETR, "Message Length"). */
-	if (maildrop_send(p->md, p->cur, &p->c->net, -1, 0, NULL,
-	    &err) != 0) {
-		/* Part of the message may be out: the stream is out of
-		 * step, so no reply can follow.  Nothing is committed. */
-		log_warnx("retr msg=%zu result=fail: %s", p->cur,
-		    err != NULL ? err : "?");
+	rc = wire_send(&p->c->net, &ms, WIRE_POP2, -1, pop2_cur_size(p),
+	    &stale, &err);
+	msgstream_close(&ms);
+	if (rc != 0) {
+		if (stale)
+			maildrop_forget(p->md, p->cur);
+		log_warnx("retr msg=%zu result=fail: %s", p->cur, err);
 		return POP2_ST_CLOSE;
 	}
 	p->retrieved++;

@@ -26,9 +26,11 @@
 #include "log.h"
 #include "login.h"
 #include "maildrop.h"
+#include "msgstream.h"
 #include "net.h"
 #include "pop3.h"
 #include "proto.h"
+#include "wire.h"
 
 enum pop3_state {
 	POP3_ST_AUTHORIZATION,
@@ -343,36 +345,44 @@ pop3_uidl(void *fe, char **argv, int argc)
 	return pop3_list_or_uidl(fe, argv, argc, 1);
 }
 
-/* RETR and TOP: stream the message, dot-stuffed, then the terminator. */
+/*
+ * RETR (LINES < 0) and TOP: the status line is ours, the body and the
+ * terminator wire.c's.  A message that disagrees with its record loses
+ * the record at once (maildrop.c, wire.c): before anything is sent that
+ * is an -ERR and the session goes on; once the status line is out, the
+ * session ends without UPDATE.
+ */
 static int
 pop3_send_msg(struct pop3 *p, size_t num, struct maildrop_msg *m,
     long lines)
 {
-	const char *err = NULL;
-	char first[64];
-	int r;
+	struct net *n = &p->c->net;
+	struct msgstream ms;
+	const char *err = "?";
+	int rc, stale;
 
-	if (lines < 0)
-		snprintf(first, sizeof(first), "+OK %" PRIu64 " octets\r\n",
-		    m->size);
-	else
-		snprintf(first, sizeof(first), "+OK top of message follows\r\n");
-	r = maildrop_send(p->md, num, &p->c->net, lines, 1, first, &err);
-	if (r == -1) {
-		/* Nothing sent yet: say so and go on. */
-		log_warnx("message %zu: %s", num, err != NULL ? err : "?");
+	if (maildrop_msg_open(p->md, num, &ms, &err) != 0) {
+		log_warnx("message %zu: %s", num, err);
 		return pop3_reply_err(p, POP3_E_READ);
 	}
-	if (r != 0) {
-		/* Part of the message is out already: the only honest
-		 * thing left is to close without UPDATE. */
-		log_warnx("message %zu: %s; closing without update", num,
-		    err != NULL ? err : "?");
+	if (lines < 0)
+		net_printf(n, "+OK %" PRIu64 " octets\r\n", m->size);
+	else
+		net_printf(n, "+OK top of message follows\r\n");
+	rc = wire_send(n, &ms, WIRE_POP3, lines, m->size, &stale, &err);
+	msgstream_close(&ms);
+	if (rc != 0) {
+		if (stale)
+			maildrop_forget(p->md, num);
+		log_warnx("message %zu: %s; closing without update", num, err);
 		return POP3_EV_CRASH;
 	}
-	net_write(&p->c->net, ".\r\n", 3);
-	if (lines < 0)
+	if (lines < 0) {
+		/* Sent whole: only now is it accessed.  RFC 1225: LAST is
+		 * the highest message referenced by RETR. */
+		maildrop_access(p->md, num);
 		p->bytes_sent += m->size;
+	}
 	return POP3_EV_OK;
 }
 
@@ -386,8 +396,6 @@ pop3_retr(void *fe, char **argv, int argc)
 	if ((m = pop3_get_msg(p, argv[0], &num)) == NULL)
 		return POP3_EV_OK;
 	p->n_retr++;
-	/* RFC 1225: LAST is the highest message referenced by RETR. */
-	maildrop_access(p->md, num);
 	return pop3_send_msg(p, num, m, -1);
 }
 
