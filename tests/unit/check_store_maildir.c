@@ -1,7 +1,8 @@
 /*
  * check_store_maildir.c - unit tests of the "maildir" storage plugin.
  * Loads the built store_maildir.so with dlopen() from test_plugindir(),
- * drives it through a small test host and checks it against temporary
+ * drives it through the shared mock host (mock_host.h) and checks it
+ * against temporary
  * Maildirs: listing order and keys, accessed flags, reading, renames by
  * another reader, mark_accessed, expunge, the session lock (across
  * processes) and the POP2 FOLD folder-name rules.
@@ -26,45 +27,15 @@
 
 #include <pop23d/plugin.h>
 
+#include "mock_host.h"
 #include "suites.h"
 
-/* ------------------------------------------------------------ test host */
-
-static const char *cfg_fsync;	/* what config_get("maildir","fsync") says */
-
-static void __attribute__((format(printf, 2, 3)))
-th_log(int prio, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "[store_maildir %d] ", prio);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static const char *
-th_config_get(const char *plugin, const char *key)
-{
-	if (strcmp(plugin, "maildir") == 0 && strcmp(key, "fsync") == 0)
-		return cfg_fsync;
-	return NULL;
-}
-
+/* [maildir] fsync as config_get() answers it; NULL = unset. */
 static void
-th_zero(void *p, size_t len)
+set_fsync(const char *value)
 {
-	explicit_bzero(p, len);
+	mock_host_set("maildir", "fsync", value);
 }
-
-static const struct pop23d_host th = {
-	.api = POP23D_PLUGIN_API,
-	.log = th_log,
-	.config_get = th_config_get,
-	.secure_zero = th_zero,
-	.rootless = 1,
-};
 
 /* ------------------------------------------------------------- fixture */
 
@@ -116,15 +87,10 @@ mkmaildir(const char *dir)
 static void
 setup(void)
 {
-	char path[PATH_MAX];
-
-	cfg_fsync = NULL;
-	xsnprintf(path, sizeof path, "%s/store_maildir.so", test_plugindir());
-	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	ck_assert_msg(dl != NULL, "dlopen: %s", dlerror());
-	*(void **)&plugin_init = dlsym(dl, POP23D_PLUGIN_ENTRY);
-	ck_assert_msg(plugin_init != NULL, "dlsym: %s", dlerror());
-	ck_assert_int_eq(plugin_init(POP23D_PLUGIN_ABI, &th, &plug), 0);
+	mock_host_reset();
+	dl = mock_plugin_open("store_maildir.so", &plugin_init);
+	ck_assert_int_eq(plugin_init(POP23D_PLUGIN_ABI, &mock_host, &plug),
+	    0);
 	ck_assert_ptr_nonnull(plug);
 	ops = plug->store;
 	ck_assert_ptr_nonnull(ops);
@@ -333,9 +299,9 @@ START_TEST(test_descriptor)
 	ck_assert_str_eq(plug->config_keys[0], "fsync");
 	ck_assert_ptr_null(plug->config_keys[1]);
 	/* a host with another ABI is refused */
-	ck_assert_int_eq(plugin_init(POP23D_PLUGIN_ABI + 1, &th, &p2), -1);
+	ck_assert_int_eq(plugin_init(POP23D_PLUGIN_ABI + 1, &mock_host, &p2), -1);
 	for (i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
-		cfg_fsync = cfg[i].val;
+		set_fsync(cfg[i].val);
 		err = NULL;
 		ck_assert_msg((plug->check_config(&err) == 0) == cfg[i].ok,
 		    "case %zu: check_config(%s)", i,
@@ -660,7 +626,7 @@ START_TEST(test_expunge)
 	int fd;
 	off_t off, len;
 
-	cfg_fsync = fsync_values[_i];
+	set_fsync(fsync_values[_i]);
 	for (i = 0; i < NELEM(files); i++)
 		put(md, files[i]);
 	put(md, "tmp/1000000000.t.host");
