@@ -12,11 +12,12 @@
  *   ... FAIL: the child answers the client and may try again ...
  *   OK:  IPC_HANDOVER {input}     ->     takes over the connection
  *
- * Reserved for SASL (issue 7, RFC 5034): a verdict of POP23D_CONTINUE
- * carries a challenge, and the child answers with an IPC_LOGIN_STEP
- * record holding the client's decoded response; the monitor answers that
- * with another verdict.  Neither is sent yet (no mechanism needs a second
- * round), so IPC_LOGIN_STEP has no record layout here.
+ * Reserved for SASL (AUTH, RFC 5034; not written yet): a verdict of
+ * POP23D_CONTINUE carries a challenge, and the child answers with an
+ * IPC_LOGIN_STEP record holding the client's decoded response; the
+ * monitor answers that with another verdict.  Neither is sent yet (no
+ * mechanism needs a second round), so IPC_LOGIN_STEP has no record
+ * layout here.
  */
 #ifndef POP23D_IPC_H
 #define POP23D_IPC_H

@@ -290,10 +290,11 @@ class Reliability(p23.TestCase):
         self.assertEqual(self.answers(c)[:3], ref[:3])
 
     def test_warm_login_reads_no_bodies(self):
-        # issue 2 section 4: with a valid index, login does not read
-        # message bodies.  Make every message unreadable for the session
-        # user: STAT, LIST and UIDL must still be answered; RETR must then
-        # fail with -ERR (not +OK followed by a dropped connection).
+        # doc/DESIGN.md section 7 (warm login): with a valid index, login
+        # does not read message bodies.  Make every message unreadable for
+        # the session user: STAT, LIST and UIDL must still be answered;
+        # RETR must then fail with -ERR (not +OK followed by a dropped
+        # connection).
         ref = self.reference()
         paths = [os.path.join(self.srv.maildir('alice'), sub, f)
                  for sub, f in self.srv.files('alice')]

@@ -728,7 +728,8 @@ START_TEST(test_write_large)
 }
 END_TEST
 
-/* A client that never reads is dropped after write_timeout (B9). */
+/* A client that never reads is dropped after write_timeout (doc/SECURITY.md
+ * B9). */
 START_TEST(test_write_timeout)
 {
 	static char chunk[65536];
