@@ -5,7 +5,7 @@
  * to serve the maildrop.  The session layer (session.c) fills it in and
  * hands it down; nothing here calls back up.
  *
- * Layering, top-down (doc/DESIGN.md, section 12):
+ * Layering, top-down (doc/DESIGN.md, section 2.4):
  *   main.c -> session.c -> pop3.c / pop2.c -> login.c, proto.c, wire.c,
  *   maildrop.c -> ipc.c, net.c, index.c ...
  * Runs unprivileged: the pre-auth child and the mail-user session.

@@ -9,8 +9,8 @@
  * state, splits the arguments by the rule and runs the handler, or tells
  * the front end why not (unknown verb, a verb of another state, too few or
  * too many arguments) so it can answer in its own words.  A handler never
- * checks the state or counts arguments itself (doc/DESIGN.md, "The front
- * ends"; qmail commands.c, OpenSMTPD smtp_session.c commands[]).
+ * checks the state or counts arguments itself (doc/DESIGN.md section 2.4;
+ * qmail commands.c, OpenSMTPD smtp_session.c commands[]).
  */
 #ifndef POP23D_PROTO_H
 #define POP23D_PROTO_H
