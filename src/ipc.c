@@ -82,7 +82,7 @@ wait_readable(int fd, int64_t deadline)
 		pfd.revents = 0;
 		r = poll(&pfd, 1, deadline_poll_ms(deadline));
 		if (r > 0)
-			return 0;	/* data, EOF or an error: recvmsg says */
+			return 0;	/* data, EOF or error: recvmsg says */
 		if (r == 0) {
 			errno = ETIMEDOUT;
 			return -1;

@@ -51,7 +51,8 @@ login_start(struct client *c, enum login_mech mech, void *data, size_t len,
 	case POP23D_OK:
 		return r;
 	case POP23D_CONTINUE:
-		if (challenge_r == NULL || v.challenge_len > sizeof(v.challenge)) {
+		if (challenge_r == NULL ||
+		    v.challenge_len > sizeof(v.challenge)) {
 			log_warnx("login: unexpected continuation from the "
 			    "monitor");
 			r = POP23D_TEMPFAIL;

@@ -14,8 +14,9 @@
  * USER/PASS, APOP and POP2 HELO need one round.  SASL (AUTH, RFC 5034;
  * not written yet) will decode each base64 line, call login_start() with
  * the mechanism and the initial response, send every challenge as
- * "+ base64" and answer it with login_step().  login_step() and the IPC record it
- * sends are not written yet: no mechanism continues (see ipc.h).
+ * "+ base64" and answer it with login_step().  login_step() and the IPC
+ * record it sends are not written yet: no mechanism continues (see
+ * ipc.h).
  *
  * PRIVILEGE: the pre-auth child (login_user, chrooted).
  */

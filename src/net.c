@@ -178,7 +178,7 @@ net_readline(struct net *n, char *line, size_t maxlen, size_t *len_r,
 			return NET_ERROR;
 		}
 		if (r == 0)
-			continue;	/* a deadline: the checks above say which */
+			continue;	/* a deadline: see the checks above */
 		if (pfd.revents & POLLNVAL) {
 			errno = EBADF;
 			return NET_ERROR;

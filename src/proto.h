@@ -28,7 +28,7 @@
 
 struct proto_cmd {
 	const char *verb;	/* matched without regard to case */
-	unsigned states;	/* PROTO_STATE() of every state it is valid in */
+	unsigned states;	/* PROTO_STATE() of each state it is valid in */
 	unsigned char argmin;	/* words at least (REST: 1 = not empty) */
 	unsigned char argmax;	/* words at most, or PROTO_REST */
 	/* FE is the front end's own context.  ARGV holds ARGC words; with

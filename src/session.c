@@ -344,12 +344,14 @@ monitor_login(struct session *s, const struct loaded_plugin *auth,
     struct ipc_handover *h)
 {
 	const struct config *cfg = s->cfg;
-	/* The child is not trusted to keep its own deadline. */
-	int64_t deadline = s->login_deadline + LOGIN_DEADLINE_GRACE_MS;
 	struct ipc_login req;
 	struct ipc_verdict v;
 	enum pop23d_result r;
-	int64_t arrived;
+	int64_t arrived, deadline = 0;
+
+	/* The child is not trusted to keep its own deadline. */
+	if (s->login_deadline != 0)
+		deadline = s->login_deadline + LOGIN_DEADLINE_GRACE_MS;
 
 	for (;;) {
 		if (ipc_recv(s->ipc_fd, IPC_LOGIN, &req, sizeof(req),
