@@ -1,5 +1,8 @@
 /*
- * maildrop.c - the maildrop core shared by POP2 and POP3.
+ * maildrop.c - the maildrop core shared by POP2 and POP3.  It knows
+ * nothing of the wire: it hands a message out as a struct msgstream
+ * (maildrop_msg_open()) and measures sizes with the crlf.h rule that the
+ * wire module (wire.c) sends with.
  *
  * At login the storage plugin lists the messages once; each message's
  * CRLF size comes from the GDBM index, or is computed by reading the
@@ -27,10 +30,11 @@
 #include <openssl/evp.h>
 
 #include "compat.h"
+#include "crlf.h"
 #include "index.h"
 #include "log.h"
 #include "maildrop.h"
-#include "net.h"
+#include "msgstream.h"
 
 #define READ_CHUNK	65536
 /* Messages skipped at login are named in the log up to this many per
@@ -105,18 +109,19 @@ make_uidl(struct uidl_maker *um, const char *key, char *out)
 int
 maildrop_measure(int fd, off_t offset, off_t len, uint64_t *size_r)
 {
+	struct crlf cr;
 	char *buf;
 	uint64_t size = 0;
 	off_t done = 0;
-	char prev = '\n';
 
 	if ((buf = malloc(READ_CHUNK)) == NULL)
 		return -1;
+	/* The same rule, in the same module, as the wire uses to send. */
+	crlf_init(&cr);
 	while (done < len) {
 		size_t want = (size_t)(len - done < READ_CHUNK ?
 		    len - done : READ_CHUNK);
 		ssize_t r = pread(fd, buf, want, offset + done);
-		ssize_t i;
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -124,18 +129,11 @@ maildrop_measure(int fd, off_t offset, off_t len, uint64_t *size_r)
 			free(buf);
 			return -1;
 		}
-		for (i = 0; i < r; i++) {
-			if (buf[i] == '\n' && prev != '\r')
-				size++;		/* LF is sent as CRLF */
-			prev = buf[i];
-		}
-		size += (uint64_t)r;
+		size += crlf_count(&cr, buf, (size_t)r);
 		done += r;
 	}
 	free(buf);
-	if (len > 0 && prev != '\n')
-		size += 2;	/* a missing final newline gets a CRLF */
-	*size_r = size;
+	*size_r = size + crlf_count_end(&cr);
 	return 0;
 }
 
@@ -431,63 +429,35 @@ maildrop_reset(struct maildrop *md)
 	md->last = md->last_start;
 }
 
-/* Streaming state for maildrop_send(). */
-struct sender {
-	struct net *out;
-	int stuff;		/* POP3 dot-stuffing */
-	long lines;		/* body lines still allowed, <0 = all */
-	int at_bol;		/* at the beginning of a line */
-	int in_header;
-	int line_empty;		/* the current line has no octets yet */
-	int done;		/* TOP limit reached */
-	uint64_t sent;		/* octets, not counting stuffing */
-};
-
-/* End of one line was written: account header/body lines for TOP. */
-static void
-end_line(struct sender *sd)
+/*
+ * The record of message N disagrees with the message: drop it now, so the
+ * next look (this session's index lookups, the next login) measures the
+ * file again instead of trusting it.
+ */
+void
+maildrop_forget(struct maildrop *md, size_t n)
 {
-	if (sd->in_header) {
-		if (sd->line_empty)
-			sd->in_header = 0;	/* the blank separator line */
-	} else if (sd->lines >= 0) {
-		if (sd->lines > 0)
-			sd->lines--;
+	struct maildrop_msg *m;
+
+	if (md == NULL || n < 1 || n > md->count)
+		return;
+	m = &md->msgs[n - 1];
+	log_warnx("message %zu: stored message and index record disagree; "
+	    "record dropped", n);
+	if (md->index != NULL) {
+		index_delete(md->index, m->key);
+		index_sync(md->index);
 	}
-	sd->at_bol = 1;
-	sd->line_empty = 1;
-	if (!sd->in_header && sd->lines == 0)
-		sd->done = 1;
-}
-
-/* Write SPAN (no LF inside) of the current line. */
-static int
-put_span(struct sender *sd, const char *p, size_t len)
-{
-	if (len == 0)
-		return 0;
-	if (sd->at_bol && sd->stuff && p[0] == '.' &&
-	    net_write(sd->out, ".", 1) != 0)
-		return -1;
-	sd->at_bol = 0;
-	/* A lone CR before the LF does not make the line non-empty. */
-	if (!(len == 1 && p[0] == '\r'))
-		sd->line_empty = 0;
-	sd->sent += len;
-	return net_write(sd->out, p, len);
 }
 
 int
-maildrop_send(struct maildrop *md, size_t n, struct net *out, long lines,
-    int stuff, const char *first, const char **error_r)
+maildrop_msg_open(struct maildrop *md, size_t n, struct msgstream *st_r,
+    const char **error_r)
 {
 	struct maildrop_msg *m = maildrop_get(md, n);
-	struct sender sd;
-	char *buf;
-	int fd;
-	off_t off, len, done = 0;
-	int prev_cr = 0;
 	struct stat st;
+	off_t off, len;
+	int fd;
 
 	if (m == NULL) {
 		*error_r = "no such message";
@@ -501,99 +471,14 @@ maildrop_send(struct maildrop *md, size_t n, struct net *out, long lines,
 	if ((uint64_t)len != m->raw_size ||
 	    (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    st.st_size < off + len)) {
+		/* The index (or this session's list) is stale. */
 		close(fd);
-		/* The index (or this session's list) is stale: forget the
-		 * record so the next login measures the message again. */
-		if (md->index != NULL) {
-			index_delete(md->index, m->key);
-			index_sync(md->index);
-		}
+		maildrop_forget(md, n);
 		*error_r = "message changed under us";
 		return -1;
 	}
-	if ((buf = malloc(READ_CHUNK)) == NULL) {
-		close(fd);
-		*error_r = "out of memory";
-		return -1;
-	}
-	/* The message is open and its size checked: from here on the
-	 * reply is positive. */
-	if (first != NULL && net_write(out, first, strlen(first)) != 0)
-		goto write_failed;
-	memset(&sd, 0, sizeof sd);
-	sd.out = out;
-	sd.stuff = stuff;
-	sd.lines = lines;
-	sd.at_bol = 1;
-	sd.in_header = lines >= 0;
-	sd.line_empty = 1;
-	while (done < len && !sd.done) {
-		size_t want = (size_t)(len - done < READ_CHUNK ?
-		    len - done : READ_CHUNK);
-		ssize_t r = pread(fd, buf, want, off + done);
-		const char *p, *end, *nl;
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			free(buf);
-			close(fd);
-			*error_r = "read error";
-			return -2;
-		}
-		p = buf;
-		end = buf + r;
-		while (p < end && !sd.done) {
-			nl = memchr(p, '\n', (size_t)(end - p));
-			if (nl == NULL) {
-				if (put_span(&sd, p, (size_t)(end - p)) != 0)
-					goto write_failed;
-				prev_cr = end[-1] == '\r';
-				break;
-			}
-			if (nl > p && nl[-1] == '\r') {
-				/* CRLF already: send the line as stored. */
-				if (put_span(&sd, p, (size_t)(nl - p)) != 0 ||
-				    net_write(out, "\n", 1) != 0)
-					goto write_failed;
-				sd.sent += 1;
-			} else if (nl == p && prev_cr) {
-				/* CR ended the previous chunk. */
-				if (net_write(out, "\n", 1) != 0)
-					goto write_failed;
-				sd.sent += 1;
-			} else {
-				if (put_span(&sd, p, (size_t)(nl - p)) != 0 ||
-				    net_write(out, "\r\n", 2) != 0)
-					goto write_failed;
-				sd.sent += 2;
-			}
-			prev_cr = 0;
-			end_line(&sd);
-			p = nl + 1;
-		}
-		done += r;
-	}
-	free(buf);
-	close(fd);
-	if (!sd.done && !sd.at_bol) {
-		/* No final newline: add the CRLF that size counted. */
-		if (net_write(out, "\r\n", 2) != 0) {
-			*error_r = "write error";
-			return -2;
-		}
-		sd.sent += 2;
-	}
-	if (lines < 0 && sd.sent != m->size) {
-		*error_r = "message size changed under us";
-		return -2;
-	}
+	msgstream_init(st_r, fd, off, len);
 	return 0;
-write_failed:
-	free(buf);
-	close(fd);
-	*error_r = "write error";
-	return -2;
 }
 
 int

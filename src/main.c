@@ -378,8 +378,8 @@ handle_accept(struct listener *l)
 		for (i = 0; i < n_listeners; i++)
 			close(listeners[i].fd);
 		/* The session's socket must survive exec-less forks only. */
-		session_run(fd, &cfg, l->proto, &auth_plugin, &store_plugin,
-		    peer);
+		session_run(fd, fd, &cfg, l->proto, &auth_plugin,
+		    &store_plugin, peer);
 	}
 	close(fd);
 	{
@@ -540,8 +540,8 @@ inetd_session(const char *proto_name)
 	snprintf(peer, sizeof peer, "%s:%s", host, serv);
 	setsockopt(STDIN_FILENO, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	signal(SIGPIPE, SIG_IGN);
-	session_run(STDIN_FILENO, &cfg, proto, &auth_plugin, &store_plugin,
-	    peer);
+	session_run(STDIN_FILENO, STDOUT_FILENO, &cfg, proto, &auth_plugin,
+	    &store_plugin, peer);
 }
 
 int

@@ -4,7 +4,8 @@
 # (dropped connection, kill -9), a corrupt/truncated/foreign/symlinked
 # GDBM index (rebuilt, same answers, logged), UIDL stability across
 # sessions and index loss, files vanishing or renamed under a session,
-# files the session user cannot read (left out, logged, never deleted).
+# files the session user cannot read (left out, logged, never deleted),
+# and a message that disagrees with its index record (dropped at once).
 # GPL-3.0-or-later.
 
 import os
@@ -15,6 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import p23  # noqa: E402
+from pop2client import Pop2  # noqa: E402
 
 
 class Reliability(p23.TestCase):
@@ -289,10 +291,11 @@ class Reliability(p23.TestCase):
         self.assertEqual(self.answers(c)[:3], ref[:3])
 
     def test_warm_login_reads_no_bodies(self):
-        # doc/DESIGN.md section 7: with a valid index, login does not read
-        # message bodies.  Make every message unreadable for the session
-        # user: STAT, LIST and UIDL must still be answered; RETR must then
-        # fail with -ERR (not +OK followed by a dropped connection).
+        # doc/DESIGN.md section 7 (warm login): with a valid index, login
+        # does not read message bodies.  Make every message unreadable for
+        # the session user: STAT, LIST and UIDL must still be answered;
+        # RETR must then fail with -ERR (not +OK followed by a dropped
+        # connection).
         ref = self.reference()
         paths = [os.path.join(self.srv.maildir('alice'), sub, f)
                  for sub, f in self.srv.files('alice')]
@@ -479,6 +482,98 @@ class Reliability(p23.TestCase):
         self.assertIsNotNone(c2)
         self.assertEqual(len(self.srv.messages('alice')), 6)
 
+
+class StaleRecord(p23.TestCase):
+    """Finding 1.2, the send path: a message whose octets disagree with
+    its index record, found in the middle of sending it.  Rewritten in
+    place with the same stored size (so the record's raw size still
+    matches) but other line ends, it gives more or fewer octets on the
+    wire than LIST / "=n" promised.  The record must be dropped at once:
+    the session ends without UPDATE (POP3 after its "+OK", POP2 after its
+    "=n"), and the next session measures the message again.  Before, the
+    record was kept and every later session failed on the same message,
+    so a client fetching in order never got past it."""
+
+    ORIG = b'Subject: stale\n\nline one\nline two\nline three\n'
+    # same length: one line end fewer / four more
+    FEWER = b'Subject: stale\n\nline one line two\nline three\n'
+    MORE = b'Subject: stale\n\nline\none\nline\ntwo\nline three\n'
+
+    def setUp(self):
+        self.srv = self.server(pop2=True)
+        self.assertEqual(len(self.FEWER), len(self.ORIG))
+        self.assertEqual(len(self.MORE), len(self.ORIG))
+        self.k1 = self.srv.add_message('alice', self.ORIG)
+        self.k2 = self.srv.add_message('alice', b'Subject: two\n\ntwo\n')
+        # a first session writes the index records
+        c = self.login(self.srv)
+        self.assertEqual(c.cmd('LIST 1'), '+OK 1 %d' % len(p23.crlf(self.ORIG)))
+        self.assertOK(c.cmd('QUIT'))
+        self.assertTrue(c.closed(5))
+
+    def rewrite(self, data):
+        # in place: same inode, same size, other content
+        with open(self.srv.path_of('alice', self.k1), 'r+b') as f:
+            f.write(data)
+
+    def check_next_session(self, data):
+        # measured again: the size of what is stored now, and RETR works
+        c = p23.wait_until(lambda: self.try_login(), 5)
+        self.assertIsNotNone(c)
+        self.assertEqual(c.cmd('LIST 1'), '+OK 1 %d' % len(p23.crlf(data)))
+        st, body = c.retr(1)
+        self.assertOK(st)
+        self.assertEqual(body, p23.crlf(data))
+        self.assertOK(c.cmd('QUIT'))
+        self.assertIn('record dropped', self.srv.log_text())
+
+    def try_login(self):
+        c = self.srv.conn()
+        if c.login('alice', 'alicepw').startswith('+OK'):
+            self.addCleanup(c.close)
+            return c
+        c.close()
+        return None
+
+    def check_pop3(self, data):
+        c = self.login(self.srv)
+        size = len(p23.crlf(self.ORIG))
+        self.assertEqual(c.cmd('LIST 1'), '+OK 1 %d' % size)
+        self.assertOK(c.cmd('DELE 2'))
+        self.rewrite(data)
+        self.assertEqual(c.cmd('RETR 1'), '+OK %d octets' % size)
+        # the body is cut or short, no terminator, and the session ends
+        self.assertTrue(c.closed(5), 'session went on after a bad RETR')
+        self.assertNotIn(b'\r\n.\r\n', c.buf[-5:])
+        self.assertLessEqual(len(c.buf), size + 4)
+        # no UPDATE: message 2 is still there
+        self.assertEqual(len(self.srv.messages('alice')), 2)
+        self.check_next_session(data)
+
+    def test_pop3_fewer_octets(self):
+        self.check_pop3(self.FEWER)
+
+    def test_pop3_more_octets(self):
+        self.check_pop3(self.MORE)
+
+    def check_pop2(self, data):
+        c = Pop2(self.srv.pop2_port)
+        self.addCleanup(c.close)
+        self.assertEqual(c.login('alice', 'alicepw'), 2)
+        size = len(p23.crlf(self.ORIG))
+        self.assertEqual(c.read(1), size)
+        self.rewrite(data)
+        c.send(b'RETR\r\n')
+        # never more than "=n" octets, then the close
+        self.assertTrue(c.closed(5), 'POP2 session went on after a bad RETR')
+        self.assertLessEqual(len(c.buf), size)
+        self.check_next_session(data)
+
+    def test_pop2_fewer_octets(self):
+        self.check_pop2(self.FEWER)
+
+    def test_pop2_more_octets(self):
+        self.check_pop2(self.MORE)
 
 if __name__ == '__main__':
     p23.main()

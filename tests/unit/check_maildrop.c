@@ -16,10 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "index.h"
 #include "maildrop.h"
+#include "msgstream.h"
 #include "net.h"
 #include "plugin.h"
 #include "suites.h"
+#include "wire.h"
 
 static char *dir;
 static char md_path[PATH_MAX];
@@ -85,20 +88,26 @@ open_md(void)
 	return md;
 }
 
-/* Send message N through a socketpair and return what arrived. */
+/* Send message N through a socketpair (the message stream and the wire
+ * module, as the front ends do) and return what arrived. */
 static char *
 send_msg(struct maildrop *md, size_t n, long lines, int stuff)
 {
-	int sv[2];
+	int sv[2], stale = -1;
 	struct net net;
+	struct msgstream ms;
 	const char *err = NULL;
 	static char got[8192];
 	ssize_t r;
 	size_t len = 0;
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	net_init(&net, sv[0], 2048, 5);
-	ck_assert_int_eq(maildrop_send(md, n, &net, lines, stuff, NULL, &err), 0);
+	net_init(&net, sv[0], sv[0], 2048, 5);
+	ck_assert_int_eq(maildrop_msg_open(md, n, &ms, &err), 0);
+	ck_assert_int_eq(wire_send(&net, &ms, stuff ? WIRE_POP3 : WIRE_POP2,
+	    lines, md->msgs[n - 1].size, &stale, &err), 0);
+	ck_assert_int_eq(stale, 0);
+	msgstream_close(&ms);
 	ck_assert_int_eq(net_flush(&net), 0);
 	close(sv[0]);
 	while ((r = read(sv[1], got + len, sizeof got - 1 - len)) > 0)
@@ -112,6 +121,7 @@ send_msg(struct maildrop *md, size_t n, long lines, int stuff)
 START_TEST(test_sizes_and_streaming)
 {
 	struct maildrop *md = open_md();
+	const char *got;
 	size_t i;
 	uint64_t total = 0;
 
@@ -121,7 +131,12 @@ START_TEST(test_sizes_and_streaming)
 		    "msg %zu size %llu", i,
 		    (unsigned long long)md->msgs[i].size);
 		ck_assert_str_eq(md->msgs[i].uidl, msgs[i].name);
-		ck_assert_str_eq(send_msg(md, i + 1, -1, 1), msgs[i].stuffed);
+		got = send_msg(md, i + 1, -1, 1);
+		/* the body, then the POP3 terminator */
+		ck_assert_msg(strlen(got) == strlen(msgs[i].stuffed) + 3 &&
+		    strncmp(got, msgs[i].stuffed, strlen(msgs[i].stuffed)) ==
+		    0 && strcmp(got + strlen(msgs[i].stuffed), ".\r\n") == 0,
+		    "msg %zu: \"%s\"", i, got);
 		total += msgs[i].size;
 	}
 	ck_assert_uint_eq(md->live_octets, total);
@@ -130,11 +145,13 @@ START_TEST(test_sizes_and_streaming)
 	    "Subject: a\r\n\r\nline\r\n.\r\n..x\r\n");
 	ck_assert_uint_eq(strlen(send_msg(md, 1, -1, 0)), msgs[0].size);
 	/* TOP */
-	ck_assert_str_eq(send_msg(md, 1, 0, 1), "Subject: a\r\n\r\n");
-	ck_assert_str_eq(send_msg(md, 1, 1, 1), "Subject: a\r\n\r\nline\r\n");
+	ck_assert_str_eq(send_msg(md, 1, 0, 1), "Subject: a\r\n\r\n.\r\n");
+	ck_assert_str_eq(send_msg(md, 1, 1, 1),
+	    "Subject: a\r\n\r\nline\r\n.\r\n");
 	ck_assert_str_eq(send_msg(md, 1, 2, 1),
-	    "Subject: a\r\n\r\nline\r\n..\r\n");
-	ck_assert_str_eq(send_msg(md, 3, 9999, 1), msgs[2].stuffed);
+	    "Subject: a\r\n\r\nline\r\n..\r\n.\r\n");
+	ck_assert_msg(strncmp(send_msg(md, 3, 9999, 1), msgs[2].stuffed,
+	    strlen(msgs[2].stuffed)) == 0, "TOP past the end");
 	maildrop_close(&md);
 	ck_assert_ptr_null(md);
 }
@@ -198,25 +215,122 @@ START_TEST(test_no_commit_no_change)
 }
 END_TEST
 
+/* The crlf.h size of TEXT as the core measures it.  0 or -1. */
+static int
+maildrop_measure_str(const char *text, uint64_t *size_r)
+{
+	char path[PATH_MAX];
+	FILE *fp;
+	int rc;
+
+	snprintf(path, sizeof path, "%s/measure", dir);
+	test_write_file(path, text, strlen(text));
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	rc = maildrop_measure(fileno(fp), 0, (off_t)strlen(text), size_r);
+	fclose(fp);
+	return rc;
+}
+
+/* Whether the index holds a record for message KEY right now (a second
+ * handle on the file, while the session still has it open). */
+static int
+record_present(const char *key)
+{
+	struct index *idx = NULL;
+	struct index_rec rec;
+	const char *err = NULL;
+	char path[PATH_MAX];
+	int rebuilt = 0, r;
+
+	snprintf(path, sizeof path, "%s/%s", md_path, INDEX_FILE);
+	ck_assert_msg(index_open(path, &idx, &rebuilt, &err) == 0, "%s", err);
+	ck_assert_int_eq(rebuilt, 0);
+	r = index_lookup(idx, key, &rec);
+	index_close(&idx);
+	return r;
+}
+
+/*
+ * The stored size changed behind the session's back: refused before
+ * anything is sent, and the record is dropped at once, so the next look
+ * measures the message again (finding 1.2).
+ */
 START_TEST(test_changed_message_refused)
 {
 	struct maildrop *md = open_md();
+	struct msgstream ms;
 	const char *err = NULL;
 	char path[PATH_MAX];
-	int sv[2];
-	struct net net;
 
+	ck_assert_int_eq(record_present(msgs[0].name), 1);
 	/* Grow message 1 behind the session's back. */
 	snprintf(path, sizeof path, "%s/new/%s", md_path, msgs[0].name);
 	test_write_file(path, "Subject: a\n\nchanged and longer\n", 31);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	net_init(&net, sv[0], 2048, 5);
-	ck_assert_int_eq(maildrop_send(md, 1, &net, -1, 1, "+OK\r\n", &err), -1);
+	ck_assert_int_eq(maildrop_msg_open(md, 1, &ms, &err), -1);
 	ck_assert_ptr_nonnull(err);
-	net_free(&net);
-	close(sv[0]);
-	close(sv[1]);
+	/* the record is gone while this session still runs */
+	ck_assert_int_eq(record_present(msgs[0].name), 0);
 	maildrop_close(&md);
+	md = open_md();
+	ck_assert_uint_eq(md->msgs[0].size, 34);
+	maildrop_close(&md);
+}
+END_TEST
+
+/*
+ * Same stored size, other content (line ends rewritten in place): the
+ * octets the wire gives disagree with the recorded size in the middle of
+ * the message.  wire_send() stops at the announced size and says STALE,
+ * and maildrop_forget() drops the record at once (before: it was kept,
+ * and every later session failed on the same message).
+ */
+START_TEST(test_stale_record_dropped_mid_stream)
+{
+	static const char *const rewritten[] = {
+		"Subject: a\nXline\n.\n..x\n",	/* fewer octets */
+		"Subject: a\n\n\n\n\n\n\n\n\n\n\n\n\n",	/* more */
+	};
+	struct maildrop *md;
+	struct msgstream ms;
+	struct net net;
+	const char *err = NULL;
+	char path[PATH_MAX];
+	uint64_t want;
+	size_t k;
+	int sv[2], stale;
+
+	snprintf(path, sizeof path, "%s/new/%s", md_path, msgs[0].name);
+	for (k = 0; k < 2; k++) {
+		md = open_md();
+		ck_assert_int_eq(record_present(msgs[0].name), 1);
+		ck_assert_uint_eq(strlen(rewritten[k]), strlen(msgs[0].raw));
+		test_write_file(path, rewritten[k], strlen(rewritten[k]));
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		net_init(&net, sv[0], sv[0], 2048, 5);
+		ck_assert_int_eq(maildrop_msg_open(md, 1, &ms, &err), 0);
+		stale = 0;
+		ck_assert_int_eq(wire_send(&net, &ms, WIRE_POP3, -1,
+		    md->msgs[0].size, &stale, &err), -1);
+		msgstream_close(&ms);
+		ck_assert_msg(stale == 1, "case %zu: not stale (%s)", k, err);
+		maildrop_forget(md, 1);
+		ck_assert_msg(record_present(msgs[0].name) == 0,
+		    "case %zu: record kept", k);
+		maildrop_close(&md);
+		net_free(&net);
+		close(sv[0]);
+		close(sv[1]);
+		/* the next session measures it again */
+		ck_assert_int_eq(maildrop_measure_str(rewritten[k], &want), 0);
+		md = open_md();
+		ck_assert_uint_eq(md->msgs[0].size, want);
+		maildrop_close(&md);
+		/* back to the original for the next case */
+		test_write_file(path, msgs[0].raw, strlen(msgs[0].raw));
+		md = open_md();
+		maildrop_close(&md);
+	}
 }
 END_TEST
 
@@ -315,7 +429,7 @@ static const char *const extra[][2] = {
 START_TEST(test_skip_unreadable)
 {
 	struct maildrop *md = NULL;
-	const char *err = NULL;
+	const char *err = NULL, *got;
 	char path[PATH_MAX];
 	size_t i;
 
@@ -336,8 +450,13 @@ START_TEST(test_skip_unreadable)
 	ck_assert_str_eq(md->msgs[3].uidl, "1005.F.host");
 	ck_assert_uint_eq(md->live_octets,
 	    msgs[0].size + msgs[2].size + 17 + 17);
-	ck_assert_str_eq(send_msg(md, 2, -1, 1), msgs[2].stuffed);
-	ck_assert_str_eq(send_msg(md, 4, -1, 1), "Subject: f\r\n\r\nf\r\n");
+	/* The wire module writes the POP3 terminator after the body. */
+	got = send_msg(md, 2, -1, 1);
+	ck_assert_uint_eq(strlen(got), strlen(msgs[2].stuffed) + 3);
+	ck_assert(strncmp(got, msgs[2].stuffed, strlen(msgs[2].stuffed)) == 0);
+	ck_assert_str_eq(got + strlen(msgs[2].stuffed), ".\r\n");
+	ck_assert_str_eq(send_msg(md, 4, -1, 1),
+	    "Subject: f\r\n\r\nf\r\n.\r\n");
 	ck_assert_ptr_null(maildrop_get(md, 5));
 	/* DELE 2 (message C), RETR 4 (message F), QUIT. */
 	ck_assert_int_eq(maildrop_delete(md, 2), 0);
@@ -417,6 +536,7 @@ suite_maildrop(void)
 	tcase_add_test(tc, test_sizes_and_streaming);
 	tcase_add_test(tc, test_marks_reset_commit);
 	tcase_add_test(tc, test_no_commit_no_change);
+	tcase_add_test(tc, test_stale_record_dropped_mid_stream);
 	tcase_add_test(tc, test_changed_message_refused);
 	tcase_add_test(tc, test_uidl_from_key);
 	tcase_add_test(tc, test_skip_unreadable);

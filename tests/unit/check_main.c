@@ -74,7 +74,8 @@ main(void)
 	srunner_add_suite(sr, suite_maildrop());
 	srunner_add_suite(sr, suite_plugins());
 	srunner_add_suite(sr, suite_store_maildir());
-	srunner_add_suite(sr, suite_pop2());
+	srunner_add_suite(sr, suite_lex());
+	srunner_add_suite(sr, suite_wire());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

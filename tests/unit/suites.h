@@ -12,7 +12,8 @@ Suite *suite_index(void);
 Suite *suite_maildrop(void);
 Suite *suite_plugins(void);
 Suite *suite_store_maildir(void);
-Suite *suite_pop2(void);
+Suite *suite_lex(void);
+Suite *suite_wire(void);
 
 /* Helpers shared by the suites (check_main.c). */
 /* A fresh empty directory under $TMPDIR; the caller owns the string. */
