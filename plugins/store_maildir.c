@@ -4,13 +4,13 @@
  * Maildir++ folders for POP2 FOLD, and holds the per-maildrop session lock
  * (<maildir>/pop23d.lock).
  *
- * Runs as the mail user in the session process (open .. close); the master
- * (root) only loads it and calls check_config().  It never reads a message
- * body itself and never logs message contents.
+ * PRIVILEGE: runs as the mail user in the session process (open ..
+ * close); the master (root) only loads it and calls check_config().  It
+ * never reads a message body itself and never logs message contents.
  *
  * Copyright (C) 2026 The pop23d authors.  GPL-3.0-or-later.
  *
- * Rules it follows (doc: shared/notes/security.md D5, B13, B19, S5):
+ * Rules it follows (doc/SECURITY.md D5, B13, B19, S5):
  *   - Every file is opened relative to directory fds (openat) with
  *     O_NOFOLLOW and O_NONBLOCK, and fstat() must say "regular file", so a
  *     symlink or FIFO planted in the Maildir can neither lead out nor block.
@@ -18,6 +18,10 @@
  *     renames other readers do (new/ -> cur/, flag changes).  An ENOENT
  *     means another reader renamed the file: re-scan new/ and cur/ for the
  *     key before giving up.
+ *   - A message file that cannot be opened (another user's, not a regular
+ *     file, gone) makes msg_open() fail for that message only; the daemon
+ *     leaves it out of the session.  Such failures are logged at most
+ *     SCAN_LOG_MAX times per session, then counted once at close.
  *   - Deletion is unlink() followed by fsync() of the directory.  tmp/ is
  *     never touched.
  *   - Client-supplied folder names never become paths: they are checked,
@@ -32,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +99,8 @@ struct pop23d_mbox {
 	struct arena *arena;	/* keys and names of ents */
 	size_t logged;		/* log lines written by the running scan */
 	size_t unlogged;	/* ... and the ones left out */
+	size_t msg_logged;	/* msg_open() failures logged this session */
+	size_t msg_unlogged;	/* ... and the ones left out */
 };
 
 /* What a scan does with each acceptable directory entry. */
@@ -134,6 +141,28 @@ scan_log(struct pop23d_mbox *mb, const char *what, int d, const char *name)
 	mb->logged++;
 	host->log(LOG_WARNING, "%s dir=%s name=%s", what, subdir_name[d],
 	    esc(name, e, sizeof e));
+}
+
+/*
+ * Log one msg_open() failure, at most SCAN_LOG_MAX per session: an
+ * unreadable file is tried at every login (and every RETR), and a maildrop
+ * may hold thousands of them.  md_close() reports the rest.
+ */
+static void __attribute__((format(printf, 3, 4)))
+msg_log(struct pop23d_mbox *mb, int prio, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (mb->msg_logged >= SCAN_LOG_MAX) {
+		mb->msg_unlogged++;
+		return;
+	}
+	mb->msg_logged++;
+	va_start(ap, fmt);
+	(void)vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	host->log(prio, "%s", line);
 }
 
 /* "yes" (the default, also when unset or invalid) or "no". */
@@ -520,6 +549,9 @@ md_close(struct pop23d_mbox **mbp)
 
 	if (mbp == NULL || (mb = *mbp) == NULL)
 		return;
+	if (mb->msg_unlogged > 0)
+		host->log(LOG_WARNING, "%zu more message open errors not "
+		    "logged", mb->msg_unlogged);
 	if (mb->lockfd != -1)
 		close(mb->lockfd);
 	for (d = 0; d < D_COUNT; d++)
@@ -604,7 +636,7 @@ take_lock(struct pop23d_mbox *mb, const char **error_r)
  * over, closed on failure) and whose path is PATH (taken over, freed on
  * failure): open new/ and cur/ (never through a symlink) and take the
  * lock.  FOLDER: map every "cannot use it" error to POP23D_NOUSER, so a
- * FOLD does not tell what exists (protocols.md POP2 case 24).
+ * FOLD does not tell what exists (doc/PROTOCOLS.md, edge case 24).
  */
 static enum pop23d_result
 open_at(int dfd, char *path, int folder, struct pop23d_mbox **mbox_r,
@@ -856,7 +888,7 @@ md_msg_open(struct pop23d_mbox *mb, size_t i, int *fd_r, off_t *offset_r,
 
 		if (serrno == ENOENT)
 			return POP23D_NOUSER;
-		host->log(LOG_ERR, "open message dir=%s name=%s: %s",
+		msg_log(mb, LOG_ERR, "open message dir=%s name=%s: %s",
 		    subdir_name[e->dir], esc(e->name, en, sizeof en),
 		    strerror(serrno));
 		return (serrno == ELOOP || serrno == EACCES ||
@@ -864,13 +896,13 @@ md_msg_open(struct pop23d_mbox *mb, size_t i, int *fd_r, off_t *offset_r,
 		    POP23D_PERMFAIL : POP23D_TEMPFAIL;
 	}
 	if (fstat(fd, &st) == -1) {
-		host->log(LOG_ERR, "fstat message name=%s: %s",
+		msg_log(mb, LOG_ERR, "fstat message name=%s: %s",
 		    esc(e->name, en, sizeof en), strerror(errno));
 		close(fd);
 		return POP23D_TEMPFAIL;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		host->log(LOG_WARNING, "message dir=%s name=%s is not a "
+		msg_log(mb, LOG_WARNING, "message dir=%s name=%s is not a "
 		    "regular file", subdir_name[e->dir],
 		    esc(e->name, en, sizeof en));
 		close(fd);
@@ -878,7 +910,7 @@ md_msg_open(struct pop23d_mbox *mb, size_t i, int *fd_r, off_t *offset_r,
 	}
 	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
-		host->log(LOG_ERR, "fcntl message: %s", strerror(errno));
+		msg_log(mb, LOG_ERR, "fcntl message: %s", strerror(errno));
 		close(fd);
 		return POP23D_TEMPFAIL;
 	}

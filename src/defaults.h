@@ -57,6 +57,13 @@
 /* Listeners in one configuration. */
 #define MAX_LISTENERS		32
 
+/* The whole AUTHORIZATION phase is bounded by timeout_preauth (POP3) or
+ * timeout_pop2_auth (POP2) from the connection's start, in the pre-auth
+ * child and again in the monitor, which does not trust the child.  The
+ * monitor's bound runs this much longer, so the child's own reply to an
+ * expired client goes out first (milliseconds). */
+#define LOGIN_DEADLINE_GRACE_MS	2000
+
 /*
  * max_per_ip counts clients by address prefix, not by whole address.  An
  * IPv6 site gets at least a /64 and a single host may use any address in

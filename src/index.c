@@ -1,16 +1,21 @@
 /*
  * index.c - the per-maildrop GDBM index: for each message (by the storage's
- * unique key) the size RETR sends, the stored size, the UIDL and the
- * accessed flag, in an explicit versioned byte layout, plus one schema
- * record.  The file is an untrusted cache (security.md D7, B20): it is
- * opened without following symlinks and only if it is a regular file of
- * ours that nobody else can write; every record is validated; a file GDBM
- * cannot read, one that does not walk cleanly, or one of a foreign schema
- * is replaced by an empty index; a structural error found later gets one
- * gdbm_recover() and otherwise switches the index off for the session.
- * Nothing here is fatal.  This is the only file that includes <gdbm.h>.
- * Runs as the mail user (the session process, after the privilege drop),
- * under the maildrop's session lock, which is why GDBM's own locking is off.
+ * unique key) the size RETR sends, the stored size and the accessed flag,
+ * in an explicit versioned byte layout with a CRC-32C over key and
+ * contents, plus one schema record.  The file is an untrusted cache
+ * (doc/SECURITY.md D7, B20): it is opened without following symlinks and
+ * only if it is a regular file of ours that nobody else can write; every
+ * record is checked on read (checksum, version, flags, sizes against the
+ * CRLF rule) and a record that fails is deleted and reads as absent, so
+ * the caller measures the message again; a file GDBM cannot read, one that
+ * does not walk cleanly, or one of another schema is replaced by an empty
+ * index; a structural error found later gets one gdbm_recover() and
+ * otherwise switches the index off for the session.  Nothing here is
+ * fatal.  This is the only file that includes <gdbm.h>.
+ *
+ * PRIVILEGE: runs as the mail user (the session process, after the
+ * privilege drop), under the maildrop's session lock, which is why GDBM's
+ * own locking is off.
  */
 #include "config.h"
 
@@ -27,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crc32c.h"
 #include "index.h"
 #include "log.h"
 
@@ -57,27 +63,40 @@
 #define INDEX_KEY_MAX		4096
 
 /*
- * Record layout, version 1.  This is an on-disk format: a change needs a
- * new REC_VERSION (or INDEX_SCHEMA), never a silent reinterpretation.
- *   byte 0       record version (1)
+ * Record layout, version 2 (schema 2).  This is an on-disk format: a
+ * change needs a new REC_VERSION and INDEX_SCHEMA, never a silent
+ * reinterpretation.  Exactly INDEX_REC_LEN (22) octets:
+ *   byte 0       record version (2)
  *   byte 1       flags: bit 0 = accessed; the other bits must be 0
  *   bytes 2-9    size, big-endian unsigned 64 bits
  *   bytes 10-17  raw_size, big-endian unsigned 64 bits
- *   byte 18      UIDL length L, 1..UIDL_MAX
- *   bytes 19..   the L UIDL octets, each 0x21-0x7E; nothing follows
+ *   bytes 18-21  CRC-32C (RFC 3720) of the storage key's octets (without
+ *                the "m:" prefix and the NUL) followed by bytes 0-17,
+ *                big-endian
+ * The checksum binds a record to its key: a record copied or moved to
+ * another key fails it like a damaged one.  It is no defence against a
+ * forger (who could recompute it) - whoever can write the index can also
+ * change the mail; it catches damage: every error of up to 3 bits and
+ * every burst of up to 32 bits, and anything else with odds of 2^-32.
+ * Version 1 (schema 1) held the UIDL after byte 18 and had no checksum.
  */
-#define REC_VERSION		1
+#define REC_VERSION		2
 #define REC_F_ACCESSED		0x01
-#define REC_HDR_LEN		19
+#define REC_CRC_OFF		18
 /* Sizes at or above 2^62 are nonsense for one message and would come near
  * off_t overflow in the callers' arithmetic. */
 #define REC_SIZE_LIMIT		((uint64_t)1 << 62)
+
+/* The first damaged record of a session is logged as a warning, the rest
+ * only at debug level and in one summary line at close. */
+#define INDEX_DAMAGE_LOG_MAX	1
 
 struct index {
 	GDBM_FILE	 dbf;		/* NULL once unusable */
 	char		*path;
 	int		 recovered;	/* gdbm_recover() was tried */
 	int		 unusable;	/* off until the session ends */
+	unsigned long	 damaged;	/* dropped by index_lookup() */
 };
 
 static void
@@ -100,6 +119,22 @@ get_be64(const unsigned char *p)
 	for (i = 0; i < 8; i++)
 		v = (v << 8) | p[i];
 	return v;
+}
+
+static void
+put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static uint32_t
+get_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
 /* LEN octets at S form a valid UIDL (RFC 1939 section 7). */
@@ -128,53 +163,75 @@ index_uidl_valid(const char *s)
 	return uidl_valid_n((const unsigned char *)s, len);
 }
 
-/* Returns the record length, or 0 if REC cannot be encoded (bad UIDL,
- * absurd size). */
-size_t
-index_encode(const struct index_rec *rec, unsigned char *out)
+/*
+ * Sizes a real message can have.  Each stored octet is sent as at most
+ * two (a bare LF gains a CR) and at most one CRLF is added at the end (a
+ * missing final newline), and nothing is dropped: raw_size <= size <=
+ * 2 * raw_size + 2.  Both are below REC_SIZE_LIMIT.
+ */
+static int
+sizes_plausible(uint64_t size, uint64_t raw_size)
+{
+	return size < REC_SIZE_LIMIT && raw_size < REC_SIZE_LIMIT &&
+	    size >= raw_size && size <= 2 * raw_size + 2;
+}
+
+/* The length of storage key KEY, or 0 if it is empty or too long. */
+static size_t
+key_len(const char *key)
 {
 	size_t len;
 
-	if (rec == NULL || out == NULL)
+	if (key == NULL)
 		return 0;
-	len = strnlen(rec->uidl, sizeof(rec->uidl));
-	if (len == sizeof(rec->uidl) ||
-	    !uidl_valid_n((const unsigned char *)rec->uidl, len) ||
-	    rec->size >= REC_SIZE_LIMIT || rec->raw_size >= REC_SIZE_LIMIT)
+	len = strnlen(key, INDEX_KEY_MAX + 1);
+	return len > INDEX_KEY_MAX ? 0 : len;
+}
+
+/* CRC-32C of the KLEN key octets and the first REC_CRC_OFF octets of REC. */
+static uint32_t
+rec_crc(const char *key, size_t klen, const unsigned char *rec)
+{
+	return crc32c(crc32c(0, key, klen), rec, REC_CRC_OFF);
+}
+
+size_t
+index_encode(const char *key, const struct index_rec *rec,
+    unsigned char *out)
+{
+	size_t klen;
+
+	if (rec == NULL || out == NULL || (klen = key_len(key)) == 0 ||
+	    !sizes_plausible(rec->size, rec->raw_size))
 		return 0;
 	out[0] = REC_VERSION;
 	out[1] = rec->accessed ? REC_F_ACCESSED : 0;
 	put_be64(out + 2, rec->size);
 	put_be64(out + 10, rec->raw_size);
-	out[18] = (unsigned char)len;
-	memcpy(out + REC_HDR_LEN, rec->uidl, len);
-	/* UNSAFE: len <= UIDL_MAX, so this is at most INDEX_REC_MAX. */
-	return REC_HDR_LEN + len;
+	put_be32(out + REC_CRC_OFF, rec_crc(key, klen, out));
+	return INDEX_REC_LEN;
 }
 
 int
-index_decode(const unsigned char *in, size_t len, struct index_rec *rec_r)
+index_decode(const char *key, const unsigned char *in, size_t len,
+    struct index_rec *rec_r)
 {
 	struct index_rec rec;
-	size_t ulen;
+	size_t klen;
 
-	if (in == NULL || len < REC_HDR_LEN)
+	if (in == NULL || len != INDEX_REC_LEN || (klen = key_len(key)) == 0)
+		return -1;
+	/* The checksum first: it covers everything else. */
+	if (get_be32(in + REC_CRC_OFF) != rec_crc(key, klen, in))
 		return -1;
 	if (in[0] != REC_VERSION || (in[1] & ~REC_F_ACCESSED) != 0)
-		return -1;
-	ulen = in[18];
-	if (ulen < 1 || ulen > UIDL_MAX || len != REC_HDR_LEN + ulen)
-		return -1;
-	if (!uidl_valid_n(in + REC_HDR_LEN, ulen))
 		return -1;
 	memset(&rec, 0, sizeof(rec));
 	rec.size = get_be64(in + 2);
 	rec.raw_size = get_be64(in + 10);
-	if (rec.size >= REC_SIZE_LIMIT || rec.raw_size >= REC_SIZE_LIMIT)
+	if (!sizes_plausible(rec.size, rec.raw_size))
 		return -1;
 	rec.accessed = (in[1] & REC_F_ACCESSED) != 0;
-	memcpy(rec.uidl, in + REC_HDR_LEN, ulen);
-	rec.uidl[ulen] = '\0';
 	if (rec_r != NULL)
 		*rec_r = rec;
 	return 0;
@@ -255,8 +312,9 @@ schema_store(GDBM_FILE dbf)
 static const char *
 schema_check(GDBM_FILE dbf)
 {
+	static const char other[] = "pop23d-index ";
 	datum k, v;
-	int ok;
+	const char *why;
 
 	k.dptr = (char *)SCHEMA_KEY;
 	k.dsize = (int)(sizeof(SCHEMA_KEY) - 1);
@@ -266,10 +324,19 @@ schema_check(GDBM_FILE dbf)
 			return "no schema record (not a pop23d index)";
 		return gdbm_strerror(gdbm_last_errno(dbf));
 	}
-	ok = v.dsize == (int)(sizeof(SCHEMA_VALUE) - 1) &&
-	    memcmp(v.dptr, SCHEMA_VALUE, sizeof(SCHEMA_VALUE) - 1) == 0;
+	if (v.dsize == (int)(sizeof(SCHEMA_VALUE) - 1) &&
+	    memcmp(v.dptr, SCHEMA_VALUE, sizeof(SCHEMA_VALUE) - 1) == 0)
+		why = NULL;
+	else if (v.dsize > (int)(sizeof(other) - 1) &&
+	    memcmp(v.dptr, other, sizeof(other) - 1) == 0)
+		/* An index of an older (or newer) pop23d: its records
+		 * cannot be read by this one, and need not be. */
+		why = "another index schema (this pop23d writes "
+		    "schema " STR(INDEX_SCHEMA) ")";
+	else
+		why = "foreign schema record";
 	free(v.dptr);
-	return ok ? NULL : "foreign schema record";
+	return why;
 }
 
 /*
@@ -652,12 +719,20 @@ index_lookup(struct index *idx, const char *key, struct index_rec *rec_r)
 			return r;
 		}
 	}
-	r = v.dsize >= 0 &&
-	    index_decode((unsigned char *)v.dptr, (size_t)v.dsize, &rec) == 0;
+	r = v.dsize >= 0 && index_decode(key, (unsigned char *)v.dptr,
+	    (size_t)v.dsize, &rec) == 0;
 	free(v.dptr);
 	if (!r) {
-		log_debug("index %s: invalid record for %s, deleted",
-		    idx->path, log_escape(key, strlen(key), esc, sizeof(esc)));
+		/* Damaged, or moved here from another key: a miss, and the
+		 * caller stores a fresh record. */
+		if (idx->damaged++ < INDEX_DAMAGE_LOG_MAX)
+			log_warnx("index %s: damaged record for %s, dropped",
+			    idx->path, log_escape(key, strlen(key), esc,
+			    sizeof(esc)));
+		else
+			log_debug("index %s: damaged record for %s, dropped",
+			    idx->path, log_escape(key, strlen(key), esc,
+			    sizeof(esc)));
 		if (gdbm_delete(idx->dbf, k) != 0 &&
 		    gdbm_last_errno(idx->dbf) != GDBM_ITEM_NOT_FOUND)
 			(void)index_trouble(idx, "delete");
@@ -673,14 +748,14 @@ index_lookup(struct index *idx, const char *key, struct index_rec *rec_r)
 int
 index_store(struct index *idx, const char *key, const struct index_rec *rec)
 {
-	unsigned char buf[INDEX_REC_MAX];
+	unsigned char buf[INDEX_REC_LEN];
 	datum k, v;
 	size_t len;
 	char *kbuf;
 
 	if (idx == NULL || idx->unusable)
 		return -1;
-	if ((len = index_encode(rec, buf)) == 0)
+	if ((len = index_encode(key, rec, buf)) == 0)
 		return -1;
 	if ((kbuf = msg_key(key, &k)) == NULL)
 		return -1;
@@ -916,6 +991,12 @@ index_sync(struct index *idx)
 	}
 }
 
+unsigned long
+index_damaged(const struct index *idx)
+{
+	return idx != NULL ? idx->damaged : 0;
+}
+
 void
 index_close(struct index **idxp)
 {
@@ -923,6 +1004,9 @@ index_close(struct index **idxp)
 
 	if (idxp == NULL || (idx = *idxp) == NULL)
 		return;
+	if (idx->damaged > INDEX_DAMAGE_LOG_MAX)
+		log_warnx("index %s: %lu damaged records dropped in this "
+		    "session", idx->path, idx->damaged);
 	if (idx->dbf != NULL && gdbm_close(idx->dbf) != 0)
 		log_warnx("index %s: close: %s", idx->path,
 		    gdbm_strerror(gdbm_errno));

@@ -1,8 +1,9 @@
 /*
  * index.h - the per-maildrop GDBM index: for each message (by the storage's
- * unique key) the CRLF size RETR sends, the stored size, the UIDL and the
- * accessed flag, plus a schema version.  It is a derived, untrusted cache:
- * every record is validated and a bad file is rebuilt, never fatal.
+ * unique key) the CRLF size RETR sends, the stored size and the accessed
+ * flag, each record with a CRC-32C over key and contents, plus a schema
+ * version.  It is a derived, untrusted cache: every record is checked on
+ * read, a damaged one is a miss, and a bad file is rebuilt, never fatal.
  * index.c is the only file that includes <gdbm.h>.
  * Runs as the mail user, under the maildrop's session lock.
  */
@@ -13,16 +14,22 @@
 #include "defaults.h"
 
 #define INDEX_FILE		"pop23d.index"
-#define INDEX_SCHEMA		1
+/* Schema 1 records held the UIDL and had no checksum; a schema 1 file is
+ * rebuilt (see doc/DESIGN.md section 7). */
+#define INDEX_SCHEMA		2
 
 struct index;
 
+/*
+ * What the index remembers about one message.  The UIDL is not stored: it
+ * is a function of the storage key (maildrop.c make_uidl), computed at
+ * every login, so no damage to the index can change it.
+ */
 struct index_rec {
 	uint64_t size;		/* octets RETR sends, CRLF line ends, without
 				 * dot-stuffing and terminator */
 	uint64_t raw_size;	/* octets stored (detects a changed file) */
 	int accessed;		/* retrieved in an earlier session */
-	char uidl[UIDL_MAX + 1];
 };
 
 /*
@@ -36,10 +43,12 @@ struct index_rec {
 int index_open(const char *path, struct index **idx_r, int *rebuilt_r,
     const char **error_r);
 /*
- * Look KEY up.  Returns 1 and fills *rec_r when a valid record exists, 0
- * when there is none or it fails validation (it is then deleted), and
- * also 0 once the index was switched off after an unrecoverable error
- * (or IDX is NULL); -1 on an I/O error.
+ * Look KEY up.  Returns 1 and fills *rec_r when a valid record exists: its
+ * checksum matches KEY and its contents, and its sizes obey the CRLF rule
+ * (index_decode).  0 when there is none or it fails validation (it is
+ * then deleted, so the caller measures the message again and stores a new
+ * one), and also 0 once the index was switched off after an unrecoverable
+ * error (or IDX is NULL); -1 on an I/O error.
  */
 int index_lookup(struct index *idx, const char *key, struct index_rec *rec_r);
 /* Insert or replace KEY's record.  0 or -1. */
@@ -56,18 +65,28 @@ long index_prune(struct index *idx, int (*keep)(void *ctx, const char *key),
     void *ctx);
 /* Flush to disk (gdbm_sync).  0 or -1. */
 int index_sync(struct index *idx);
+/* Records found damaged (and dropped) by index_lookup() since open. */
+unsigned long index_damaged(const struct index *idx);
 /* Close and free; sets *idx to NULL.  NULL is fine. */
 void index_close(struct index **idx);
 
-/* Encode / decode one record in the versioned byte layout (exposed for the
- * unit tests and the fuzzer).  index_encode returns the length written
- * (buffer of INDEX_REC_MAX bytes); index_decode returns 0 or -1 if the
- * bytes are not a valid record. */
-#define INDEX_REC_MAX	(1 + 1 + 8 + 8 + 1 + UIDL_MAX)
-size_t index_encode(const struct index_rec *rec, unsigned char *out);
-int index_decode(const unsigned char *in, size_t len, struct index_rec *rec_r);
+/*
+ * Encode / decode the record of storage key KEY in the versioned byte
+ * layout (exposed for the unit tests and the fuzzer).  The checksum covers
+ * KEY, so a record is valid only under its own key.  index_encode writes
+ * INDEX_REC_LEN octets and returns that length, or 0 if REC or KEY cannot
+ * be encoded (a size out of range, sizes against the CRLF rule, an empty
+ * or over-long key); index_decode returns 0, or -1 (and leaves *rec_r
+ * alone) if the octets are not a valid record of KEY.
+ */
+#define INDEX_REC_LEN	(1 + 1 + 8 + 8 + 4)
+size_t index_encode(const char *key, const struct index_rec *rec,
+    unsigned char *out);
+int index_decode(const char *key, const unsigned char *in, size_t len,
+    struct index_rec *rec_r);
 
-/* Non-zero if S (NUL-terminated) is a valid UIDL: 1-70 octets 0x21-0x7E. */
+/* Non-zero if S (NUL-terminated) is a valid UIDL: 1-70 octets 0x21-0x7E
+ * (RFC 1939 section 7).  make_uidl() in maildrop.c uses it. */
 int index_uidl_valid(const char *s);
 
 #endif

@@ -1,13 +1,14 @@
 /*
- * ipc.c - typed, length-checked messages between the pre-auth child and
- * the monitor over a SOCK_SEQPACKET socketpair.  A record is a 4-byte type
- * (host byte order: both ends are the same binary on the same host)
- * followed by the payload, sent in one sendmsg(2).  The receiver expects
+ * ipc.c - typed, length-checked records between the pre-auth child and
+ * the monitor over a SOCK_SEQPACKET socketpair (the dialogue is in
+ * ipc.h).  A record is a 4-byte type (host byte order: both ends are the
+ * same binary on the same host) followed by the payload, sent in one
+ * sendmsg(2).  The receiver expects
  * an exact type and size; anything else - including a record too large
  * for it (MSG_TRUNC) - fails, and the caller ends the session
  * (OpenSMTPD mproc.c, m_error).
- * Runs in the monitor (root) and the pre-auth child (unprivileged); the
- * monitor never trusts what it receives.
+ * PRIVILEGE: runs in the monitor (root) and the pre-auth child
+ * (unprivileged); the monitor never trusts what it receives.
  */
 #include "config.h"
 
@@ -16,10 +17,12 @@
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "deadline.h"
 #include "ipc.h"
 #include "log.h"
 
@@ -66,8 +69,31 @@ ipc_send(int fd, enum ipc_type type, const void *p, size_t len)
 	return 0;
 }
 
+/* Wait until FD is readable or DEADLINE passes.  0, or -1 with errno. */
+static int
+wait_readable(int fd, int64_t deadline)
+{
+	struct pollfd pfd;
+	int r;
+
+	for (;;) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		r = poll(&pfd, 1, deadline_poll_ms(deadline));
+		if (r > 0)
+			return 0;	/* data, EOF or error: recvmsg says */
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
 int
-ipc_recv(int fd, enum ipc_type type, void *p, size_t len)
+ipc_recv(int fd, enum ipc_type type, void *p, size_t len, int64_t deadline)
 {
 	struct iovec iov;
 	struct msghdr msg;
@@ -79,6 +105,14 @@ ipc_recv(int fd, enum ipc_type type, void *p, size_t len)
 
 	if (len > SIZE_MAX - IPC_HDR_LEN - 1) {
 		errno = EMSGSIZE;
+		return -1;
+	}
+	if (wait_readable(fd, deadline) == -1) {
+		if (errno == ETIMEDOUT)
+			log_debug("ipc: deadline passed waiting for type %u",
+			    (unsigned)type);
+		else
+			log_warn("ipc: poll");
 		return -1;
 	}
 	/* One byte more than expected: a larger record shows as too long

@@ -1,12 +1,19 @@
 /*
- * maildrop.c - the maildrop core shared by POP2 and POP3.
+ * maildrop.c - the maildrop core shared by POP2 and POP3.  It knows
+ * nothing of the wire: it hands a message out as a struct msgstream
+ * (maildrop_msg_open()) and measures sizes with the crlf.h rule that the
+ * wire module (wire.c) sends with.
  *
  * At login the storage plugin lists the messages once; each message's
- * CRLF size and UIDL come from the GDBM index, or are computed by reading
- * the message once and then stored.  A warm login therefore reads no
- * message bodies.  Deletion and accessed marks live in memory until
- * maildrop_commit() (UPDATE); a dropped connection loses them and removes
- * nothing.
+ * CRLF size comes from the GDBM index, or is computed by reading the
+ * message once and then stored.  A warm login therefore reads no message
+ * bodies.  The UIDL is never taken from the index: it is computed from the
+ * storage key at every login (cheaply: the key itself, in the common
+ * case).  A message that cannot be opened or read at login (a file of
+ * another user, one that vanished since the listing) is left out of the
+ * session and logged, never deleted; the others are served.  Deletion and
+ * accessed marks live in memory until maildrop_commit() (UPDATE); a
+ * dropped connection loses them and removes nothing.
  *
  * PRIVILEGE: runs as the mail user (never root: session.c has dropped).
  */
@@ -23,51 +30,98 @@
 #include <openssl/evp.h>
 
 #include "compat.h"
+#include "crlf.h"
 #include "index.h"
 #include "log.h"
 #include "maildrop.h"
-#include "net.h"
+#include "msgstream.h"
 
 #define READ_CHUNK	65536
+/* Messages skipped at login are named in the log up to this many per
+ * session, the rest counted in one line: a maildrop full of unreadable
+ * files must not flood the log at every login. */
+#define SKIP_LOG_MAX	10
+#define MD5_LEN		16
 
-/* UIDL of a message: its storage key when that is a valid UIDL (RFC 1939:
- * 1-70 octets 0x21-0x7E), else the MD5 of the key in hex.  Both are
- * derived from the mailbox alone, so losing the index never changes a
- * UIDL. */
+/* One MD5 context for all the UIDLs of a login (make_uidl). */
+struct uidl_maker {
+	EVP_MD_CTX *ctx;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+	EVP_MD *md5;		/* fetched once, not per message */
+#endif
+};
+
 static void
-make_uidl(const char *key, char *out)
+uidl_maker_free(struct uidl_maker *um)
 {
+	EVP_MD_CTX_free(um->ctx);
+	um->ctx = NULL;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+	EVP_MD_free(um->md5);
+	um->md5 = NULL;
+#endif
+}
+
+/*
+ * The UIDL of the message with storage key KEY, into OUT (UIDL_MAX + 1
+ * octets): the key itself when it is a valid UIDL (RFC 1939 section 7:
+ * 1-70 octets 0x21-0x7E), else the MD5 of the key in lower-case hex.  It
+ * depends on the key alone, so neither losing nor damaging the index can
+ * change a UIDL, and no two keys of a maildrop share one (up to MD5
+ * collisions between keys that are not UIDLs).  0, or -1 if libcrypto
+ * has no MD5 (a FIPS-only configuration).
+ */
+static int
+make_uidl(struct uidl_maker *um, const char *key, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
+	size_t len = strnlen(key, UIDL_MAX + 1);
+	const EVP_MD *type;
 
-	if (strlen(key) <= UIDL_MAX && index_uidl_valid(key)) {
-		strlcpy(out, key, UIDL_MAX + 1);
-		return;
+	if (len <= UIDL_MAX && index_uidl_valid(key)) {
+		memcpy(out, key, len + 1);
+		return 0;
 	}
-	if (EVP_Digest(key, strlen(key), md, &mdlen, EVP_md5(), NULL) != 1)
-		mdlen = 0;
-	for (i = 0; i < mdlen && i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	out[2 * i] = '\0';
-	if (i == 0)
-		strlcpy(out, "x", UIDL_MAX + 1);	/* cannot happen */
+	if (um->ctx == NULL && (um->ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+	if (um->md5 == NULL && (um->md5 = EVP_MD_fetch(NULL, "MD5",
+	    NULL)) == NULL)
+		return -1;
+	type = um->md5;
+#else
+	type = EVP_md5();
+#endif
+	if (EVP_DigestInit_ex(um->ctx, type, NULL) != 1 ||
+	    EVP_DigestUpdate(um->ctx, key, strlen(key)) != 1 ||
+	    EVP_DigestFinal_ex(um->ctx, md, &mdlen) != 1 || mdlen != MD5_LEN)
+		return -1;
+	for (i = 0; i < MD5_LEN; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0x0f];
+	}
+	out[2 * MD5_LEN] = '\0';
+	return 0;
 }
 
 int
 maildrop_measure(int fd, off_t offset, off_t len, uint64_t *size_r)
 {
+	struct crlf cr;
 	char *buf;
 	uint64_t size = 0;
 	off_t done = 0;
-	char prev = '\n';
 
 	if ((buf = malloc(READ_CHUNK)) == NULL)
 		return -1;
+	/* The same rule, in the same module, as the wire uses to send. */
+	crlf_init(&cr);
 	while (done < len) {
 		size_t want = (size_t)(len - done < READ_CHUNK ?
 		    len - done : READ_CHUNK);
 		ssize_t r = pread(fd, buf, want, offset + done);
-		ssize_t i;
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -75,18 +129,11 @@ maildrop_measure(int fd, off_t offset, off_t len, uint64_t *size_r)
 			free(buf);
 			return -1;
 		}
-		for (i = 0; i < r; i++) {
-			if (buf[i] == '\n' && prev != '\r')
-				size++;		/* LF is sent as CRLF */
-			prev = buf[i];
-		}
-		size += (uint64_t)r;
+		size += crlf_count(&cr, buf, (size_t)r);
 		done += r;
 	}
 	free(buf);
-	if (len > 0 && prev != '\n')
-		size += 2;	/* a missing final newline gets a CRLF */
-	*size_r = size;
+	*size_r = size + crlf_count_end(&cr);
 	return 0;
 }
 
@@ -130,45 +177,149 @@ prune_index(struct maildrop *md)
 	return pruned;
 }
 
-/* Fill msg from the index, or measure the message and index it. */
-static int
-load_msg(struct maildrop *md, const struct pop23d_msg *pm,
-    struct maildrop_msg *m, size_t i, int *dirty)
+/* Log that listed message PM was left out of the session, and WHY. */
+static void
+skip_log(struct maildrop *md, const struct pop23d_msg *pm, const char *why)
+{
+	char esc[128];
+
+	if (md->skipped++ >= SKIP_LOG_MAX)
+		return;
+	log_warnx("maildrop: message %s %s; left out of this session",
+	    log_escape(pm->key, strlen(pm->key), esc, sizeof esc), why);
+}
+
+enum load_result { LOAD_OK, LOAD_SKIP, LOAD_FAIL };
+
+/*
+ * Fill M for the storage's message SIDX (listed as PM): the size, raw size
+ * and accessed flag from a valid index record, or by measuring the file
+ * (the record is then stored); the UIDL from the key, always.  LOAD_SKIP:
+ * the file cannot be opened or read (vanished, another user's, not a
+ * file): the message is left out of the session.  LOAD_FAIL: no UIDL.
+ */
+static enum load_result
+load_msg(struct maildrop *md, struct uidl_maker *um,
+    const struct pop23d_msg *pm, size_t sidx, struct maildrop_msg *m,
+    int *dirty)
 {
 	struct index_rec rec;
+	enum pop23d_result r;
 	int fd;
 	off_t off, len;
 
 	m->key = pm->key;
+	m->sidx = sidx;
+	if (make_uidl(um, pm->key, m->uidl) != 0)
+		return LOAD_FAIL;
+	/* A record counts only if the raw size the storage knows (if it
+	 * knows one without a stat) agrees with it as well. */
 	if (md->index != NULL && index_lookup(md->index, pm->key, &rec) == 1 &&
 	    (pm->raw_size < 0 || (uint64_t)pm->raw_size == rec.raw_size)) {
 		m->size = rec.size;
 		m->raw_size = rec.raw_size;
-		strlcpy(m->uidl, rec.uidl, sizeof m->uidl);
 		m->accessed = rec.accessed || pm->accessed;
 		md->index_hits++;
-		return 0;
+		return LOAD_OK;
 	}
 	md->index_misses++;
-	if (md->ops->msg_open(md->mbox, i, &fd, &off, &len) != POP23D_OK)
-		return -1;
+	if ((r = md->ops->msg_open(md->mbox, sidx, &fd, &off, &len)) !=
+	    POP23D_OK) {
+		skip_log(md, pm, r == POP23D_NOUSER ? "vanished" :
+		    "cannot be opened");
+		return LOAD_SKIP;
+	}
 	if (maildrop_measure(fd, off, len, &m->size) != 0) {
 		close(fd);
-		return -1;
+		skip_log(md, pm, "cannot be read");
+		return LOAD_SKIP;
 	}
 	close(fd);
 	m->raw_size = (uint64_t)len;
-	make_uidl(pm->key, m->uidl);
 	m->accessed = pm->accessed;
 	if (md->index != NULL) {
 		memset(&rec, 0, sizeof rec);
 		rec.size = m->size;
 		rec.raw_size = m->raw_size;
 		rec.accessed = m->accessed;
-		strlcpy(rec.uidl, m->uidl, sizeof rec.uidl);
 		if (index_store(md->index, pm->key, &rec) == 0)
 			*dirty = 1;
 	}
+	return LOAD_OK;
+}
+
+/* Open (or rebuild) the index in the storage's index_dir, if it has one;
+ * without one the session goes on, only slower. */
+static void
+open_index(struct maildrop *md)
+{
+	char path[PATH_MAX];
+	const char *dir, *e = NULL;
+	int rebuilt = 0;
+
+	dir = md->ops->index_dir(md->mbox);
+	if (dir == NULL || (size_t)snprintf(path, sizeof path, "%s/%s", dir,
+	    INDEX_FILE) >= sizeof path)
+		return;
+	if (index_open(path, &md->index, &rebuilt, &e) != 0) {
+		log_warnx("index %s unusable, going on without: %s", path,
+		    e != NULL ? e : "?");
+		md->index = NULL;
+	} else if (rebuilt)
+		log_warnx("index %s was rebuilt", path);
+}
+
+/*
+ * Build md->msgs from the N listed messages PM: every message that can be
+ * loaded gets the next number, the others are skipped.  0, or -1 with
+ * *error_r.
+ */
+static int
+load_all(struct maildrop *md, const struct pop23d_msg *pm, size_t n,
+    const char **error_r)
+{
+	struct uidl_maker um;
+	struct maildrop_msg *m;
+	enum load_result lr;
+	size_t i;
+	int dirty = 0;
+
+	memset(&um, 0, sizeof um);
+	if (n > 0 && (md->msgs = calloc(n, sizeof *md->msgs)) == NULL) {
+		*error_r = "out of memory";
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		m = &md->msgs[md->count];
+		if ((lr = load_msg(md, &um, &pm[i], i, m, &dirty)) == LOAD_SKIP)
+			continue;
+		if (lr == LOAD_FAIL) {
+			uidl_maker_free(&um);
+			log_warnx("maildrop: cannot compute UIDLs (no MD5 in "
+			    "libcrypto?)");
+			*error_r = "cannot compute a UIDL";
+			return -1;
+		}
+		m->accessed_before = m->accessed;
+		md->count++;
+		if (m->accessed)
+			md->last = md->count;
+		md->live_octets += m->size;
+	}
+	uidl_maker_free(&um);
+	md->live = md->count;
+	md->last_start = md->last;
+	if (md->skipped > SKIP_LOG_MAX)
+		log_warnx("maildrop: %zu more messages left out of this "
+		    "session (cannot be read)", md->skipped - SKIP_LOG_MAX);
+	/* New mail was indexed (or damaged records replaced): drop the
+	 * records of messages other clients removed too.  Skipped messages
+	 * alone do not trigger this walk at every login. */
+	if (md->index != NULL && md->index_misses > md->skipped &&
+	    prune_index(md) > 0)
+		dirty = 1;
+	if (dirty && md->index != NULL)
+		index_sync(md->index);
 	return 0;
 }
 
@@ -179,10 +330,8 @@ maildrop_open(const struct pop23d_store_ops *ops, const char *location,
 	struct maildrop *md;
 	const struct pop23d_msg *pm;
 	enum pop23d_result r;
-	size_t i, n;
-	int dirty = 0, rebuilt = 0;
-	char path[PATH_MAX];
-	const char *dir, *e = NULL;
+	size_t n;
+	const char *e = NULL;
 
 	*md_r = NULL;
 	if ((md = calloc(1, sizeof *md)) == NULL) {
@@ -218,56 +367,18 @@ maildrop_open(const struct pop23d_store_ops *ops, const char *location,
 		*error_r = "cannot list the maildrop";
 		return r;
 	}
-	dir = ops->index_dir(md->mbox);
 	/* RFC 937 ACKD: "only if the user has write access"; POP3 DELE
 	 * is refused instead.  Nothing is ever removed from a maildrop the
 	 * user may not change. */
 	md->read_only = ops->writable != NULL && !ops->writable(md->mbox);
-	if (dir != NULL && (size_t)snprintf(path, sizeof path, "%s/%s", dir,
-	    INDEX_FILE) < sizeof path) {
-		if (index_open(path, &md->index, &rebuilt, &e) != 0) {
-			log_warnx("index %s unusable, going on without: %s",
-			    path, e != NULL ? e : "?");
-			md->index = NULL;
-		} else if (rebuilt) {
-			log_warnx("index %s was rebuilt", path);
-		}
-	}
-	if (n > 0 && (md->msgs = calloc(n, sizeof *md->msgs)) == NULL) {
+	open_index(md);
+	if (load_all(md, pm, n, error_r) != 0) {
 		maildrop_close(&md);
-		*error_r = "out of memory";
 		return POP23D_TEMPFAIL;
 	}
-	md->count = n;
-	for (i = 0; i < n; i++) {
-		struct maildrop_msg *m = &md->msgs[i];
-
-		if (load_msg(md, &pm[i], m, i, &dirty) != 0) {
-			log_warnx("cannot read message %zu (%s)", i + 1,
-			    pm[i].key);
-			maildrop_close(&md);
-			*error_r = "cannot read a message";
-			return POP23D_TEMPFAIL;
-		}
-		m->accessed_before = m->accessed;
-		if (m->accessed)
-			md->last = i + 1;
-		md->live_octets += m->size;
-	}
-	md->live = n;
-	md->last_start = md->last;
-	if (md->index != NULL && md->index_misses > 0) {
-		/* New mail arrived since the index was written: drop records
-		 * of messages that were removed by other clients too. */
-		long pruned = prune_index(md);
-
-		if (pruned > 0)
-			dirty = 1;
-	}
-	if (dirty && md->index != NULL)
-		index_sync(md->index);
-	log_debug("maildrop open: %zu messages, index hits=%zu misses=%zu",
-	    md->count, md->index_hits, md->index_misses);
+	log_debug("maildrop open: %zu messages (%zu skipped), index hits=%zu "
+	    "misses=%zu damaged=%lu", md->count, md->skipped, md->index_hits,
+	    md->index_misses, index_damaged(md->index));
 	*md_r = md;
 	return POP23D_OK;
 }
@@ -318,69 +429,41 @@ maildrop_reset(struct maildrop *md)
 	md->last = md->last_start;
 }
 
-/* Streaming state for maildrop_send(). */
-struct sender {
-	struct net *out;
-	int stuff;		/* POP3 dot-stuffing */
-	long lines;		/* body lines still allowed, <0 = all */
-	int at_bol;		/* at the beginning of a line */
-	int in_header;
-	int line_empty;		/* the current line has no octets yet */
-	int done;		/* TOP limit reached */
-	uint64_t sent;		/* octets, not counting stuffing */
-};
-
-/* End of one line was written: account header/body lines for TOP. */
-static void
-end_line(struct sender *sd)
+/*
+ * The record of message N disagrees with the message: drop it now, so the
+ * next look (this session's index lookups, the next login) measures the
+ * file again instead of trusting it.
+ */
+void
+maildrop_forget(struct maildrop *md, size_t n)
 {
-	if (sd->in_header) {
-		if (sd->line_empty)
-			sd->in_header = 0;	/* the blank separator line */
-	} else if (sd->lines >= 0) {
-		if (sd->lines > 0)
-			sd->lines--;
+	struct maildrop_msg *m;
+
+	if (md == NULL || n < 1 || n > md->count)
+		return;
+	m = &md->msgs[n - 1];
+	log_warnx("message %zu: stored message and index record disagree; "
+	    "record dropped", n);
+	if (md->index != NULL) {
+		index_delete(md->index, m->key);
+		index_sync(md->index);
 	}
-	sd->at_bol = 1;
-	sd->line_empty = 1;
-	if (!sd->in_header && sd->lines == 0)
-		sd->done = 1;
-}
-
-/* Write SPAN (no LF inside) of the current line. */
-static int
-put_span(struct sender *sd, const char *p, size_t len)
-{
-	if (len == 0)
-		return 0;
-	if (sd->at_bol && sd->stuff && p[0] == '.' &&
-	    net_write(sd->out, ".", 1) != 0)
-		return -1;
-	sd->at_bol = 0;
-	/* A lone CR before the LF does not make the line non-empty. */
-	if (!(len == 1 && p[0] == '\r'))
-		sd->line_empty = 0;
-	sd->sent += len;
-	return net_write(sd->out, p, len);
 }
 
 int
-maildrop_send(struct maildrop *md, size_t n, struct net *out, long lines,
-    int stuff, const char *first, const char **error_r)
+maildrop_msg_open(struct maildrop *md, size_t n, struct msgstream *st_r,
+    const char **error_r)
 {
 	struct maildrop_msg *m = maildrop_get(md, n);
-	struct sender sd;
-	char *buf;
-	int fd;
-	off_t off, len, done = 0;
-	int prev_cr = 0;
 	struct stat st;
+	off_t off, len;
+	int fd;
 
 	if (m == NULL) {
 		*error_r = "no such message";
 		return -1;
 	}
-	if (md->ops->msg_open(md->mbox, n - 1, &fd, &off, &len) !=
+	if (md->ops->msg_open(md->mbox, m->sidx, &fd, &off, &len) !=
 	    POP23D_OK) {
 		*error_r = "message vanished";
 		return -1;
@@ -388,99 +471,14 @@ maildrop_send(struct maildrop *md, size_t n, struct net *out, long lines,
 	if ((uint64_t)len != m->raw_size ||
 	    (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    st.st_size < off + len)) {
+		/* The index (or this session's list) is stale. */
 		close(fd);
-		/* The index (or this session's list) is stale: forget the
-		 * record so the next login measures the message again. */
-		if (md->index != NULL) {
-			index_delete(md->index, m->key);
-			index_sync(md->index);
-		}
+		maildrop_forget(md, n);
 		*error_r = "message changed under us";
 		return -1;
 	}
-	if ((buf = malloc(READ_CHUNK)) == NULL) {
-		close(fd);
-		*error_r = "out of memory";
-		return -1;
-	}
-	/* The message is open and its size checked: from here on the
-	 * reply is positive. */
-	if (first != NULL && net_write(out, first, strlen(first)) != 0)
-		goto write_failed;
-	memset(&sd, 0, sizeof sd);
-	sd.out = out;
-	sd.stuff = stuff;
-	sd.lines = lines;
-	sd.at_bol = 1;
-	sd.in_header = lines >= 0;
-	sd.line_empty = 1;
-	while (done < len && !sd.done) {
-		size_t want = (size_t)(len - done < READ_CHUNK ?
-		    len - done : READ_CHUNK);
-		ssize_t r = pread(fd, buf, want, off + done);
-		const char *p, *end, *nl;
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			free(buf);
-			close(fd);
-			*error_r = "read error";
-			return -2;
-		}
-		p = buf;
-		end = buf + r;
-		while (p < end && !sd.done) {
-			nl = memchr(p, '\n', (size_t)(end - p));
-			if (nl == NULL) {
-				if (put_span(&sd, p, (size_t)(end - p)) != 0)
-					goto write_failed;
-				prev_cr = end[-1] == '\r';
-				break;
-			}
-			if (nl > p && nl[-1] == '\r') {
-				/* CRLF already: send the line as stored. */
-				if (put_span(&sd, p, (size_t)(nl - p)) != 0 ||
-				    net_write(out, "\n", 1) != 0)
-					goto write_failed;
-				sd.sent += 1;
-			} else if (nl == p && prev_cr) {
-				/* CR ended the previous chunk. */
-				if (net_write(out, "\n", 1) != 0)
-					goto write_failed;
-				sd.sent += 1;
-			} else {
-				if (put_span(&sd, p, (size_t)(nl - p)) != 0 ||
-				    net_write(out, "\r\n", 2) != 0)
-					goto write_failed;
-				sd.sent += 2;
-			}
-			prev_cr = 0;
-			end_line(&sd);
-			p = nl + 1;
-		}
-		done += r;
-	}
-	free(buf);
-	close(fd);
-	if (!sd.done && !sd.at_bol) {
-		/* No final newline: add the CRLF that size counted. */
-		if (net_write(out, "\r\n", 2) != 0) {
-			*error_r = "write error";
-			return -2;
-		}
-		sd.sent += 2;
-	}
-	if (lines < 0 && sd.sent != m->size) {
-		*error_r = "message size changed under us";
-		return -2;
-	}
+	msgstream_init(st_r, fd, off, len);
 	return 0;
-write_failed:
-	free(buf);
-	close(fd);
-	*error_r = "write error";
-	return -2;
 }
 
 int
@@ -501,10 +499,11 @@ maildrop_commit(struct maildrop *md, const char **error_r)
 		struct maildrop_msg *m = &md->msgs[i];
 
 		if (m->deleted)
-			idx[n++] = i;
+			idx[n++] = m->sidx;
 		else if (m->accessed && !m->accessed_before) {
 			marked++;
-			if (md->ops->mark_accessed(md->mbox, i) != POP23D_OK)
+			if (md->ops->mark_accessed(md->mbox, m->sidx) !=
+			    POP23D_OK)
 				log_warnx("cannot flag message %zu as seen",
 				    i + 1);
 		}
@@ -532,7 +531,6 @@ maildrop_commit(struct maildrop *md, const char **error_r)
 		rec.size = m->size;
 		rec.raw_size = m->raw_size;
 		rec.accessed = 1;
-		strlcpy(rec.uidl, m->uidl, sizeof rec.uidl);
 		index_store(md->index, m->key, &rec);
 	}
 	if (md->index != NULL && (n > 0 || marked > 0))

@@ -1,9 +1,10 @@
 /*
  * maildrop.h - the shared maildrop core behind POP2 and POP3: the message
  * list frozen at login, sizes and UIDLs (from the index or computed once),
- * deletion marks, accessed marks and LAST, and the commit at UPDATE.
- * Also streams a message to the client with LF -> CRLF and, for POP3,
- * dot-stuffing, through a fixed buffer.
+ * deletion marks, accessed marks and LAST, and the commit at UPDATE.  A
+ * message is handed out as its raw stored octets (a struct msgstream);
+ * the protocol layer puts it on the wire (wire.h).  The core's only tie
+ * to the wire format is the size rule it measures with (crlf.h).
  * Runs as the mail user, never as root.
  */
 #ifndef POP23D_MAILDROP_H
@@ -13,13 +14,15 @@
 #include <stdint.h>
 #include <pop23d/plugin.h>
 #include "defaults.h"
+#include "msgstream.h"
 
-struct net;
 struct index;
 
 struct maildrop_msg {
 	const char *key;	/* the storage's unique key */
-	char uidl[UIDL_MAX + 1];
+	size_t sidx;		/* the storage's index (list() order): not
+				 * n - 1 once a message was skipped */
+	char uidl[UIDL_MAX + 1];	/* from the key, never the index */
 	uint64_t size;		/* CRLF octets sent, no stuffing */
 	uint64_t raw_size;	/* stored octets */
 	unsigned deleted:1;	/* marked in this session (DELE / ACKD) */
@@ -40,12 +43,15 @@ struct maildrop {
 	int read_only;
 	/* statistics for the log and tests */
 	size_t index_hits, index_misses;
+	size_t skipped;		/* listed but unreadable: left out */
 };
 
 /*
  * Open the maildrop at LOCATION (folder NAME, or the default one when
  * NAME is NULL) through OPS, take its lock, read its index and build the
- * message list.  Returns POP23D_OK and *md_r, or POP23D_INUSE,
+ * message list.  A listed message that cannot be opened or read (and has
+ * no valid index record) is left out and logged; the rest are numbered
+ * 1..count without gaps.  Returns POP23D_OK and *md_r, or POP23D_INUSE,
  * POP23D_NOUSER (no such folder), POP23D_TEMPFAIL, POP23D_PERMFAIL with
  * *error_r (static text for the log).
  */
@@ -56,26 +62,29 @@ enum pop23d_result maildrop_open(const struct pop23d_store_ops *ops,
 struct maildrop_msg *maildrop_get(struct maildrop *md, size_t n);
 /* Mark N deleted.  0, or -1 if absent or already deleted. */
 int maildrop_delete(struct maildrop *md, size_t n);
-/* Record N as accessed in this session (RETR, TOP with lines, POP2 ACK)
- * and raise LAST. */
+/* Record N as accessed in this session and raise LAST: after a RETR that
+ * sent the whole message, and at a POP2 ACKS or ACKD (TOP and NACK do
+ * not). */
 void maildrop_access(struct maildrop *md, size_t n);
 /* RSET: clear the deletion marks and this session's accessed marks,
  * restore LAST to its starting value. */
 void maildrop_reset(struct maildrop *md);
 /*
- * Send message N to OUT.  LINES < 0 sends the whole message; LINES >= 0
- * sends the header, the blank line and at most LINES body lines (TOP).
- * STUFF non-zero dot-stuffs (POP3); zero sends exactly the octets counted
- * by size (POP2).  A missing final newline gets a CRLF.  FIRST, if not
- * NULL, is written once the message is open and verified (the positive
- * status line).  Returns 0; -1 if the message cannot be read or its stored
- * size changed, before anything was written (the caller may answer with
- * an error and go on); -2 if the failure came after output started (the
- * stream is out of step: the session must end without UPDATE).  *error_r
- * is set on failure.
+ * Open message N (1-based, not marked deleted) for reading into *ST_R.
+ * The stored size is checked against the record first: a mismatch drops
+ * the record at once (maildrop_forget()).  Returns 0, or -1 with *ERROR_R
+ * (static text) when the message cannot be opened or changed under us;
+ * nothing has been sent then, so the caller may answer with an error and
+ * go on.  The caller closes the stream (msgstream_close()).
  */
-int maildrop_send(struct maildrop *md, size_t n, struct net *out, long lines,
-    int stuff, const char *first, const char **error_r);
+int maildrop_msg_open(struct maildrop *md, size_t n, struct msgstream *st_r,
+    const char **error_r);
+/*
+ * The record of message N disagrees with the stored message (its size, or
+ * the octets its stream gave: wire.h's STALE): drop the index record now,
+ * so the next look measures the message again.  Logged.
+ */
+void maildrop_forget(struct maildrop *md, size_t n);
 /*
  * UPDATE: delete the marked messages durably, record accessed marks in the
  * storage and the index.  Returns 0, or -1 with *error_r (some messages
@@ -86,8 +95,9 @@ int maildrop_commit(struct maildrop *md, const char **error_r);
 void maildrop_close(struct maildrop **md);
 
 /*
- * Compute the CRLF size of a stored message of LEN raw octets read from
- * FD at OFFSET (used when the index has no record).  0 or -1.
+ * Compute the size of a stored message of LEN raw octets read from FD at
+ * OFFSET by the crlf.h rule (used when the index has no record): the
+ * octets RETR sends, without stuffing and terminator.  0 or -1.
  */
 int maildrop_measure(int fd, off_t offset, off_t len, uint64_t *size_r);
 

@@ -432,7 +432,8 @@ start_monitor(int fd, const struct listener *l, const char *peer)
 		fatalx("%s", error);
 	}
 	log_init(cfg.syslog_facility, -1, cfg.debug);
-	session_run(fd, &cfg, l->proto, &auth_plugin, &store_plugin, peer);
+	session_run(fd, fd, &cfg, l->proto, &auth_plugin, &store_plugin,
+	    peer);
 }
 
 static void
@@ -650,8 +651,8 @@ inetd_session(const char *proto_name)
 	snprintf(peer, sizeof peer, "%s:%s", host, serv);
 	setsockopt(STDIN_FILENO, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	signal(SIGPIPE, SIG_IGN);
-	session_run(STDIN_FILENO, &cfg, proto, &auth_plugin, &store_plugin,
-	    peer);
+	session_run(STDIN_FILENO, STDOUT_FILENO, &cfg, proto, &auth_plugin,
+	    &store_plugin, peer);
 }
 
 /* Drain the signal pipe after poll() said it is readable. */

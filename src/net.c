@@ -1,6 +1,8 @@
 /*
- * net.c - line-oriented client I/O on a blocking socket driven by poll().
- * Input is read into a bounded struct buf and split at LF; an over-long
+ * net.c - line-oriented client I/O on blocking stream descriptors driven
+ * by poll(): a socket, or a pair of pipes (input and output are separate
+ * fds throughout).  Input is read into a bounded struct buf and split at
+ * LF; an over-long
  * line is dropped as it arrives, through its LF, and reported once; a NUL
  * makes a line invalid (popa3d pop_get_line).  Output is queued in a
  * fixed buffer and flushed before we wait for input, with a write timeout
@@ -22,9 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "defaults.h"
 #include "log.h"
 #include "net.h"
@@ -39,36 +41,16 @@
 #define MSG_DONTWAIT	0
 #endif
 
-/* Milliseconds on the monotonic clock. */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Milliseconds left until DEADLINE, as a poll(2) timeout (0 if passed). */
-static int
-ms_left(int64_t deadline)
-{
-	int64_t left = deadline - now_ms();
-
-	if (left <= 0)
-		return 0;
-	if (left > INT_MAX)
-		return INT_MAX;
-	return (int)left;
-}
-
 void
-net_init(struct net *n, int fd, size_t input_max, int write_timeout_s)
+net_init(struct net *n, int rfd, int wfd, size_t input_max,
+    int write_timeout_s)
 {
 	int one = 1;
 
-	n->fd = fd;
+	n->rfd = rfd;
+	n->wfd = wfd;
+	n->wpipe = 0;
+	n->deadline = 0;
 	buf_init(&n->in, input_max);
 	n->discard = 0;
 	n->outlen = 0;
@@ -81,10 +63,16 @@ net_init(struct net *n, int fd, size_t input_max, int write_timeout_s)
 	n->failed = 0;
 	/*
 	 * Replies are flushed whole, before we wait for input, so Nagle only
-	 * adds delay.  Fails harmlessly on a non-TCP socket (tests use a
-	 * socketpair).
+	 * adds delay.  Fails harmlessly on a pipe or a non-TCP socket
+	 * (tests use a socketpair).
 	 */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void)setsockopt(wfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void
+net_set_deadline(struct net *n, int64_t deadline)
+{
+	n->deadline = deadline;
 }
 
 int
@@ -159,15 +147,14 @@ net_readline(struct net *n, char *line, size_t maxlen, size_t *len_r,
 {
 	struct pollfd pfd;
 	struct buf *in = &n->in;
-	int64_t deadline = 0;
+	int64_t idle;
 	size_t want;
 	ssize_t r;
 	int st, ms;
 
 	*len_r = 0;
 	line[0] = '\0';
-	if (timeout_s > 0)
-		deadline = now_ms() + (int64_t)timeout_s * 1000;
+	idle = deadline_in(timeout_s);
 
 	for (;;) {
 		if ((st = parse_line(n, line, maxlen, len_r)) != -1)
@@ -177,12 +164,12 @@ net_readline(struct net *n, char *line, size_t maxlen, size_t *len_r,
 		if (net_flush(n) == -1)
 			return NET_ERROR;
 
-		if (timeout_s > 0) {
-			if ((ms = ms_left(deadline)) == 0)
-				return NET_TIMEOUT;
-		} else
-			ms = -1;
-		pfd.fd = n->fd;
+		if (deadline_passed(n->deadline))
+			return NET_EXPIRED;
+		if (deadline_passed(idle))
+			return NET_TIMEOUT;
+		ms = deadline_poll_ms(deadline_min(idle, n->deadline));
+		pfd.fd = n->rfd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
 		if ((r = poll(&pfd, 1, ms)) == -1) {
@@ -191,7 +178,7 @@ net_readline(struct net *n, char *line, size_t maxlen, size_t *len_r,
 			return NET_ERROR;
 		}
 		if (r == 0)
-			return NET_TIMEOUT;
+			continue;	/* a deadline: see the checks above */
 		if (pfd.revents & POLLNVAL) {
 			errno = EBADF;
 			return NET_ERROR;
@@ -208,7 +195,7 @@ net_readline(struct net *n, char *line, size_t maxlen, size_t *len_r,
 			errno = ENOMEM;
 			return NET_ERROR;
 		}
-		r = read(n->fd, in->data + in->len, want);
+		r = read(n->rfd, in->data + in->len, want);
 		if (r == -1) {
 			if (errno == EINTR || errno == EAGAIN ||
 			    errno == EWOULDBLOCK)
@@ -244,6 +231,32 @@ net_fail(struct net *n)
 	return -1;
 }
 
+/*
+ * Write some of P (LEN > 0) without blocking past the poll(2) that said
+ * the fd is writable.  A socket gets send(MSG_DONTWAIT); a pipe (inetd
+ * under a wrapper) cannot be made non-blocking without changing the
+ * wrapper's file description, so it gets at most PIPE_BUF octets, which
+ * POLLOUT guarantees room for.  Returns the count, or -1 with errno
+ * (EAGAIN: wait for POLLOUT).
+ */
+static ssize_t
+write_some(struct net *n, const char *p, size_t len)
+{
+	ssize_t r;
+
+	if (!n->wpipe) {
+		r = send(n->wfd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r != -1 || errno != ENOTSOCK)
+			return r;
+		n->wpipe = 1;
+		errno = EAGAIN;		/* poll first, then write() */
+		return -1;
+	}
+	if (len > PIPE_BUF)
+		len = PIPE_BUF;
+	return write(n->wfd, p, len);
+}
+
 int
 net_flush(struct net *n)
 {
@@ -258,19 +271,16 @@ net_flush(struct net *n)
 		return -1;
 	}
 	if (n->write_timeout_ms > 0)
-		deadline = now_ms() + n->write_timeout_ms;
+		deadline = deadline_now() + n->write_timeout_ms;
+	deadline = deadline_min(deadline, n->deadline);
 
 	/*
-	 * The whole flush must finish within write_timeout: a client that
-	 * reads a trickle cannot keep us here longer than one that reads
-	 * nothing (B9).
+	 * The whole flush must finish within write_timeout (and the phase
+	 * deadline): a client that reads a trickle cannot keep us here
+	 * longer than one that reads nothing (doc/SECURITY.md B9).
 	 */
 	while (off < n->outlen) {
-		/* MSG_DONTWAIT: a blocking send could outlast the timeout. */
-		r = send(n->fd, n->out + off, n->outlen - off,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (r == -1 && errno == ENOTSOCK)
-			r = write(n->fd, n->out + off, n->outlen - off);
+		r = write_some(n, n->out + off, n->outlen - off);
 		if (r > 0) {
 			off += (size_t)r;
 			continue;
@@ -284,14 +294,11 @@ net_flush(struct net *n)
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return net_fail(n);
 
-		if (n->write_timeout_ms > 0) {
-			if ((ms = ms_left(deadline)) == 0) {
-				errno = ETIMEDOUT;
-				return net_fail(n);
-			}
-		} else
-			ms = -1;
-		pfd.fd = n->fd;
+		if ((ms = deadline_poll_ms(deadline)) == 0) {
+			errno = ETIMEDOUT;
+			return net_fail(n);
+		}
+		pfd.fd = n->wfd;
 		pfd.events = POLLOUT;
 		pfd.revents = 0;
 		if ((r = poll(&pfd, 1, ms)) == -1) {
@@ -307,7 +314,7 @@ net_flush(struct net *n)
 			errno = EBADF;
 			return net_fail(n);
 		}
-		/* POLLOUT, POLLERR or POLLHUP: send() reports which. */
+		/* POLLOUT, POLLERR or POLLHUP: the write reports which. */
 	}
 	n->outlen = 0;
 	return 0;

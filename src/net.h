@@ -1,16 +1,20 @@
 /*
- * net.h - line-oriented client I/O with timeouts, on a blocking socket
- * driven by poll().  Input goes through a bounded struct buf; output is
- * collected in a fixed buffer and flushed before the server waits for
- * input, so a pipelining client gets its replies in one segment and a
- * plain client never waits on Nagle (the socket has TCP_NODELAY).
+ * net.h - line-oriented client I/O with timeouts, on any pair of blocking
+ * stream descriptors driven by poll(): one socket for both directions, or
+ * two pipes (inetd mode under a wrapper: read fd 0, write fd 1).  Input
+ * goes through a bounded struct buf; output is collected in a fixed buffer
+ * and flushed before the server waits for input, so a pipelining client
+ * gets its replies in one segment and a plain client never waits on Nagle
+ * (a TCP socket gets TCP_NODELAY).
  * Runs unprivileged (pre-auth child or mail-user session).
  */
 #ifndef POP23D_NET_H
 #define POP23D_NET_H
 
-#include <stddef.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "buf.h"
 
 #define NET_OUTBUF	16384
@@ -21,29 +25,46 @@ enum net_status {
 				 * to and including its LF */
 	NET_NUL,		/* the line held a NUL byte (discarded) */
 	NET_EOF,		/* peer closed (a partial line is dropped) */
-	NET_TIMEOUT,		/* no complete line within the timeout */
+	NET_TIMEOUT,		/* no complete line within the idle timeout */
+	NET_EXPIRED,		/* the deadline of net_set_deadline() passed */
 	NET_ERROR,		/* read or write error (errno set) */
 };
 
 struct net {
-	int fd;
+	int rfd;		/* client input */
+	int wfd;		/* client output (the same fd for a socket) */
+	int wpipe;		/* wfd is not a socket: write(2), PIPE_BUF */
 	struct buf in;		/* unparsed input */
 	size_t discard;		/* >0: skipping an over-long line */
 	char out[NET_OUTBUF];
 	size_t outlen;
 	int write_timeout_ms;	/* a client that does not read is dropped */
+	int64_t deadline;	/* end of the current phase (deadline.h), 0:
+				 * none; bounds every read and flush */
 	int failed;		/* a write failed; further output is dropped */
 };
 
-/* Set up for FD (socket; sets TCP_NODELAY).  INPUT_MAX bounds buffered
- * input and must be at least the longest line read plus 2. */
-void net_init(struct net *n, int fd, size_t input_max, int write_timeout_s);
+/*
+ * Set up for input on RFD and output on WFD (equal for a socket; sets
+ * TCP_NODELAY on a TCP socket).  INPUT_MAX bounds buffered input and must
+ * be at least the longest line read plus 2.  The caller owns both fds.
+ */
+void net_init(struct net *n, int rfd, int wfd, size_t input_max,
+    int write_timeout_s);
+/*
+ * Bound everything from now on by DEADLINE (deadline.h; 0: no bound):
+ * net_readline() returns NET_EXPIRED once it passes, however often the
+ * client sends, and a flush fails.  Used for the whole AUTHORIZATION
+ * phase, which a client must not stretch by sending commands.
+ */
+void net_set_deadline(struct net *n, int64_t deadline);
 /* Pre-load bytes that an earlier process read from the same client. */
 int net_preload(struct net *n, const void *p, size_t len);
 /*
  * Read one line into LINE (size MAXLEN + 1): at most MAXLEN octets not
  * counting CRLF (a bare LF is accepted as the end of a line).  Flushes
- * pending output before it blocks.  TIMEOUT_S <= 0 means no timeout.
+ * pending output before it blocks.  TIMEOUT_S is the idle timeout for
+ * this line, <= 0 for none; the deadline (if set) bounds it too.
  * *len_r gets the line length.  On NET_TOOLONG the rest of the line is
  * skipped so it is never parsed as a command.
  */

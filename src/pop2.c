@@ -1,29 +1,30 @@
 /*
- * pop2.c - the POP2 front end (RFC 937).
+ * pop2.c - the POP2 front end (RFC 937): its command table (proto.h runs
+ * it), its handlers and every reply text.
  *
  * pop2_preauth() runs in the unprivileged pre-auth child (login_user,
  * chrooted): it sends the greeting and reads HELO, whose user and password
- * go to the monitor through session_authenticate().  pop2_postauth() runs
- * as the mail user once the monitor has dropped root: it selects the
- * default mailbox and serves the MBOX, ITEM and NEXT states on the shared
- * maildrop core.  Neither half ever runs as root.
+ * go to the monitor through login.c; an accepted HELO returns
+ * CLIENT_HANDOVER to the session layer.  pop2_postauth() runs as the mail
+ * user once the monitor has dropped root: it selects the default mailbox
+ * and serves the MBOX, ITEM and NEXT states on the shared maildrop core.
+ * Neither half ever runs as root.
  *
- * States (RFC 937 "Server Decision Table"); each has its own command
- * table, and a (state, command) pair that is not in the table is
- * action 1: "- error" and close.
+ * States (RFC 937 "Server Decision Table"); a (state, command) pair that
+ * is not in the table is action 1: "- error" and close.
  *
  *   AUTH  HELO -> "#n" MBOX (monitor takes over) | QUIT -> "+" DONE
  *   MBOX  FOLD -> "#n" MBOX | READ -> "=n" ITEM or MBOX | QUIT -> "+" DONE
  *   ITEM  as MBOX, plus RETR -> message data, NEXT
  *   NEXT  ACKS | ACKD | NACK -> "=n" ITEM or MBOX
  *
- * Choices (shared/notes/protocols.md section 1 and the POP2 edge cases):
- * READ of a missing, deleted or invalid message answers "=0" and stays
- * open; FOLD to a missing, unreadable or invalid mailbox answers "#0" and
- * selects an empty mailbox; ACKD only marks, and the marks are committed
- * when the mailbox is released (QUIT, or FOLD); a timeout, an error or a
- * dropped connection commits nothing; any case is accepted for command
- * words; bare LF ends a line (net.c).
+ * Choices (doc/PROTOCOLS.md, the POP2 edge cases): READ of a missing,
+ * deleted or invalid message answers "=0" and stays open; FOLD to a
+ * missing, unreadable or invalid mailbox answers "#0" and selects an empty
+ * mailbox; ACKD only marks, and the marks are committed when the mailbox
+ * is released (QUIT, or FOLD); a timeout, an error or a dropped connection
+ * commits nothing; any case is accepted for command words; bare LF ends a
+ * line (net.c).
  */
 #include "config.h"
 
@@ -33,15 +34,19 @@
 #include <string.h>
 #include <strings.h>
 
+#include "client.h"
 #include "conf.h"
 #include "defaults.h"
 #include "ipc.h"
+#include "lex.h"
 #include "log.h"
+#include "login.h"
 #include "maildrop.h"
+#include "msgstream.h"
 #include "net.h"
 #include "pop2.h"
 #include "proto.h"
-#include "session.h"
+#include "wire.h"
 
 /* The four command states come first: pop2_loop() runs while
  * state <= POP2_ST_NEXT. */
@@ -62,64 +67,65 @@ enum pop2_state {
  * them is ours.  Error texts follow "- ".
  */
 enum pop2_text {
-	T_GREETING,		/* "+ POP2 <host> " ... */
-	T_BYE,			/* "+ <host> " ... */
-	T_COUNT_INBOX,		/* "#n " ... */
-	T_COUNT_FOLDER,
-	T_SIZE,			/* "=n " ... " <msgno>" */
-	T_NOMORE,		/* "=0 " ... */
-	T_NOMSG,
-	E_UNKNOWN,
-	E_SEQUENCE,		/* "- <CMD> " ... */
-	E_NOARG,		/* "- <CMD> " ... */
-	E_NEEDARG,		/* "- <CMD> " ... */
-	E_EMPTY,
-	E_TOOLONG,
-	E_NUL,
-	E_TIMEOUT,
-	E_HELO_SYNTAX,
-	E_LOGIN,
-	E_LOGIN_TEMP,
-	E_LOGIN_PERM,
-	E_INUSE,
-	E_OPEN,
-	E_FOLD_SYNTAX,
-	E_FOLD_INUSE,
-	E_FOLD_TEMP,
-	E_COMMIT,
-	E_RETR_NONE,
-	E_READ_FAIL,
-	T_COUNT
+	POP2_T_GREETING,	/* "+ POP2 <host> " ... */
+	POP2_T_BYE,		/* "+ <host> " ... */
+	POP2_T_COUNT_INBOX,	/* "#n " ... */
+	POP2_T_COUNT_FOLDER,
+	POP2_T_SIZE,		/* "=n " ... " <msgno>" */
+	POP2_T_NOMORE,		/* "=0 " ... */
+	POP2_T_NOMSG,
+	POP2_E_UNKNOWN,
+	POP2_E_SEQUENCE,	/* "- <CMD> " ... */
+	POP2_E_NOARG,		/* "- <CMD> " ... */
+	POP2_E_NEEDARG,		/* "- <CMD> " ... */
+	POP2_E_EMPTY,
+	POP2_E_TOOLONG,
+	POP2_E_NUL,
+	POP2_E_TIMEOUT,
+	POP2_E_EXPIRED,
+	POP2_E_HELO_SYNTAX,
+	POP2_E_LOGIN,
+	POP2_E_LOGIN_TEMP,
+	POP2_E_LOGIN_PERM,
+	POP2_E_INUSE,
+	POP2_E_OPEN,
+	POP2_E_FOLD_SYNTAX,
+	POP2_E_FOLD_INUSE,
+	POP2_E_FOLD_TEMP,
+	POP2_E_COMMIT,
+	POP2_E_RETR_NONE,
+	POP2_T_COUNT
 };
 
-static const char *const pop2_texts[T_COUNT] = {
-	[T_GREETING] = "pop23d server ready",
-	[T_BYE] = "POP2 server signing off",
-	[T_COUNT_INBOX] = "messages in INBOX",
-	[T_COUNT_FOLDER] = "messages in folder",
-	[T_SIZE] = "characters in message",
-	[T_NOMORE] = "no more messages",
-	[T_NOMSG] = "no such message",
-	[E_UNKNOWN] = "unknown command",
-	[E_SEQUENCE] = "is out of sequence here",
-	[E_NOARG] = "takes no argument",
-	[E_NEEDARG] = "needs an argument",
-	[E_EMPTY] = "missing command",
-	[E_TOOLONG] = "command line too long (512 octets at most)",
-	[E_NUL] = "NUL byte in command line",
-	[E_TIMEOUT] = "autologout; idle for too long",
-	[E_HELO_SYNTAX] = "usage: HELO user password (quote spaces with \\)",
-	[E_LOGIN] = "bad login",
-	[E_LOGIN_TEMP] = "login temporarily unavailable, try again later",
-	[E_LOGIN_PERM] = "login unavailable",
-	[E_INUSE] = "maildrop is locked by another session",
-	[E_OPEN] = "cannot open maildrop, try again later",
-	[E_FOLD_SYNTAX] = "bad mailbox name quoting",
-	[E_FOLD_INUSE] = "mailbox is locked by another session",
-	[E_FOLD_TEMP] = "cannot open mailbox, try again later",
-	[E_COMMIT] = "could not remove deleted messages",
-	[E_RETR_NONE] = "no message to retrieve",
-	[E_READ_FAIL] = "cannot read message",
+static const char *const pop2_texts[POP2_T_COUNT] = {
+	[POP2_T_GREETING] = "pop23d server ready",
+	[POP2_T_BYE] = "POP2 server signing off",
+	[POP2_T_COUNT_INBOX] = "messages in INBOX",
+	[POP2_T_COUNT_FOLDER] = "messages in folder",
+	[POP2_T_SIZE] = "characters in message",
+	[POP2_T_NOMORE] = "no more messages",
+	[POP2_T_NOMSG] = "no such message",
+	[POP2_E_UNKNOWN] = "unknown command",
+	[POP2_E_SEQUENCE] = "is out of sequence here",
+	[POP2_E_NOARG] = "takes no argument",
+	[POP2_E_NEEDARG] = "needs an argument",
+	[POP2_E_EMPTY] = "missing command",
+	[POP2_E_TOOLONG] = "command line too long (512 octets at most)",
+	[POP2_E_NUL] = "NUL byte in command line",
+	[POP2_E_TIMEOUT] = "autologout; idle for too long",
+	[POP2_E_EXPIRED] = "login time limit reached",
+	[POP2_E_HELO_SYNTAX] = "usage: HELO user password (quote spaces with "
+	    "\\)",
+	[POP2_E_LOGIN] = "bad login",
+	[POP2_E_LOGIN_TEMP] = "login temporarily unavailable, try again later",
+	[POP2_E_LOGIN_PERM] = "login unavailable",
+	[POP2_E_INUSE] = "maildrop is locked by another session",
+	[POP2_E_OPEN] = "cannot open maildrop, try again later",
+	[POP2_E_FOLD_SYNTAX] = "bad mailbox name quoting",
+	[POP2_E_FOLD_INUSE] = "mailbox is locked by another session",
+	[POP2_E_FOLD_TEMP] = "cannot open mailbox, try again later",
+	[POP2_E_COMMIT] = "could not remove deleted messages",
+	[POP2_E_RETR_NONE] = "no message to retrieve",
 };
 
 static const char *const pop2_state_names[] = {
@@ -133,79 +139,13 @@ static const char *const pop2_state_names[] = {
 };
 
 struct pop2 {
-	struct session *s;
+	struct client *c;
 	enum pop2_state state;
 	struct maildrop *md;	/* NULL: an empty mailbox (FOLD to a
 				 * missing, unreadable or invalid name) */
 	size_t cur;		/* current message, 1-based; 0: none */
 	/* for the logout line */
 	size_t retrieved, kept, deleted, folds;
-};
-
-enum pop2_args {
-	ARGS_NONE,		/* nothing may follow the keyword */
-	ARGS_OPT,		/* READ [n] */
-	ARGS_REQ,		/* HELO, FOLD */
-};
-
-struct pop2_cmd {
-	const char *name;
-	enum pop2_state (*fn)(struct pop2 *, const char *);
-	enum pop2_args args;
-};
-
-static enum pop2_state cmd_helo(struct pop2 *, const char *);
-static enum pop2_state cmd_quit_auth(struct pop2 *, const char *);
-static enum pop2_state cmd_fold(struct pop2 *, const char *);
-static enum pop2_state cmd_read(struct pop2 *, const char *);
-static enum pop2_state cmd_retr(struct pop2 *, const char *);
-static enum pop2_state cmd_acks(struct pop2 *, const char *);
-static enum pop2_state cmd_ackd(struct pop2 *, const char *);
-static enum pop2_state cmd_nack(struct pop2 *, const char *);
-static enum pop2_state cmd_quit(struct pop2 *, const char *);
-
-static const struct pop2_cmd pop2_auth_cmds[] = {
-	{ "HELO", cmd_helo, ARGS_REQ },
-	{ "QUIT", cmd_quit_auth, ARGS_NONE },
-	{ NULL, NULL, ARGS_NONE }
-};
-
-static const struct pop2_cmd pop2_mbox_cmds[] = {
-	{ "FOLD", cmd_fold, ARGS_REQ },
-	{ "READ", cmd_read, ARGS_OPT },
-	{ "QUIT", cmd_quit, ARGS_NONE },
-	{ NULL, NULL, ARGS_NONE }
-};
-
-static const struct pop2_cmd pop2_item_cmds[] = {
-	{ "FOLD", cmd_fold, ARGS_REQ },
-	{ "READ", cmd_read, ARGS_OPT },
-	{ "RETR", cmd_retr, ARGS_NONE },
-	{ "QUIT", cmd_quit, ARGS_NONE },
-	{ NULL, NULL, ARGS_NONE }
-};
-
-/* RFC 937 decision table: in NEXT only an ack is valid, not even QUIT. */
-static const struct pop2_cmd pop2_next_cmds[] = {
-	{ "ACKS", cmd_acks, ARGS_NONE },
-	{ "ACKD", cmd_ackd, ARGS_NONE },
-	{ "NACK", cmd_nack, ARGS_NONE },
-	{ NULL, NULL, ARGS_NONE }
-};
-
-static const struct pop2_cmd *const pop2_state_cmds[] = {
-	[POP2_ST_AUTH] = pop2_auth_cmds,
-	[POP2_ST_MBOX] = pop2_mbox_cmds,
-	[POP2_ST_ITEM] = pop2_item_cmds,
-	[POP2_ST_NEXT] = pop2_next_cmds,
-	[POP2_ST_DONE] = NULL,
-	[POP2_ST_CLOSE] = NULL,
-	[POP2_ST_HANDOVER] = NULL,
-};
-
-/* Every RFC 937 command word, to tell "out of sequence" from "unknown". */
-static const char *const pop2_all_cmds[] = {
-	"HELO", "FOLD", "READ", "RETR", "ACKS", "ACKD", "NACK", "QUIT", NULL
 };
 
 static const char *
@@ -228,32 +168,32 @@ pop2_enter_state(struct pop2 *p, enum pop2_state st)
 
 /* "- <text>", flushed: the caller closes the connection next. */
 static enum pop2_state
-reply_err(struct pop2 *p, enum pop2_text t)
+pop2_reply_err(struct pop2 *p, enum pop2_text t)
 {
-	net_printf(&p->s->net, "- %s\r\n", pop2_texts[t]);
-	net_flush(&p->s->net);
+	net_printf(&p->c->net, "- %s\r\n", pop2_texts[t]);
+	net_flush(&p->c->net);
 	return POP2_ST_CLOSE;
 }
 
-/* "- <CMD> <text>"; CMD is one of our table names, never client text. */
+/* "- <CMD> <text>"; CMD is one of our table verbs, never client text. */
 static enum pop2_state
-reply_err_cmd(struct pop2 *p, const char *cmd, enum pop2_text t)
+pop2_reply_err_cmd(struct pop2 *p, const char *cmd, enum pop2_text t)
 {
-	net_printf(&p->s->net, "- %s %s\r\n", cmd, pop2_texts[t]);
-	net_flush(&p->s->net);
+	net_printf(&p->c->net, "- %s %s\r\n", cmd, pop2_texts[t]);
+	net_flush(&p->c->net);
 	return POP2_ST_CLOSE;
 }
 
 static void
-reply_count(struct pop2 *p, size_t n, enum pop2_text t)
+pop2_reply_count(struct pop2 *p, size_t n, enum pop2_text t)
 {
-	net_printf(&p->s->net, "#%zu %s\r\n", n, pop2_texts[t]);
+	net_printf(&p->c->net, "#%zu %s\r\n", n, pop2_texts[t]);
 }
 
 /* Size of the current message: 0 if there is none, it is marked deleted
  * or it is empty (RFC 937 READ, "Message Length"). */
 static uint64_t
-cur_size(struct pop2 *p)
+pop2_cur_size(struct pop2 *p)
 {
 	struct maildrop_msg *m;
 
@@ -267,212 +207,71 @@ cur_size(struct pop2 *p)
 /* "=n" for the current message; the next state is ITEM when there is
  * something to retrieve, else MBOX. */
 static enum pop2_state
-reply_size(struct pop2 *p)
+pop2_reply_size(struct pop2 *p)
 {
-	uint64_t size = cur_size(p);
+	uint64_t size = pop2_cur_size(p);
 
 	if (size > 0) {
-		net_printf(&p->s->net, "=%" PRIu64 " %s %zu\r\n", size,
-		    pop2_texts[T_SIZE], p->cur);
+		net_printf(&p->c->net, "=%" PRIu64 " %s %zu\r\n", size,
+		    pop2_texts[POP2_T_SIZE], p->cur);
 		return POP2_ST_ITEM;
 	}
 	if (p->md == NULL || p->cur == 0 || p->cur > p->md->count)
-		net_printf(&p->s->net, "=0 %s\r\n", pop2_texts[T_NOMORE]);
+		net_printf(&p->c->net, "=0 %s\r\n", pop2_texts[POP2_T_NOMORE]);
 	else
-		net_printf(&p->s->net, "=0 %s\r\n", pop2_texts[T_NOMSG]);
+		net_printf(&p->c->net, "=0 %s\r\n", pop2_texts[POP2_T_NOMSG]);
 	return POP2_ST_MBOX;
-}
-
-int
-pop2_unquote(const char **p, char *out, size_t outsz, int rest)
-{
-	const char *s = *p;
-	size_t n = 0;
-	char c;
-
-	if (outsz == 0)
-		return -1;
-	while (*s != '\0' && (rest || *s != ' ')) {
-		c = *s++;
-		if (c == '\\') {
-			if (*s == '\0')
-				goto fail;	/* a lone trailing backslash */
-			c = *s++;
-		}
-		if (n + 1 >= outsz)
-			goto fail;
-		out[n++] = c;
-	}
-	out[n] = '\0';
-	if (n == 0)
-		return -1;
-	if (*s == ' ')
-		s++;
-	*p = s;
-	return 0;
-fail:
-	/* The argument may be a password: leave none of it behind. */
-	explicit_bzero(out, outsz);
-	return -1;
-}
-
-/*
- * Read and run commands until the session leaves the command states.
- * TIMEOUT_S is RFC 937's T2 for the current phase.
- */
-static void
-pop2_loop(struct pop2 *p, int timeout_s)
-{
-	char line[POP2_LINE_MAX + 1];
-	const struct pop2_cmd *tab, *c;
-	enum net_status ns;
-	enum pop2_state next;
-	char *kw, *args;
-	size_t len, i;
-
-	while (p->state <= POP2_ST_NEXT) {
-		ns = net_readline(&p->s->net, line, POP2_LINE_MAX, &len,
-		    timeout_s);
-		switch (ns) {
-		case NET_LINE:
-			break;
-		case NET_TOOLONG:
-			log_info("error state=%s reason=toolong",
-			    pop2_state_name(p->state));
-			pop2_enter_state(p, reply_err(p, E_TOOLONG));
-			continue;
-		case NET_NUL:
-			log_info("error state=%s reason=nul",
-			    pop2_state_name(p->state));
-			pop2_enter_state(p, reply_err(p, E_NUL));
-			continue;
-		case NET_TIMEOUT:
-			log_info("timeout state=%s after=%ds",
-			    pop2_state_name(p->state), timeout_s);
-			pop2_enter_state(p, reply_err(p, E_TIMEOUT));
-			continue;
-		case NET_EOF:
-			log_info("disconnect state=%s",
-			    pop2_state_name(p->state));
-			pop2_enter_state(p, POP2_ST_CLOSE);
-			continue;
-		case NET_ERROR:
-		default:
-			log_info("disconnect state=%s reason=io",
-			    pop2_state_name(p->state));
-			pop2_enter_state(p, POP2_ST_CLOSE);
-			continue;
-		}
-		if (len == 0) {
-			log_info("error state=%s reason=empty",
-			    pop2_state_name(p->state));
-			pop2_enter_state(p, reply_err(p, E_EMPTY));
-			continue;
-		}
-
-		kw = proto_split(line, &args);
-		tab = pop2_state_cmds[p->state];
-		for (c = tab; c->name != NULL; c++)
-			if (strcasecmp(kw, c->name) == 0)
-				break;
-		if (c->name == NULL) {
-			/* action 1: not valid in this state */
-			for (i = 0; pop2_all_cmds[i] != NULL; i++)
-				if (strcasecmp(kw, pop2_all_cmds[i]) == 0)
-					break;
-			if (pop2_all_cmds[i] != NULL) {
-				log_info("error state=%s reason=sequence"
-				    " cmd=%s", pop2_state_name(p->state),
-				    pop2_all_cmds[i]);
-				next = reply_err_cmd(p, pop2_all_cmds[i],
-				    E_SEQUENCE);
-			} else {
-				log_info("error state=%s reason=unknown",
-				    pop2_state_name(p->state));
-				next = reply_err(p, E_UNKNOWN);
-			}
-		} else if (c->args == ARGS_NONE && *args != '\0') {
-			log_info("error state=%s reason=argument cmd=%s",
-			    pop2_state_name(p->state), c->name);
-			next = reply_err_cmd(p, c->name, E_NOARG);
-		} else if (c->args == ARGS_REQ && *args == '\0') {
-			log_info("error state=%s reason=noargument"
-			    " cmd=%s", pop2_state_name(p->state), c->name);
-			next = reply_err_cmd(p, c->name, E_NEEDARG);
-		} else
-			next = c->fn(p, args);
-		/* HELO's line held a password. */
-		explicit_bzero(line, sizeof(line));
-		pop2_enter_state(p, next);
-	}
 }
 
 /* ------------------------------------------------------------ AUTH */
 
-int
-pop2_preauth(struct session *s)
-{
-	struct pop2 p;
-
-	memset(&p, 0, sizeof(p));
-	p.s = s;
-	p.state = POP2_ST_AUTH;
-	/* RFC 937 <greet>: "+ POP2 <host>"; ipop2d notes that some clients
-	 * break if anything comes between "+" and "POP2". */
-	net_printf(&s->net, "+ POP2 %s %s\r\n", s->cfg->hostname,
-	    pop2_texts[T_GREETING]);
-	pop2_loop(&p, s->cfg->timeout_pop2_auth);
-	if (p.state == POP2_ST_HANDOVER)
-		return 1;
-	net_flush(&s->net);
-	return 0;
-}
-
-static enum pop2_state
-cmd_helo(struct pop2 *p, const char *args)
+static int
+pop2_helo(void *fe, char **argv, int argc)
 {
 	char user[IPC_USER_MAX + 1], pass[IPC_SECRET_MAX + 1];
-	const char *q = args;
+	struct pop2 *p = fe;
+	const char *q = argv[0];
 	enum pop23d_result r;
 	enum pop2_text t;
 
 	/* RFC 937: HELO SP user SP password, each a <word> with "\"
 	 * quoting; nothing may follow the password. */
-	if (pop2_unquote(&q, user, sizeof(user), 0) == -1 ||
-	    pop2_unquote(&q, pass, sizeof(pass), 0) == -1 || *q != '\0') {
+	if (lex_unquote(&q, user, sizeof(user), 0) == -1 ||
+	    lex_unquote(&q, pass, sizeof(pass), 0) == -1 || *q != '\0') {
 		explicit_bzero(pass, sizeof(pass));
 		log_info("login result=syntax");
-		return reply_err(p, E_HELO_SYNTAX);
+		return pop2_reply_err(p, POP2_E_HELO_SYNTAX);
 	}
-	r = session_authenticate(p->s, AUTH_KIND_PLAIN, user, pass);
+	/* The monitor logs every result ("auth result=..."), after the same
+	 * failure deadline as POP3. */
+	r = login_plain(p->c, user, pass);
 	explicit_bzero(pass, sizeof(pass));
-	/* On POP23D_OK session_authenticate() does not return: the monitor
-	 * answers "#n" and serves the session.  The monitor also logs every
-	 * result ("auth result=..."), after the same failure delay as POP3. */
 	switch (r) {
 	case POP23D_OK:
 		return POP2_ST_HANDOVER;
 	case POP23D_TEMPFAIL:
-		t = E_LOGIN_TEMP;
+		t = POP2_E_LOGIN_TEMP;
 		break;
 	case POP23D_PERMFAIL:
-		t = E_LOGIN_PERM;
+		t = POP2_E_LOGIN_PERM;
 		break;
 	default:
 		/* FAIL and NOUSER look the same to the client. */
-		t = E_LOGIN;
+		t = POP2_E_LOGIN;
 		break;
 	}
-	return reply_err(p, t);
+	return pop2_reply_err(p, t);
 }
 
-static enum pop2_state
-cmd_quit_auth(struct pop2 *p, const char *args)
+static int
+pop2_quit_auth(void *fe, char **argv, int argc)
 {
+	struct pop2 *p = fe;
+
 	log_info("quit state=AUTH");
-	net_printf(&p->s->net, "+ %s %s\r\n", p->s->cfg->hostname,
-	    pop2_texts[T_BYE]);
-	net_flush(&p->s->net);
+	net_printf(&p->c->net, "+ %s %s\r\n", p->c->cfg->hostname,
+	    pop2_texts[POP2_T_BYE]);
+	net_flush(&p->c->net);
 	return POP2_ST_DONE;
 }
 
@@ -521,20 +320,37 @@ pop2_folder_name_ok(const char *name)
 	return 1;
 }
 
-static enum pop2_state
-cmd_fold(struct pop2 *p, const char *args)
+/* Open folder NAME (INBOX: the default maildrop) into *md_r. */
+static enum pop23d_result
+pop2_fold_open(struct pop2 *p, const char *name, struct maildrop **md_r,
+    const char **error_r)
+{
+	const struct client *c = p->c;
+
+	if (strcasecmp(name, "INBOX") == 0)
+		return maildrop_open(c->store, c->location, NULL, md_r,
+		    error_r);
+	if (!pop2_folder_name_ok(name)) {
+		*error_r = "invalid name";
+		return POP23D_NOUSER;
+	}
+	/* NOUSER too when the storage has no folder_open */
+	return maildrop_open(c->store, c->location, name, md_r, error_r);
+}
+
+static int
+pop2_fold(void *fe, char **argv, int argc)
 {
 	char name[POP2_LINE_MAX + 1], esc[128];
-	const struct pop23d_store_ops *ops = p->s->store;
-	const char *q = args, *err = NULL, *what;
+	struct pop2 *p = fe;
+	const char *q = argv[0], *err = NULL;
 	struct maildrop *md = NULL;
 	enum pop23d_result r;
-	int inbox;
 
 	/* RFC 937: <mailbox> is a <string>, the rest of the line. */
-	if (pop2_unquote(&q, name, sizeof(name), 1) == -1) {
+	if (lex_unquote(&q, name, sizeof(name), 1) == -1) {
 		log_info("fold result=syntax");
-		return reply_err(p, E_FOLD_SYNTAX);
+		return pop2_reply_err(p, POP2_E_FOLD_SYNTAX);
 	}
 	log_escape(name, strlen(name), esc, sizeof(esc));
 	p->folds++;
@@ -542,123 +358,262 @@ cmd_fold(struct pop2 *p, const char *args)
 	/* Release the old mailbox first (RFC 937 ACKD), even when the new
 	 * name is the same one or invalid. */
 	if (pop2_release(p) == -1)
-		return reply_err(p, E_COMMIT);
+		return pop2_reply_err(p, POP2_E_COMMIT);
 	p->cur = 1;		/* "set to one when a new folder is selected" */
 
-	inbox = strcasecmp(name, "INBOX") == 0;
-	if (inbox)
-		r = maildrop_open(ops, p->s->location, NULL, &md, &err);
-	else if (!pop2_folder_name_ok(name)) {
-		r = POP23D_NOUSER;
-		err = "invalid name";
-	} else	/* NOUSER too when the storage has no folder_open */
-		r = maildrop_open(ops, p->s->location, name, &md, &err);
-
-	switch (r) {
+	switch ((r = pop2_fold_open(p, name, &md, &err))) {
 	case POP23D_OK:
 		p->md = md;
 		log_info("fold name=%s result=ok count=%zu", esc,
 		    p->md->count);
-		reply_count(p, p->md->count,
-		    inbox ? T_COUNT_INBOX : T_COUNT_FOLDER);
+		pop2_reply_count(p, p->md->count,
+		    strcasecmp(name, "INBOX") == 0 ? POP2_T_COUNT_INBOX :
+		    POP2_T_COUNT_FOLDER);
 		return POP2_ST_MBOX;
 	case POP23D_INUSE:
 		log_info("fold name=%s result=inuse", esc);
-		return reply_err(p, E_FOLD_INUSE);
+		return pop2_reply_err(p, POP2_E_FOLD_INUSE);
 	case POP23D_TEMPFAIL:
 		log_warnx("fold name=%s result=tempfail: %s", esc,
 		    err != NULL ? err : "?");
-		return reply_err(p, E_FOLD_TEMP);
+		return pop2_reply_err(p, POP2_E_FOLD_TEMP);
 	default:
 		/* Missing, unreadable or refused: an empty mailbox (RFC 937
-		 * FOLD; protocols.md Choice 24). */
-		what = r == POP23D_NOUSER ? "nomailbox" : "permfail";
-		log_info("fold name=%s result=%s: %s", esc, what,
+		 * FOLD; doc/PROTOCOLS.md, edge case 24). */
+		log_info("fold name=%s result=%s: %s", esc,
+		    r == POP23D_NOUSER ? "nomailbox" : "permfail",
 		    err != NULL ? err : "?");
-		reply_count(p, 0, T_COUNT_FOLDER);
+		pop2_reply_count(p, 0, POP2_T_COUNT_FOLDER);
 		return POP2_ST_MBOX;
 	}
 }
 
-static enum pop2_state
-cmd_read(struct pop2 *p, const char *args)
+static int
+pop2_read(void *fe, char **argv, int argc)
 {
+	struct pop2 *p = fe;
 	unsigned long n;
 
-	if (*args != '\0') {
+	if (argv[0][0] != '\0') {
 		/* "READ n" sets the current message, even to one that does
-		 * not exist; a non-number selects none (Choice 34: "=0"). */
-		if (proto_parse_msgnum(args, &n) == -1)
+		 * not exist; a non-number selects none (doc/PROTOCOLS.md,
+		 * edge case 34: "=0"). */
+		if (proto_parse_msgnum(argv[0], &n) == -1)
 			p->cur = 0;
 		else
 			p->cur = n;
 	}
-	return reply_size(p);
+	return pop2_reply_size(p);
 }
 
-static enum pop2_state
-cmd_retr(struct pop2 *p, const char *args)
+static int
+pop2_retr(void *fe, char **argv, int argc)
 {
-	const char *err = NULL;
+	struct pop2 *p = fe;
+	struct msgstream ms;
+	const char *err = "?";
+	int rc, stale;
 
 	/* ITEM guarantees a message of size > 0; check anyway, RFC 937
 	 * closes on a request for a zero-length message. */
-	if (cur_size(p) == 0)
-		return reply_err(p, E_RETR_NONE);
+	if (pop2_cur_size(p) == 0)
+		return pop2_reply_err(p, POP2_E_RETR_NONE);
+	/* "=n" is out already: no reply can say that the message cannot be
+	 * sent, so any failure closes.  Nothing is committed. */
+	if (maildrop_msg_open(p->md, p->cur, &ms, &err) != 0) {
+		log_warnx("retr msg=%zu result=fail: %s", p->cur, err);
+		return POP2_ST_CLOSE;
+	}
 	/* Exactly "=n" octets: CRLF line ends, no stuffing, no terminator
 	 * (RFC 937 RETR, "Message Length"). */
-	if (maildrop_send(p->md, p->cur, &p->s->net, -1, 0, NULL,
-	    &err) != 0) {
-		/* Part of the message may be out: the stream is out of
-		 * step, so no reply can follow.  Nothing is committed. */
-		log_warnx("retr msg=%zu result=fail: %s", p->cur,
-		    err != NULL ? err : "?");
+	rc = wire_send(&p->c->net, &ms, WIRE_POP2, -1, pop2_cur_size(p),
+	    &stale, &err);
+	msgstream_close(&ms);
+	if (rc != 0) {
+		if (stale)
+			maildrop_forget(p->md, p->cur);
+		log_warnx("retr msg=%zu result=fail: %s", p->cur, err);
 		return POP2_ST_CLOSE;
 	}
 	p->retrieved++;
 	return POP2_ST_NEXT;
 }
 
-static enum pop2_state
-cmd_acks(struct pop2 *p, const char *args)
+static int
+pop2_acks(void *fe, char **argv, int argc)
 {
+	struct pop2 *p = fe;
+
 	maildrop_access(p->md, p->cur);
 	p->kept++;
 	p->cur++;
-	return reply_size(p);
+	return pop2_reply_size(p);
 }
 
-static enum pop2_state
-cmd_ackd(struct pop2 *p, const char *args)
+static int
+pop2_ackd(void *fe, char **argv, int argc)
 {
+	struct pop2 *p = fe;
+
 	maildrop_access(p->md, p->cur);
 	/* RFC 937: "The response is the same whether or not the message
 	 * was actually deleted" - a read-only mailbox keeps it. */
 	if (!p->md->read_only && maildrop_delete(p->md, p->cur) == 0)
 		p->deleted++;
 	p->cur++;
-	return reply_size(p);
+	return pop2_reply_size(p);
 }
 
-static enum pop2_state
-cmd_nack(struct pop2 *p, const char *args)
+static int
+pop2_nack(void *fe, char **argv, int argc)
 {
-	return reply_size(p);
+	return pop2_reply_size(fe);
 }
 
-static enum pop2_state
-cmd_quit(struct pop2 *p, const char *args)
+static int
+pop2_quit(void *fe, char **argv, int argc)
 {
+	struct pop2 *p = fe;
+
 	if (pop2_release(p) == -1)
-		return reply_err(p, E_COMMIT);
-	net_printf(&p->s->net, "+ %s %s\r\n", p->s->cfg->hostname,
-	    pop2_texts[T_BYE]);
-	net_flush(&p->s->net);
+		return pop2_reply_err(p, POP2_E_COMMIT);
+	net_printf(&p->c->net, "+ %s %s\r\n", p->c->cfg->hostname,
+	    pop2_texts[POP2_T_BYE]);
+	net_flush(&p->c->net);
 	return POP2_ST_DONE;
 }
 
+/* ------------------------------------------------------ command table */
+
+#define AUTH	PROTO_STATE(POP2_ST_AUTH)
+#define MBOX	PROTO_STATE(POP2_ST_MBOX)
+#define ITEM	PROTO_STATE(POP2_ST_ITEM)
+#define NEXT	PROTO_STATE(POP2_ST_NEXT)
+
+/*
+ * verb, states, words at least, at most, handler (proto.h).  Every RFC 937
+ * command word is here, so a known word in the wrong state is "out of
+ * sequence" and anything else "unknown".  In NEXT only an ack is valid,
+ * not even QUIT (RFC 937 decision table).
+ */
+static const struct proto_cmd pop2_cmds[] = {
+	{ "HELO", AUTH, 1, PROTO_REST, pop2_helo },
+	{ "QUIT", AUTH, 0, 0, pop2_quit_auth },
+	{ "FOLD", MBOX | ITEM, 1, PROTO_REST, pop2_fold },
+	{ "READ", MBOX | ITEM, 0, PROTO_REST, pop2_read },
+	{ "RETR", ITEM, 0, 0, pop2_retr },
+	{ "QUIT", MBOX | ITEM, 0, 0, pop2_quit },
+	{ "ACKS", NEXT, 0, 0, pop2_acks },
+	{ "ACKD", NEXT, 0, 0, pop2_ackd },
+	{ "NACK", NEXT, 0, 0, pop2_nack },
+	{ NULL, 0, 0, 0, NULL }
+};
+
+/* A command that does not run: RFC 937 action 1, "-" and close. */
+static int
+pop2_refuse(void *fe, enum proto_verdict v, const struct proto_cmd *cmd)
+{
+	struct pop2 *p = fe;
+	const char *st = pop2_state_name(p->state);
+
+	switch (v) {
+	case PROTO_WRONG_STATE:
+		log_info("error state=%s reason=sequence cmd=%s", st,
+		    cmd->verb);
+		return pop2_reply_err_cmd(p, cmd->verb, POP2_E_SEQUENCE);
+	case PROTO_ARGS_EXTRA:
+		log_info("error state=%s reason=argument cmd=%s", st,
+		    cmd->verb);
+		return pop2_reply_err_cmd(p, cmd->verb, POP2_E_NOARG);
+	case PROTO_ARGS_MISSING:
+		log_info("error state=%s reason=noargument cmd=%s", st,
+		    cmd->verb);
+		return pop2_reply_err_cmd(p, cmd->verb, POP2_E_NEEDARG);
+	default:
+		log_info("error state=%s reason=unknown", st);
+		return pop2_reply_err(p, POP2_E_UNKNOWN);
+	}
+}
+
+/* What a line that is not a command leads to: the next state. */
+static enum pop2_state
+pop2_line_error(struct pop2 *p, enum net_status ns, int timeout_s)
+{
+	const char *st = pop2_state_name(p->state);
+
+	switch (ns) {
+	case NET_TOOLONG:
+		log_info("error state=%s reason=toolong", st);
+		return pop2_reply_err(p, POP2_E_TOOLONG);
+	case NET_NUL:
+		log_info("error state=%s reason=nul", st);
+		return pop2_reply_err(p, POP2_E_NUL);
+	case NET_TIMEOUT:
+		log_info("timeout state=%s after=%ds", st, timeout_s);
+		return pop2_reply_err(p, POP2_E_TIMEOUT);
+	case NET_EXPIRED:
+		log_info("timeout state=%s reason=login-time-limit", st);
+		return pop2_reply_err(p, POP2_E_EXPIRED);
+	case NET_EOF:
+		log_info("disconnect state=%s", st);
+		return POP2_ST_CLOSE;
+	default:
+		log_info("disconnect state=%s reason=io", st);
+		return POP2_ST_CLOSE;
+	}
+}
+
+/*
+ * Read and run commands until the session leaves the command states.
+ * TIMEOUT_S is RFC 937's T2 for the current phase.
+ */
+static void
+pop2_loop(struct pop2 *p, int timeout_s)
+{
+	char line[POP2_LINE_MAX + 1];
+	enum net_status ns;
+	enum pop2_state next;
+	size_t len;
+
+	while (p->state <= POP2_ST_NEXT) {
+		ns = net_readline(&p->c->net, line, POP2_LINE_MAX, &len,
+		    timeout_s);
+		if (ns != NET_LINE)
+			next = pop2_line_error(p, ns, timeout_s);
+		else if (len == 0) {
+			log_info("error state=%s reason=empty",
+			    pop2_state_name(p->state));
+			next = pop2_reply_err(p, POP2_E_EMPTY);
+		} else
+			next = proto_dispatch(pop2_cmds, p->state, line, p,
+			    pop2_refuse);
+		/* HELO's line held a password. */
+		explicit_bzero(line, sizeof(line));
+		pop2_enter_state(p, next);
+	}
+}
+
+enum client_exit
+pop2_preauth(struct client *c)
+{
+	struct pop2 p;
+
+	memset(&p, 0, sizeof(p));
+	p.c = c;
+	p.state = POP2_ST_AUTH;
+	/* RFC 937 <greet>: "+ POP2 <host>"; ipop2d notes that some clients
+	 * break if anything comes between "+" and "POP2". */
+	net_printf(&c->net, "+ POP2 %s %s\r\n", c->cfg->hostname,
+	    pop2_texts[POP2_T_GREETING]);
+	pop2_loop(&p, c->cfg->timeout_pop2_auth);
+	if (p.state == POP2_ST_HANDOVER)
+		return CLIENT_HANDOVER;	/* the monitor owns the client */
+	net_flush(&c->net);
+	return CLIENT_CLOSE;
+}
+
 void
-pop2_postauth(struct session *s)
+pop2_postauth(struct client *c)
 {
 	struct pop2 p;
 	struct maildrop *md = NULL;
@@ -666,33 +621,33 @@ pop2_postauth(struct session *s)
 	enum pop23d_result r;
 
 	memset(&p, 0, sizeof(p));
-	p.s = s;
+	p.c = c;
 	p.state = POP2_ST_AUTH;
 
-	r = maildrop_open(s->store, s->location, NULL, &md, &err);
+	r = maildrop_open(c->store, c->location, NULL, &md, &err);
 	if (r != POP23D_OK) {
 		if (r == POP23D_INUSE) {
 			log_info("maildrop result=in-use");
-			reply_err(&p, E_INUSE);
+			pop2_reply_err(&p, POP2_E_INUSE);
 		} else {
 			log_warnx("maildrop result=error: %s",
 			    err != NULL ? err : "?");
-			reply_err(&p, E_OPEN);
+			pop2_reply_err(&p, POP2_E_OPEN);
 		}
 		return;
 	}
 	p.md = md;
 	log_info("maildrop result=ok count=%zu", p.md->count);
 	p.cur = 1;
-	reply_count(&p, p.md->count, T_COUNT_INBOX);
+	pop2_reply_count(&p, p.md->count, POP2_T_COUNT_INBOX);
 	pop2_enter_state(&p, POP2_ST_MBOX);
 
-	pop2_loop(&p, s->cfg->timeout_pop2);
+	pop2_loop(&p, c->cfg->timeout_pop2);
 
 	/* DONE has released the mailbox; anything else commits nothing. */
 	if (p.md != NULL)
 		maildrop_close(&p.md);
-	net_flush(&s->net);
+	net_flush(&c->net);
 	log_info("logout result=%s retrieved=%zu kept=%zu deleted=%zu"
 	    " folds=%zu",
 	    p.state == POP2_ST_DONE ? "quit" : "aborted", p.retrieved,

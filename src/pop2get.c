@@ -4,8 +4,11 @@
  * standard output, check each message against its announced size, then
  * keep (ACKS) or delete (ACKD) it.  See pop2get(1).
  *
- * Runs as the invoking user with no privilege of its own.  Self-contained:
- * it links nothing from the daemon.
+ * Runs as the invoking user with no privilege of its own.  It links the
+ * daemon's own RFC 937 quoting and number parsing (lex.c) and its
+ * escaping (log_escape() in log.c), so client and server cannot drift
+ * apart.  Server text is never printed raw: a hostile server's control
+ * and terminal escape sequences reach the terminal as \xHH.
  *
  * Exit codes: 0 ok, 1 usage, 2 connect or I/O error, 3 login refused,
  * 4 protocol error (bad reply, size mismatch), 5 delivery error.
@@ -33,6 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "defaults.h"
+#include "lex.h"
+#include "log.h"
+
 #define EX_OK_		0
 #define EX_USAGE_	1
 #define EX_IO		2
@@ -41,10 +48,13 @@
 #define EX_DELIVERY	5
 
 /* RFC 937 "Sizes": a reply line is at most 512 octets with its CRLF. */
-#define REPLY_MAX	512
+#define REPLY_MAX	POP2_REPLY_MAX
 /* RFC 937 "Sizes": a command line is at most 512 octets with its CRLF. */
-#define CMD_MAX		512
+#define CMD_MAX		(POP2_LINE_MAX + 2)
+/* The longest password the daemon's login takes (IPC_SECRET_MAX). */
 #define SECRET_MAX	255
+/* Server text in an error message: this many octets, escaped. */
+#define SHOWN_MAX	80
 #define DEF_PORT	"109"	/* no "pop2" in Debian's /etc/services */
 #define DEF_TIMEOUT	120
 
@@ -61,6 +71,29 @@ warnmsg(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/*
+ * Server text made safe for a terminal: every control character, every
+ * octet >= 0x80 and the backslash become \xHH (log_escape()), so escape
+ * sequences of a hostile server are shown, not obeyed.  At most MAX
+ * octets of S are shown, then "...".  The text lives in one of two static
+ * buffers, which alternate, so two calls may share one printf.
+ */
+static const char *
+shown(const char *s, size_t max)
+{
+	static char buf[2][4 * REPLY_MAX + 4];
+	static int which;
+	size_t len = strlen(s);
+
+	which = !which;
+	if (len <= max)
+		return log_escape(s, len, buf[which], sizeof(buf[0]));
+	log_escape(s, max, buf[which], sizeof(buf[0]) - 3);
+	/* UNSAFE: 4 * max + 1 <= sizeof - 3 for max <= REPLY_MAX. */
+	memcpy(buf[which] + strlen(buf[which]), "...", 4);
+	return buf[which];
 }
 
 /* ------------------------------------------------------- connection */
@@ -171,7 +204,7 @@ conn_reply(struct conn *c, char *out)
 		return EX_PROTO;
 	}
 	if (verbose)
-		fprintf(stderr, "S: %s\n", out);
+		fprintf(stderr, "S: %s\n", shown(out, REPLY_MAX));
 	return 0;
 }
 
@@ -220,22 +253,16 @@ conn_cmd(struct conn *c, const char *line, const char *shown)
 	return 0;
 }
 
-/* Parse the digits after '#' or '=' (followed by the end or a space). */
+/* Parse the number after '#' or '=' (lex_number(): the daemon's own
+ * rules), followed by the end or a space. */
 static int
 parse_number(const char *s, uint64_t *n_r)
 {
-	uint64_t n = 0;
+	const char *end;
 
-	if (*s < '0' || *s > '9')
+	if (lex_number(s, UINT64_MAX, n_r, &end) != 0 ||
+	    (*end != '\0' && *end != ' '))
 		return -1;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (n > (UINT64_MAX - 9) / 10)
-			return -1;
-		n = n * 10 + (uint64_t)(*s - '0');
-	}
-	if (*s != '\0' && *s != ' ')
-		return -1;
-	*n_r = n;
 	return 0;
 }
 
@@ -254,35 +281,11 @@ conn_number(struct conn *c, char indicator, const char *what, uint64_t *n_r)
 	if (line[0] == indicator && parse_number(line + 1, n_r) == 0)
 		return 0;
 	if (line[0] == '-')
-		warnmsg("%s refused: %s", what, line);
+		warnmsg("%s refused: %s", what, shown(line, SHOWN_MAX));
 	else
-		warnmsg("unexpected reply to %s: %.80s", what, line);
+		warnmsg("unexpected reply to %s: %s", what,
+		    shown(line, SHOWN_MAX));
 	return EX_PROTO;
-}
-
-/*
- * Quote ARG for a HELO or FOLD argument (RFC 937 "Quoting": "\ " is a
- * space, "\\" a backslash).  CR, LF and NUL cannot be sent.  0 or -1.
- */
-static int
-quote_arg(const char *arg, char *out, size_t outsz)
-{
-	size_t n = 0;
-
-	for (; *arg != '\0'; arg++) {
-		if (*arg == '\r' || *arg == '\n')
-			return -1;
-		if (*arg == ' ' || *arg == '\\') {
-			if (n + 1 >= outsz)
-				return -1;
-			out[n++] = '\\';
-		}
-		if (n + 1 >= outsz)
-			return -1;
-		out[n++] = *arg;
-	}
-	out[n] = '\0';
-	return 0;
 }
 
 static int
@@ -541,17 +544,95 @@ sink_open(struct sink *k)
 	}
 }
 
+/* Maildir: a new file in tmp/ named time.MusecPpidQseq.host.  0 or -1. */
+static int
+sink_begin_maildir(struct sink *k)
+{
+	char host[256];
+	struct timeval tv;
+	size_t i;
+	int len;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	for (i = 0; host[i] != '\0'; i++)
+		if (host[i] == '/' || host[i] == ':')
+			host[i] = '_';
+	gettimeofday(&tv, NULL);
+	k->seq++;
+	len = snprintf(k->tmpname, sizeof(k->tmpname),
+	    "%s/tmp/%lld.M%ldP%ldQ%u.%s", k->path, (long long)tv.tv_sec,
+	    (long)tv.tv_usec, (long)getpid(), k->seq, host);
+	if (len < 0 || (size_t)len >= sizeof(k->tmpname))
+		goto toolong;
+	len = snprintf(k->newname, sizeof(k->newname),
+	    "%s/new/%lld.M%ldP%ldQ%u.%s", k->path, (long long)tv.tv_sec,
+	    (long)tv.tv_usec, (long)getpid(), k->seq, host);
+	if (len < 0 || (size_t)len >= sizeof(k->newname))
+		goto toolong;
+	k->fd = open(k->tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (k->fd == -1) {
+		warnmsg("%s: %s", k->tmpname, strerror(errno));
+		return -1;
+	}
+	return 0;
+toolong:
+	warnmsg("%s: path too long", k->path);
+	return -1;
+}
+
+/* mbox: remember where the message starts, make sure an empty line
+ * comes before its From_ line, write that line.  0 or -1. */
+static int
+sink_begin_mbox(struct sink *k)
+{
+	char from[128], tail[2] = { '\n', '\n' };
+	struct stat st;
+	time_t now;
+	off_t off;
+	size_t want;
+	int len, fd;
+
+	if (fstat(k->fd, &st) == -1) {
+		warnmsg("%s: %s", k->path, strerror(errno));
+		return -1;
+	}
+	k->start = st.st_size;
+	/* A From_ line must follow an empty line (or start the file):
+	 * finish a foreign file that does not end so. */
+	if (st.st_size > 0) {
+		off = st.st_size >= 2 ? st.st_size - 2 : 0;
+		want = st.st_size >= 2 ? 2 : 1;
+		fd = open(k->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd == -1 || pread(fd, tail + 2 - want, want, off) !=
+		    (ssize_t)want) {
+			warnmsg("%s: %s", k->path, strerror(errno));
+			if (fd != -1)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+		if (tail[1] != '\n')
+			sink_put(k, "\n\n", 2);
+		else if (tail[0] != '\n')
+			sink_put(k, "\n", 1);
+	}
+	now = time(NULL);
+	len = snprintf(from, sizeof(from), "From MAILER-DAEMON %s",
+	    ctime(&now));	/* ctime's text ends in "\n" */
+	if (len < 0 || (size_t)len >= sizeof(from))
+		return -1;
+	sink_put(k, from, (size_t)len);
+	k->at_bol = 1;
+	return 0;
+}
+
 /* Start message N (1-based).  0 or -1. */
 static int
 sink_begin(struct sink *k, uint64_t n)
 {
-	char host[256], from[128];
-	struct timeval tv;
-	struct stat st;
-	time_t now;
-	size_t i;
-	int len;
-
 	k->outlen = 0;
 	k->failed = 0;
 	k->pending_cr = 0;
@@ -560,77 +641,13 @@ sink_begin(struct sink *k, uint64_t n)
 	k->last = '\n';
 	switch (k->kind) {
 	case DEST_MAILDIR:
-		/* Maildir unique name: time.MusecPpidQseq.host */
-		if (gethostname(host, sizeof(host)) == -1)
-			snprintf(host, sizeof(host), "localhost");
-		host[sizeof(host) - 1] = '\0';
-		for (i = 0; host[i] != '\0'; i++)
-			if (host[i] == '/' || host[i] == ':')
-				host[i] = '_';
-		gettimeofday(&tv, NULL);
-		k->seq++;
-		len = snprintf(k->tmpname, sizeof(k->tmpname),
-		    "%s/tmp/%lld.M%ldP%ldQ%u.%s", k->path,
-		    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
-		    k->seq, host);
-		if (len < 0 || (size_t)len >= sizeof(k->tmpname))
-			goto toolong;
-		len = snprintf(k->newname, sizeof(k->newname),
-		    "%s/new/%lld.M%ldP%ldQ%u.%s", k->path,
-		    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
-		    k->seq, host);
-		if (len < 0 || (size_t)len >= sizeof(k->newname))
-			goto toolong;
-		k->fd = open(k->tmpname, O_WRONLY | O_CREAT | O_EXCL |
-		    O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (k->fd == -1) {
-			warnmsg("%s: %s", k->tmpname, strerror(errno));
-			return -1;
-		}
-		return 0;
+		return sink_begin_maildir(k);
 	case DEST_MBOX:
-		if (fstat(k->fd, &st) == -1) {
-			warnmsg("%s: %s", k->path, strerror(errno));
-			return -1;
-		}
-		k->start = st.st_size;
-		/* A From_ line must follow an empty line (or start the
-		 * file): finish a foreign file that does not end so. */
-		if (st.st_size > 0) {
-			char tail[2] = { '\n', '\n' };
-			off_t off = st.st_size >= 2 ? st.st_size - 2 : 0;
-			size_t want = st.st_size >= 2 ? 2 : 1;
-			int fd = open(k->path, O_RDONLY | O_CLOEXEC |
-			    O_NOFOLLOW);
-
-			if (fd == -1 || pread(fd, tail + 2 - want, want,
-			    off) != (ssize_t)want) {
-				warnmsg("%s: %s", k->path, strerror(errno));
-				if (fd != -1)
-					close(fd);
-				return -1;
-			}
-			close(fd);
-			if (tail[1] != '\n')
-				sink_put(k, "\n\n", 2);
-			else if (tail[0] != '\n')
-				sink_put(k, "\n", 1);
-		}
-		now = time(NULL);
-		len = snprintf(from, sizeof(from), "From MAILER-DAEMON %s",
-		    ctime(&now));	/* ctime's text ends in "\n" */
-		if (len < 0 || (size_t)len >= sizeof(from))
-			return -1;
-		sink_put(k, from, (size_t)len);
-		k->at_bol = 1;
-		return 0;
+		return sink_begin_mbox(k);
 	default:
 		(void)n;
 		return 0;
 	}
-toolong:
-	warnmsg("%s: path too long", k->path);
-	return -1;
 }
 
 /* Finish the message durably.  0 or -1 (then sink_abort). */
@@ -1029,16 +1046,227 @@ fetch_data(struct conn *c, struct sink *k, uint64_t size)
 	return 0;
 }
 
+/*
+ * The HELO line for O's user and SECRET, quoted (RFC 937), into QLINE
+ * (CMD_MAX + 1), and the quoted user into QUSER (CMD_MAX) for -v.
+ * 0 or EX_USAGE_.
+ */
+static int
+helo_line(const struct opts *o, const char *secret, char *qline,
+    char *quser)
+{
+	char qpass[CMD_MAX];
+	int len;
+
+	if (lex_quote(o->user, quser, CMD_MAX) == -1 ||
+	    lex_quote(secret, qpass, sizeof(qpass)) == -1) {
+		explicit_bzero(qpass, sizeof(qpass));
+		warnmsg("user name or password cannot be sent (line break"
+		    " or too long)");
+		return EX_USAGE_;
+	}
+	len = snprintf(qline, CMD_MAX + 1, "HELO %s %s", quser, qpass);
+	explicit_bzero(qpass, sizeof(qpass));
+	if (len < 0 || (size_t)len + 2 > CMD_MAX) {
+		explicit_bzero(qline, CMD_MAX + 1);
+		warnmsg("HELO line longer than %d octets", CMD_MAX);
+		return EX_USAGE_;
+	}
+	return 0;
+}
+
+/* Greeting, then HELO (QLINE, wiped); *COUNT_R from "#n".  0 or exit. */
+static int
+login(struct conn *c, char *qline, const char *quser, uint64_t *count_r)
+{
+	char line[REPLY_MAX + 1], masked[CMD_MAX + 16];
+	int rc;
+
+	/* Greeting: "+ POP2 host ..." */
+	if ((rc = conn_reply(c, line)) != 0)
+		goto out;
+	if (line[0] == '-') {
+		warnmsg("server refused the connection: %s",
+		    shown(line, SHOWN_MAX));
+		rc = EX_IO;
+		goto out;
+	}
+	/* RFC 937 <greet>: "+ POP2 <host> ...".  A POP3 server ("+OK")
+	 * must not get our password in a HELO. */
+	if (line[0] != '+' || strstr(line, "POP2") == NULL) {
+		warnmsg("not a POP2 server: %s", shown(line, SHOWN_MAX));
+		rc = EX_PROTO;
+		goto out;
+	}
+	snprintf(masked, sizeof(masked), "HELO %s ********", quser);
+	rc = conn_cmd(c, qline, masked);
+	explicit_bzero(qline, CMD_MAX + 1);
+	if (rc != 0 || (rc = conn_reply(c, line)) != 0)
+		return rc;
+	if (line[0] == '-') {
+		warnmsg("login refused: %s", shown(line, SHOWN_MAX));
+		return EX_LOGIN;
+	}
+	if (line[0] != '#' || parse_number(line + 1, count_r) == -1) {
+		warnmsg("unexpected reply to HELO: %s",
+		    shown(line, SHOWN_MAX));
+		return EX_PROTO;
+	}
+	return 0;
+out:
+	explicit_bzero(qline, CMD_MAX + 1);
+	return rc;
+}
+
+/* FOLD FOLDER; *COUNT_R from "#n".  0 or an exit code. */
+static int
+fold(struct conn *c, const char *folder, uint64_t *count_r)
+{
+	char qline[CMD_MAX + 1], qarg[CMD_MAX];
+	int len, rc;
+
+	if (lex_quote(folder, qarg, sizeof(qarg)) == -1) {
+		warnmsg("folder name cannot be sent");
+		return EX_USAGE_;
+	}
+	len = snprintf(qline, sizeof(qline), "FOLD %s", qarg);
+	if (len < 0 || (size_t)len + 2 > CMD_MAX) {
+		warnmsg("FOLD line longer than %d octets", CMD_MAX);
+		return EX_USAGE_;
+	}
+	if ((rc = conn_cmd(c, qline, NULL)) != 0)
+		return rc;
+	return conn_number(c, '#', "FOLD", count_r);
+}
+
+/* READ N; *SIZE_R from "=n".  0 or an exit code. */
+static int
+read_size(struct conn *c, uint64_t n, uint64_t *size_r)
+{
+	char qline[CMD_MAX + 1];
+	int rc;
+
+	snprintf(qline, sizeof(qline), "READ %" PRIu64, n);
+	if ((rc = conn_cmd(c, qline, NULL)) != 0)
+		return rc;
+	return conn_number(c, '=', "READ", size_r);
+}
+
+/* "n size" for every message on LISTF.  0 or an exit code. */
+static int
+list_sizes(struct conn *c, uint64_t count, FILE *listf)
+{
+	uint64_t n, size;
+	int rc;
+
+	for (n = 1; n <= count; n++) {
+		if ((rc = read_size(c, n, &size)) != 0)
+			return rc;
+		fprintf(listf, "%" PRIu64 " %" PRIu64 "\n", n, size);
+	}
+	fflush(listf);
+	return 0;
+}
+
+/*
+ * Keep the message on the server, then leave without committing anything
+ * else in doubt: NACK, QUIT.  Returns RC.
+ */
+static int
+nack_quit(struct conn *c, int rc)
+{
+	char line[REPLY_MAX + 1];
+	uint64_t size;
+
+	if (conn_cmd(c, "NACK", NULL) == 0 &&
+	    conn_number(c, '=', "NACK", &size) == 0 &&
+	    conn_cmd(c, "QUIT", NULL) == 0)
+		(void)conn_reply(c, line);
+	return rc;
+}
+
+/*
+ * Message N: READ, RETR into K, then ACKS or ACKD once the copy is safe.
+ * *SIZE_R gets its size (0: nothing to get).  0 or an exit code; after a
+ * delivery error the server has been told NACK and QUIT.
+ */
+static int
+fetch_one(struct conn *c, struct sink *k, const struct opts *o, uint64_t n,
+    uint64_t *size_r)
+{
+	const char *ack = o->delete ? "ACKD" : "ACKS";
+	uint64_t size, next;
+	int rc;
+
+	if ((rc = read_size(c, n, &size)) != 0)
+		return rc;
+	*size_r = size;
+	if (size == 0)
+		return 0;	/* deleted or empty: nothing to get */
+	if ((rc = conn_cmd(c, "RETR", NULL)) != 0)
+		return rc;
+	if (sink_begin(k, n) == -1) {
+		/* Read the data anyway so we can NACK cleanly. */
+		if ((rc = fetch_data(c, NULL, size)) != 0)
+			return rc;
+		return nack_quit(c, EX_DELIVERY);
+	}
+	if ((rc = fetch_data(c, k, size)) != 0) {
+		sink_abort(k);
+		return rc;
+	}
+	if (sink_end(k) == -1) {
+		sink_abort(k);
+		return nack_quit(c, EX_DELIVERY);
+	}
+	if (verbose)
+		fprintf(stderr, "%s: message %" PRIu64 ": %" PRIu64
+		    " octets\n", progname, n, size);
+	/* Only now that the copy is safe may the server drop it. */
+	if ((rc = conn_cmd(c, ack, NULL)) != 0)
+		return rc;
+	return conn_number(c, '=', ack, &next);
+}
+
+/* Every message into K, then QUIT.  0 or an exit code. */
+static int
+fetch_all(struct conn *c, struct sink *k, const struct opts *o,
+    uint64_t count)
+{
+	char line[REPLY_MAX + 1];
+	uint64_t n, size, fetched = 0, octets = 0;
+	int rc;
+
+	for (n = 1; o->dest != DEST_NONE && n <= count; n++) {
+		if ((rc = fetch_one(c, k, o, n, &size)) != 0)
+			return rc;
+		if (size > 0) {
+			fetched++;
+			octets += size;
+		}
+	}
+	if ((rc = conn_cmd(c, "QUIT", NULL)) != 0 ||
+	    (rc = conn_reply(c, line)) != 0)
+		return rc;
+	if (line[0] != '+') {
+		warnmsg("QUIT refused: %s", shown(line, SHOWN_MAX));
+		return EX_PROTO;
+	}
+	if (verbose)
+		fprintf(stderr, "%s: fetched %" PRIu64 " messages, %" PRIu64
+		    " octets\n", progname, fetched, octets);
+	return EX_OK_;
+}
+
 static int
 run(const struct opts *o, char *secret)
 {
-	char qline[CMD_MAX + 1], qarg[CMD_MAX], qpass[CMD_MAX];
-	char line[REPLY_MAX + 1], shown[CMD_MAX + 16];
+	char qline[CMD_MAX + 1], quser[CMD_MAX];
 	struct conn c;
 	struct sink k;
-	uint64_t count, n, size, fetched = 0, octets = 0;
+	uint64_t count;
 	FILE *listf;
-	int rc, len;
+	int rc;
 
 	memset(&c, 0, sizeof(c));
 	memset(&k, 0, sizeof(k));
@@ -1048,21 +1276,8 @@ run(const struct opts *o, char *secret)
 	k.path = o->dest_path;
 	k.fd = -1;
 
-	if (quote_arg(o->user, qarg, sizeof(qarg)) == -1 ||
-	    quote_arg(secret, qpass, sizeof(qpass)) == -1) {
-		explicit_bzero(qpass, sizeof(qpass));
-		warnmsg("user name or password cannot be sent (line break"
-		    " or too long)");
-		return EX_USAGE_;
-	}
-	len = snprintf(qline, sizeof(qline), "HELO %s %s", qarg, qpass);
-	explicit_bzero(qpass, sizeof(qpass));
-	if (len < 0 || (size_t)len + 2 > CMD_MAX) {
-		explicit_bzero(qline, sizeof(qline));
-		warnmsg("HELO line longer than %d octets", CMD_MAX);
-		return EX_USAGE_;
-	}
-
+	if ((rc = helo_line(o, secret, qline, quser)) != 0)
+		return rc;
 	if (o->dest != DEST_NONE && sink_open(&k) == -1) {
 		explicit_bzero(qline, sizeof(qline));
 		return EX_DELIVERY;
@@ -1072,135 +1287,16 @@ run(const struct opts *o, char *secret)
 		rc = EX_IO;
 		goto out;
 	}
-
-	/* Greeting: "+ POP2 host ..." */
-	if ((rc = conn_reply(&c, line)) != 0) {
-		explicit_bzero(qline, sizeof(qline));
+	if ((rc = login(&c, qline, quser, &count)) != 0)
 		goto out;
-	}
-	if (line[0] == '-') {
-		explicit_bzero(qline, sizeof(qline));
-		warnmsg("server refused the connection: %.80s", line);
-		rc = EX_IO;
+	if (o->folder != NULL && (rc = fold(&c, o->folder, &count)) != 0)
 		goto out;
-	}
-	/* RFC 937 <greet>: "+ POP2 <host> ...".  A POP3 server ("+OK")
-	 * must not get our password in a HELO. */
-	if (line[0] != '+' || strstr(line, "POP2") == NULL) {
-		explicit_bzero(qline, sizeof(qline));
-		warnmsg("not a POP2 server: %.80s", line);
-		rc = EX_PROTO;
-		goto out;
-	}
-
-	snprintf(shown, sizeof(shown), "HELO %s ********", qarg);
-	rc = conn_cmd(&c, qline, shown);
-	explicit_bzero(qline, sizeof(qline));
-	if (rc != 0)
-		goto out;
-	if ((rc = conn_reply(&c, line)) != 0)
-		goto out;
-	if (line[0] == '-') {
-		warnmsg("login refused: %.80s", line);
-		rc = EX_LOGIN;
-		goto out;
-	}
-	if (line[0] != '#' || parse_number(line + 1, &count) == -1) {
-		warnmsg("unexpected reply to HELO: %.80s", line);
-		rc = EX_PROTO;
-		goto out;
-	}
-
-	if (o->folder != NULL) {
-		if (quote_arg(o->folder, qarg, sizeof(qarg)) == -1) {
-			warnmsg("folder name cannot be sent");
-			rc = EX_USAGE_;
-			goto out;
-		}
-		len = snprintf(qline, sizeof(qline), "FOLD %s", qarg);
-		if (len < 0 || (size_t)len + 2 > CMD_MAX) {
-			warnmsg("FOLD line longer than %d octets", CMD_MAX);
-			rc = EX_USAGE_;
-			goto out;
-		}
-		if ((rc = conn_cmd(&c, qline, NULL)) != 0 ||
-		    (rc = conn_number(&c, '#', "FOLD", &count)) != 0)
-			goto out;
-	}
-
 	listf = o->dest == DEST_STDOUT ? stderr : stdout;
 	if (o->list || verbose)
 		fprintf(listf, "%" PRIu64 " messages\n", count);
-	if (o->list) {
-		for (n = 1; n <= count; n++) {
-			snprintf(qline, sizeof(qline), "READ %" PRIu64, n);
-			if ((rc = conn_cmd(&c, qline, NULL)) != 0 ||
-			    (rc = conn_number(&c, '=', "READ", &size)) != 0)
-				goto out;
-			fprintf(listf, "%" PRIu64 " %" PRIu64 "\n", n, size);
-		}
-		fflush(listf);
-	}
-
-	for (n = 1; o->dest != DEST_NONE && n <= count; n++) {
-		snprintf(qline, sizeof(qline), "READ %" PRIu64, n);
-		if ((rc = conn_cmd(&c, qline, NULL)) != 0 ||
-		    (rc = conn_number(&c, '=', "READ", &size)) != 0)
-			goto out;
-		if (size == 0)
-			continue;	/* deleted or empty: nothing to get */
-		if ((rc = conn_cmd(&c, "RETR", NULL)) != 0)
-			goto out;
-		if (sink_begin(&k, n) == -1) {
-			/* Read the data anyway so we can NACK cleanly. */
-			if ((rc = fetch_data(&c, NULL, size)) != 0)
-				goto out;
-			rc = EX_DELIVERY;
-			goto nack;
-		}
-		if ((rc = fetch_data(&c, &k, size)) != 0) {
-			sink_abort(&k);
-			goto out;
-		}
-		if (sink_end(&k) == -1) {
-			sink_abort(&k);
-			rc = EX_DELIVERY;
-			goto nack;
-		}
-		fetched++;
-		octets += size;
-		if (verbose)
-			fprintf(stderr, "%s: message %" PRIu64 ": %" PRIu64
-			    " octets\n", progname, n, size);
-		/* Only now that the copy is safe may the server drop it. */
-		if ((rc = conn_cmd(&c, o->delete ? "ACKD" : "ACKS",
-		    NULL)) != 0 ||
-		    (rc = conn_number(&c, '=', o->delete ? "ACKD" : "ACKS",
-		    &size)) != 0)
-			goto out;
-	}
-
-	if ((rc = conn_cmd(&c, "QUIT", NULL)) != 0 ||
-	    (rc = conn_reply(&c, line)) != 0)
+	if (o->list && (rc = list_sizes(&c, count, listf)) != 0)
 		goto out;
-	if (line[0] != '+') {
-		warnmsg("QUIT refused: %.80s", line);
-		rc = EX_PROTO;
-		goto out;
-	}
-	if (verbose)
-		fprintf(stderr, "%s: fetched %" PRIu64 " messages, %" PRIu64
-		    " octets\n", progname, fetched, octets);
-	rc = EX_OK_;
-	goto out;
-
-nack:
-	/* Keep the message on the server, then leave without committing
-	 * anything else in doubt: NACK, QUIT. */
-	if (conn_cmd(&c, "NACK", NULL) == 0 &&
-	    conn_number(&c, '=', "NACK", &size) == 0 &&
-	    conn_cmd(&c, "QUIT", NULL) == 0)
-		(void)conn_reply(&c, line);
+	rc = fetch_all(&c, &k, o, count);
 out:
 	sink_close(&k);
 	if (c.fd != -1)

@@ -2,10 +2,11 @@
  * pop3.c - the POP3 front end: RFC 1939, RFC 1225 LAST, RFC 2449 CAPA,
  * PIPELINING and response codes, RFC 3206 [AUTH] and [SYS/...].
  *
- * Each state has its own command table; the dispatcher looks only in the
- * current state's table, so no handler checks the state itself.  Handlers
- * write their own replies and return an event; every -ERR text lives in
- * the errors[] table below.
+ * What is here: the command table (proto.h runs it: a handler never
+ * checks the state or its argument count), the handlers, and every reply
+ * text.  Handlers write their replies and return an event; every -ERR text
+ * lives in pop3_errors[].  Logging in goes through login.c; on an accepted
+ * login pop3_preauth() returns CLIENT_HANDOVER to the session layer.
  *
  * PRIVILEGE: pop3_preauth() runs in the pre-auth child as login_user,
  * chrooted; pop3_postauth() as the mail user.  Neither ever runs as root.
@@ -18,17 +19,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "compat.h"
+#include "client.h"
 #include "conf.h"
 #include "defaults.h"
 #include "log.h"
+#include "login.h"
 #include "maildrop.h"
+#include "msgstream.h"
 #include "net.h"
 #include "pop3.h"
 #include "proto.h"
-#include "session.h"
+#include "wire.h"
 
 enum pop3_state {
 	POP3_ST_AUTHORIZATION,
@@ -36,78 +38,72 @@ enum pop3_state {
 	POP3_ST_UPDATE,
 };
 
-/* What a handler tells the dispatcher. */
+/* What a handler tells the command loop. */
 enum pop3_event {
-	EV_OK,			/* reply written */
-	EV_BAD,			/* reply written; counts as a bad command */
-	EV_LEAVE,		/* reply written; end the session */
-	EV_HANDOVER,		/* login accepted: the monitor takes over */
-	EV_CRASH,		/* the connection is unusable: close now */
-};
-
-enum args {
-	ARGS_NONE,		/* no argument */
-	ARGS_OPT1,		/* zero or one */
-	ARGS_ONE,		/* exactly one */
-	ARGS_TWO,		/* exactly two */
-	ARGS_REST,		/* the rest of the line, spaces included */
+	POP3_EV_OK,		/* reply written */
+	POP3_EV_BAD,		/* reply written; counts as a bad command */
+	POP3_EV_LEAVE,		/* reply written; end the session */
+	POP3_EV_HANDOVER,	/* login accepted: the monitor takes over */
+	POP3_EV_CRASH,		/* the connection is unusable: close now */
 };
 
 /* Every -ERR text in one place (GNU Mailutils pop3d/cmd.c). */
 enum pop3_err {
-	E_UNKNOWN,
-	E_STATE,
-	E_SYNTAX,
-	E_TOOLONG,
-	E_NUL,
-	E_TOOMANY,
-	E_NEEDUSER,
-	E_AUTH,
-	E_AUTHTEMP,
-	E_AUTHPERM,
-	E_AUTHCLOSE,
-	E_NOAPOP,
-	E_RPOP,
-	E_INUSE,
-	E_OPENTEMP,
-	E_OPENPERM,
-	E_BADNUM,
-	E_NOLINES,
-	E_UPDATE,
-	E_READ,
-	E_READONLY,
+	POP3_E_UNKNOWN,
+	POP3_E_STATE,
+	POP3_E_SYNTAX,
+	POP3_E_TOOLONG,
+	POP3_E_NUL,
+	POP3_E_TOOMANY,
+	POP3_E_NEEDUSER,
+	POP3_E_AUTH,
+	POP3_E_AUTHTEMP,
+	POP3_E_AUTHPERM,
+	POP3_E_AUTHCLOSE,
+	POP3_E_NOAPOP,
+	POP3_E_RPOP,
+	POP3_E_INUSE,
+	POP3_E_OPENTEMP,
+	POP3_E_OPENPERM,
+	POP3_E_BADNUM,
+	POP3_E_NOLINES,
+	POP3_E_UPDATE,
+	POP3_E_READ,
+	POP3_E_READONLY,
 };
 
-static const char *const errors[] = {
-	[E_UNKNOWN] = "-ERR unknown command",
-	[E_STATE] = "-ERR command not valid in this state",
-	[E_SYNTAX] = "-ERR syntax error: wrong number of arguments",
-	[E_TOOLONG] = "-ERR command line too long",
-	[E_NUL] = "-ERR NUL byte in command",
-	[E_TOOMANY] = "-ERR too many bad commands, closing",
-	[E_NEEDUSER] = "-ERR USER first",
-	[E_AUTH] = "-ERR [AUTH] invalid user name or password",
-	[E_AUTHTEMP] = "-ERR [SYS/TEMP] authentication is temporarily "
+static const char *const pop3_errors[] = {
+	[POP3_E_UNKNOWN] = "-ERR unknown command",
+	[POP3_E_STATE] = "-ERR command not valid in this state",
+	[POP3_E_SYNTAX] = "-ERR syntax error: wrong number of arguments",
+	[POP3_E_TOOLONG] = "-ERR command line too long",
+	[POP3_E_NUL] = "-ERR NUL byte in command",
+	[POP3_E_TOOMANY] = "-ERR too many bad commands, closing",
+	[POP3_E_NEEDUSER] = "-ERR USER first",
+	[POP3_E_AUTH] = "-ERR [AUTH] invalid user name or password",
+	[POP3_E_AUTHTEMP] = "-ERR [SYS/TEMP] authentication is temporarily "
 	    "unavailable",
-	[E_AUTHPERM] = "-ERR [SYS/PERM] this account cannot log in",
-	[E_AUTHCLOSE] = "-ERR [AUTH] too many failed logins, closing",
-	[E_NOAPOP] = "-ERR APOP is not enabled",
-	[E_RPOP] = "-ERR RPOP is not supported (removed in RFC 1460)",
-	[E_INUSE] = "-ERR [IN-USE] maildrop is locked by another session",
-	[E_OPENTEMP] = "-ERR [SYS/TEMP] cannot open the maildrop, try later",
-	[E_OPENPERM] = "-ERR [SYS/PERM] cannot open the maildrop",
-	[E_BADNUM] = "-ERR invalid message number",
-	[E_NOLINES] = "-ERR invalid line count",
-	[E_UPDATE] = "-ERR [SYS/TEMP] some deleted messages were not removed",
-	[E_READ] = "-ERR [SYS/TEMP] cannot read the message",
-	[E_READONLY] = "-ERR [SYS/PERM] the maildrop is read-only",
+	[POP3_E_AUTHPERM] = "-ERR [SYS/PERM] this account cannot log in",
+	[POP3_E_AUTHCLOSE] = "-ERR [AUTH] too many failed logins, closing",
+	[POP3_E_NOAPOP] = "-ERR APOP is not enabled",
+	[POP3_E_RPOP] = "-ERR RPOP is not supported (removed in RFC 1460)",
+	[POP3_E_INUSE] = "-ERR [IN-USE] maildrop is locked by another session",
+	[POP3_E_OPENTEMP] = "-ERR [SYS/TEMP] cannot open the maildrop, try "
+	    "later",
+	[POP3_E_OPENPERM] = "-ERR [SYS/PERM] cannot open the maildrop",
+	[POP3_E_BADNUM] = "-ERR invalid message number",
+	[POP3_E_NOLINES] = "-ERR invalid line count",
+	[POP3_E_UPDATE] = "-ERR [SYS/TEMP] some deleted messages were not "
+	    "removed",
+	[POP3_E_READ] = "-ERR [SYS/TEMP] cannot read the message",
+	[POP3_E_READONLY] = "-ERR [SYS/PERM] the maildrop is read-only",
 };
 
 struct pop3 {
-	struct session *s;
+	struct client *c;
 	enum pop3_state state;
 	struct maildrop *md;
-	char user[255 + 1];	/* pending USER name */
+	char user[IPC_USER_MAX + 1];	/* pending USER name */
 	int have_user;
 	int bad;			/* bad commands so far */
 	/* statistics for the logout line */
@@ -115,35 +111,29 @@ struct pop3 {
 	uint64_t bytes_sent;
 };
 
-struct pop3_cmd {
-	const char *name;
-	enum pop3_event (*fn)(struct pop3 *p, char **argv, int argc);
-	enum args args;
-};
-
-static enum pop3_event
-reply_err(struct pop3 *p, enum pop3_err e)
+static int
+pop3_reply_err(struct pop3 *p, enum pop3_err e)
 {
-	net_printf(&p->s->net, "%s\r\n", errors[e]);
-	return EV_OK;
+	net_printf(&p->c->net, "%s\r\n", pop3_errors[e]);
+	return POP3_EV_OK;
 }
 
-static enum pop3_event
-reply_bad(struct pop3 *p, enum pop3_err e)
+static int
+pop3_reply_bad(struct pop3 *p, enum pop3_err e)
 {
-	reply_err(p, e);
-	return EV_BAD;
+	pop3_reply_err(p, e);
+	return POP3_EV_BAD;
 }
 
 /* RFC 1225's dialogue says "2 messages"; one is "1 message". */
 static const char *
-plural(size_t n)
+pop3_plural(size_t n)
 {
 	return n == 1 ? "" : "s";
 }
 
 static void
-enter_state(struct pop3 *p, enum pop3_state st)
+pop3_enter_state(struct pop3 *p, enum pop3_state st)
 {
 	static const char *const names[] = {
 		"AUTHORIZATION", "TRANSACTION", "UPDATE"
@@ -155,10 +145,11 @@ enter_state(struct pop3 *p, enum pop3_state st)
 
 /* ---------------------------------------------------------------- CAPA */
 
-static enum pop3_event
-cmd_capa(struct pop3 *p, char **argv, int argc)
+static int
+pop3_capa(void *fe, char **argv, int argc)
 {
-	struct net *n = &p->s->net;
+	struct pop3 *p = fe;
+	struct net *n = &p->c->net;
 
 	/* RFC 2449: anything listed before login is listed after it too;
 	 * LOGIN-DELAY and EXPIRE may differ. */
@@ -168,92 +159,94 @@ cmd_capa(struct pop3 *p, char **argv, int argc)
 	if (p->state == POP3_ST_TRANSACTION)
 		net_printf(n, "IMPLEMENTATION pop23d-%s\r\n", PACKAGE_VERSION);
 	net_printf(n, ".\r\n");
-	return EV_OK;
+	return POP3_EV_OK;
 }
 
 /* ------------------------------------------------------- AUTHORIZATION */
 
-static enum pop3_event
-cmd_user(struct pop3 *p, char **argv, int argc)
+static int
+pop3_user(void *fe, char **argv, int argc)
 {
-	if (strlen(argv[0]) >= sizeof p->user || !proto_printable(argv[0]))
-		return reply_bad(p, E_SYNTAX);
+	struct pop3 *p = fe;
+
+	if (strlen(argv[0]) >= sizeof(p->user) || !proto_printable(argv[0]))
+		return pop3_reply_bad(p, POP3_E_SYNTAX);
 	memcpy(p->user, argv[0], strlen(argv[0]) + 1);
 	p->have_user = 1;
-	net_printf(&p->s->net, "+OK send PASS\r\n");
-	return EV_OK;
+	net_printf(&p->c->net, "+OK send PASS\r\n");
+	return POP3_EV_OK;
 }
 
-/* Hand credentials to the monitor; answer a failure. */
-static enum pop3_event
-login(struct pop3 *p, enum auth_kind kind, const char *user, char *secret)
+/*
+ * The monitor's verdict on a login: hand over, or answer the failure.
+ * Every check counts towards max_auth_failures, whatever its result.
+ */
+static int
+pop3_verdict(struct pop3 *p, enum pop23d_result r)
 {
-	enum pop23d_result r;
+	enum pop3_err e;
 
 	p->have_user = 0;
-	r = session_authenticate(p->s, kind, user, secret);
-	switch (r) {
-	case POP23D_OK:
-		return EV_HANDOVER;	/* not reached: the child exits */
-	case POP23D_TEMPFAIL:
-		reply_err(p, E_AUTHTEMP);
-		return EV_OK;
-	case POP23D_PERMFAIL:
-		reply_err(p, E_AUTHPERM);
-		return EV_OK;
-	default:
-		break;
+	if (r == POP23D_OK)
+		return POP3_EV_HANDOVER;
+	if (r == POP23D_TEMPFAIL)
+		e = POP3_E_AUTHTEMP;
+	else if (r == POP23D_PERMFAIL)
+		e = POP3_E_AUTHPERM;
+	else
+		e = POP3_E_AUTH;	/* FAIL and NOUSER look the same */
+	if (login_exhausted(p->c)) {
+		pop3_reply_err(p, e == POP3_E_AUTH ? POP3_E_AUTHCLOSE : e);
+		return POP3_EV_LEAVE;
 	}
-	if (++p->s->auth_failures >= p->s->cfg->max_auth_failures) {
-		reply_err(p, E_AUTHCLOSE);
-		return EV_LEAVE;
-	}
-	reply_err(p, E_AUTH);
-	return EV_OK;
+	return pop3_reply_err(p, e);
 }
 
-static enum pop3_event
-cmd_pass(struct pop3 *p, char **argv, int argc)
+static int
+pop3_pass(void *fe, char **argv, int argc)
 {
+	struct pop3 *p = fe;
+
 	/* RFC 1939 section 7: PASS only right after a successful USER.
 	 * The argument is the rest of the line: spaces may be part of the
 	 * password. */
 	if (!p->have_user) {
 		explicit_bzero(argv[0], strlen(argv[0]));
-		return reply_bad(p, E_NEEDUSER);
+		return pop3_reply_bad(p, POP3_E_NEEDUSER);
 	}
 	if (argv[0][0] == '\0') {
 		p->have_user = 0;
-		return reply_bad(p, E_SYNTAX);
+		return pop3_reply_bad(p, POP3_E_SYNTAX);
 	}
-	return login(p, AUTH_KIND_PLAIN, p->user, argv[0]);
+	return pop3_verdict(p, login_plain(p->c, p->user, argv[0]));
 }
 
-static enum pop3_event
-cmd_apop(struct pop3 *p, char **argv, int argc)
+static int
+pop3_apop(void *fe, char **argv, int argc)
 {
-	char user[255 + 1];
+	struct pop3 *p = fe;
 
-	if (p->s->apop_challenge[0] == '\0')
-		return reply_bad(p, E_NOAPOP);
-	if (strlen(argv[0]) >= sizeof user || !proto_printable(argv[0]))
-		return reply_bad(p, E_SYNTAX);
-	memcpy(user, argv[0], strlen(argv[0]) + 1);
-	return login(p, AUTH_KIND_APOP, user, argv[1]);
+	if (p->c->apop_challenge[0] == '\0')
+		return pop3_reply_bad(p, POP3_E_NOAPOP);
+	if (strlen(argv[0]) > IPC_USER_MAX || !proto_printable(argv[0]))
+		return pop3_reply_bad(p, POP3_E_SYNTAX);
+	return pop3_verdict(p, login_apop(p->c, argv[0], argv[1]));
 }
 
-static enum pop3_event
-cmd_rpop(struct pop3 *p, char **argv, int argc)
+static int
+pop3_rpop(void *fe, char **argv, int argc)
 {
-	return reply_bad(p, E_RPOP);
+	return pop3_reply_bad(fe, POP3_E_RPOP);
 }
 
-static enum pop3_event
-cmd_quit_auth(struct pop3 *p, char **argv, int argc)
+static int
+pop3_quit_auth(void *fe, char **argv, int argc)
 {
-	net_printf(&p->s->net, "+OK %s POP3 server signing off\r\n",
-	    p->s->cfg->hostname);
-	return EV_LEAVE;
+	struct pop3 *p = fe;
+
+	net_printf(&p->c->net, "+OK %s POP3 server signing off\r\n",
+	    p->c->cfg->hostname);
+	return POP3_EV_LEAVE;
 }
 
 /* --------------------------------------------------------- TRANSACTION */
@@ -263,7 +256,7 @@ cmd_quit_auth(struct pop3 *p, char **argv, int argc)
  * the -ERR (RFC 1225 wording).
  */
 static struct maildrop_msg *
-get_msg(struct pop3 *p, const char *s, size_t *n_r)
+pop3_get_msg(struct pop3 *p, const char *s, size_t *n_r)
 {
 	unsigned long n;
 	struct maildrop *md = p->md;
@@ -271,18 +264,18 @@ get_msg(struct pop3 *p, const char *s, size_t *n_r)
 	if (proto_parse_msgnum(s, &n) != 0) {
 		/* "0" is a number, just not a message */
 		if (strcmp(s, "0") != 0) {
-			reply_err(p, E_BADNUM);
+			pop3_reply_err(p, POP3_E_BADNUM);
 			return NULL;
 		}
 		n = 0;
 	}
 	if (n < 1 || n > md->count) {
-		net_printf(&p->s->net, "-ERR no such message, only %zu "
+		net_printf(&p->c->net, "-ERR no such message, only %zu "
 		    "messages in maildrop\r\n", md->count);
 		return NULL;
 	}
 	if (md->msgs[n - 1].deleted) {
-		net_printf(&p->s->net, "-ERR message %lu already deleted\r\n",
+		net_printf(&p->c->net, "-ERR message %lu already deleted\r\n",
 		    n);
 		return NULL;
 	}
@@ -290,370 +283,362 @@ get_msg(struct pop3 *p, const char *s, size_t *n_r)
 	return &md->msgs[n - 1];
 }
 
-static enum pop3_event
-cmd_stat(struct pop3 *p, char **argv, int argc)
+static int
+pop3_stat(void *fe, char **argv, int argc)
 {
-	net_printf(&p->s->net, "+OK %zu %" PRIu64 "\r\n", p->md->live,
+	struct pop3 *p = fe;
+
+	net_printf(&p->c->net, "+OK %zu %" PRIu64 "\r\n", p->md->live,
 	    p->md->live_octets);
-	return EV_OK;
-}
-
-static enum pop3_event
-cmd_list(struct pop3 *p, char **argv, int argc)
-{
-	struct net *n = &p->s->net;
-	size_t i, num;
-	struct maildrop_msg *m;
-
-	if (argc == 1) {
-		if ((m = get_msg(p, argv[0], &num)) != NULL)
-			net_printf(n, "+OK %zu %" PRIu64 "\r\n", num, m->size);
-		return EV_OK;
-	}
-	net_printf(n, "+OK %zu message%s (%" PRIu64 " octets)\r\n",
-	    p->md->live, plural(p->md->live), p->md->live_octets);
-	for (i = 0; i < p->md->count; i++)
-		if (!p->md->msgs[i].deleted)
-			net_printf(n, "%zu %" PRIu64 "\r\n", i + 1,
-			    p->md->msgs[i].size);
-	net_printf(n, ".\r\n");
-	return EV_OK;
-}
-
-static enum pop3_event
-cmd_uidl(struct pop3 *p, char **argv, int argc)
-{
-	struct net *n = &p->s->net;
-	size_t i, num;
-	struct maildrop_msg *m;
-
-	if (argc == 1) {
-		if ((m = get_msg(p, argv[0], &num)) != NULL)
-			net_printf(n, "+OK %zu %s\r\n", num, m->uidl);
-		return EV_OK;
-	}
-	net_printf(n, "+OK unique-id listing follows\r\n");
-	for (i = 0; i < p->md->count; i++)
-		if (!p->md->msgs[i].deleted)
-			net_printf(n, "%zu %s\r\n", i + 1, p->md->msgs[i].uidl);
-	net_printf(n, ".\r\n");
-	return EV_OK;
-}
-
-/* RETR and TOP: stream the message, dot-stuffed, then the terminator. */
-static enum pop3_event
-send_msg(struct pop3 *p, size_t num, struct maildrop_msg *m, long lines)
-{
-	const char *err = NULL;
-	char first[64];
-	int r;
-
-	if (lines < 0)
-		snprintf(first, sizeof first, "+OK %" PRIu64 " octets\r\n",
-		    m->size);
-	else
-		snprintf(first, sizeof first, "+OK top of message follows\r\n");
-	r = maildrop_send(p->md, num, &p->s->net, lines, 1, first, &err);
-	if (r == -1) {
-		/* Nothing sent yet: say so and go on. */
-		log_warnx("message %zu: %s", num, err != NULL ? err : "?");
-		return reply_err(p, E_READ);
-	}
-	if (r != 0) {
-		/* Part of the message is out already: the only honest
-		 * thing left is to close without UPDATE. */
-		log_warnx("message %zu: %s; closing without update", num,
-		    err != NULL ? err : "?");
-		return EV_CRASH;
-	}
-	net_write(&p->s->net, ".\r\n", 3);
-	if (lines < 0)
-		p->bytes_sent += m->size;
-	return EV_OK;
-}
-
-static enum pop3_event
-cmd_retr(struct pop3 *p, char **argv, int argc)
-{
-	size_t num;
-	struct maildrop_msg *m = get_msg(p, argv[0], &num);
-
-	if (m == NULL)
-		return EV_OK;
-	p->n_retr++;
-	/* RFC 1225: LAST is the highest message referenced by RETR. */
-	maildrop_access(p->md, num);
-	return send_msg(p, num, m, -1);
-}
-
-static enum pop3_event
-cmd_top(struct pop3 *p, char **argv, int argc)
-{
-	size_t num;
-	unsigned long lines;
-	struct maildrop_msg *m = get_msg(p, argv[0], &num);
-
-	if (m == NULL)
-		return EV_OK;
-	/* RFC 1939 section 7: the line count must be non-negative. */
-	if (proto_parse_count(argv[1], &lines) != 0 || lines > LONG_MAX / 2)
-		return reply_err(p, E_NOLINES);
-	p->n_top++;
-	return send_msg(p, num, m, (long)lines);
-}
-
-static enum pop3_event
-cmd_dele(struct pop3 *p, char **argv, int argc)
-{
-	size_t num;
-
-	if (get_msg(p, argv[0], &num) == NULL)
-		return EV_OK;
-	if (p->md->read_only)
-		return reply_err(p, E_READONLY);
-	maildrop_delete(p->md, num);
-	p->n_dele++;
-	net_printf(&p->s->net, "+OK message %zu deleted\r\n", num);
-	return EV_OK;
-}
-
-static enum pop3_event
-cmd_noop(struct pop3 *p, char **argv, int argc)
-{
-	net_printf(&p->s->net, "+OK\r\n");
-	return EV_OK;
-}
-
-static enum pop3_event
-cmd_rset(struct pop3 *p, char **argv, int argc)
-{
-	maildrop_reset(p->md);
-	net_printf(&p->s->net, "+OK maildrop has %zu message%s (%" PRIu64
-	    " octets)\r\n", p->md->live, plural(p->md->live),
-	    p->md->live_octets);
-	return EV_OK;
-}
-
-static enum pop3_event
-cmd_last(struct pop3 *p, char **argv, int argc)
-{
-	if (!p->s->cfg->last)
-		return reply_bad(p, E_UNKNOWN);
-	net_printf(&p->s->net, "+OK %zu\r\n", p->md->last);
-	return EV_OK;
-}
-
-static enum pop3_event
-cmd_quit_trans(struct pop3 *p, char **argv, int argc)
-{
-	const char *err = NULL;
-
-	enter_state(p, POP3_ST_UPDATE);
-	if (maildrop_commit(p->md, &err) != 0) {
-		log_warnx("update failed: %s", err != NULL ? err : "?");
-		reply_err(p, E_UPDATE);
-		return EV_LEAVE;
-	}
-	if (p->md->live == 0)
-		net_printf(&p->s->net, "+OK %s POP3 server signing off "
-		    "(maildrop empty)\r\n", p->s->cfg->hostname);
-	else
-		net_printf(&p->s->net, "+OK %s POP3 server signing off "
-		    "(%zu message%s left)\r\n", p->s->cfg->hostname,
-		    p->md->live, plural(p->md->live));
-	return EV_LEAVE;
-}
-
-/* ------------------------------------------------------ command tables */
-
-static const struct pop3_cmd auth_cmds[] = {
-	{ "USER", cmd_user, ARGS_ONE },
-	{ "PASS", cmd_pass, ARGS_REST },
-	{ "APOP", cmd_apop, ARGS_TWO },
-	{ "RPOP", cmd_rpop, ARGS_REST },
-	{ "CAPA", cmd_capa, ARGS_NONE },
-	{ "QUIT", cmd_quit_auth, ARGS_NONE },
-	{ NULL, NULL, ARGS_NONE }
-};
-
-static const struct pop3_cmd trans_cmds[] = {
-	{ "STAT", cmd_stat, ARGS_NONE },
-	{ "LIST", cmd_list, ARGS_OPT1 },
-	{ "RETR", cmd_retr, ARGS_ONE },
-	{ "DELE", cmd_dele, ARGS_ONE },
-	{ "NOOP", cmd_noop, ARGS_NONE },
-	{ "RSET", cmd_rset, ARGS_NONE },
-	{ "QUIT", cmd_quit_trans, ARGS_NONE },
-	{ "TOP", cmd_top, ARGS_TWO },
-	{ "UIDL", cmd_uidl, ARGS_OPT1 },
-	{ "LAST", cmd_last, ARGS_NONE },
-	{ "CAPA", cmd_capa, ARGS_NONE },
-	{ NULL, NULL, ARGS_NONE }
-};
-
-static const struct pop3_cmd *
-find_cmd(const struct pop3_cmd *table, const char *name)
-{
-	for (; table->name != NULL; table++)
-		if (strcasecmp(table->name, name) == 0)
-			return table;
-	return NULL;
+	return POP3_EV_OK;
 }
 
 /*
- * Split ARGS at single spaces (RFC 1939 section 3) into at most 2 words.
- * Returns the count, or -1 for an empty word (two spaces, trailing space)
- * or more than two words.
+ * LIST and UIDL have one shape (popa3d pop_trans_list_or_uidl): one
+ * message, or a listing of every message not marked deleted; only the
+ * value after the number differs (the size, or the unique-id).
  */
 static int
-split_args(char *args, char **argv)
+pop3_list_or_uidl(struct pop3 *p, char **argv, int argc, int uidl)
 {
-	int argc = 0;
-	char *p = args, *sp;
+	struct net *n = &p->c->net;
+	struct maildrop_msg *m;
+	size_t i, num;
 
-	if (*p == '\0')
-		return 0;
-	for (;;) {
-		if (argc == 2)
-			return -1;
-		sp = strchr(p, ' ');
-		if (sp != NULL)
-			*sp = '\0';
-		if (*p == '\0')
-			return -1;
-		argv[argc++] = p;
-		if (sp == NULL)
-			return argc;
-		p = sp + 1;
+	if (argc == 1) {
+		if ((m = pop3_get_msg(p, argv[0], &num)) == NULL)
+			return POP3_EV_OK;
+		if (uidl)
+			net_printf(n, "+OK %zu %s\r\n", num, m->uidl);
+		else
+			net_printf(n, "+OK %zu %" PRIu64 "\r\n", num, m->size);
+		return POP3_EV_OK;
 	}
+	if (uidl)
+		net_printf(n, "+OK unique-id listing follows\r\n");
+	else
+		net_printf(n, "+OK %zu message%s (%" PRIu64 " octets)\r\n",
+		    p->md->live, pop3_plural(p->md->live),
+		    p->md->live_octets);
+	for (i = 0; i < p->md->count; i++) {
+		m = &p->md->msgs[i];
+		if (m->deleted)
+			continue;
+		if (uidl)
+			net_printf(n, "%zu %s\r\n", i + 1, m->uidl);
+		else
+			net_printf(n, "%zu %" PRIu64 "\r\n", i + 1, m->size);
+	}
+	net_printf(n, ".\r\n");
+	return POP3_EV_OK;
 }
 
-static enum pop3_event
-dispatch(struct pop3 *p, char *line)
+static int
+pop3_list(void *fe, char **argv, int argc)
 {
-	const struct pop3_cmd *table, *other, *c;
-	char *args, *kw, *argv[2] = { NULL, NULL };
-	int argc;
+	return pop3_list_or_uidl(fe, argv, argc, 0);
+}
 
-	table = p->state == POP3_ST_AUTHORIZATION ? auth_cmds : trans_cmds;
-	other = p->state == POP3_ST_AUTHORIZATION ? trans_cmds : auth_cmds;
-	kw = proto_split(line, &args);
-	if ((c = find_cmd(table, kw)) == NULL) {
-		if (find_cmd(other, kw) != NULL)
-			return reply_bad(p, E_STATE);
-		return reply_bad(p, E_UNKNOWN);
+static int
+pop3_uidl(void *fe, char **argv, int argc)
+{
+	return pop3_list_or_uidl(fe, argv, argc, 1);
+}
+
+/*
+ * RETR (LINES < 0) and TOP: the status line is ours, the body and the
+ * terminator wire.c's.  A message that disagrees with its record loses
+ * the record at once (maildrop.c, wire.c): before anything is sent that
+ * is an -ERR and the session goes on; once the status line is out, the
+ * session ends without UPDATE.
+ */
+static int
+pop3_send_msg(struct pop3 *p, size_t num, struct maildrop_msg *m,
+    long lines)
+{
+	struct net *n = &p->c->net;
+	struct msgstream ms;
+	const char *err = "?";
+	int rc, stale;
+
+	if (maildrop_msg_open(p->md, num, &ms, &err) != 0) {
+		log_warnx("message %zu: %s", num, err);
+		return pop3_reply_err(p, POP3_E_READ);
 	}
-	if (c->args == ARGS_REST) {
-		argv[0] = args;
-		argc = 1;
-	} else {
-		argc = split_args(args, argv);
-		if (argc < 0 ||
-		    (c->args == ARGS_NONE && argc != 0) ||
-		    (c->args == ARGS_OPT1 && argc > 1) ||
-		    (c->args == ARGS_ONE && argc != 1) ||
-		    (c->args == ARGS_TWO && argc != 2))
-			return reply_bad(p, E_SYNTAX);
+	if (lines < 0)
+		net_printf(n, "+OK %" PRIu64 " octets\r\n", m->size);
+	else
+		net_printf(n, "+OK top of message follows\r\n");
+	rc = wire_send(n, &ms, WIRE_POP3, lines, m->size, &stale, &err);
+	msgstream_close(&ms);
+	if (rc != 0) {
+		if (stale)
+			maildrop_forget(p->md, num);
+		log_warnx("message %zu: %s; closing without update", num, err);
+		return POP3_EV_CRASH;
 	}
-	return c->fn(p, argv, argc);
+	if (lines < 0) {
+		/* Sent whole: only now is it accessed.  RFC 1225: LAST is
+		 * the highest message referenced by RETR. */
+		maildrop_access(p->md, num);
+		p->bytes_sent += m->size;
+	}
+	return POP3_EV_OK;
+}
+
+static int
+pop3_retr(void *fe, char **argv, int argc)
+{
+	struct pop3 *p = fe;
+	struct maildrop_msg *m;
+	size_t num;
+
+	if ((m = pop3_get_msg(p, argv[0], &num)) == NULL)
+		return POP3_EV_OK;
+	p->n_retr++;
+	return pop3_send_msg(p, num, m, -1);
+}
+
+static int
+pop3_top(void *fe, char **argv, int argc)
+{
+	struct pop3 *p = fe;
+	struct maildrop_msg *m;
+	unsigned long lines;
+	size_t num;
+
+	if ((m = pop3_get_msg(p, argv[0], &num)) == NULL)
+		return POP3_EV_OK;
+	/* RFC 1939 section 7: the line count must be non-negative. */
+	if (proto_parse_count(argv[1], &lines) != 0 || lines > LONG_MAX / 2)
+		return pop3_reply_err(p, POP3_E_NOLINES);
+	p->n_top++;
+	return pop3_send_msg(p, num, m, (long)lines);
+}
+
+static int
+pop3_dele(void *fe, char **argv, int argc)
+{
+	struct pop3 *p = fe;
+	size_t num;
+
+	if (pop3_get_msg(p, argv[0], &num) == NULL)
+		return POP3_EV_OK;
+	if (p->md->read_only)
+		return pop3_reply_err(p, POP3_E_READONLY);
+	maildrop_delete(p->md, num);
+	p->n_dele++;
+	net_printf(&p->c->net, "+OK message %zu deleted\r\n", num);
+	return POP3_EV_OK;
+}
+
+static int
+pop3_noop(void *fe, char **argv, int argc)
+{
+	struct pop3 *p = fe;
+
+	net_printf(&p->c->net, "+OK\r\n");
+	return POP3_EV_OK;
+}
+
+static int
+pop3_rset(void *fe, char **argv, int argc)
+{
+	struct pop3 *p = fe;
+
+	maildrop_reset(p->md);
+	net_printf(&p->c->net, "+OK maildrop has %zu message%s (%" PRIu64
+	    " octets)\r\n", p->md->live, pop3_plural(p->md->live),
+	    p->md->live_octets);
+	return POP3_EV_OK;
+}
+
+static int
+pop3_last(void *fe, char **argv, int argc)
+{
+	struct pop3 *p = fe;
+
+	if (!p->c->cfg->last)
+		return pop3_reply_bad(p, POP3_E_UNKNOWN);
+	net_printf(&p->c->net, "+OK %zu\r\n", p->md->last);
+	return POP3_EV_OK;
+}
+
+static int
+pop3_quit_trans(void *fe, char **argv, int argc)
+{
+	struct pop3 *p = fe;
+	const char *err = NULL;
+
+	pop3_enter_state(p, POP3_ST_UPDATE);
+	if (maildrop_commit(p->md, &err) != 0) {
+		log_warnx("update failed: %s", err != NULL ? err : "?");
+		pop3_reply_err(p, POP3_E_UPDATE);
+		return POP3_EV_LEAVE;
+	}
+	if (p->md->live == 0)
+		net_printf(&p->c->net, "+OK %s POP3 server signing off "
+		    "(maildrop empty)\r\n", p->c->cfg->hostname);
+	else
+		net_printf(&p->c->net, "+OK %s POP3 server signing off "
+		    "(%zu message%s left)\r\n", p->c->cfg->hostname,
+		    p->md->live, pop3_plural(p->md->live));
+	return POP3_EV_LEAVE;
+}
+
+/* ------------------------------------------------------ command table */
+
+#define AUTHZ	PROTO_STATE(POP3_ST_AUTHORIZATION)
+#define TRANS	PROTO_STATE(POP3_ST_TRANSACTION)
+
+/* verb, states, words at least, at most, handler (proto.h) */
+static const struct proto_cmd pop3_cmds[] = {
+	{ "USER", AUTHZ, 1, 1, pop3_user },
+	/* the rest of the line: a password may hold spaces */
+	{ "PASS", AUTHZ, 0, PROTO_REST, pop3_pass },
+	{ "APOP", AUTHZ, 2, 2, pop3_apop },
+	{ "RPOP", AUTHZ, 0, PROTO_REST, pop3_rpop },
+	{ "QUIT", AUTHZ, 0, 0, pop3_quit_auth },
+	{ "CAPA", AUTHZ | TRANS, 0, 0, pop3_capa },
+	{ "STAT", TRANS, 0, 0, pop3_stat },
+	{ "LIST", TRANS, 0, 1, pop3_list },
+	{ "RETR", TRANS, 1, 1, pop3_retr },
+	{ "DELE", TRANS, 1, 1, pop3_dele },
+	{ "NOOP", TRANS, 0, 0, pop3_noop },
+	{ "RSET", TRANS, 0, 0, pop3_rset },
+	{ "QUIT", TRANS, 0, 0, pop3_quit_trans },
+	{ "TOP", TRANS, 2, 2, pop3_top },
+	{ "UIDL", TRANS, 0, 1, pop3_uidl },
+	{ "LAST", TRANS, 0, 0, pop3_last },
+	{ NULL, 0, 0, 0, NULL }
+};
+
+/* A command that does not run: its -ERR, counted as a bad command. */
+static int
+pop3_refuse(void *fe, enum proto_verdict v, const struct proto_cmd *cmd)
+{
+	switch (v) {
+	case PROTO_WRONG_STATE:
+		return pop3_reply_bad(fe, POP3_E_STATE);
+	case PROTO_ARGS_MISSING:
+	case PROTO_ARGS_EXTRA:
+		return pop3_reply_bad(fe, POP3_E_SYNTAX);
+	default:
+		return pop3_reply_bad(fe, POP3_E_UNKNOWN);
+	}
 }
 
 /*
  * Read and run commands until the session ends.  Returns the last event.
  */
-static enum pop3_event
-command_loop(struct pop3 *p, int timeout, int max_bad)
+static int
+pop3_loop(struct pop3 *p, int timeout, int max_bad)
 {
 	char line[POP3_LINE_MAX + 1];
+	struct net *n = &p->c->net;
 	size_t len;
-	enum pop3_event ev;
+	int ev;
 
 	for (;;) {
-		switch (net_readline(&p->s->net, line, POP3_LINE_MAX, &len,
-		    timeout)) {
+		switch (net_readline(n, line, POP3_LINE_MAX, &len, timeout)) {
 		case NET_LINE:
-			ev = dispatch(p, line);
-			explicit_bzero(line, sizeof line);
+			ev = proto_dispatch(pop3_cmds, p->state, line, p,
+			    pop3_refuse);
+			explicit_bzero(line, sizeof(line));
 			break;
 		case NET_TOOLONG:
 			/* RFC 2449 section 4: 255 octets.  One -ERR for the
 			 * whole line; its rest was discarded. */
-			ev = reply_bad(p, E_TOOLONG);
+			ev = pop3_reply_bad(p, POP3_E_TOOLONG);
 			break;
 		case NET_NUL:
-			ev = reply_bad(p, E_NUL);
+			ev = pop3_reply_bad(p, POP3_E_NUL);
 			break;
 		case NET_TIMEOUT:
 			/* RFC 1939 section 3: autologout closes without a
 			 * response and without entering UPDATE. */
 			log_info("autologout: idle for %d s", timeout);
-			return EV_CRASH;
+			return POP3_EV_CRASH;
+		case NET_EXPIRED:
+			/* The whole AUTHORIZATION phase is bounded, however
+			 * busy the client keeps it; it ends like the
+			 * autologout above. */
+			log_info("autologout: login time limit reached");
+			return POP3_EV_CRASH;
 		default:
-			return EV_CRASH;	/* EOF or error */
+			return POP3_EV_CRASH;	/* EOF or error */
 		}
-		if (ev == EV_BAD && ++p->bad >= max_bad) {
-			reply_err(p, E_TOOMANY);
-			net_flush(&p->s->net);
-			return EV_LEAVE;
+		if (ev == POP3_EV_BAD && ++p->bad >= max_bad) {
+			pop3_reply_err(p, POP3_E_TOOMANY);
+			return POP3_EV_LEAVE;
 		}
-		if (ev == EV_LEAVE || ev == EV_CRASH || ev == EV_HANDOVER)
+		if (ev == POP3_EV_LEAVE || ev == POP3_EV_CRASH ||
+		    ev == POP3_EV_HANDOVER)
 			return ev;
-		if (p->s->net.failed)
-			return EV_CRASH;
+		if (n->failed)
+			return POP3_EV_CRASH;
 	}
 }
 
-int
-pop3_preauth(struct session *s)
+enum client_exit
+pop3_preauth(struct client *c)
 {
+	const struct config *cfg = c->cfg;
 	struct pop3 p;
-	const struct config *cfg = s->cfg;
+	int ev;
 
-	memset(&p, 0, sizeof p);
-	p.s = s;
+	memset(&p, 0, sizeof(p));
+	p.c = c;
 	p.state = POP3_ST_AUTHORIZATION;
-	if (s->apop_challenge[0] != '\0')
-		net_printf(&s->net, "+OK %s POP3 server ready %s\r\n",
-		    cfg->hostname, s->apop_challenge);
+	if (c->apop_challenge[0] != '\0')
+		net_printf(&c->net, "+OK %s POP3 server ready %s\r\n",
+		    cfg->hostname, c->apop_challenge);
 	else
-		net_printf(&s->net, "+OK %s POP3 server ready\r\n",
+		net_printf(&c->net, "+OK %s POP3 server ready\r\n",
 		    cfg->hostname);
-	command_loop(&p, cfg->timeout_preauth, cfg->max_bad_commands_preauth);
-	net_flush(&s->net);
-	explicit_bzero(&p, sizeof p);
-	return 0;
+	ev = pop3_loop(&p, cfg->timeout_preauth,
+	    cfg->max_bad_commands_preauth);
+	explicit_bzero(&p, sizeof(p));
+	if (ev == POP3_EV_HANDOVER)
+		return CLIENT_HANDOVER;	/* the monitor owns the client */
+	net_flush(&c->net);
+	return CLIENT_CLOSE;
 }
 
 void
-pop3_postauth(struct session *s)
+pop3_postauth(struct client *c)
 {
 	struct pop3 p;
 	const char *err = NULL;
 	enum pop23d_result r;
-	enum pop3_event ev;
+	size_t live;
+	int ev;
 
-	memset(&p, 0, sizeof p);
-	p.s = s;
+	memset(&p, 0, sizeof(p));
+	p.c = c;
 	p.state = POP3_ST_AUTHORIZATION;
-	r = maildrop_open(s->store, s->location, NULL, &p.md, &err);
+	r = maildrop_open(c->store, c->location, NULL, &p.md, &err);
 	if (r != POP23D_OK) {
 		log_info("maildrop result=%s %s",
 		    r == POP23D_INUSE ? "in-use" : "error",
 		    err != NULL ? err : "");
-		reply_err(&p, r == POP23D_INUSE ? E_INUSE :
-		    r == POP23D_PERMFAIL ? E_OPENPERM : E_OPENTEMP);
-		net_flush(&s->net);
+		pop3_reply_err(&p, r == POP23D_INUSE ? POP3_E_INUSE :
+		    r == POP23D_PERMFAIL ? POP3_E_OPENPERM : POP3_E_OPENTEMP);
+		net_flush(&c->net);
 		return;
 	}
-	enter_state(&p, POP3_ST_TRANSACTION);
-	net_printf(&s->net, "+OK %s's maildrop has %zu message%s (%" PRIu64
-	    " octets)\r\n", s->user, p.md->live, plural(p.md->live),
+	pop3_enter_state(&p, POP3_ST_TRANSACTION);
+	net_printf(&c->net, "+OK %s's maildrop has %zu message%s (%" PRIu64
+	    " octets)\r\n", c->user, p.md->live, pop3_plural(p.md->live),
 	    p.md->live_octets);
-	ev = command_loop(&p, s->cfg->timeout_pop3, s->cfg->max_bad_commands);
-	net_flush(&s->net);
+	ev = pop3_loop(&p, c->cfg->timeout_pop3, c->cfg->max_bad_commands);
+	live = p.md->live;
+	/* Unlock before the last reply leaves: a client that logs in again
+	 * right after "+OK" to QUIT must not find the maildrop locked. */
+	maildrop_close(&p.md);
+	net_flush(&c->net);
 	log_info("logout result=%s retr=%lu top=%lu dele=%lu bytes=%" PRIu64
 	    " left=%zu", p.state == POP3_ST_UPDATE ? "ok" :
-	    ev == EV_CRASH ? "dropped" : "noupdate", p.n_retr, p.n_top,
-	    p.n_dele, p.bytes_sent, p.md->live);
-	maildrop_close(&p.md);
+	    ev == POP3_EV_CRASH ? "dropped" : "noupdate", p.n_retr, p.n_top,
+	    p.n_dele, p.bytes_sent, live);
 }

@@ -1,46 +1,33 @@
 /*
- * proto.c - pieces shared by the POP2 and POP3 front ends: strict number
- * parsing (digits only, no sign, no leading zero, overflow caught; Dovecot
- * get_msgnum(), popa3d), command splitting and a printable-ASCII check.
- * Runs unprivileged (pre-auth child or mail-user session) on client bytes.
+ * proto.c - what the POP2 and POP3 front ends share: the table-driven
+ * command dispatcher (see proto.h), strict number parsing (digits only,
+ * no sign, no leading zero, overflow caught; Dovecot get_msgnum(),
+ * popa3d), command splitting and a printable-ASCII check.
+ * PRIVILEGE: runs unprivileged (pre-auth child or mail-user session) on
+ * client bytes.
  */
 #include "config.h"
 
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
+#include "lex.h"
 #include "proto.h"
 
 /* popa3d: "LIST 4294967297" is an error, not message 1. */
 #define PROTO_NUM_MAX		4294967295ULL
-/* Ten digits hold PROTO_NUM_MAX; more can never be in range. */
-#define PROTO_NUM_DIGITS	10
 
+/* The whole of S is a number (lex.h rules) of at most PROTO_NUM_MAX. */
 static int
 parse_num(const char *s, int allow_zero, unsigned long *n_r)
 {
-	uint64_t v = 0;
-	size_t i;
+	uint64_t v;
+	const char *end;
 
-	if (s == NULL || s[0] == '\0')
+	if (lex_number(s, PROTO_NUM_MAX, &v, &end) != 0 || *end != '\0')
 		return -1;
-	if (s[0] == '0') {
-		/* "0" only where allowed; "01", "00" never. */
-		if (allow_zero && s[1] == '\0') {
-			*n_r = 0;
-			return 0;
-		}
-		return -1;
-	}
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i == PROTO_NUM_DIGITS)
-			return -1;
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		/* At most 10 digits: v < 10^10, no uint64_t overflow. */
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > PROTO_NUM_MAX)
+	if (v == 0 && !allow_zero)
 		return -1;
 	*n_r = (unsigned long)v;
 	return 0;
@@ -85,4 +72,91 @@ proto_printable(const char *s)
 		if (*p < 0x20 || *p > 0x7e)
 			return 0;
 	return 1;
+}
+
+/*
+ * Split ARGS at single spaces (RFC 1939 section 3) into at most
+ * PROTO_ARGS_MAX words.  Returns the count, PROTO_ARGS_MAX + 1 for more
+ * words, or -1 for an empty word (two spaces, a trailing space).
+ */
+static int
+split_words(char *args, char **argv)
+{
+	int argc = 0;
+	char *p = args, *sp;
+
+	if (*p == '\0')
+		return 0;
+	for (;;) {
+		if (argc == PROTO_ARGS_MAX)
+			return PROTO_ARGS_MAX + 1;
+		sp = strchr(p, ' ');
+		if (sp != NULL)
+			*sp = '\0';
+		if (*p == '\0')
+			return -1;
+		argv[argc++] = p;
+		if (sp == NULL)
+			return argc;
+		p = sp + 1;
+	}
+}
+
+/* Split ARGS by C's rule into CALL.  PROTO_RUN or an argument verdict. */
+static enum proto_verdict
+split_args(const struct proto_cmd *c, char *args, struct proto_call *call)
+{
+	int n;
+
+	if (c->argmax == PROTO_REST) {
+		if (c->argmin > 0 && *args == '\0')
+			return PROTO_ARGS_MISSING;
+		call->argv[0] = args;
+		call->argc = 1;
+		return PROTO_RUN;
+	}
+	n = split_words(args, call->argv);
+	if (n < 0 || n > c->argmax)
+		return PROTO_ARGS_EXTRA;
+	if (n < c->argmin)
+		return PROTO_ARGS_MISSING;
+	call->argc = n;
+	return PROTO_RUN;
+}
+
+enum proto_verdict
+proto_lookup(const struct proto_cmd *table, unsigned state, char *line,
+    struct proto_call *call_r)
+{
+	const struct proto_cmd *c, *other = NULL;
+	char *verb, *args;
+
+	memset(call_r, 0, sizeof(*call_r));
+	verb = proto_split(line, &args);
+	for (c = table; c->verb != NULL; c++) {
+		if (strcasecmp(c->verb, verb) != 0)
+			continue;
+		if (state < 32 && (c->states & PROTO_STATE(state))) {
+			call_r->cmd = c;
+			return split_args(c, args, call_r);
+		}
+		if (other == NULL)
+			other = c;
+	}
+	call_r->cmd = other;
+	return other != NULL ? PROTO_WRONG_STATE : PROTO_UNKNOWN;
+}
+
+int
+proto_dispatch(const struct proto_cmd *table, unsigned state, char *line,
+    void *fe, int (*refuse)(void *fe, enum proto_verdict v,
+    const struct proto_cmd *cmd))
+{
+	struct proto_call call;
+	enum proto_verdict v;
+
+	v = proto_lookup(table, state, line, &call);
+	if (v != PROTO_RUN)
+		return refuse(fe, v, call.cmd);
+	return call.cmd->fn(fe, call.argv, call.argc);
 }

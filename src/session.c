@@ -1,15 +1,18 @@
 /*
  * session.c - one connection: the monitor, the pre-auth child, and the
- * hand-over to the mail-user session.
+ * hand-over to the mail-user session.  The top of the per-connection code
+ * (main -> session -> front ends -> login/ipc): it runs a front end for
+ * each phase and acts on how the phase ended; nothing calls back up.
  *
  * PRIVILEGE: session_run() starts as root (forked by the master).  It never
- * reads the client's socket while it is root: the pre-auth child does,
+ * reads the client's input while it is root: the pre-auth child does,
  * after priv_drop() to login_user inside login_chroot, and sends the
- * monitor typed, size-checked credentials.  The monitor checks them with
- * the auth plugin (root may be needed to read the password database), then
- * calls priv_drop() to the mail user and only then touches the socket and
- * the maildrop.  In rootless mode the same processes run as the invoking
- * user.
+ * monitor typed, size-checked login records (ipc.h).  The monitor checks
+ * them with the auth plugin (root may be needed to read the password
+ * database), bounds the whole login phase and every failed check by
+ * deadlines of its own, then calls priv_drop() to the mail user and only
+ * then touches the connection and the maildrop.  In rootless mode the
+ * same processes run as the invoking user.
  */
 #include "config.h"
 
@@ -27,9 +30,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "compat.h"
+#include "deadline.h"
 #include "ipc.h"
 #include "log.h"
+#include "login.h"
 #include "plugin.h"
 #include "pop2.h"
 #include "pop3.h"
@@ -37,21 +43,47 @@
 #include "proto.h"
 #include "session.h"
 
+/* The session id: 4 random octets in hex, in every log line. */
+#define SESSION_ID_OCTETS	4
+/* The random part of the APOP timestamp, in octets. */
+#define APOP_RANDOM_OCTETS	8
+
+struct session {
+	const struct config *cfg;
+	enum proto proto;
+	char id[2 * SESSION_ID_OCTETS + 1];
+	char peer[80];			/* "addr:port", for logs */
+	char apop_challenge[300];	/* "<...@host>", "" if APOP is off */
+	int64_t login_deadline;		/* end of the AUTHORIZATION phase */
+	struct client client;		/* what the front ends get */
+
+	/* the monitor's side of the login */
+	pid_t child;			/* the pre-auth child */
+	int ipc_fd;
+	int checks;			/* credentials checked */
+	enum login_mech mech;		/* of the accepted login */
+	char user[IPC_USER_MAX + 1];
+	struct pop23d_identity ident;
+	char location[PATH_MAX];	/* expanded maildrop location */
+	uid_t uid;
+	gid_t gid;
+};
+
 static void
 random_hex(char *out, size_t nbytes)
 {
 	unsigned char r[16];
 	size_t i;
 
-	if (nbytes > sizeof r)
-		nbytes = sizeof r;
+	if (nbytes > sizeof(r))
+		nbytes = sizeof(r);
 	if (getrandom(r, nbytes, 0) != (ssize_t)nbytes) {
 		/* Not a secret: only an id.  Fall back to time and pid. */
 		unsigned long v = (unsigned long)time(NULL) ^
 		    ((unsigned long)getpid() << 16);
 
 		for (i = 0; i < nbytes; i++)
-			r[i] = (unsigned char)(v >> (8 * (i % sizeof v)));
+			r[i] = (unsigned char)(v >> (8 * (i % sizeof(v))));
 	}
 	for (i = 0; i < nbytes; i++)
 		snprintf(out + 2 * i, 3, "%02x", r[i]);
@@ -89,20 +121,6 @@ expand_location(const char *tmpl, const char *user, const char *home,
 	return out[0] == '/' ? 0 : -1;
 }
 
-/* The session's sleep before a failure reply, so guessing is slow. */
-static void
-failure_delay(const struct config *cfg)
-{
-	struct timespec ts;
-
-	if (cfg->auth_failure_delay_ms <= 0)
-		return;
-	ts.tv_sec = cfg->auth_failure_delay_ms / 1000;
-	ts.tv_nsec = (long)(cfg->auth_failure_delay_ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 static const char *
 result_name(enum pop23d_result r)
 {
@@ -122,126 +140,21 @@ result_name(enum pop23d_result r)
 	}
 }
 
-/*
- * Monitor side: check one IPC_AUTH request.  On success fills s->user,
- * s->ident, s->location, *uid_r and *gid_r.
- */
-static enum pop23d_result
-monitor_check(struct session *s, const struct loaded_plugin *auth,
-    struct ipc_auth *a, uid_t *uid_r, gid_t *gid_r)
+static const char *
+mech_name(enum login_mech m)
 {
-	const struct config *cfg = s->cfg;
-	const struct pop23d_auth_ops *ops = &auth->auth;
-	enum pop23d_result r;
-	char esc[128];
-
-	a->user[sizeof a->user - 1] = '\0';
-	a->secret[sizeof a->secret - 1] = '\0';
-	log_escape(a->user, strlen(a->user), esc, sizeof esc);
-	if (a->user[0] == '\0' || !proto_printable(a->user) ||
-	    strchr(a->user, ' ') != NULL) {
-		r = POP23D_FAIL;
-	} else if (a->kind == AUTH_KIND_PLAIN) {
-		r = ops->verify_plain(a->user, a->secret);
-	} else if (a->kind == AUTH_KIND_APOP && cfg->apop &&
-	    s->apop_challenge[0] != '\0' && ops->verify_apop != NULL) {
-		r = ops->verify_apop(a->user, s->apop_challenge, a->secret);
-	} else {
-		r = POP23D_FAIL;
-	}
-	explicit_bzero(a->secret, sizeof a->secret);
-	if (r != POP23D_OK) {
-		log_info("auth result=%s user=%s method=%s client=%s",
-		    result_name(r), esc,
-		    a->kind == AUTH_KIND_APOP ? "apop" : "plain", s->peer);
-		return r;
-	}
-	memset(&s->ident, 0, sizeof s->ident);
-	r = ops->lookup(a->user, &s->ident);
-	if (r != POP23D_OK) {
-		log_warnx("auth result=%s user=%s: lookup failed after a "
-		    "good password", result_name(r), esc);
-		return r == POP23D_NOUSER ? POP23D_PERMFAIL : r;
-	}
-	strlcpy(s->user, a->user, sizeof s->user);
-	s->ident.home[sizeof s->ident.home - 1] = '\0';
-	s->ident.maildrop[sizeof s->ident.maildrop - 1] = '\0';
-	if (s->ident.maildrop[0] != '\0') {
-		if (strlcpy(s->location, s->ident.maildrop,
-		    sizeof s->location) >= sizeof s->location)
-			return POP23D_PERMFAIL;
-	} else if (expand_location(cfg->mail_location, s->user,
-	    s->ident.home, s->location, sizeof s->location) != 0) {
-		log_warnx("auth user=%s: mail_location does not give an "
-		    "absolute path (home \"%s\")", esc, s->ident.home);
-		return POP23D_PERMFAIL;
-	}
-	*uid_r = s->ident.uid != (uid_t)-1 ? s->ident.uid : cfg->virtual_uid;
-	*gid_r = s->ident.gid != (gid_t)-1 ? s->ident.gid : cfg->virtual_gid;
-	if (priv_is_root() && (*uid_r == 0 || *uid_r == (uid_t)-1 ||
-	    *gid_r == 0 || *gid_r == (gid_t)-1)) {
-		log_warnx("auth user=%s: no usable uid/gid (uid 0, gid 0 and "
-		    "unset ids are refused; set virtual_uid/virtual_gid)", esc);
-		return POP23D_PERMFAIL;
-	}
-	return POP23D_OK;
+	return m == LOGIN_MECH_APOP ? "apop" : "plain";
 }
 
-enum pop23d_result
-session_authenticate(struct session *s, enum auth_kind kind,
-    const char *user, char *secret)
-{
-	struct ipc_auth *a;
-	const void *left;
-	size_t leftlen;
-	uint32_t res;
+/* ------------------------------------------------------ pre-auth child */
 
-	/* Whatever we queued (e.g. "+OK" to a pipelined USER) goes first. */
-	if (net_flush(&s->net) != 0) {
-		explicit_bzero(secret, strlen(secret));
-		return POP23D_TEMPFAIL;
-	}
-	if ((a = calloc(1, sizeof *a)) == NULL) {
-		explicit_bzero(secret, strlen(secret));
-		return POP23D_TEMPFAIL;
-	}
-	a->kind = kind;
-	if (strlcpy(a->user, user, sizeof a->user) >= sizeof a->user ||
-	    strlcpy(a->secret, secret, sizeof a->secret) >= sizeof a->secret) {
-		explicit_bzero(secret, strlen(secret));
-		explicit_bzero(a, sizeof *a);
-		free(a);
-		return POP23D_FAIL;
-	}
-	explicit_bzero(secret, strlen(secret));
-	left = net_pending(&s->net, &leftlen);
-	if (leftlen > sizeof a->leftover)
-		leftlen = sizeof a->leftover;	/* cannot happen: input cap */
-	memcpy(a->leftover, left, leftlen);
-	a->leftover_len = (uint32_t)leftlen;
-	if (ipc_send(s->ipc_fd, IPC_AUTH, a, sizeof *a) != 0) {
-		explicit_bzero(a, sizeof *a);
-		free(a);
-		return POP23D_TEMPFAIL;
-	}
-	explicit_bzero(a, sizeof *a);
-	free(a);
-	if (ipc_recv(s->ipc_fd, IPC_RESULT, &res, sizeof res) != 0)
-		return POP23D_TEMPFAIL;
-	if (res == POP23D_OK) {
-		/* The monitor owns the connection from here on. */
-		_exit(0);
-	}
-	if (res > POP23D_INUSE)
-		return POP23D_TEMPFAIL;
-	return (enum pop23d_result)res;
-}
-
-/* The pre-auth child: become login_user, speak until credentials. */
+/* The pre-auth child: become login_user, speak until a verdict. */
 static void __attribute__((noreturn))
-preauth_child(struct session *s, int fd, pid_t monitor)
+preauth_child(struct session *s, int rfd, int wfd, pid_t monitor)
 {
 	const struct config *cfg = s->cfg;
+	struct client *c = &s->client;
+	enum client_exit how;
 	const char *error;
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
@@ -265,141 +178,338 @@ preauth_child(struct session *s, int fd, pid_t monitor)
 		log_warnx("pre-auth hardening: %s", error);
 		_exit(1);
 	}
-	net_init(&s->net, fd, INPUT_BUF_MAX, cfg->write_timeout);
+	c->cfg = cfg;
+	c->apop_challenge = s->apop_challenge;
+	c->ipc_fd = s->ipc_fd;
+	net_init(&c->net, rfd, wfd, INPUT_BUF_MAX, cfg->write_timeout);
+	/* The whole phase, however busy the client keeps it. */
+	net_set_deadline(&c->net, s->login_deadline);
 	if (s->proto == PROTO_POP3)
-		pop3_preauth(s);
+		how = pop3_preauth(c);
 	else
-		pop2_preauth(s);
-	net_flush(&s->net);
+		how = pop2_preauth(c);
+	/* On a hand-over the monitor owns the connection: not one more
+	 * octet to the client from here, only its unparsed input to the
+	 * monitor. */
+	if (how == CLIENT_HANDOVER && login_handover(c) != 0)
+		_exit(1);
 	_exit(0);
 }
 
-void
-session_run(int fd, const struct config *cfg, enum proto proto,
-    struct loaded_plugin *auth, const struct loaded_plugin *store,
-    const char *peer)
+/* ------------------------------------------------------------- monitor */
+
+/* Stop the pre-auth child and wait for it. */
+static void
+monitor_reap(struct session *s)
 {
-	struct session s;
-	struct ipc_auth *a;
-	const char *error;
-	int sv[2], status, failures = 0;
-	pid_t child, monitor;
-	char prefix[200];
-	uid_t uid = (uid_t)-1;
-	gid_t gid = (gid_t)-1;
+	int status;
 
-	memset(&s, 0, sizeof s);
-	s.cfg = cfg;
-	s.proto = proto;
-	random_hex(s.id, 4);
-	strlcpy(s.peer, peer, sizeof s.peer);
-	snprintf(prefix, sizeof prefix, "%s %s", s.id,
-	    config_proto_name(proto));
-	log_set_session(prefix);
-	log_info("connect client=%s", peer);
-	if (proto == PROTO_POP3 && cfg->apop) {
-		char r[17];
+	kill(s->child, SIGKILL);
+	while (waitpid(s->child, &status, 0) == -1 && errno == EINTR)
+		;
+}
 
-		random_hex(r, 8);
-		snprintf(s.apop_challenge, sizeof s.apop_challenge,
-		    "<%ld.%s@%s>", (long)getpid(), r, cfg->hostname);
-	}
+/* End a connection that did not log in. */
+static void __attribute__((noreturn))
+monitor_end(struct session *s, const char *result)
+{
+	monitor_reap(s);
+	log_info("disconnect client=%s result=%s", s->peer, result);
+	_exit(0);
+}
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-		log_warn("socketpair");
-		_exit(1);
-	}
-	monitor = getpid();
-	if ((child = fork()) == -1) {
-		log_warn("fork");
-		_exit(1);
-	}
-	if (child == 0) {
-		close(sv[0]);
-		s.ipc_fd = sv[1];
-		preauth_child(&s, fd, monitor);
-	}
-	close(sv[1]);
+/*
+ * Split a login record's data into USER and SECRET by its mechanism (the
+ * data is copied into BUF, size IPC_LOGIN_DATA_MAX + 1, NUL-terminated).
+ * 0, or -1 if it is malformed (a FAIL, like bad credentials: with SASL the
+ * bytes will be the client's own).
+ */
+static int
+monitor_parse(const struct ipc_login *req, char *buf, const char **user_r,
+    const char **secret_r)
+{
+	size_t len = req->len, n;
+	const char *authzid;
 
-	/* Monitor: answer credential requests until one succeeds or the
-	 * child goes away. */
-	if ((a = calloc(1, sizeof *a)) == NULL)
-		fatal("calloc");
+	if (len > sizeof(req->data))
+		return -1;
+	memcpy(buf, req->data, len);
+	buf[len] = '\0';
+	switch (req->mech) {
+	case LOGIN_MECH_PLAIN:
+		/* RFC 4616: [authzid] NUL authcid NUL passwd */
+		authzid = buf;
+		n = strlen(authzid) + 1;
+		if (n >= len)
+			return -1;
+		*user_r = buf + n;
+		n += strlen(*user_r) + 1;
+		if (n > len)
+			return -1;
+		*secret_r = buf + n;
+		if (authzid[0] != '\0' && strcmp(authzid, *user_r) != 0)
+			return -1;	/* no proxy logins */
+		break;
+	case LOGIN_MECH_APOP:
+		*user_r = buf;
+		n = strlen(buf) + 1;
+		if (n > len)
+			return -1;
+		*secret_r = buf + n;
+		break;
+	default:
+		return -1;
+	}
+	/* Exactly the rest: no NUL inside the secret. */
+	if ((size_t)(*secret_r - buf) + strlen(*secret_r) != len)
+		return -1;
+	if ((*user_r)[0] == '\0' || strlen(*user_r) > IPC_USER_MAX ||
+	    !proto_printable(*user_r) || strchr(*user_r, ' ') != NULL ||
+	    (*secret_r)[0] == '\0' || strlen(*secret_r) > IPC_SECRET_MAX)
+		return -1;
+	return 0;
+}
+
+/* After good credentials: the identity, the maildrop, the ids. */
+static enum pop23d_result
+monitor_identity(struct session *s, const struct pop23d_auth_ops *ops,
+    const char *user, const char *esc)
+{
+	const struct config *cfg = s->cfg;
+	enum pop23d_result r;
+
+	memset(&s->ident, 0, sizeof(s->ident));
+	if ((r = ops->lookup(user, &s->ident)) != POP23D_OK) {
+		log_warnx("auth result=%s user=%s: lookup failed after a "
+		    "good password", result_name(r), esc);
+		return r == POP23D_NOUSER ? POP23D_PERMFAIL : r;
+	}
+	strlcpy(s->user, user, sizeof(s->user));
+	s->ident.home[sizeof(s->ident.home) - 1] = '\0';
+	s->ident.maildrop[sizeof(s->ident.maildrop) - 1] = '\0';
+	if (s->ident.maildrop[0] != '\0') {
+		if (strlcpy(s->location, s->ident.maildrop,
+		    sizeof(s->location)) >= sizeof(s->location))
+			return POP23D_PERMFAIL;
+	} else if (expand_location(cfg->mail_location, s->user,
+	    s->ident.home, s->location, sizeof(s->location)) != 0) {
+		log_warnx("auth user=%s: mail_location does not give an "
+		    "absolute path (home \"%s\")", esc, s->ident.home);
+		return POP23D_PERMFAIL;
+	}
+	s->uid = s->ident.uid != (uid_t)-1 ? s->ident.uid : cfg->virtual_uid;
+	s->gid = s->ident.gid != (gid_t)-1 ? s->ident.gid : cfg->virtual_gid;
+	if (priv_is_root() && (s->uid == 0 || s->uid == (uid_t)-1 ||
+	    s->gid == 0 || s->gid == (gid_t)-1)) {
+		log_warnx("auth user=%s: no usable uid/gid (uid 0, gid 0 and "
+		    "unset ids are refused; set virtual_uid/virtual_gid)", esc);
+		return POP23D_PERMFAIL;
+	}
+	return POP23D_OK;
+}
+
+/* Check one login record with the auth plugin.  On OK fills s->user,
+ * s->ident, s->location, s->uid and s->gid. */
+static enum pop23d_result
+monitor_check(struct session *s, const struct loaded_plugin *auth,
+    const struct ipc_login *req)
+{
+	const struct pop23d_auth_ops *ops = &auth->auth;
+	char buf[IPC_LOGIN_DATA_MAX + 1], esc[128];
+	const char *user = "", *secret = "";
+	enum pop23d_result r;
+
+	if (monitor_parse(req, buf, &user, &secret) != 0)
+		r = POP23D_FAIL;
+	else if (req->mech == LOGIN_MECH_PLAIN)
+		r = ops->verify_plain(user, secret);
+	else if (s->cfg->apop && s->apop_challenge[0] != '\0' &&
+	    ops->verify_apop != NULL)
+		r = ops->verify_apop(user, s->apop_challenge, secret);
+	else
+		r = POP23D_FAIL;
+	log_escape(user, strlen(user), esc, sizeof(esc));
+	if (r == POP23D_OK)
+		r = monitor_identity(s, ops, user, esc);
+	else
+		log_info("auth result=%s user=%s method=%s client=%s",
+		    result_name(r), esc, mech_name(req->mech), s->peer);
+	explicit_bzero(buf, sizeof(buf));
+	if (r == POP23D_OK)
+		s->mech = (enum login_mech)req->mech;
+	return r;
+}
+
+/*
+ * Answer login records until one is accepted, then take the hand-over
+ * into *H.  Every other way out (the child leaves, a bad record, the
+ * phase deadline, too many failures) ends the connection here.
+ */
+static void
+monitor_login(struct session *s, const struct loaded_plugin *auth,
+    struct ipc_handover *h)
+{
+	const struct config *cfg = s->cfg;
+	struct ipc_login req;
+	struct ipc_verdict v;
+	enum pop23d_result r;
+	int64_t arrived, deadline = 0;
+
+	/* The child is not trusted to keep its own deadline. */
+	if (s->login_deadline != 0)
+		deadline = s->login_deadline + LOGIN_DEADLINE_GRACE_MS;
+
 	for (;;) {
-		enum pop23d_result r;
-		uint32_t res;
-
-		if (ipc_recv(sv[0], IPC_AUTH, a, sizeof *a) != 0) {
-			/* The child ended the session (QUIT, error, timeout)
-			 * or sent garbage: either way we are done. */
-			kill(child, SIGKILL);
-			while (waitpid(child, &status, 0) == -1 &&
-			    errno == EINTR)
-				;
-			log_info("disconnect client=%s result=nologin", peer);
-			_exit(0);
+		if (ipc_recv(s->ipc_fd, IPC_LOGIN, &req, sizeof(req),
+		    deadline) != 0) {
+			/* The child ended the dialogue (QUIT, error,
+			 * timeout), sent garbage or let the phase run out:
+			 * either way we are done. */
+			monitor_end(s, errno == ETIMEDOUT ? "expired" :
+			    "nologin");
 		}
-		r = monitor_check(&s, auth, a, &uid, &gid);
-		if (r != POP23D_OK && r != POP23D_TEMPFAIL) {
-			failure_delay(cfg);
-			/* Counted here too: the child is not trusted to
-			 * stop guessing after max_auth_failures. */
-			if (++failures > cfg->max_auth_failures) {
-				log_warnx("too many failed logins, closing");
-				kill(child, SIGKILL);
-				_exit(0);
-			}
+		/* Counted here too: the child is not trusted to stop
+		 * after max_auth_failures checks. */
+		if (s->checks >= cfg->max_auth_failures) {
+			log_warnx("too many failed logins, closing");
+			monitor_end(s, "nologin");
 		}
-		res = (uint32_t)r;
-		if (r == POP23D_OK) {
-			/* Stop the child before touching the socket. */
-			ipc_send(sv[0], IPC_RESULT, &res, sizeof res);
-			kill(child, SIGKILL);
-			while (waitpid(child, &status, 0) == -1 &&
-			    errno == EINTR)
-				;
+		arrived = deadline_now();
+		s->checks++;
+		r = monitor_check(s, auth, &req);
+		explicit_bzero(&req, sizeof(req));
+		/* A failure is answered at one fixed time after the request
+		 * arrived, whatever the user and the hash cost, so timing
+		 * does not tell which users exist (the delay must exceed the
+		 * slowest check). */
+		if (r != POP23D_OK)
+			deadline_sleep(arrived + cfg->auth_failure_delay_ms);
+		memset(&v, 0, sizeof(v));
+		v.result = (uint32_t)r;
+		if (ipc_send(s->ipc_fd, IPC_VERDICT, &v, sizeof(v)) != 0)
+			monitor_end(s, "nologin");
+		if (r == POP23D_OK)
 			break;
-		}
-		if (ipc_send(sv[0], IPC_RESULT, &res, sizeof res) != 0)
-			_exit(0);
 	}
-	close(sv[0]);
+	if (ipc_recv(s->ipc_fd, IPC_HANDOVER, h, sizeof(*h), deadline) != 0 ||
+	    h->len > sizeof(h->input)) {
+		log_warnx("bad hand-over from the pre-auth process");
+		monitor_end(s, "nologin");
+	}
+	/* Stop the child before touching the connection. */
+	monitor_reap(s);
+	close(s->ipc_fd);
+}
+
+/* ------------------------------------------------------------- session */
+
+/* Become the mail user and serve TRANSACTION and UPDATE. */
+static void __attribute__((noreturn))
+session_serve(struct session *s, struct loaded_plugin *auth,
+    const struct loaded_plugin *store, int rfd, int wfd,
+    struct ipc_handover *h)
+{
+	struct client *c = &s->client;
+	char prefix[200], esc[128];
+	const char *error;
+
 	/* The session needs no credentials: unload the auth plugin (its
 	 * destructor wipes what it read) and give the memory back. */
 	plugin_unload(auth);
 	malloc_trim(0);
-
-	/* Become the mail user, then serve TRANSACTION and UPDATE. */
-	if (priv_drop(uid, gid, NULL) != 0)
+	if (priv_drop(s->uid, s->gid, NULL) != 0)
 		_exit(1);
 	if (priv_harden_session(&error) != 0) {		/* NO_NEW_PRIVS */
 		log_warnx("session hardening: %s", error);
 		_exit(1);
 	}
-	{
-		char esc[128];
+	log_escape(s->user, strlen(s->user), esc, sizeof(esc));
+	snprintf(prefix, sizeof(prefix), "%s %s user=%s", s->id,
+	    config_proto_name(s->proto), esc);
+	log_set_session(prefix);
+	log_info("login result=ok client=%s method=%s", s->peer,
+	    mech_name(s->mech));
 
-		log_escape(s.user, strlen(s.user), esc, sizeof esc);
-		snprintf(prefix, sizeof prefix, "%s %s user=%s", s.id,
-		    config_proto_name(proto), esc);
-		log_set_session(prefix);
-	}
-	log_info("login result=ok client=%s method=%s", peer,
-	    a->kind == AUTH_KIND_APOP ? "apop" : "plain");
-	s.store = &store->store;
-	net_init(&s.net, fd, INPUT_BUF_MAX, cfg->write_timeout);
-	if (a->leftover_len > sizeof a->leftover ||
-	    net_preload(&s.net, a->leftover, a->leftover_len) != 0) {
+	memset(c, 0, sizeof(*c));
+	c->cfg = s->cfg;
+	c->apop_challenge = "";
+	c->ipc_fd = -1;
+	c->user = s->user;
+	c->store = &store->store;
+	c->location = s->location;
+	net_init(&c->net, rfd, wfd, INPUT_BUF_MAX, s->cfg->write_timeout);
+	/* What the client pipelined after its login command: parsed only
+	 * now, as the mail user. */
+	if (net_preload(&c->net, h->input, h->len) != 0) {
 		log_warnx("bad hand-over from the pre-auth process");
 		_exit(1);
 	}
-	explicit_bzero(a, sizeof *a);
-	free(a);
-	if (proto == PROTO_POP3)
-		pop3_postauth(&s);
+	explicit_bzero(h, sizeof(*h));
+	free(h);
+	if (s->proto == PROTO_POP3)
+		pop3_postauth(c);
 	else
-		pop2_postauth(&s);
-	net_flush(&s.net);
-	net_free(&s.net);
+		pop2_postauth(c);
+	net_flush(&c->net);
+	net_free(&c->net);
 	_exit(0);
+}
+
+/* Session id, log prefix, APOP timestamp (made before the fork, so the
+ * monitor checks digests against its own copy). */
+static void
+session_start(struct session *s, const struct config *cfg, enum proto proto,
+    const char *peer)
+{
+	char prefix[200], r[2 * APOP_RANDOM_OCTETS + 1];
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->proto = proto;
+	random_hex(s->id, SESSION_ID_OCTETS);
+	strlcpy(s->peer, peer, sizeof(s->peer));
+	snprintf(prefix, sizeof(prefix), "%s %s", s->id,
+	    config_proto_name(proto));
+	log_set_session(prefix);
+	log_info("connect client=%s", peer);
+	s->login_deadline = deadline_in(proto == PROTO_POP3 ?
+	    cfg->timeout_preauth : cfg->timeout_pop2_auth);
+	if (proto == PROTO_POP3 && cfg->apop) {
+		random_hex(r, APOP_RANDOM_OCTETS);
+		snprintf(s->apop_challenge, sizeof(s->apop_challenge),
+		    "<%ld.%s@%s>", (long)getpid(), r, cfg->hostname);
+	}
+}
+
+void
+session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
+    struct loaded_plugin *auth, const struct loaded_plugin *store,
+    const char *peer)
+{
+	struct session s;
+	struct ipc_handover *h;
+	pid_t monitor;
+	int sv[2];
+
+	session_start(&s, cfg, proto, peer);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		log_warn("socketpair");
+		_exit(1);
+	}
+	monitor = getpid();
+	if ((s.child = fork()) == -1) {
+		log_warn("fork");
+		_exit(1);
+	}
+	if (s.child == 0) {
+		close(sv[0]);
+		s.ipc_fd = sv[1];
+		preauth_child(&s, rfd, wfd, monitor);
+	}
+	close(sv[1]);
+	s.ipc_fd = sv[0];
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		fatal("calloc");
+	monitor_login(&s, auth, h);
+	session_serve(&s, auth, store, rfd, wfd, h);
 }

@@ -8,9 +8,15 @@
 #                        the whole suite again in an ASan+UBSan build; the
 #                        exit status is the verdict
 #
-# Run as root (or a user with sudo for the package step).  Builds go to
-# _build/ and _build-san/ in the tree; the demo lives in demo/ (both
-# git-ignored).
+# Works from any directory and any clone location, as root or as a normal
+# user (the package step needs root: it uses sudo when not root, and is
+# skipped when every package is installed).  Builds go to _build/ and
+# _build-san/ in the tree; the demo configuration lives in demo/ (both
+# git-ignored).  As a normal user the demo maildrop is demo/home and every
+# process runs as that user ("rootless").  As root the sessions run as a
+# system user pop23d-demo, which must reach the maildrop: a clone under
+# /root (mode 700) is out of its reach, so as root the maildrop lives in
+# /var/lib/pop23d-demo (POP23D_DEMO_HOME overrides it).
 set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +28,15 @@ libpam0g-dev libinih-dev libseccomp-dev python3 curl fetchmail mpop openssl
 procps"
 
 as_root() {
-	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+	if [ "$(id -u)" = 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		echo "demo.sh: missing packages need root: run as root, or" \
+		    "install sudo, or apt-get install them first" >&2
+		exit 1
+	fi
 }
 
 install_deps() {
@@ -52,43 +66,68 @@ build() { # dir [configure args...]
 	 make -j"$(nproc)" >/dev/null)
 }
 
+# Run the shell script on stdin, with arguments, as the demo maildrop's
+# owner: pop23d-demo when we are root, else ourselves.
+as_owner() {
+	if [ "$(id -u)" = 0 ]; then
+		(cd / && runuser -u pop23d-demo -- sh -s "$@")
+	else
+		sh -s "$@"
+	fi
+}
+
 run_demo() {
 	install_deps
 	build _build
 	D=$TOP/demo
-	mkdir -p "$D/empty" "$D/home/Maildir/cur" "$D/home/Maildir/new" \
-		"$D/home/Maildir/tmp" "$D/home/Maildir/.saved/cur" \
-		"$D/home/Maildir/.saved/new" "$D/home/Maildir/.saved/tmp"
+	mkdir -p "$D/empty"
 	uid=$(id -u) gid=$(id -g)
 	extra=""
 	if [ "$uid" = 0 ]; then
 		# Sessions never run as root: a dedicated demo user owns the
-		# maildrop; pre-auth processes run as "nobody" in demo/empty.
+		# maildrop, outside the tree (see the top of this file);
+		# pre-auth processes run as "nobody" chrooted in demo/empty.
+		H=${POP23D_DEMO_HOME:-/var/lib/pop23d-demo}
 		getent passwd pop23d-demo >/dev/null ||
-			useradd -r -M -d "$D/home" -s /usr/sbin/nologin pop23d-demo
+			useradd -r -M -d "$H" -s /usr/sbin/nologin pop23d-demo
 		uid=$(id -u pop23d-demo) gid=$(id -g pop23d-demo)
+		mkdir -p "$H"
+		chown "$uid:$gid" "$H"
+		chmod 700 "$H"
 		extra="login_user = nobody
 login_chroot = $D/empty"
-		if ! runuser -u pop23d-demo -- test -x "$D/home"; then
-			echo "pop23d-demo cannot reach $D/home: make the folders above it searchable (chmod o+x)" >&2
+		if ! runuser -u pop23d-demo -- test -x "$H"; then
+			echo "pop23d-demo cannot reach $H: make the folders" \
+			    "above it searchable (chmod o+x), or set" \
+			    "POP23D_DEMO_HOME" >&2
 			exit 1
 		fi
+	else
+		H=$D/home
 	fi
-	M=$D/home/Maildir
-	if [ ! -f "$D/.made" ]; then
-		now=$(date +%s)
-		printf 'From: Alice <alice@example.org>\nTo: demo@localhost\nSubject: Welcome to pop23d\n\nThis message is stored with LF line ends.\nA line with only a dot follows:\n.\n..and one that starts with two dots.\n' \
-			>"$M/new/$((now - 3)).M1P1.demo"
-		printf 'From: Bob <bob@example.org>\r\nTo: demo@localhost\r\nSubject: CRLF stored\r\n\r\nThis message is stored with CRLF line ends.\r\n' \
-			>"$M/new/$((now - 2)).M2P1.demo"
-		printf 'From: Carol <carol@example.org>\nTo: demo@localhost\nSubject: no final newline\n\nThis message has no newline at the end' \
-			>"$M/new/$((now - 1)).M3P1.demo"
-		printf 'From: Dave <dave@example.org>\nTo: demo@localhost\nSubject: in a folder\n\nPOP2: FOLD saved\n' \
-			>"$M/.saved/new/$((now)).M4P1.demo"
-		touch "$D/.made"
-	fi
+	M=$H/Maildir
+	# The maildrop is made by its owner: as root, files are never created
+	# as root in a directory another user controls.
+	as_owner "$H" <<'EOS'
+set -eu
+H=$1 M=$1/Maildir
+mkdir -p "$M/cur" "$M/new" "$M/tmp" \
+	"$M/.saved/cur" "$M/.saved/new" "$M/.saved/tmp"
+if [ ! -f "$H/.made" ]; then
+	now=$(date +%s)
+	printf 'From: Alice <alice@example.org>\nTo: demo@localhost\nSubject: Welcome to pop23d\n\nThis message is stored with LF line ends.\nA line with only a dot follows:\n.\n..and one that starts with two dots.\n' \
+		>"$M/new/$((now - 3)).M1P1.demo"
+	printf 'From: Bob <bob@example.org>\r\nTo: demo@localhost\r\nSubject: CRLF stored\r\n\r\nThis message is stored with CRLF line ends.\r\n' \
+		>"$M/new/$((now - 2)).M2P1.demo"
+	printf 'From: Carol <carol@example.org>\nTo: demo@localhost\nSubject: no final newline\n\nThis message has no newline at the end' \
+		>"$M/new/$((now - 1)).M3P1.demo"
+	printf 'From: Dave <dave@example.org>\nTo: demo@localhost\nSubject: in a folder\n\nPOP2: FOLD saved\n' \
+		>"$M/.saved/new/$((now)).M4P1.demo"
+	touch "$H/.made"
+fi
+EOS
 	hash=$(openssl passwd -6 demo)
-	printf 'demo:{CRYPT}%s:%s:%s::%s::\n' "$hash" "$uid" "$gid" "$D/home" >"$D/passwd"
+	printf 'demo:{CRYPT}%s:%s:%s::%s::\n' "$hash" "$uid" "$gid" "$H" >"$D/passwd"
 	chmod 600 "$D/passwd"
 	cat >"$D/pop23d.conf" <<CONF
 # demo configuration written by tests/demo.sh
@@ -105,7 +144,6 @@ $extra
 [passwdfile]
 path = $D/passwd
 CONF
-	[ "$(id -u)" = 0 ] && chown -R "$uid:$gid" "$D/home"
 	cat <<MSG
 
 pop23d demo: user "demo", password "demo", maildrop $M

@@ -1,7 +1,7 @@
 /*
  * pop23bench - POP2 and POP3 session-rate benchmark for the same work.
  *
- * popbench (shared/bench) speaks only POP3; this tool runs the same
+ * popload (tests/bench/popload.c) speaks only POP3; this tool runs the same
  * fetch-everything session over POP3 (USER/PASS, STAT, RETR n..., QUIT) and
  * over POP2 (HELO, then READ/RETR/ACKS for every message, QUIT), in
  * alternating phases against the same maildrops, so the two rates come

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # pop2bench.py - POP2 and POP3 session rate on the same maildrops, from
-# one run of one tool, so the two numbers can be compared (issue 3,
-# "Performance": POP2 within 10 % of POP3 for the same work).
+# one run of one tool, so the two numbers can be compared (target in
+# doc/PERFORMANCE.md: POP2 within 10 % of POP3 for the same work).
 # GPL-3.0-or-later.
 #
 # Work per session (every message is fetched and verified):

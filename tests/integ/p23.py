@@ -58,7 +58,7 @@ _test_servers = []
 def crlf(data: bytes) -> bytes:
     """What RETR must send for a stored message (before stuffing): every
     line end becomes CRLF (a lone LF gets a CR; CRLF stays), and a missing
-    final newline gets a CRLF (issue 2 section 5, edge case 60)."""
+    final newline gets a CRLF (doc/PROTOCOLS.md, edge case 60)."""
     out = re.sub(rb'(?<!\r)\n', b'\r\n', data)
     if out and not out.endswith(b'\r\n'):
         out += b'\r\n'

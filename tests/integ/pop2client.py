@@ -3,7 +3,7 @@
 # integration tests, on top of p23.Conn.  GPL-3.0-or-later.
 #
 # It sends exactly the bytes a test asks for and checks the framing every
-# RFC 937 reply must have (shared/notes/protocols.md section 4): a reply
+# RFC 937 reply must have (doc/PROTOCOLS.md section 4): a reply
 # line starts with '+', '-', '#digits' or '=digits', is at most 512 octets
 # with its CRLF, and after RETR exactly "=n" octets follow with nothing
 # after them.

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-# test_cross.py - one maildrop core, two protocols (issue 3): POP2 and
+# test_cross.py - one maildrop core, two protocols (doc/PROTOCOLS.md
+# section 1.5, doc/MIGRATING-POP2.md section 1): POP2 and
 # POP3 sessions on the same Maildir share deletions, the accessed state
 # (POP3 LAST, the Maildir S flag), UIDLs, sizes and the session lock.
 # GPL-3.0-or-later.

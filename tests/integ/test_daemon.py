@@ -69,6 +69,44 @@ class Inetd(p23.TestCase):
         self.assertTrue(f.readline().startswith(b'+'))
         self.assertEqual(p.wait(10), 0)
 
+    def test_two_pipes(self):
+        # A wrapper (socat EXEC, stunnel exec, a test harness) gives the
+        # session two pipes: replies must go to fd 1, not fd 0.  Before
+        # the fix every reply was written to fd 0 and lost (sendto(0):
+        # ENOTSOCK, then write(0) on a read-only pipe: EBADF) and pop23d
+        # exited 0 with nothing said.
+        srv = self.server(start=False)
+        srv.add_message('alice', b'Subject: x\n\nhello\n')
+        p = subprocess.Popen([srv.binary, '-i', 'pop3', '-c', srv.conf_path],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        self.addCleanup(p.kill)
+        out, _ = p.communicate(b'USER alice\r\nPASS alicepw\r\nSTAT\r\n'
+                               b'RETR 1\r\nDELE 1\r\nQUIT\r\n', timeout=10)
+        lines = out.split(b'\r\n')
+        self.assertTrue(lines[0].startswith(b'+OK'), out)
+        self.assertIn(b'+OK 1 ', out)
+        self.assertIn(b'hello\r\n.\r\n', out)
+        self.assertTrue(lines[-2].startswith(b'+OK'), out)   # QUIT
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual(srv.messages('alice'), [])
+
+    def test_two_pipes_pop2(self):
+        srv = self.server(start=False)
+        srv.add_message('alice', b'Subject: x\n\nhello\n')
+        p = subprocess.Popen([srv.binary, '-i', 'pop2', '-c', srv.conf_path],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        self.addCleanup(p.kill)
+        out, _ = p.communicate(b'HELO alice alicepw\r\nREAD 1\r\nRETR\r\n'
+                               b'ACKD\r\nQUIT\r\n', timeout=10)
+        self.assertTrue(out.startswith(b'+ POP2 '), out)
+        self.assertIn(b'\r\n#1', out)
+        self.assertIn(b'=21 ', out)
+        self.assertIn(b'Subject: x\r\n\r\nhello\r\n=0', out)
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual(srv.messages('alice'), [])
+
     def test_bad_protocol(self):
         srv = self.server(start=False)
         r = srv.run_binary('-i', 'imap')
@@ -540,7 +578,7 @@ class Privileges(p23.TestCase):
 class Credentials(p23.TestCase):
     def test_session_holds_no_auth_plugin(self):
         # After login the auth plugin (and the password table it read) is
-        # unloaded from the mail-user session (security.md S3).
+        # unloaded from the mail-user session (doc/SECURITY.md, test S3).
         srv = self.server()
         c = self.login(srv)
         self.assertOK(c.cmd('STAT'))

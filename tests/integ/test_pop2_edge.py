@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 # test_pop2_edge.py - the POP2 (RFC 937) edge cases 1-45 of
-# shared/notes/protocols.md section 3, one test each (test_eNN_...), the
-# FOLD path-escape rules of issue 3, and pop2get(1) against pop23d.
+# doc/PROTOCOLS.md section 3.1, one test each (test_eNN_...), the FOLD
+# path-escape rules (doc/SECURITY.md P5, B13), and pop2get(1) against
+# pop23d and against a hostile server.
 # GPL-3.0-or-later.
 
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import unittest
 
@@ -560,8 +565,9 @@ class TestPop2ReadOnly(Pop2Case):
 
 
 class TestFoldEscape(Pop2Case):
-    """Issue 3: FOLD names are untrusted; no path escape of any kind.  bob
-    has two messages, so a "#2" would mean FOLD reached his maildrop."""
+    """FOLD names are untrusted; no path escape of any kind
+    (doc/SECURITY.md P5, B13).  bob has two messages, so a "#2" would mean
+    FOLD reached his maildrop."""
 
     def assertNoFolder(self, c, name, raw=False):
         r = c.fold(name, raw=raw)
@@ -891,6 +897,77 @@ class TestPop2get(Pop2Case):
         self.assertEqual(self.keys_on_disk(), self.keys)
         self.assertEqual(os.listdir(os.path.join(dest, 'tmp')), [])
 
+
+@unittest.skipUnless(os.access(POP2GET, os.X_OK), 'pop2get not built')
+class TestPop2getHostileServer(p23.TestCase):
+    """pop2get(1) prints server text; a hostile server's terminal escape
+    sequences (OSC title change, clear screen, C1 CSI, BEL) must reach
+    the terminal escaped, never raw."""
+
+    EVIL = b'\x1b]0;owned\x07\x1b[2J\x9b31m\x7f\r'
+
+    def fake_server(self, replies):
+        """Listen on 127.0.0.1; send REPLIES[0] on connect and one more
+        reply per command line received."""
+        ls = socket.socket()
+        ls.bind(('127.0.0.1', 0))
+        ls.listen(1)
+        self.addCleanup(ls.close)
+
+        def serve():
+            c, _ = ls.accept()
+            with c:
+                f = c.makefile('rb')
+                c.sendall(replies[0])
+                for r in replies[1:]:
+                    if not f.readline():
+                        return
+                    c.sendall(r)
+                f.readline()
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        return ls.getsockname()[1]
+
+    def run_get(self, port, *args):
+        d = tempfile.mkdtemp(prefix='p23-')
+        self.addCleanup(shutil.rmtree, d, True)
+        pw = os.path.join(d, 'pw')
+        with open(pw, 'w') as f:
+            f.write('pw\n')
+        return subprocess.run([POP2GET, '-h', '127.0.0.1', '-p', str(port),
+                               '-u', 'alice', '-P', pw] + list(args),
+                              capture_output=True, timeout=30,
+                              stdin=subprocess.DEVNULL)
+
+    def assertClean(self, err):
+        for bad in (b'\x1b', b'\x07', b'\x9b', b'\x7f', b'\r'):
+            self.assertNotIn(bad, err, 'raw %r reached the terminal: %r'
+                             % (bad, err))
+        self.assertIn(b'\\x1b]0;owned\\x07', err)
+
+    def test_refused_login_escaped(self):
+        # the "-" reply to HELO is shown in the error message
+        port = self.fake_server([b'+ POP2 evil ready\r\n',
+                                 b'- bad ' + self.EVIL + b'\r\n'])
+        r = self.run_get(port, '--list')
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertClean(r.stderr)
+
+    def test_not_pop2_escaped(self):
+        port = self.fake_server([b'+OK ' + self.EVIL + b'\r\n'])
+        r = self.run_get(port, '--list')
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertClean(r.stderr)
+
+    def test_verbose_dialogue_escaped(self):
+        # -v shows every server line
+        port = self.fake_server([b'+ POP2 evil ' + self.EVIL + b'\r\n',
+                                 b'#0 ' + self.EVIL + b'\r\n',
+                                 b'+ bye ' + self.EVIL + b'\r\n'])
+        r = self.run_get(port, '--list', '-v')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertClean(r.stderr)
+        self.assertNotIn(b'\x1b', r.stdout)
 
 if __name__ == '__main__':
     p23.main()

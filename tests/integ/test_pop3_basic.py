@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # test_pop3_basic.py - POP3 basics against a real pop23d: the RFC 1225
-# example dialogue wording (issue 2 section 5), STAT/LIST/UIDL/RETR/TOP/
-# DELE/RSET/NOOP/QUIT/LAST/CAPA, and UPDATE only on QUIT.
+# "Example POP3 Session" wording, STAT/LIST/UIDL/RETR/TOP/DELE/RSET/
+# NOOP/QUIT/LAST/CAPA, and UPDATE only on QUIT (doc/PROTOCOLS.md
+# section 2).
 # GPL-3.0-or-later.
 
 import os
@@ -94,7 +95,8 @@ class Basic(p23.TestCase):
         c = self.login(self.srv)
         st, lines = c.cmd_multi('UIDL')
         self.assertOK(st)
-        # issue 2 section 3: the UIDL is the Maildir unique base name
+        # the UIDL is the Maildir unique base name (doc/PROTOCOLS.md,
+        # edge case 69)
         self.assertEqual(lines, ['1 ' + self.k1, '2 ' + self.k2])
         self.assertEqual(c.cmd('UIDL 2'), '+OK 2 ' + self.k2)
         self.assertERR(c.cmd('UIDL 3'))
@@ -178,7 +180,7 @@ class Basic(p23.TestCase):
         self.assertOK(c.retr(2)[0])
         self.assertEqual(c.cmd('LAST'), '+OK 2')
         self.assertOK(c.cmd('QUIT'))
-        # kept across sessions (issue 2 section 5)
+        # kept across sessions (doc/PROTOCOLS.md, edge case 70)
         c = self.login(self.srv)
         self.assertEqual(c.cmd('LAST'), '+OK 2')
         self.assertOK(c.cmd('QUIT'))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # test_pop3_edge.py - one test per POP3 edge case 46-75, 79, 80 and 82 of
-# shared/notes/protocols.md (76-78 and 81 are STLS/AUTH/UTF8, not in this
-# issue), plus the "Limits" and "Framing" items of issue 2 section 5:
+# doc/PROTOCOLS.md section 3.2 (76-78 and 81 are STLS/AUTH/UTF8, not
+# implemented yet), plus limits and framing (doc/SECURITY.md B1-B9):
 # line length, NUL, strict numbers, bad-command limits, pipelining, a
 # client that never reads, LF-stored messages, missing final newline,
 # byte-stuffing, LIST size == RETR octets, STAT == sum.
@@ -1014,8 +1014,8 @@ class Edge(p23.TestCase):
         self.assertEqual(c2.cmd('STAT')[:6], '+OK 2 ')
 
     def test_limit_pipelined_flood_of_noops(self):
-        # 20000 commands written before reading anything (B9): all
-        # answered, in order
+        # 20000 commands written before reading anything
+        # (doc/SECURITY.md B9): all answered, in order
         c = self.login(self.srv)
         n = 20000
         data = b'NOOP\r\n' * n + b'STAT\r\n'

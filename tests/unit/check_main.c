@@ -74,7 +74,8 @@ main(void)
 	srunner_add_suite(sr, suite_maildrop());
 	srunner_add_suite(sr, suite_plugins());
 	srunner_add_suite(sr, suite_store_maildir());
-	srunner_add_suite(sr, suite_pop2());
+	srunner_add_suite(sr, suite_lex());
+	srunner_add_suite(sr, suite_wire());
 	srunner_add_suite(sr, suite_log());
 	srunner_add_suite(sr, suite_trust());
 	srunner_add_suite(sr, suite_addr());

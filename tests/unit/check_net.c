@@ -4,7 +4,9 @@
  * CRLF and bare LF, the 253-octet limit, over-long lines discarded
  * through their LF with exactly one NET_TOOLONG (memory bounded), NUL,
  * split and 1-byte segments, EOF mid-line, timeouts, preloaded input,
- * pipelining, flush-before-wait, the reply cap and the write timeout.
+ * pipelining, flush-before-wait, the reply cap and the write timeout,
+ * separate input and output fds (two pipes, as inetd wrappers give) and
+ * the phase deadline.
  * The ipc.c tests live here too (same socketpair harness).
  */
 #include "config.h"
@@ -22,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "defaults.h"
 #include "ipc.h"
 #include "net.h"
@@ -145,7 +148,7 @@ static const char *
 t_status_name(int st)
 {
 	static const char *const names[] = { "LINE", "TOOLONG", "NUL", "EOF",
-	    "TIMEOUT", "ERROR" };
+	    "TIMEOUT", "EXPIRED", "ERROR" };
 
 	return st >= 0 && st <= NET_ERROR ? names[st] : "?";
 }
@@ -277,7 +280,7 @@ t_run_line_case(int ci, size_t chunk, int delay_ms)
 	t_socketpair(SOCK_STREAM, sv);
 	pid = t_writer(sv, in, inlen, chunk, delay_ms);
 	close(sv[1]);
-	net_init(&n, sv[0], imax, 5);
+	net_init(&n, sv[0], sv[0], imax, 5);
 
 	for (k = 0; k < sizeof(c->ex) / sizeof(c->ex[0]); k++) {
 		const struct exp *e = &c->ex[k];
@@ -361,7 +364,7 @@ START_TEST(test_split_crlf)
 	/* 1-byte writes 5 ms apart: every CR arrives before its LF. */
 	pid = t_writer(sv, in, sizeof(in) - 1, 1, 5);
 	close(sv[1]);
-	net_init(&n, sv[0], INPUT_BUF_MAX, 5);
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	for (k = 0; k < 3; k++) {
 		ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len,
 		    T_READ_TIMEOUT), NET_LINE);
@@ -388,7 +391,7 @@ START_TEST(test_toolong_across_calls)
 	int sv[2], i;
 
 	t_socketpair(SOCK_STREAM, sv);
-	net_init(&n, sv[0], 2048, 5);
+	net_init(&n, sv[0], sv[0], 2048, 5);
 	memset(chunk, 'y', sizeof(chunk));
 	for (i = 0; i < 10; i++)
 		ck_assert_int_eq(t_write_all(sv[1], chunk, sizeof(chunk)), 0);
@@ -426,7 +429,7 @@ START_TEST(test_timeout)
 	int sv[2];
 
 	t_socketpair(SOCK_STREAM, sv);
-	net_init(&n, sv[0], INPUT_BUF_MAX, 5);
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	t0 = t_now();
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 1),
 	    NET_TIMEOUT);
@@ -457,7 +460,7 @@ START_TEST(test_timeout_trickle)
 
 	t_socketpair(SOCK_STREAM, sv);
 	pid = t_writer(sv, in, sizeof(in) - 1, 1, 200);
-	net_init(&n, sv[0], INPUT_BUF_MAX, 5);
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	t0 = t_now();
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 1),
 	    NET_TIMEOUT);
@@ -488,7 +491,7 @@ START_TEST(test_preload)
 
 	t_socketpair(SOCK_STREAM, sv);
 	ck_assert_int_eq(t_write_all(sv[1], S("SS b\r\nSTAT\r\n")), 0);
-	net_init(&n, sv[0], INPUT_BUF_MAX, 5);
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	ck_assert_int_eq(net_preload(&n, S("USER a\r\nPA")), 0);
 	ck_assert(net_line_pending(&n));
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len,
@@ -513,7 +516,7 @@ START_TEST(test_preload_bound)
 	static char big[INPUT_BUF_MAX + 1];
 	struct net n;
 
-	net_init(&n, -1, INPUT_BUF_MAX, 5);
+	net_init(&n, -1, -1, INPUT_BUF_MAX, 5);
 	ck_assert_int_eq(net_preload(&n, big, sizeof(big)), -1);
 	ck_assert_int_eq(net_preload(&n, big, INPUT_BUF_MAX), 0);
 	net_free(&n);
@@ -530,7 +533,7 @@ START_TEST(test_pending)
 	int sv[2];
 
 	t_socketpair(SOCK_STREAM, sv);
-	net_init(&n, sv[0], INPUT_BUF_MAX, 5);
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	(void)net_pending(&n, &plen);
 	ck_assert_uint_eq(plen, 0);
 	ck_assert(!net_line_pending(&n));
@@ -585,7 +588,7 @@ START_TEST(test_flush_before_wait)
 		_exit(0);
 	}
 	close(sv[1]);
-	net_init(&n, sv[0], INPUT_BUF_MAX, 5);
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	ck_assert_int_eq(net_printf(&n, "+OK %s ready\r\n", "pop23d"), 0);
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len,
 	    T_READ_TIMEOUT), NET_LINE);
@@ -611,7 +614,7 @@ START_TEST(test_pipelined_replies)
 
 	t_socketpair(SOCK_STREAM, sv);
 	ck_assert_int_eq(t_write_all(sv[1], S("STAT\r\nLIST 1\r\n")), 0);
-	net_init(&n, sv[0], INPUT_BUF_MAX, 5);
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len,
 	    T_READ_TIMEOUT), NET_LINE);
 	ck_assert_str_eq(line, "STAT");
@@ -663,7 +666,7 @@ START_TEST(test_printf_cap)
 	memset(arg, 'z', c->arglen);
 	arg[c->arglen] = '\0';
 	t_socketpair(SOCK_STREAM, sv);
-	net_init(&n, sv[0], INPUT_BUF_MAX, 5);
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	ck_assert_int_eq(net_printf(&n, "+OK %s%s", arg, c->suffix), 0);
 	ck_assert_int_eq(net_flush(&n), 0);
 	k = t_peer_read(sv[1], got, sizeof(got), 200);
@@ -712,7 +715,7 @@ START_TEST(test_write_large)
 		_exit(k == total && memcmp(got, data, total) == 0 ? 0 : 1);
 	}
 	close(sv[1]);
-	net_init(&n, sv[0], INPUT_BUF_MAX, 5);
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	/* in uneven pieces */
 	for (i = 0; i < total; i += 1000)
 		ck_assert_int_eq(net_write(&n, data + i,
@@ -725,7 +728,8 @@ START_TEST(test_write_large)
 }
 END_TEST
 
-/* A client that never reads is dropped after write_timeout (B9). */
+/* A client that never reads is dropped after write_timeout
+ * (doc/SECURITY.md B9). */
 START_TEST(test_write_timeout)
 {
 	static char chunk[65536];
@@ -740,7 +744,7 @@ START_TEST(test_write_timeout)
 	ck_assert_int_eq(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz,
 	    sizeof(sz)), 0);
 	memset(chunk, 'm', sizeof(chunk));
-	net_init(&n, sv[0], INPUT_BUF_MAX, 1);
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 1);
 	t0 = t_now();
 	while (sent < 8 * 1024 * 1024) {
 		if ((r = net_write(&n, chunk, sizeof(chunk))) == -1) {
@@ -775,7 +779,7 @@ START_TEST(test_closed_peer)
 
 	t_socketpair(SOCK_STREAM, sv);
 	close(sv[1]);
-	net_init(&n, sv[0], INPUT_BUF_MAX, 5);
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	ck_assert_int_eq(net_printf(&n, "+OK bye\r\n"), 0);
 	ck_assert_int_eq(net_flush(&n), -1);
 	ck_assert_int_eq(errno, EPIPE);
@@ -785,6 +789,103 @@ START_TEST(test_closed_peer)
 	    NET_ERROR);
 	net_free(&n);
 	close(sv[0]);
+}
+END_TEST
+
+/*
+ * Input on one pipe, output on another (inetd under socat EXEC or
+ * stunnel: fd 0 and fd 1 are different pipes).  Before net.c took two
+ * fds it wrote its replies to the input fd and nothing arrived.  More
+ * than PIPE_BUF octets go out, so the pipe write path is exercised.
+ */
+START_TEST(test_two_pipes)
+{
+	char line[POP3_LINE_MAX + 1], *big, *got;
+	int in[2], out[2];
+	size_t len, bigsz = 3 * NET_OUTBUF + 7, n = 0;
+	ssize_t r;
+	struct net net;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(in), 0);
+	ck_assert_int_eq(pipe(out), 0);
+	big = malloc(bigsz);
+	got = malloc(bigsz);
+	ck_assert(big != NULL && got != NULL);
+	memset(big, 'p', bigsz);
+	pid = fork();
+	ck_assert(pid != -1);
+	if (pid == 0) {
+		/* the client: send two commands, read everything back */
+		alarm(T_CHILD_ALARM);
+		close(in[0]);
+		close(out[1]);
+		if (t_write_all(in[1], S("USER a\r\nSTAT\n")) == -1)
+			_exit(1);
+		while (n < bigsz + 5 &&
+		    (r = read(out[0], got, bigsz)) > 0)
+			n += (size_t)r;
+		_exit(n == bigsz + 5 ? 0 : 2);
+	}
+	close(in[1]);
+	close(out[0]);
+	net_init(&net, in[0], out[1], INPUT_BUF_MAX, 5);
+	ck_assert_int_eq(net_readline(&net, line, POP3_LINE_MAX, &len,
+	    T_READ_TIMEOUT), NET_LINE);
+	ck_assert_str_eq(line, "USER a");
+	ck_assert_int_eq(net_printf(&net, "+OK\r\n"), 0);
+	ck_assert_int_eq(net_readline(&net, line, POP3_LINE_MAX, &len,
+	    T_READ_TIMEOUT), NET_LINE);
+	ck_assert_str_eq(line, "STAT");
+	ck_assert_int_eq(net_write(&net, big, bigsz), 0);
+	ck_assert_int_eq(net_flush(&net), 0);
+	ck_assert_int_eq(t_reap(pid), 0);
+	net_free(&net);
+	close(in[0]);
+	close(out[1]);
+	free(big);
+	free(got);
+}
+END_TEST
+
+/*
+ * The phase deadline bounds a client that keeps sending complete
+ * commands (each one would reset a per-command timer): NET_EXPIRED once
+ * it has passed, although every single line arrives in time.
+ */
+START_TEST(test_deadline)
+{
+	static const char in[] = "CAPA\r\nCAPA\r\nCAPA\r\nCAPA\r\n"
+	    "CAPA\r\nCAPA\r\nCAPA\r\nCAPA\r\nCAPA\r\nCAPA\r\n"
+	    "CAPA\r\nCAPA\r\nCAPA\r\nCAPA\r\nCAPA\r\nCAPA\r\n";
+	char line[POP3_LINE_MAX + 1];
+	struct net n;
+	double t0, dt;
+	size_t len;
+	pid_t pid;
+	int sv[2], st, lines = 0;
+
+	t_socketpair(SOCK_STREAM, sv);
+	/* one line every 300 ms: about 5 s in all */
+	pid = t_writer(sv, in, sizeof(in) - 1, 6, 300);
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	t0 = t_now();
+	net_set_deadline(&n, deadline_now() + 1000);
+	while ((st = net_readline(&n, line, POP3_LINE_MAX, &len, 2)) ==
+	    NET_LINE)
+		lines++;
+	dt = t_now() - t0;
+	ck_assert_msg(st == NET_EXPIRED, "status %s after %d lines",
+	    t_status_name(st), lines);
+	ck_assert_msg(lines >= 1 && lines < 16, "%d lines", lines);
+	ck_assert_msg(dt >= 0.9 && dt < 2.5, "deadline took %.2f s", dt);
+	/* and a flush after it fails instead of waiting */
+	ck_assert_int_eq(net_printf(&n, "-ERR\r\n"), 0);
+	kill(pid, SIGKILL);
+	(void)t_reap(pid);
+	net_free(&n);
+	close(sv[0]);
+	close(sv[1]);
 }
 END_TEST
 
@@ -799,7 +900,7 @@ START_TEST(test_readline_bad_fd)
 	t_socketpair(SOCK_STREAM, sv);
 	close(sv[1]);
 	close(sv[0]);
-	net_init(&n, sv[0], INPUT_BUF_MAX, 5);
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 1),
 	    NET_ERROR);
 	net_free(&n);
@@ -818,34 +919,34 @@ struct ipc_case {
 
 static const struct ipc_case ipc_cases[] = {
 	/* 0: the credentials record, round trip */
-	{ IPC_AUTH, sizeof(struct ipc_auth), IPC_AUTH,
-	    sizeof(struct ipc_auth), 0 },
+	{ IPC_LOGIN, sizeof(struct ipc_login), IPC_LOGIN,
+	    sizeof(struct ipc_login), 0 },
 	/* 1: a small result */
-	{ IPC_RESULT, 4, IPC_RESULT, 4, 0 },
+	{ IPC_VERDICT, 4, IPC_VERDICT, 4, 0 },
 	/* 2: an empty payload */
-	{ IPC_RESULT, 0, IPC_RESULT, 0, 0 },
+	{ IPC_VERDICT, 0, IPC_VERDICT, 0, 0 },
 	/* 3: wrong type */
-	{ IPC_RESULT, 4, IPC_AUTH, 4, -1 },
-	{ IPC_AUTH, sizeof(struct ipc_auth), IPC_RESULT,
-	    sizeof(struct ipc_auth), -1 },
+	{ IPC_VERDICT, 4, IPC_LOGIN, 4, -1 },
+	{ IPC_LOGIN, sizeof(struct ipc_login), IPC_VERDICT,
+	    sizeof(struct ipc_login), -1 },
 	/* 5: shorter than expected */
-	{ IPC_AUTH, sizeof(struct ipc_auth) - 1, IPC_AUTH,
-	    sizeof(struct ipc_auth), -1 },
-	{ IPC_RESULT, 0, IPC_RESULT, 4, -1 },
+	{ IPC_LOGIN, sizeof(struct ipc_login) - 1, IPC_LOGIN,
+	    sizeof(struct ipc_login), -1 },
+	{ IPC_VERDICT, 0, IPC_VERDICT, 4, -1 },
 	/* 7: longer than expected, by one and by a lot */
-	{ IPC_RESULT, 5, IPC_RESULT, 4, -1 },
-	{ IPC_RESULT, sizeof(struct ipc_auth), IPC_RESULT, 4, -1 },
-	{ IPC_AUTH, sizeof(struct ipc_auth) + 1, IPC_AUTH,
-	    sizeof(struct ipc_auth), -1 },
+	{ IPC_VERDICT, 5, IPC_VERDICT, 4, -1 },
+	{ IPC_VERDICT, sizeof(struct ipc_login), IPC_VERDICT, 4, -1 },
+	{ IPC_LOGIN, sizeof(struct ipc_login) + 1, IPC_LOGIN,
+	    sizeof(struct ipc_login), -1 },
 	/* 10: an unknown type number */
-	{ 77, 4, IPC_RESULT, 4, -1 },
+	{ 77, 4, IPC_VERDICT, 4, -1 },
 };
 
 START_TEST(test_ipc)
 {
 	const struct ipc_case *c = &ipc_cases[_i];
 	unsigned char *out, *in;
-	size_t i, big = sizeof(struct ipc_auth) + 16;
+	size_t i, big = sizeof(struct ipc_login) + 16;
 	int sv[2], r;
 
 	out = malloc(big);
@@ -857,7 +958,8 @@ START_TEST(test_ipc)
 	t_socketpair(SOCK_SEQPACKET, sv);
 	ck_assert_msg(ipc_send(sv[1], (enum ipc_type)c->send_type, out,
 	    c->send_len) == 0, "case %d: send: %s", _i, strerror(errno));
-	r = ipc_recv(sv[0], (enum ipc_type)c->recv_type, in, c->recv_len);
+	r = ipc_recv(sv[0], (enum ipc_type)c->recv_type, in, c->recv_len,
+	    0);
 	ck_assert_msg(r == c->expect, "case %d: recv %d, want %d", _i, r,
 	    c->expect);
 	if (r == 0)
@@ -868,8 +970,8 @@ START_TEST(test_ipc)
 			ck_assert_msg(in[i] == 0xaa,
 			    "case %d: output written on failure", _i);
 	/* One record per call: a following message is intact. */
-	ck_assert_int_eq(ipc_send(sv[1], IPC_RESULT, "abcd", 4), 0);
-	ck_assert_int_eq(ipc_recv(sv[0], IPC_RESULT, in, 4), 0);
+	ck_assert_int_eq(ipc_send(sv[1], IPC_VERDICT, "abcd", 4), 0);
+	ck_assert_int_eq(ipc_recv(sv[0], IPC_VERDICT, in, 4, 0), 0);
 	ck_assert(memcmp(in, "abcd", 4) == 0);
 	close(sv[0]);
 	close(sv[1]);
@@ -878,23 +980,54 @@ START_TEST(test_ipc)
 }
 END_TEST
 
-/* A struct ipc_auth with real contents survives the trip. */
+/* The login records with real contents survive the trip. */
 START_TEST(test_ipc_auth_struct)
 {
-	struct ipc_auth a, b;
+	struct ipc_login a, b;
+	struct ipc_handover h, g;
 	int sv[2];
 
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0x55, sizeof(b));
-	a.kind = 2;
-	memcpy(a.user, "alice", 6);
-	memcpy(a.secret, "s3cr3t", 7);
-	a.leftover_len = 6;
-	memcpy(a.leftover, "STAT\r\n", 6);
+	a.mech = 1;
+	memcpy(a.data, "\0alice\0s3cr3t", 14);
+	a.len = 14;
+	memset(&h, 0, sizeof(h));
+	memset(&g, 0x55, sizeof(g));
+	h.len = 6;
+	memcpy(h.input, "STAT\r\n", 6);
 	t_socketpair(SOCK_SEQPACKET, sv);
-	ck_assert_int_eq(ipc_send(sv[1], IPC_AUTH, &a, sizeof(a)), 0);
-	ck_assert_int_eq(ipc_recv(sv[0], IPC_AUTH, &b, sizeof(b)), 0);
+	ck_assert_int_eq(ipc_send(sv[1], IPC_LOGIN, &a, sizeof(a)), 0);
+	ck_assert_int_eq(ipc_send(sv[1], IPC_HANDOVER, &h, sizeof(h)), 0);
+	ck_assert_int_eq(ipc_recv(sv[0], IPC_LOGIN, &b, sizeof(b), 0), 0);
 	ck_assert(memcmp(&a, &b, sizeof(a)) == 0);
+	ck_assert_int_eq(ipc_recv(sv[0], IPC_HANDOVER, &g, sizeof(g), 0), 0);
+	ck_assert(memcmp(&h, &g, sizeof(h)) == 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* Nothing arrives: recv gives up at its deadline (the monitor's bound on
+ * a pre-auth child that stopped talking). */
+START_TEST(test_ipc_deadline)
+{
+	uint32_t v = 0;
+	double t0, dt;
+	int sv[2];
+
+	t_socketpair(SOCK_SEQPACKET, sv);
+	t0 = t_now();
+	errno = 0;
+	ck_assert_int_eq(ipc_recv(sv[0], IPC_VERDICT, &v, sizeof(v),
+	    deadline_now() + 500), -1);
+	ck_assert_int_eq(errno, ETIMEDOUT);
+	dt = t_now() - t0;
+	ck_assert_msg(dt >= 0.45 && dt < 3.0, "deadline took %.2f s", dt);
+	/* a record that is there is taken even at a passed deadline */
+	ck_assert_int_eq(ipc_send(sv[1], IPC_VERDICT, &v, sizeof(v)), 0);
+	ck_assert_int_eq(ipc_recv(sv[0], IPC_VERDICT, &v, sizeof(v),
+	    deadline_now() - 1), 0);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -908,9 +1041,10 @@ START_TEST(test_ipc_eof)
 
 	t_socketpair(SOCK_SEQPACKET, sv);
 	close(sv[1]);
-	ck_assert_int_eq(ipc_recv(sv[0], IPC_RESULT, &v, sizeof(v)), -1);
+	ck_assert_int_eq(ipc_recv(sv[0], IPC_VERDICT, &v, sizeof(v), 0),
+	    -1);
 	/* and sending to a closed peer fails without SIGPIPE */
-	ck_assert_int_eq(ipc_send(sv[0], IPC_RESULT, &v, sizeof(v)), -1);
+	ck_assert_int_eq(ipc_send(sv[0], IPC_VERDICT, &v, sizeof(v)), -1);
 	close(sv[0]);
 }
 END_TEST
@@ -934,6 +1068,8 @@ suite_net(void)
 	tcase_add_test(tc, test_preload_bound);
 	tcase_add_test(tc, test_pending);
 	tcase_add_test(tc, test_readline_bad_fd);
+	tcase_add_test(tc, test_two_pipes);
+	tcase_add_test(tc, test_deadline);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("output");
@@ -952,6 +1088,7 @@ suite_net(void)
 	tcase_add_loop_test(tc, test_ipc, 0,
 	    (int)(sizeof(ipc_cases) / sizeof(ipc_cases[0])));
 	tcase_add_test(tc, test_ipc_auth_struct);
+	tcase_add_test(tc, test_ipc_deadline);
 	tcase_add_test(tc, test_ipc_eof);
 	suite_add_tcase(s, tc);
 	return s;

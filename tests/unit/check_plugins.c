@@ -1,8 +1,8 @@
 /*
  * check_plugins.c - unit tests of the built auth plugins: dlopen()s
  * auth_passwdfile.so and example_auth.so from test_plugindir() and drives
- * them through a test host (log to stderr, config from a temp passwd file).
- * Runs unprivileged.
+ * them through the shared mock host (mock_host.h; [passwdfile] path is a
+ * temp passwd file).  Runs unprivileged.
  */
 #include "config.h"
 
@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,50 +23,16 @@
 #include <openssl/evp.h>
 
 #include "pop23d/plugin.h"
+
+#include "mock_host.h"
 #include "suites.h"
-#include "trust.h"
 
-/* What config_get("passwdfile", "path") returns; NULL = unset. */
-static const char *cfg_path;
-
-static void test_log(int, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
+/* [passwdfile] path as config_get() answers it; NULL = unset. */
 static void
-test_log(int priority, const char *fmt, ...)
+set_path(const char *path)
 {
-	va_list ap;
-
-	fprintf(stderr, "plugin log <%d>: ", priority);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
+	mock_host_set("passwdfile", "path", path);
 }
-
-static const char *
-test_config_get(const char *plugin, const char *key)
-{
-	if (strcmp(plugin, "passwdfile") == 0 && strcmp(key, "path") == 0)
-		return cfg_path;
-	return NULL;
-}
-
-/* The daemon's own rule (trust.c), as the real host offers it. */
-static int
-test_trusted_file(const char *path, const char **error_r)
-{
-	return trust_check(path, TRUST_FILE, error_r);
-}
-
-static const struct pop23d_host test_host = {
-	.api = POP23D_PLUGIN_API,
-	.log = test_log,
-	.config_get = test_config_get,
-	.secure_zero = explicit_bzero,
-	.rootless = 1,
-	.trusted_file = test_trusted_file,
-};
 
 /* ------------------------------------------------------------------ */
 /* Real hashes, made once per process by the unchecked fixture. */
@@ -146,30 +111,8 @@ make_hashes(void)
 static char *tdir;
 static char pw_path[PATH_MAX];
 static void *handle;
+static pop23d_plugin_init_fn *auth_init;
 static const struct pop23d_plugin *plug;
-
-static void *
-open_plugin(const char *file)
-{
-	char path[PATH_MAX];
-	void *h;
-
-	ck_assert_int_lt(snprintf(path, sizeof path, "%s/%s",
-	    test_plugindir(), file), (int)sizeof path);
-	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	ck_assert_msg(h != NULL, "dlopen %s: %s", path, dlerror());
-	return h;
-}
-
-static pop23d_plugin_init_fn *
-init_sym(void *h)
-{
-	pop23d_plugin_init_fn *init;
-
-	init = (pop23d_plugin_init_fn *)dlsym(h, POP23D_PLUGIN_ENTRY);
-	ck_assert_msg(init != NULL, "dlsym: %s", dlerror());
-	return init;
-}
 
 static void
 setup(void)
@@ -178,11 +121,11 @@ setup(void)
 	tdir = test_tmpdir();
 	ck_assert_int_lt(snprintf(pw_path, sizeof pw_path, "%s/passwd", tdir),
 	    (int)sizeof pw_path);
-	cfg_path = pw_path;
-	handle = open_plugin("auth_passwdfile.so");
+	mock_host_reset();
+	set_path(pw_path);
+	handle = mock_plugin_open("auth_passwdfile.so", &auth_init);
 	plug = NULL;
-	ck_assert_int_eq(init_sym(handle)(POP23D_PLUGIN_ABI, &test_host,
-	    &plug), 0);
+	ck_assert_int_eq(auth_init(POP23D_PLUGIN_ABI, &mock_host, &plug), 0);
 	ck_assert_ptr_nonnull(plug);
 }
 
@@ -198,7 +141,7 @@ teardown(void)
 		free(tdir);
 	}
 	tdir = NULL;
-	cfg_path = NULL;
+	mock_host_reset();
 }
 
 static void
@@ -310,13 +253,13 @@ END_TEST
 
 START_TEST(test_init_refused)
 {
-	pop23d_plugin_init_fn *init = init_sym(handle);
+	pop23d_plugin_init_fn *init = auth_init;
 	const struct pop23d_plugin *p = NULL;
-	struct pop23d_host nozero = test_host;
+	struct pop23d_host nozero = mock_host;
 
-	ck_assert_int_eq(init(999, &test_host, &p), -1);
+	ck_assert_int_eq(init(999, &mock_host, &p), -1);
 	ck_assert_ptr_null(p);
-	ck_assert_int_eq(init(POP23D_PLUGIN_ABI - 1, &test_host, &p), -1);
+	ck_assert_int_eq(init(POP23D_PLUGIN_ABI - 1, &mock_host, &p), -1);
 	ck_assert_int_eq(init(POP23D_PLUGIN_ABI, NULL, &p), -1);
 	nozero.secure_zero = NULL;
 	ck_assert_int_eq(init(POP23D_PLUGIN_ABI, &nozero, &p), -1);
@@ -712,28 +655,28 @@ START_TEST(test_check_config_file)
 	char dirpath[PATH_MAX];
 
 	/* Unset, relative, missing, a directory, world-writable. */
-	cfg_path = NULL;
+	set_path(NULL);
 	ck_assert_int_eq(plug->check_config(&err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "not set"));
-	cfg_path = "";
+	set_path("");
 	ck_assert_int_eq(plug->check_config(&err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "not set"));
-	cfg_path = "relative/passwd";
+	set_path("relative/passwd");
 	ck_assert_int_eq(plug->check_config(&err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "not absolute"));
 
-	cfg_path = pw_path;
+	set_path(pw_path);
 	ck_assert_int_eq(plug->check_config(&err), -1);
 	ck_assert_msg(strstr(err, "No such file") != NULL, "%s", err);
 
 	snprintf(dirpath, sizeof dirpath, "%s/", tdir);
-	cfg_path = dirpath;
+	set_path(dirpath);
 	ck_assert_int_eq(plug->check_config(&err), -1);
 	ck_assert_msg(strstr(err, "not a regular file") != NULL, "%s", err);
 
 	/* StrictModes: writable by others or by the group, or owned by
 	 * someone else, is refused, with the file named. */
-	cfg_path = pw_path;
+	set_path(pw_path);
 	write_pw("u:{PLAIN}x\n");
 	ck_assert_int_eq(chmod(pw_path, 0666), 0);
 	ck_assert_int_eq(plug->check_config(&err), -1);
@@ -786,7 +729,7 @@ START_TEST(test_check_config_keeps_path)
 	check_ok();
 	snprintf(other, sizeof other, "%s/other", tdir);
 	test_write_file(other, "bad line\n", 9);
-	cfg_path = other;
+	set_path(other);
 	ck_assert_int_eq(plug->check_config(&err), -1);
 	ck_result(plug->auth->verify_plain("u", "x"), POP23D_OK, 0);
 }
@@ -797,13 +740,13 @@ END_TEST
 
 START_TEST(test_example_plugin)
 {
-	void *h = open_plugin("example_auth.so");
-	pop23d_plugin_init_fn *init = init_sym(h);
+	pop23d_plugin_init_fn *init;
+	void *h = mock_plugin_open("example_auth.so", &init);
 	const struct pop23d_plugin *p = NULL;
 	struct pop23d_identity id;
 
-	ck_assert_int_eq(init(999, &test_host, &p), -1);
-	ck_assert_int_eq(init(POP23D_PLUGIN_ABI, &test_host, &p), 0);
+	ck_assert_int_eq(init(999, &mock_host, &p), -1);
+	ck_assert_int_eq(init(POP23D_PLUGIN_ABI, &mock_host, &p), 0);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_uint_eq(p->abi, POP23D_PLUGIN_ABI);
 	ck_assert_int_eq(p->kind, POP23D_PLUGIN_AUTH);

@@ -1,11 +1,15 @@
 /*
- * check_proto.c - strict number parsing (message numbers and TOP counts),
+ * check_proto.c - the table-driven command dispatcher (lookup by verb and
+ * state, "known in another state", argument rules, the handler and the
+ * refusal hook), strict number parsing (message numbers and TOP counts),
  * command splitting, the printable check, log_escape() (which guards
  * every client string on its way into the log), and the log line format.
+ * Table-driven: every failure names its case index.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -136,6 +140,188 @@ START_TEST(test_split)
 	ck_assert_msg(args != NULL && strcmp(args, c->args) == 0,
 	    "case %d (\"%s\"): args \"%s\", want \"%s\"", _i, c->line,
 	    args != NULL ? args : "(null)", c->args);
+}
+END_TEST
+
+/* ---------------------------------------------------------- dispatch */
+
+/* A table with the shapes POP3, POP2 and the coming AUTH/STLS use. */
+enum { ST_A, ST_B, ST_C };
+#define A	PROTO_STATE(ST_A)
+#define B	PROTO_STATE(ST_B)
+#define C	PROTO_STATE(ST_C)
+
+static int t_called;			/* which handler ran, 0: none */
+static int t_argc;
+static char t_argv[PROTO_ARGS_MAX][64];
+static enum proto_verdict t_refused;	/* what the refusal hook got */
+static const char *t_refused_verb;
+
+#define T_HANDLER(n)							\
+static int								\
+t_fn##n(void *fe, char **argv, int argc)				\
+{									\
+	int i;								\
+									\
+	ck_assert_ptr_eq(fe, &t_called);				\
+	t_called = n;							\
+	t_argc = argc;							\
+	for (i = 0; i < argc; i++)					\
+		snprintf(t_argv[i], sizeof(t_argv[i]), "%s", argv[i]);	\
+	return 100 + n;							\
+}
+T_HANDLER(1)
+T_HANDLER(2)
+T_HANDLER(3)
+T_HANDLER(4)
+T_HANDLER(5)
+T_HANDLER(6)
+T_HANDLER(7)
+T_HANDLER(8)
+T_HANDLER(9)
+
+static int
+t_refuse(void *fe, enum proto_verdict v, const struct proto_cmd *cmd)
+{
+	ck_assert_ptr_eq(fe, &t_called);
+	t_refused = v;
+	t_refused_verb = cmd != NULL ? cmd->verb : NULL;
+	return -1;
+}
+
+static const struct proto_cmd t_cmds[] = {
+	{ "USER", A, 1, 1, t_fn1 },
+	{ "PASS", A, 0, PROTO_REST, t_fn2 },
+	{ "QUIT", A, 0, 0, t_fn3 },
+	{ "QUIT", B | C, 0, 0, t_fn4 },		/* same verb, other state */
+	{ "LIST", B, 0, 1, t_fn5 },
+	{ "TOP", B, 2, 2, t_fn6 },
+	{ "FOLD", B | C, 1, PROTO_REST, t_fn7 },	/* POP2: not empty */
+	{ "AUTH", A, 1, 2, t_fn8 },		/* RFC 5034: mech [ir] */
+	{ "STLS", A, 0, 0, t_fn9 },
+	{ NULL, 0, 0, 0, NULL }
+};
+
+struct dispatch_case {
+	unsigned state;
+	const char *line;
+	enum proto_verdict verdict;
+	int handler;		/* expected handler for PROTO_RUN */
+	const char *verb;	/* entry the verdict names (NULL: none) */
+	int argc;
+	const char *argv[PROTO_ARGS_MAX];
+};
+
+static const struct dispatch_case dispatch_cases[] = {
+	/* 0: found, any case */
+	{ ST_A, "USER alice", PROTO_RUN, 1, "USER", 1, { "alice" } },
+	{ ST_A, "user alice", PROTO_RUN, 1, "USER", 1, { "alice" } },
+	{ ST_A, "uSeR alice", PROTO_RUN, 1, "USER", 1, { "alice" } },
+	/* 3: one verb, a handler per state */
+	{ ST_A, "QUIT", PROTO_RUN, 3, "QUIT", 0, { NULL } },
+	{ ST_B, "QUIT", PROTO_RUN, 4, "QUIT", 0, { NULL } },
+	{ ST_C, "quit", PROTO_RUN, 4, "QUIT", 0, { NULL } },
+	/* 6: known, but in another state: the canonical verb comes back */
+	{ ST_B, "user alice", PROTO_WRONG_STATE, 0, "USER", 0, { NULL } },
+	{ ST_A, "list", PROTO_WRONG_STATE, 0, "LIST", 0, { NULL } },
+	{ ST_C, "TOP 1 2", PROTO_WRONG_STATE, 0, "TOP", 0, { NULL } },
+	/* 9: unknown anywhere */
+	{ ST_A, "XYZZY", PROTO_UNKNOWN, 0, NULL, 0, { NULL } },
+	{ ST_A, "", PROTO_UNKNOWN, 0, NULL, 0, { NULL } },
+	{ ST_A, " USER alice", PROTO_UNKNOWN, 0, NULL, 0, { NULL } },
+	{ ST_A, "USERS alice", PROTO_UNKNOWN, 0, NULL, 0, { NULL } },
+	{ ST_A, "USE", PROTO_UNKNOWN, 0, NULL, 0, { NULL } },
+	{ ST_A, "USER\talice", PROTO_UNKNOWN, 0, NULL, 0, { NULL } },
+	/* 15: argument counts */
+	{ ST_A, "USER", PROTO_ARGS_MISSING, 0, "USER", 0, { NULL } },
+	{ ST_A, "USER ", PROTO_ARGS_MISSING, 0, "USER", 0, { NULL } },
+	{ ST_A, "USER a b", PROTO_ARGS_EXTRA, 0, "USER", 0, { NULL } },
+	{ ST_A, "QUIT now", PROTO_ARGS_EXTRA, 0, "QUIT", 0, { NULL } },
+	{ ST_B, "TOP 1", PROTO_ARGS_MISSING, 0, "TOP", 0, { NULL } },
+	/* 20 */
+	{ ST_B, "TOP 1 2", PROTO_RUN, 6, "TOP", 2, { "1", "2" } },
+	{ ST_B, "TOP 1 2 3", PROTO_ARGS_EXTRA, 0, "TOP", 0, { NULL } },
+	{ ST_B, "LIST", PROTO_RUN, 5, "LIST", 0, { NULL } },
+	{ ST_B, "LIST 7", PROTO_RUN, 5, "LIST", 1, { "7" } },
+	{ ST_B, "LIST 7 8", PROTO_ARGS_EXTRA, 0, "LIST", 0, { NULL } },
+	/* 25: RFC 1939 section 3: single spaces; an empty word is wrong */
+	{ ST_B, "LIST  7", PROTO_ARGS_EXTRA, 0, "LIST", 0, { NULL } },
+	{ ST_B, "LIST 7 ", PROTO_ARGS_EXTRA, 0, "LIST", 0, { NULL } },
+	{ ST_B, "TOP 1  2", PROTO_ARGS_EXTRA, 0, "TOP", 0, { NULL } },
+	{ ST_B, "LIST ", PROTO_RUN, 5, "LIST", 0, { NULL } },
+	{ ST_A, "QUIT ", PROTO_RUN, 3, "QUIT", 0, { NULL } },
+	/* 30: the rest of the line, spaces included */
+	{ ST_A, "PASS my secret ", PROTO_RUN, 2, "PASS", 1,
+	    { "my secret " } },
+	{ ST_A, "PASS  x", PROTO_RUN, 2, "PASS", 1, { " x" } },
+	{ ST_A, "PASS", PROTO_RUN, 2, "PASS", 1, { "" } },
+	{ ST_C, "FOLD work mail", PROTO_RUN, 7, "FOLD", 1,
+	    { "work mail" } },
+	{ ST_C, "FOLD", PROTO_ARGS_MISSING, 0, "FOLD", 0, { NULL } },
+	/* 35 */
+	{ ST_C, "FOLD ", PROTO_ARGS_MISSING, 0, "FOLD", 0, { NULL } },
+	/* 36: AUTH mechanism [initial-response]; STLS */
+	{ ST_A, "AUTH PLAIN", PROTO_RUN, 8, "AUTH", 1, { "PLAIN" } },
+	{ ST_A, "AUTH PLAIN AGFsaWNlAHB3", PROTO_RUN, 8, "AUTH", 2,
+	    { "PLAIN", "AGFsaWNlAHB3" } },
+	{ ST_A, "AUTH", PROTO_ARGS_MISSING, 0, "AUTH", 0, { NULL } },
+	{ ST_A, "AUTH a b c", PROTO_ARGS_EXTRA, 0, "AUTH", 0, { NULL } },
+	/* 40 */
+	{ ST_A, "STLS", PROTO_RUN, 9, "STLS", 0, { NULL } },
+	{ ST_B, "STLS", PROTO_WRONG_STATE, 0, "STLS", 0, { NULL } },
+	/* 42: a state outside the mask's range matches nothing */
+	{ 40, "QUIT", PROTO_WRONG_STATE, 0, "QUIT", 0, { NULL } },
+};
+
+START_TEST(test_dispatch_table)
+{
+	const struct dispatch_case *c = &dispatch_cases[_i];
+	char line[256];
+	int r, k;
+
+	ck_assert(strlen(c->line) < sizeof(line));
+	memcpy(line, c->line, strlen(c->line) + 1);
+	t_called = 0;
+	t_argc = -1;
+	t_refused = PROTO_RUN;
+	t_refused_verb = "none";
+	r = proto_dispatch(t_cmds, c->state, line, &t_called, t_refuse);
+	if (c->verdict == PROTO_RUN) {
+		ck_assert_msg(t_called == c->handler && r == 100 + c->handler,
+		    "case %d (\"%s\"): handler %d returned %d, want %d",
+		    _i, c->line, t_called, r, c->handler);
+		ck_assert_msg(t_argc == c->argc, "case %d: argc %d, want %d",
+		    _i, t_argc, c->argc);
+		for (k = 0; k < c->argc; k++)
+			ck_assert_msg(strcmp(t_argv[k], c->argv[k]) == 0,
+			    "case %d: argv[%d] \"%s\", want \"%s\"", _i, k,
+			    t_argv[k], c->argv[k]);
+		return;
+	}
+	ck_assert_msg(t_called == 0 && r == -1,
+	    "case %d (\"%s\"): handler %d ran", _i, c->line, t_called);
+	ck_assert_msg(t_refused == c->verdict,
+	    "case %d (\"%s\"): verdict %d, want %d", _i, c->line, t_refused,
+	    c->verdict);
+	ck_assert_msg(c->verb == NULL ? t_refused_verb == NULL :
+	    t_refused_verb != NULL && strcmp(t_refused_verb, c->verb) == 0,
+	    "case %d (\"%s\"): verb %s, want %s", _i, c->line,
+	    t_refused_verb != NULL ? t_refused_verb : "NULL",
+	    c->verb != NULL ? c->verb : "NULL");
+}
+END_TEST
+
+/* proto_lookup() alone: the entry and the words, without running. */
+START_TEST(test_lookup)
+{
+	struct proto_call call;
+	char line[] = "top 3 10";
+
+	ck_assert_int_eq(proto_lookup(t_cmds, ST_B, line, &call), PROTO_RUN);
+	ck_assert_ptr_eq(call.cmd, &t_cmds[5]);
+	ck_assert_int_eq(call.argc, 2);
+	ck_assert_str_eq(call.argv[0], "3");
+	ck_assert_str_eq(call.argv[1], "10");
 }
 END_TEST
 
@@ -292,7 +478,14 @@ Suite *
 suite_proto(void)
 {
 	Suite *s = suite_create("proto");
-	TCase *tc = tcase_create("numbers");
+	TCase *tc = tcase_create("dispatch");
+
+	tcase_add_loop_test(tc, test_dispatch_table, 0,
+	    (int)(sizeof(dispatch_cases) / sizeof(dispatch_cases[0])));
+	tcase_add_test(tc, test_lookup);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("numbers");
 
 	tcase_add_loop_test(tc, test_parse_msgnum, 0,
 	    (int)(sizeof(num_cases) / sizeof(num_cases[0])));

@@ -1,10 +1,12 @@
 /*
  * check_store_maildir.c - unit tests of the "maildir" storage plugin.
  * Loads the built store_maildir.so with dlopen() from test_plugindir(),
- * drives it through a small test host and checks it against temporary
+ * drives it through the shared mock host (mock_host.h) and checks it
+ * against temporary
  * Maildirs: listing order and keys, accessed flags, reading, renames by
- * another reader, mark_accessed, expunge, the session lock (across
- * processes) and the POP2 FOLD folder-name rules.
+ * another reader, files that cannot be opened (and how often that is
+ * logged), mark_accessed, expunge, the session lock (across processes) and
+ * the POP2 FOLD folder-name rules.
  * Runs as whoever runs "make check".
  */
 #include "config.h"
@@ -26,45 +28,15 @@
 
 #include <pop23d/plugin.h>
 
+#include "mock_host.h"
 #include "suites.h"
 
-/* ------------------------------------------------------------ test host */
-
-static const char *cfg_fsync;	/* what config_get("maildir","fsync") says */
-
-static void __attribute__((format(printf, 2, 3)))
-th_log(int prio, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "[store_maildir %d] ", prio);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static const char *
-th_config_get(const char *plugin, const char *key)
-{
-	if (strcmp(plugin, "maildir") == 0 && strcmp(key, "fsync") == 0)
-		return cfg_fsync;
-	return NULL;
-}
-
+/* [maildir] fsync as config_get() answers it; NULL = unset. */
 static void
-th_zero(void *p, size_t len)
+set_fsync(const char *value)
 {
-	explicit_bzero(p, len);
+	mock_host_set("maildir", "fsync", value);
 }
-
-static const struct pop23d_host th = {
-	.api = POP23D_PLUGIN_API,
-	.log = th_log,
-	.config_get = th_config_get,
-	.secure_zero = th_zero,
-	.rootless = 1,
-};
 
 /* ------------------------------------------------------------- fixture */
 
@@ -116,15 +88,10 @@ mkmaildir(const char *dir)
 static void
 setup(void)
 {
-	char path[PATH_MAX];
-
-	cfg_fsync = NULL;
-	xsnprintf(path, sizeof path, "%s/store_maildir.so", test_plugindir());
-	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	ck_assert_msg(dl != NULL, "dlopen: %s", dlerror());
-	*(void **)&plugin_init = dlsym(dl, POP23D_PLUGIN_ENTRY);
-	ck_assert_msg(plugin_init != NULL, "dlsym: %s", dlerror());
-	ck_assert_int_eq(plugin_init(POP23D_PLUGIN_ABI, &th, &plug), 0);
+	mock_host_reset();
+	dl = mock_plugin_open("store_maildir.so", &plugin_init);
+	ck_assert_int_eq(plugin_init(POP23D_PLUGIN_ABI, &mock_host, &plug),
+	    0);
 	ck_assert_ptr_nonnull(plug);
 	ops = plug->store;
 	ck_assert_ptr_nonnull(ops);
@@ -333,9 +300,9 @@ START_TEST(test_descriptor)
 	ck_assert_str_eq(plug->config_keys[0], "fsync");
 	ck_assert_ptr_null(plug->config_keys[1]);
 	/* a host with another ABI is refused */
-	ck_assert_int_eq(plugin_init(POP23D_PLUGIN_ABI + 1, &th, &p2), -1);
+	ck_assert_int_eq(plugin_init(POP23D_PLUGIN_ABI + 1, &mock_host, &p2), -1);
 	for (i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
-		cfg_fsync = cfg[i].val;
+		set_fsync(cfg[i].val);
 		err = NULL;
 		ck_assert_msg((plug->check_config(&err) == 0) == cfg[i].ok,
 		    "case %zu: check_config(%s)", i,
@@ -528,6 +495,67 @@ START_TEST(test_msg_open_renamed)
 }
 END_TEST
 
+/*
+ * Files that cannot be opened: each fails alone (the others still open),
+ * a vanished one is NOUSER without a log line, and the failures are logged
+ * at most 10 times per session plus one line at close, however many there
+ * are and however often they are tried.
+ */
+START_TEST(test_msg_open_unopenable)
+{
+	const struct pop23d_msg *msgs;
+	struct pop23d_mbox *mb;
+	char rel[64], p[PATH_MAX];
+	int fd = -1, round;
+	off_t off, len;
+	size_t n, i;
+
+	for (i = 0; i < 40; i++) {
+		xsnprintf(rel, sizeof rel, "new/%zu.m%zu.host", 1000000000 + i,
+		    i);
+		put(md, rel);
+	}
+	mb = open_ok(md);
+	n = list_ok(mb, &msgs);
+	ck_assert_uint_eq(n, 40);
+	/* After the listing: 30 become symlinks (ELOOP), one vanishes. */
+	for (i = 0; i < 30; i++) {
+		xsnprintf(p, sizeof p, "%s/new/%zu.m%zu.host", md,
+		    1000000000 + i, i);
+		ck_assert_int_eq(unlink(p), 0);
+		ck_assert_int_eq(symlink("/etc/passwd", p), 0);
+	}
+	rm(md, "new/1000000039.m39.host");
+	mock_host_lines = 0;
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 30; i++)
+			ck_assert_int_eq(ops->msg_open(mb, i, &fd, &off, &len),
+			    POP23D_PERMFAIL);
+		for (i = 30; i < 39; i++) {
+			xsnprintf(rel, sizeof rel, "new/%zu.m%zu.host",
+			    1000000000 + i, i);
+			check_bytes(mb, i, rel, (int)i);
+		}
+	}
+	ck_assert_int_eq(mock_host_lines, 10);
+	/* The re-scan finds the vanished one gone (and the symlinks no
+	 * longer messages): NOUSER, no more log lines. */
+	ck_assert_int_eq(ops->msg_open(mb, 39, &fd, &off, &len),
+	    POP23D_NOUSER);
+	ck_assert_int_ne(ops->msg_open(mb, 0, &fd, &off, &len), POP23D_OK);
+	check_bytes(mb, 30, "new/1000000030.m30.host", 30);
+	ck_assert_int_eq(mock_host_lines, 10);
+	ops->close(&mb);
+	ck_assert_int_eq(mock_host_lines, 11);
+	/* Nothing was removed. */
+	for (i = 0; i < 39; i++) {
+		xsnprintf(rel, sizeof rel, "new/%zu.m%zu.host", 1000000000 + i,
+		    i);
+		ck_assert_msg(exists(md, rel), "%s removed", rel);
+	}
+}
+END_TEST
+
 static const struct {
 	const char *before;
 	const char *after;
@@ -660,7 +688,7 @@ START_TEST(test_expunge)
 	int fd;
 	off_t off, len;
 
-	cfg_fsync = fsync_values[_i];
+	set_fsync(fsync_values[_i]);
 	for (i = 0; i < NELEM(files); i++)
 		put(md, files[i]);
 	put(md, "tmp/1000000000.t.host");
@@ -1066,6 +1094,7 @@ suite_store_maildir(void)
 	tcase_add_test(tc, test_list_empty);
 	tcase_add_test(tc, test_list_odd);
 	tcase_add_test(tc, test_msg_open_renamed);
+	tcase_add_test(tc, test_msg_open_unopenable);
 	tcase_add_test(tc, test_mark_accessed);
 	tcase_add_test(tc, test_mark_accessed_races);
 	tcase_add_loop_test(tc, test_expunge, 0, NELEM(fsync_values));

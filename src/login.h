@@ -1,0 +1,81 @@
+/*
+ * login.h - logging in from the pre-auth child: the front ends parse the
+ * client's login command, login.c hands the credentials to the monitor
+ * (ipc.h) and returns its verdict.  The front end answers the client; on
+ * POP23D_OK it returns CLIENT_HANDOVER at once (client.h) and the session
+ * layer calls login_handover() and exits: the monitor owns the connection
+ * from then on.  Nothing here calls up into the session layer.
+ *
+ * A login is a dialogue of rounds inside one client command:
+ *
+ *   login_start(mech, data) -> verdict | POP23D_CONTINUE + challenge
+ *   login_step(response)    -> verdict | POP23D_CONTINUE + challenge ...
+ *
+ * USER/PASS, APOP and POP2 HELO need one round.  SASL (AUTH, RFC 5034;
+ * not written yet) will decode each base64 line, call login_start() with
+ * the mechanism and the initial response, send every challenge as
+ * "+ base64" and answer it with login_step().  login_step() and the IPC
+ * record it sends are not written yet: no mechanism continues (see
+ * ipc.h).
+ *
+ * PRIVILEGE: the pre-auth child (login_user, chrooted).
+ */
+#ifndef POP23D_LOGIN_H
+#define POP23D_LOGIN_H
+
+#include <stddef.h>
+#include <pop23d/plugin.h>
+
+#include "client.h"
+#include "ipc.h"
+
+enum login_mech {
+	/* RFC 4616 PLAIN: [authzid] NUL authcid NUL password.  USER/PASS
+	 * and POP2 HELO build it (login_plain()); AUTH PLAIN will pass the
+	 * client's own.  The authzid must be empty or the authcid. */
+	LOGIN_MECH_PLAIN = 1,
+	/* RFC 1939 APOP: user NUL digest; the monitor checks the digest
+	 * against its own copy of the greeting's timestamp. */
+	LOGIN_MECH_APOP = 2,
+};
+
+/* What a mechanism that needs another round sends the client. */
+struct login_challenge {
+	size_t len;
+	unsigned char data[IPC_CHALLENGE_MAX];
+};
+
+/*
+ * Start a login with MECH and its DATA (LEN octets; wiped, it holds a
+ * secret).  Output queued for the client (a "+OK" to a pipelined USER)
+ * is flushed first.  Returns the monitor's verdict:
+ *   POP23D_OK        accepted: write nothing more, return CLIENT_HANDOVER;
+ *   POP23D_FAIL, POP23D_NOUSER   bad credentials (look the same);
+ *   POP23D_TEMPFAIL  the backend or the link to the monitor failed;
+ *   POP23D_PERMFAIL  good credentials, but the account cannot log in;
+ *   POP23D_CONTINUE  *CHALLENGE_R holds the next challenge (SASL; never
+ *                    returned while CHALLENGE_R is NULL).
+ * Every verdict but OK and CONTINUE counts as a check for
+ * login_exhausted().
+ */
+enum pop23d_result login_start(struct client *c, enum login_mech mech,
+    void *data, size_t len, struct login_challenge *challenge_r);
+/* login_start() with an RFC 4616 message for USER and PASSWORD (wiped). */
+enum pop23d_result login_plain(struct client *c, const char *user,
+    char *password);
+/* login_start() for RFC 1939 APOP: USER and DIGEST (wiped). */
+enum pop23d_result login_apop(struct client *c, const char *user,
+    char *digest);
+/*
+ * Non-zero once max_auth_failures checks have failed on this connection:
+ * the front end answers and closes (the monitor counts too, and refuses
+ * any further check).
+ */
+int login_exhausted(const struct client *c);
+/*
+ * After POP23D_OK: give the monitor the input the client has already sent
+ * after its login command (pipelining), unparsed.  0 or -1.
+ */
+int login_handover(struct client *c);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * mock_host.c - the shared test host for plugin suites (see mock_host.h).
+ * Runs as whoever runs "make check".
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mock_host.h"
+#include "suites.h"
+#include "trust.h"
+
+/* Settings one suite needs at a time: a handful. */
+#define MOCK_SETTINGS	16
+
+static struct {
+	const char *section, *key, *value;
+} mock_settings[MOCK_SETTINGS];
+
+/* Lines logged through the host since the last mock_host_reset(). */
+int mock_host_lines;
+
+static void mock_log(int, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+mock_log(int priority, const char *fmt, ...)
+{
+	va_list ap;
+
+	mock_host_lines++;
+	fprintf(stderr, "[plugin log <%d>] ", priority);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static const char *
+mock_config_get(const char *section, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < MOCK_SETTINGS; i++)
+		if (mock_settings[i].key != NULL &&
+		    strcmp(mock_settings[i].section, section) == 0 &&
+		    strcmp(mock_settings[i].key, key) == 0)
+			return mock_settings[i].value;
+	return NULL;
+}
+
+static void
+mock_zero(void *p, size_t len)
+{
+	explicit_bzero(p, len);
+}
+
+/* The daemon's own StrictModes rule (trust.c), as the real host has it. */
+static int
+mock_trusted_file(const char *path, const char **error_r)
+{
+	return trust_check(path, TRUST_FILE, error_r);
+}
+
+const struct pop23d_host mock_host = {
+	.api = POP23D_PLUGIN_API,
+	.log = mock_log,
+	.config_get = mock_config_get,
+	.secure_zero = mock_zero,
+	.rootless = 1,
+	.trusted_file = mock_trusted_file,
+};
+
+void
+mock_host_reset(void)
+{
+	memset(mock_settings, 0, sizeof(mock_settings));
+	mock_host_lines = 0;
+}
+
+void
+mock_host_set(const char *section, const char *key, const char *value)
+{
+	size_t i, free_slot = MOCK_SETTINGS;
+
+	for (i = 0; i < MOCK_SETTINGS; i++) {
+		if (mock_settings[i].key == NULL) {
+			if (free_slot == MOCK_SETTINGS)
+				free_slot = i;
+			continue;
+		}
+		if (strcmp(mock_settings[i].section, section) == 0 &&
+		    strcmp(mock_settings[i].key, key) == 0) {
+			mock_settings[i].value = value;
+			return;
+		}
+	}
+	ck_assert_msg(free_slot < MOCK_SETTINGS, "mock host: too many "
+	    "settings");
+	mock_settings[free_slot].section = section;
+	mock_settings[free_slot].key = key;
+	mock_settings[free_slot].value = value;
+}
+
+void *
+mock_plugin_open(const char *file, pop23d_plugin_init_fn **init_r)
+{
+	char path[PATH_MAX];
+	void *h;
+
+	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s",
+	    test_plugindir(), file), (int)sizeof(path));
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	ck_assert_msg(h != NULL, "dlopen %s: %s", path, dlerror());
+	*(void **)init_r = dlsym(h, POP23D_PLUGIN_ENTRY);
+	ck_assert_msg(*init_r != NULL, "dlsym %s: %s", path, dlerror());
+	return h;
+}
