@@ -168,96 +168,127 @@ trust_next(char *rest, char *name, size_t namesz)
 	return 1;
 }
 
+/* Where a walk is: CUR (checked, no link in it) and what is left. */
+struct trust_walk {
+	const char *path;	/* as the caller gave it, for messages */
+	char cur[PATH_MAX];
+	char rest[PATH_MAX];
+	int sticky;		/* CUR is sticky and writable by others */
+	int links;		/* symbolic links followed so far */
+};
+
+/* Go up to the parent of W->cur for a ".." component. */
+static int
+trust_up(struct trust_walk *w, const char **error_r)
+{
+	struct stat st;
+	char *slash = strrchr(w->cur, '/');
+
+	/* CUR has no symbolic link in it: lexical is right, and every
+	 * directory above it was checked on the way down. */
+	if (slash != NULL && slash != w->cur)
+		*slash = '\0';
+	else
+		strlcpy(w->cur, "/", sizeof w->cur);
+	if (lstat(w->cur, &st) != 0)
+		return trust_lstat_error(w->path, w->cur, 0, error_r);
+	w->sticky = trust_sticky(&st);
+	return 0;
+}
+
+/* Put the target of the link NEXT in front of what is left to walk. */
+static int
+trust_follow(struct trust_walk *w, const char *next, const char **error_r)
+{
+	char link[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	if (++w->links > TRUST_LINKS_MAX)
+		return trust_error(error_r, "%s: too many levels of symbolic "
+		    "links", w->path);
+	if ((n = readlink(next, link, sizeof link - 1)) < 0)
+		return trust_lstat_error(w->path, next, 0, error_r);
+	link[n] = '\0';
+	if (trust_prepend(w->rest, sizeof w->rest, link) != 0)
+		return trust_error(error_r, "%s: path too long", w->path);
+	/* A relative link leaves CUR as it is (checked); an absolute one
+	 * starts again at "/" (checked first thing). */
+	if (link[0] == '/') {
+		strlcpy(w->cur, "/", sizeof w->cur);
+		if (lstat(w->cur, &st) != 0)
+			return trust_lstat_error(w->path, w->cur, 0, error_r);
+		w->sticky = trust_sticky(&st);
+	}
+	return 0;
+}
+
+/* Walk one component NAME (the last one if LAST). */
+static int
+trust_component(struct trust_walk *w, const char *name, int last,
+    const char **error_r)
+{
+	char next[PATH_MAX];
+	struct stat st;
+
+	if (strcmp(name, ".") == 0)
+		return 0;
+	if (strcmp(name, "..") == 0)
+		return trust_up(w, error_r);
+	if ((size_t)snprintf(next, sizeof next, "%s%s%s", w->cur,
+	    strcmp(w->cur, "/") != 0 ? "/" : "", name) >= sizeof next)
+		return trust_error(error_r, "%s: path too long", w->path);
+	if (lstat(next, &st) != 0)
+		return trust_lstat_error(w->path, next, last, error_r);
+	if (trust_one(w->path, next, &st, last, w->sticky, error_r) != 0)
+		return -1;
+	if (S_ISLNK(st.st_mode))
+		return trust_follow(w, next, error_r);
+	if (!S_ISDIR(st.st_mode) && !last)
+		return trust_error(error_r, "%s: %s: not a directory",
+		    w->path, next);
+	strlcpy(w->cur, next, sizeof w->cur);
+	w->sticky = trust_sticky(&st);
+	return 0;
+}
+
 int
 trust_check(const char *path, enum trust_kind kind, const char **error_r)
 {
-	char cur[PATH_MAX], rest[PATH_MAX], name[NAME_MAX + 1];
-	char link[PATH_MAX];
+	struct trust_walk w;
+	char name[NAME_MAX + 1];
 	struct stat st;
-	int links = 0, sticky, more;
-	ssize_t n;
+	int more;
 
-	if (strlcpy(rest, path, sizeof rest) >= sizeof rest)
+	memset(&w, 0, sizeof w);
+	w.path = path;
+	if (strlcpy(w.rest, path, sizeof w.rest) >= sizeof w.rest)
 		return trust_error(error_r, "%s: path too long", path);
 	if (path[0] != '/') {
 		/* Relative to the working directory, which is checked too. */
-		if (getcwd(cur, sizeof cur) == NULL)
+		if (getcwd(w.cur, sizeof w.cur) == NULL)
 			return trust_error(error_r, "%s: getcwd: %s", path,
 			    strerror(errno));
-		if (trust_prepend(rest, sizeof rest, cur) != 0)
+		if (trust_prepend(w.rest, sizeof w.rest, w.cur) != 0)
 			return trust_error(error_r, "%s: path too long", path);
 	}
-	strlcpy(cur, "/", sizeof cur);
-	if (lstat(cur, &st) != 0)
-		return trust_lstat_error(path, cur, 0, error_r);
-	if (trust_one(path, cur, &st, 0, 0, error_r) != 0)
+	strlcpy(w.cur, "/", sizeof w.cur);
+	if (lstat(w.cur, &st) != 0)
+		return trust_lstat_error(path, w.cur, 0, error_r);
+	if (trust_one(path, w.cur, &st, 0, 0, error_r) != 0)
 		return -1;
-	sticky = trust_sticky(&st);
-	while ((more = trust_next(rest, name, sizeof name)) != 0) {
-		char next[PATH_MAX];
-		size_t l = strlen(cur);
-		int last;
-
+	w.sticky = trust_sticky(&st);
+	while ((more = trust_next(w.rest, name, sizeof name)) != 0) {
 		if (more < 0)
 			return trust_error(error_r, "%s: file name too long",
 			    path);
-		last = rest[strspn(rest, "/")] == '\0';
-		if (strcmp(name, ".") == 0)
-			continue;
-		if (strcmp(name, "..") == 0) {
-			/* CUR has no symbolic link in it: lexical is right,
-			 * and every directory above it was checked. */
-			char *slash = strrchr(cur, '/');
-
-			if (slash != NULL && slash != cur)
-				*slash = '\0';
-			else
-				strlcpy(cur, "/", sizeof cur);
-			if (lstat(cur, &st) != 0)
-				return trust_lstat_error(path, cur, 0,
-				    error_r);
-			sticky = trust_sticky(&st);
-			continue;
-		}
-		if ((size_t)snprintf(next, sizeof next, "%s%s%s", cur,
-		    l > 1 ? "/" : "", name) >= sizeof next)
-			return trust_error(error_r, "%s: path too long", path);
-		if (lstat(next, &st) != 0)
-			return trust_lstat_error(path, next, last, error_r);
-		if (trust_one(path, next, &st, last, sticky, error_r) != 0)
+		if (trust_component(&w, name,
+		    w.rest[strspn(w.rest, "/")] == '\0', error_r) != 0)
 			return -1;
-		if (S_ISLNK(st.st_mode)) {
-			if (++links > TRUST_LINKS_MAX)
-				return trust_error(error_r, "%s: too many "
-				    "levels of symbolic links", path);
-			n = readlink(next, link, sizeof link - 1);
-			if (n < 0)
-				return trust_lstat_error(path, next, 0,
-				    error_r);
-			link[n] = '\0';
-			if (trust_prepend(rest, sizeof rest, link) != 0)
-				return trust_error(error_r, "%s: path too "
-				    "long", path);
-			/* A relative link leaves CUR as it is (checked);
-			 * an absolute one starts again at "/". */
-			if (link[0] == '/') {
-				strlcpy(cur, "/", sizeof cur);
-				if (lstat(cur, &st) != 0)
-					return trust_lstat_error(path, cur, 0,
-					    error_r);
-				sticky = trust_sticky(&st);
-			}
-			continue;
-		}
-		if (!S_ISDIR(st.st_mode) && rest[strspn(rest, "/")] != '\0')
-			return trust_error(error_r, "%s: %s: not a directory",
-			    path, next);
-		strlcpy(cur, next, sizeof cur);
-		sticky = trust_sticky(&st);
 	}
 	/* CUR is the object PATH names, all links resolved. */
-	if (lstat(cur, &st) != 0)
-		return trust_lstat_error(path, cur, 1, error_r);
+	if (lstat(w.cur, &st) != 0)
+		return trust_lstat_error(path, w.cur, 1, error_r);
 	if (kind == TRUST_DIR && !S_ISDIR(st.st_mode))
 		return trust_error(error_r, "%s: not a directory", path);
 	if (kind == TRUST_FILE && !S_ISREG(st.st_mode))
