@@ -648,8 +648,8 @@ parse_buffer(const char *path, const char *buf, size_t len,
 			continue;
 		}
 		if (weak)
-			pf_host->log(LOG_WARNING, "%s: line %lu: legacy or cheap "
-			    "crypt method, rehash with $y$ or $6$", path,
+			pf_host->log(LOG_WARNING, "%s: line %lu: legacy or "
+			    "cheap crypt method, rehash with $y$ or $6$", path,
 			    lineno);
 		t->v[t->n++] = e;
 	}
@@ -766,8 +766,8 @@ refresh(void)
 		    sizeof cur_path, "%s", path) >= (int)sizeof cur_path) {
 			cur_path[0] = '\0';
 			if (bad_errno != -1)
-				pf_host->log(LOG_ERR, "[" PF_NAME "] path is not "
-				    "set or not usable");
+				pf_host->log(LOG_ERR, "[" PF_NAME "] path is "
+				    "not set or not usable");
 			bad_errno = -1;
 			return -1;
 		}
@@ -862,8 +862,9 @@ pf_verify_plain(const char *user, const char *pass)
 	if (h == NULL && setting == table->dummy &&
 	    strcmp(table->dummy, PF_DUMMY_SETTING) != 0) {
 		/* A dummy that fails at once would make unknown users fast. */
-		pf_host->log(LOG_WARNING, "%s: crypt(3) rejects the first crypt "
-		    "hash; using SHA-512 crypt for unknown users", cur_path);
+		pf_host->log(LOG_WARNING, "%s: crypt(3) rejects the first "
+		    "crypt hash; using SHA-512 crypt for unknown users",
+		    cur_path);
 		memcpy(table->dummy, PF_DUMMY_SETTING,
 		    sizeof PF_DUMMY_SETTING);
 		h = crypt_rn(phrase, table->dummy, &cdata, sizeof cdata);
@@ -992,7 +993,8 @@ pf_verify_apop(const char *user, const char *challenge, const char *digest)
 		slen = sizeof PF_DUMMY_SECRET - 1;
 	}
 	if (apop_md5_hex(challenge, clen, secret, slen, hex) == -1) {
-		pf_host->log(LOG_ERR, "APOP: MD5 is not available from libcrypto");
+		pf_host->log(LOG_ERR, "APOP: MD5 is not available from "
+		    "libcrypto");
 		return POP23D_TEMPFAIL;
 	}
 	ok = CRYPTO_memcmp(hex, digest, PF_DIGEST_HEX) == 0;

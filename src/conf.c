@@ -293,8 +293,8 @@ conf_int_key(struct conf_parse_ctx *ctx, const char *name, const char *value)
 			continue;
 		if (conf_parse_int(value, k->min, k->max,
 		    (int *)((char *)ctx->cfg + k->off)) != 0)
-			conf_fail(ctx, "%s: expected a whole number in %ld..%ld",
-			    name, k->min, k->max);
+			conf_fail(ctx, "%s: expected a whole number in "
+			    "%ld..%ld", name, k->min, k->max);
 		return 1;
 	}
 	return 0;
@@ -318,7 +318,8 @@ conf_str_key(struct conf_parse_ctx *ctx, const char *name, const char *value)
 		}
 		if ((strcmp(name, "auth") == 0 || strcmp(name, "storage") == 0)
 		    && (value[0] == '\0' || strpbrk(value, "/.") != NULL))
-			conf_fail(ctx, "%s: not a plugin name: %s", name, value);
+			conf_fail(ctx, "%s: not a plugin name: %s", name,
+			    value);
 		if (strcmp(name, "auth") == 0)
 			cfg->auth_line = ctx->line;
 		else if (strcmp(name, "storage") == 0)

@@ -32,7 +32,7 @@ enum proto {
 
 struct listener_conf {
 	enum proto proto;
-	char host[CONF_HOST_MAX];	/* numeric address or name; "*" = any */
+	char host[CONF_HOST_MAX];	/* numeric address, name; "*": any */
 	char port[16];
 	int line;		/* config line, for messages */
 };
@@ -55,8 +55,8 @@ struct config {
 	char store_plugin[CONF_NAME_MAX];
 	int auth_line, store_line;	/* where they were set (0: default) */
 
-	char hostname[CONF_HOST_MAX];	/* in greetings; default gethostname() */
-	char login_user[CONF_NAME_MAX];	/* pre-auth processes run as this user */
+	char hostname[CONF_HOST_MAX];	/* in greetings; gethostname() */
+	char login_user[CONF_NAME_MAX];	/* pre-auth processes run as it */
 	uid_t login_uid;	/* its ids, resolved by the master at start */
 	gid_t login_gid;
 	char login_chroot[PATH_MAX];	/* and chroot here (root only) */

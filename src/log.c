@@ -428,7 +428,8 @@ log_relay_drain(void)
 		mh.msg_controllen = sizeof cm.b;
 		/* Room for the credentials only: descriptors a child might
 		 * send along do not fit and are discarded by the kernel. */
-		r = recvmsg(log_relay_rfd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		r = recvmsg(log_relay_rfd, &mh,
+		    MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0)

@@ -298,7 +298,8 @@ write_file(const char *path, const char *text, const char **error_r)
 	if (fd == -1)
 		return master_error(error_r, "%s: %s", tmp, strerror(errno));
 	w = write(fd, text, len);
-	err = w == -1 ? errno : EIO;	/* a short write: the disk is full */
+	/* A short write means the disk is full. */
+	err = w == -1 ? errno : EIO;
 	if (close(fd) != 0 && w == (ssize_t)len) {
 		err = errno;
 		w = -1;
@@ -727,7 +728,8 @@ parse_options(int argc, char *argv[], struct options *o)
 
 	memset(o, 0, sizeof *o);
 	o->conf_path = SYSCONFDIR "/pop23d.conf";
-	while ((ch = getopt_long(argc, argv, "c:ftdi:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:ftdi:", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			o->conf_path = optarg;

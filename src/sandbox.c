@@ -158,8 +158,8 @@ sandbox_preauth(const char **error_r)
 #ifdef POP23D_SANITIZERS
 	for (i = 0; i < sizeof sandbox_allow_sanitizer /
 	    sizeof sandbox_allow_sanitizer[0]; i++)
-		if (sandbox_rule(ctx, SCMP_ACT_ALLOW, sandbox_allow_sanitizer[i],
-		    0, NULL, error_r) != 0)
+		if (sandbox_rule(ctx, SCMP_ACT_ALLOW,
+		    sandbox_allow_sanitizer[i], 0, NULL, error_r) != 0)
 			goto fail;
 #endif
 	if (sandbox_arg_rules(ctx, error_r) != 0)

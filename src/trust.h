@@ -7,8 +7,8 @@
 #define POP23D_TRUST_H
 
 enum trust_kind {
-	TRUST_FILE = 1,		/* a regular file (config, plugin, passwd) */
-	TRUST_DIR = 2,		/* a directory (plugin_dir, login_chroot) */
+	TRUST_FILE = 1,	/* a regular file (config, plugin, passwd) */
+	TRUST_DIR = 2,	/* a directory (plugin_dir, login_chroot) */
 };
 
 /*

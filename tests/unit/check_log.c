@@ -93,7 +93,8 @@ START_TEST(test_line_high_octets)
 
 	capture(log_high_octets, got, sizeof got);
 	for (i = 0; got[i] != '\0'; i++)
-		ck_assert_msg(got[i] == '\n' || ((unsigned char)got[i] >= 0x20 &&
+		ck_assert_msg(got[i] == '\n' ||
+		    ((unsigned char)got[i] >= 0x20 &&
 		    (unsigned char)got[i] <= 0x7e), "octet 0x%02x at %zu in %s",
 		    (unsigned char)got[i], i, got);
 	ck_assert_msg(strstr(got, " name=\\xe9t\\xe9.M1P1.host\n") != NULL,

@@ -80,7 +80,8 @@ allowed_io(void)
 	return OK;
 }
 
-static int fds[2] = { -1, -1 };	/* a socket pair made before the filter */
+/* A socket pair made before the filter, used inside it. */
+static int fds[2] = { -1, -1 };
 
 static int
 allowed_socketpair_io(void)
