@@ -385,9 +385,10 @@ class Server:
                     n += 1
         return n
 
-    def start(self):
+    def start(self, pass_fds=()):
         """Start pop23d -f -d and wait until the port file lists every
-        listener."""
+        listener.  PASS_FDS: descriptors of ours the daemon inherits (to
+        check that it does not hand them on)."""
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError('already running')
         try:
@@ -400,7 +401,7 @@ class Server:
             self.proc = subprocess.Popen(
                 [self.binary, '-f', '-d', '-c', self.conf_path],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                cwd=self.tmp)
+                cwd=self.tmp, pass_fds=pass_fds)
         finally:
             log.close()
         self.pid = self.proc.pid
