@@ -203,7 +203,21 @@ static void
 monitor_reap(struct session *s)
 {
 	int status;
+	pid_t r;
 
+	/* A child that died by itself (the seccomp filter's SIGSYS, a
+	 * crash) is logged: otherwise the only trace is a closed
+	 * connection. */
+	while ((r = waitpid(s->child, &status, WNOHANG)) == -1 &&
+	    errno == EINTR)
+		;
+	if (r == s->child) {
+		if (WIFSIGNALED(status))
+			log_warnx("pre-auth process died of signal %d%s",
+			    WTERMSIG(status), WTERMSIG(status) == SIGSYS ?
+			    " (a system call the sandbox forbids)" : "");
+		return;
+	}
 	kill(s->child, SIGKILL);
 	while (waitpid(s->child, &status, 0) == -1 && errno == EINTR)
 		;

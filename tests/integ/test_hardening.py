@@ -8,6 +8,7 @@
 import os
 import re
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -435,6 +436,21 @@ class Sandbox(p23.TestCase):
         self.assertRegex(st['CapEff'], r'^0+$')
         self.assertOK(c.cmd('QUIT'))
         self.assertNotIn('died of signal', srv.log_text())
+
+    def test_preauth_death_logged(self):
+        # A pre-auth child killed by the filter (SIGSYS) must leave a
+        # trace in the log, not only a closed connection.  The signal is
+        # sent from outside: the same status the kernel's kill gives.
+        srv = self.server()
+        c = self.conn(srv)
+        self.assertTrue(c.line().startswith('+OK'))
+        monitor, preauth = srv.sessions()
+        os.kill(preauth, signal.SIGSYS)
+        self.assertTrue(c.closed())
+        self.assertTrue(wait_log(srv, r'pre-auth process died of signal '
+                                 r'%d \(a system call the sandbox '
+                                 r'forbids\)' % signal.SIGSYS),
+                        srv.log_text()[-2000:])
 
     def test_pop2_preauth(self):
         srv = self.server(pop2=True)
