@@ -133,6 +133,12 @@ class Pam(p23.TestCase):
         c.update(conf)
         return self.server(users={}, conf=c)
 
+    def assertLogged(self, srv, text, timeout=5):
+        """TEXT shows up in the server log (the monitor's lines reach it
+        through the master, a moment after the reply)."""
+        if not p23.wait_until(lambda: text in srv.log_text(), timeout):
+            self.fail('%r not in the log:\n%s' % (text, srv.log_tail()))
+
     def deliver(self, user, data):
         pw = pwd.getpwnam(user)
         path = os.path.join(HOMES, user, 'Maildir', 'new',
@@ -166,9 +172,8 @@ class Pam(p23.TestCase):
             lambda: any(p23.proc_uid(p) == uid for p in srv.sessions()), 5),
             'no session process runs as %s (uid %d)' % (U_OK, uid))
         self.assertOK(c.cmd('QUIT'))
-        log = srv.log_text()
-        self.assertIn('login result=ok', log)
-        self.assertNotIn(PASSWORD, log)
+        self.assertLogged(srv, 'login result=ok')
+        self.assertNotIn(PASSWORD, srv.log_text())
 
     def test_mail_location_template(self):
         # %u: the maildrop comes from the template, not from the home
@@ -213,13 +218,13 @@ class Pam(p23.TestCase):
             self.assertLess(dt, delay + 0.4, '%s took %.2f s' % (what, dt))
         spread = max(times.values()) - min(times.values())
         self.assertLess(spread, 0.3, times)
-        log = srv.log_text()
         # the log says why (for the administrator), never the password
-        self.assertIn('user=%s: good password, but pam_acct_mgmt' % U_EXP,
-                      log)
-        self.assertIn('user=%s: good password, but pam_acct_mgmt' % U_CHG,
-                      log)
-        self.assertIn('user=root: refused: uid 0', log)
+        self.assertLogged(srv, 'user=%s: good password, but pam_acct_mgmt'
+                          % U_EXP)
+        self.assertLogged(srv, 'user=%s: good password, but pam_acct_mgmt'
+                          % U_CHG)
+        self.assertLogged(srv, 'user=root: refused: uid 0')
+        log = srv.log_text()
         self.assertNotIn('user=root: pam_authenticate', log)
         self.assertNotIn(PASSWORD, log)
         # and the good account still works
@@ -248,7 +253,7 @@ class Pam(p23.TestCase):
         srv = self.pam_server(**{'pam.min_uid': '30000'})
         r, _ = self.attempt(srv, U_OK, PASSWORD)
         self.assertEqual(r, BAD_REPLY)
-        self.assertIn('uid below min_uid', srv.log_text())
+        self.assertLogged(srv, 'uid below min_uid')
 
     def module_server(self, mode):
         out = tempfile.mktemp(prefix='p23pamout-')
@@ -273,8 +278,7 @@ class Pam(p23.TestCase):
         self.assertIn('answered 0', got)
         self.assertIn('conv-error', got)
         self.assertNotIn('echo-on-answer', got)
-        self.assertIn('pop23d only answers the password prompt',
-                      srv.log_text())
+        self.assertLogged(srv, 'pop23d only answers the password prompt')
 
     @unittest.skipUnless(os.path.exists(TEST_MODULE),
                              'test PAM module not built')
@@ -303,9 +307,9 @@ class Pam(p23.TestCase):
         srv, out = self.module_server('notes')
         c = self.conn(srv)
         self.assertOK(c.login(U_OK, PASSWORD))
+        self.assertLogged(srv, 'PAM says: p23 error note')
+        self.assertLogged(srv, 'PAM says: p23 info ')
         log = srv.log_bytes()
-        self.assertIn(b'PAM says: p23 error note', log)
-        self.assertIn(b'PAM says: p23 info ', log)
         self.assertNotIn(b'\033', log)
         self.assertNotIn(b'\001', log)
 
