@@ -540,7 +540,7 @@ START_TEST(test_cp_settings)
 		{ "program", "relative/path", "absolute" },
 		{ "program", "", "not set" },
 		{ "timeout", "0", "timeout" },
-		{ "timeout", "61", "timeout" },
+		{ "timeout", "31", "timeout" },
 		{ "timeout", "5s", "timeout" },
 		{ "timeout", "+5", "timeout" },
 		{ "needs_root", "maybe", "needs_root" },
