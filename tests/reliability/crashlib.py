@@ -686,6 +686,8 @@ class Scenario:
         import shutil
         top = self.be.mount_point()
         for name in os.listdir(top):
+            if name == 'lost+found':
+                continue
             p = os.path.join(top, name)
             if os.path.isdir(p) and not os.path.islink(p):
                 shutil.rmtree(p)
