@@ -38,7 +38,14 @@ from crashlib import p23  # noqa: E402
 CYCLES = int(os.environ.get('P23_CRASH_CYCLES', '150'))
 SEED = int(os.environ.get('P23_CRASH_SEED', '1939'))
 # Keep the maildrop between these sizes (messages).
-LOW, HIGH = 20, 70
+LOW, HIGH = 30, 80
+
+
+def steps_of(shim, pid):
+    """Steps the shim has traced for process PID so far."""
+    if shim is None:
+        return 0
+    return sum(1 for t in shim.trace() if t[0] == pid)
 
 
 class Crash(p23.TestCase):
@@ -52,9 +59,15 @@ class Crash(p23.TestCase):
         model = crashlib.Model(be)
         for seq in range(1, 41):
             model.add(seq, be.deliver(crashlib.message(seq)))
+        # The shim only counts and traces here: how many steps of UPDATE
+        # each killed session had done.
+        shim = crashlib.Shim(srv, be.mount_point()) \
+            if crashlib.shim_available() else None
+        if shim:
+            shim.set('count', trace=True)
         srv.start()
         dl = crashlib.Deliverer(be, os.path.join(srv.tmp, 'delivered'),
-                                interval=0.002)
+                                interval=0.0005)
         self.addCleanup(dl.stop)
         dl.pause()
         rnd = random.Random(SEED)
@@ -64,6 +77,8 @@ class Crash(p23.TestCase):
         t_start = time.monotonic()
         for cycle in range(CYCLES):
             probs = model.check(delivered=dl.delivered())
+            if shim:
+                open(shim.trace_path, 'w').close()
             c = crashlib.login(srv, 'alice')
             try:
                 seqs = crashlib.listing(c, model)
@@ -77,7 +92,8 @@ class Crash(p23.TestCase):
                 n = len(seqs)
                 for k in rnd.sample(range(1, n + 1), min(n, rnd.randint(0, 6))):
                     crashlib.retr_check(c, k, seqs[k - 1])
-                ndel = rnd.randint(0, n) if n > LOW else rnd.randint(0, 3)
+                ndel = rnd.randint(0, n // 2) if n > LOW else \
+                    rnd.randint(0, 2)
                 dele = rnd.sample(range(1, n + 1), min(n, ndel))
                 for k in dele:
                     r = c.cmd('DELE %d' % k)
@@ -90,6 +106,7 @@ class Crash(p23.TestCase):
                 kill = cycle % 5 != 0 and len(times) > 0
                 delay = rnd.choice(times) * rnd.uniform(0, 1.2) \
                     if kill else None
+                before_quit = steps_of(shim, pid)
                 t0 = time.perf_counter()
                 c.send('QUIT\r\n')
                 if kill:
@@ -105,6 +122,12 @@ class Crash(p23.TestCase):
                 if reply and not kill:
                     times.append(time.perf_counter() - t0)
                 crashlib.wait_gone(pid)
+                if kill and not reply and shim:
+                    done = steps_of(shim, pid) - before_quit
+                    stats['killed after %s UPDATE steps' % (
+                        '0' if done == 0 else '1-4' if done < 5 else
+                        '5-9' if done < 10 else '10-19' if done < 20 else
+                        '20+')] += 1
             except crashlib.SessionError as e:
                 probs.append(str(e))
                 reply, marked, kill = '', [], False
