@@ -190,6 +190,8 @@ class Backend:
       mount_point()         the directory that holds maildrop and index
                             (the disk-full tests mount a small file
                             system there before prepare())
+      remove(key)           (optional) remove a stored message behind the
+                            server's back, as another client would
     """
     NAME = None
     PLUGIN = None
@@ -279,6 +281,14 @@ class MaildirBackend(Backend):
 
     def index_path(self):
         return os.path.join(self.maildir(), 'pop23d.index')
+
+    def remove(self, key):
+        md = self.maildir()
+        key = os.fsdecode(key)
+        for sub in ('new', 'cur'):
+            for f in os.listdir(os.path.join(md, sub)):
+                if f.split(':')[0] == key:
+                    os.unlink(os.path.join(md, sub, f))
 
     def deliverer_args(self):
         return ['--maildir', self.maildir()]
@@ -694,7 +704,11 @@ class Scenario:
             else:
                 os.unlink(p)
 
-    def reset(self, warm=False, first_seq=1):
+    def reset(self, warm=False, first_seq=1, churn=False):
+        """A fresh maildrop (see the class comment).  CHURN (with WARM):
+        then two messages are removed behind the server's back and two
+        new ones delivered, so that the next login stores records and
+        prunes stale ones."""
         if self.shim:
             self.shim.set('off')
         self.wipe()
@@ -710,6 +724,14 @@ class Scenario:
             if not r.startswith('+OK'):
                 raise SessionError('warm-up QUIT: %r' % r)
             self.wait_idle()
+        if churn and hasattr(self.be, 'remove'):
+            for seq in (first_seq + 1, first_seq + 3):
+                self.be.remove(self.model.keys[seq])
+                self.model.live.discard(seq)
+                self.model.removed.add(seq)
+            for seq in range(first_seq + self.nmsgs,
+                             first_seq + self.nmsgs + 2):
+                self.model.add(seq, self.be.deliver(message(seq)))
 
     def wait_idle(self, timeout=10):
         """Wait until no session process is left."""

@@ -135,10 +135,24 @@ class Abuse(p23.TestCase):
         n = SESSIONS
         srv = self.users_server(n, msgs=10)
         base_fds = fd_count(srv.pid)
+        # Every user logs in once first, so that the measured run finds
+        # its index (a warm login, as in steady operation).
+        t = self.popstress('sessions', '-p', srv.pop3_port, '-w', 'pw',
+                           '-n', n, '--sources', max(1, n // 50),
+                           '--rate', 100, '--think', 0, '--no-wait',
+                           '--timeout', 300)
+        self.assertEqual(result(t.stdout, 'sessions')['failed'], '0',
+                         t.stdout + t.stderr)
+        self.assertTrue(p23.wait_until(lambda: not srv.sessions(), 20))
+        # Connects at RATE per second; after the barrier each session
+        # RETRs its 10 messages and QUITs, with a think time of up to
+        # THINK ms before each command.
+        rate, think = (100, 1000) if LONG else (250, 200)
         p = subprocess.Popen(
             [POPSTRESS, 'sessions', '-p', str(srv.pop3_port), '-w', 'pw',
              '-n', str(n), '--sources', str(max(1, n // 50)),
-             '--rate', '250', '--think', '200', '--timeout', '120'],
+             '--rate', str(rate), '--think', str(think), '--timeout',
+             '300'],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: p.poll() is None and p.kill())
@@ -150,10 +164,12 @@ class Abuse(p23.TestCase):
         p.stdin.flush()
         out, err = p.communicate(timeout=600)
         r = result(out, 'sessions')
-        print('%d sessions: %s; while all were logged in: %s; %d '
+        print('%d sessions (%d connects/s, think time up to %d ms): %s; '
+              'while all were logged in: %s; %d '
               'processes (master included), PSS %.1f MiB in all (%.0f KiB '
               'per session), RSS sum %.1f MiB; load average %s at READY, '
-              '%s at the end' % (n, out.strip().split('\n')[-1], ready.strip(),
+              '%s at the end' % (n, rate, think, out.strip().split('\n')[-1],
+                                 ready.strip(),
                                  procs, pss / 1024, pss / max(1, procs - 1),
                                  rss / 1024, load, loadavg()))
         self.assertEqual((r['ok'], r['failed']), (str(n), '0'),

@@ -191,9 +191,10 @@ class Crash(p23.TestCase):
         retr, dele = (1, 2, 5, 9), (2, 3, 4, 9, 12)
         problems = []
         summary = []
-        # (index at login, renameat2 with RENAME_NOREPLACE works)
-        for warm, rn2 in ((False, True), (True, True), (True, False)):
-            sc.reset(warm)
+        # (index at login, churn, renameat2 with RENAME_NOREPLACE works)
+        for warm, churn, rn2 in ((False, False, True), (True, False, True),
+                                 (True, True, True), (True, False, False)):
+            sc.reset(warm, churn=churn)
             sc.shim.set('count', trace=True, renameat2=rn2)
             out = sc.run(retr, dele)
             steps = [t for t in sc.shim.trace()]
@@ -203,11 +204,12 @@ class Crash(p23.TestCase):
             n = len(steps)
             self.assertGreater(n, 4, 'the shim saw no steps: %r' % steps)
             ops = collections.Counter(t[2] for t in steps)
-            what = '%s index%s' % ('warm' if warm else 'cold',
-                                   '' if rn2 else ', no renameat2')
+            what = '%s index%s%s' % ('warm' if warm else 'cold',
+                                     ', churn' if churn else '',
+                                     '' if rn2 else ', no renameat2')
             kinds = collections.Counter()
             for k in range(1, n + 2):
-                sc.reset(warm)
+                sc.reset(warm, churn=churn)
                 sc.shim.set('kill', k, renameat2=rn2)
                 out = sc.run(retr, dele, kill_expected=True)
                 if out['quit'].startswith('+OK'):
@@ -216,8 +218,6 @@ class Crash(p23.TestCase):
                     kinds['killed after login'] += 1
                 else:
                     kinds['killed during login'] += 1
-                what = '%s index%s' % ('warm' if warm else 'cold',
-                                       '' if rn2 else ', no renameat2')
                 for p in sc.verify(out):
                     problems.append('%s, kill at step %d (%s): %s' %
                                     (what, k,

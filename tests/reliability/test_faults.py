@@ -67,10 +67,12 @@ class Faults(p23.TestCase):
         sc = crashlib.Scenario(self, backend_cls, nmsgs=12)
         problems, summary = [], []
         runs = 0
-        for warm, rn2 in ((False, True), (True, True), (True, False)):
-            what = '%s index%s' % ('warm' if warm else 'cold',
-                                   '' if rn2 else ', no renameat2')
-            sc.reset(warm)
+        for warm, churn, rn2 in ((False, False, True), (True, False, True),
+                                 (True, True, True), (True, False, False)):
+            what = '%s index%s%s' % ('warm' if warm else 'cold',
+                                     ', churn' if churn else '',
+                                     '' if rn2 else ', no renameat2')
+            sc.reset(warm, churn=churn)
             sc.shim.set('count', trace=True, renameat2=rn2)
             out = sc.run(RETR, DELE)
             steps = sc.shim.trace()
@@ -82,7 +84,7 @@ class Faults(p23.TestCase):
             for k in range(1, n + 1):
                 for mode in ('fail1', 'failall'):
                     err = ERRNOS[(k + (mode == 'failall')) % len(ERRNOS)]
-                    sc.reset(warm)
+                    sc.reset(warm, churn=churn)
                     sc.shim.set(mode, k, err, renameat2=rn2)
                     out = sc.run(RETR, DELE)
                     runs += 1
