@@ -271,7 +271,7 @@ struct conn {
 	int in_header;
 	/* slow */
 	int greeted, dripped;
-	int64_t closed_at;
+	int64_t greeted_at, closed_at;
 	int failed;
 };
 
@@ -504,6 +504,8 @@ handle_lines(struct conn *c)
 		}
 		line[--len] = '\0';
 		if (c->kind == K_SLOW) {
+			if (!c->greeted)
+				c->greeted_at = now_us();
 			c->greeted = 1;
 			continue;
 		}
@@ -831,7 +833,7 @@ run_slowloris(void)
 	int by_deadline = 0, still_open = 0, local_err = 0;
 	long ok, fail;
 	size_t i, open;
-	int64_t last_close = 0;
+	int64_t last_close = 0, last_after_greet = 0;
 
 	gap = (int64_t)(1e6 / o_rate);
 	end_logins = t0 + (int64_t)(o_duration * 1e6);
@@ -880,13 +882,16 @@ run_slowloris(void)
 		by_deadline++;
 		if (c->closed_at - c->started > last_close)
 			last_close = c->closed_at - c->started;
+		if (c->closed_at - c->greeted_at > last_after_greet)
+			last_after_greet = c->closed_at - c->greeted_at;
 	}
 	real_totals(&ok, &fail);
 	printf("RESULT mode=slowloris slow=%d refused=%d greeted=%d "
 	    "closed_by_server=%d still_open=%d local_errors=%d "
-	    "longest_slow_s=%.1f logins=%d logins_ok=%ld logins_failed=%ld "
-	    "seconds=%.1f", o_slow, refused, greeted, by_deadline,
-	    still_open, local_err, last_close / 1e6, logins, ok, fail,
+	    "longest_slow_s=%.1f longest_after_greeting_s=%.1f logins=%d "
+	    "logins_ok=%ld logins_failed=%ld seconds=%.1f", o_slow, refused,
+	    greeted, by_deadline, still_open, local_err, last_close / 1e6,
+	    last_after_greet / 1e6, logins, ok, fail,
 	    (now_us() - t0) / 1e6);
 	lat_print("greeting", &lat[C_GREET]);
 	lat_print("PASS", &lat[C_PASS]);
