@@ -9,8 +9,11 @@
  * and on SIGHUP (and for "pop23d -t"); verify_plain(), verify_apop() and
  * lookup() run in the per-connection monitor, which never reads client
  * bytes itself: it only gets the user name and password (or APOP digest)
- * that the pre-auth child forwarded.  The file is opened by root, so a
- * world-writable file is refused: anyone could add a user.
+ * that the pre-auth child forwarded.  The file is opened by root and maps
+ * users to uids, so it must pass the host's trusted_file() check (owned by
+ * root, or by the daemon's user in rootless mode, not writable by group or
+ * others, and the same for every directory above it): otherwise anyone
+ * who could write it could add a user or give one another's uid.
  *
  * Config section [passwdfile]:
  *	path = /etc/pop23d/passwd	(absolute; required)
@@ -67,6 +70,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,13 +156,15 @@ struct pf_table {
 	int racy;		/* read again on next use */
 };
 
-static const struct pop23d_host *host;
+static const struct pop23d_host *pf_host;
 static struct pf_table *table;		/* NULL: nothing loaded */
 static char cur_path[PATH_MAX];		/* path of table, "" if none */
 static struct pf_stamp bad_stamp;	/* a version that failed: logged */
 static int bad_racy;			/* ... but may change unseen */
 static int bad_errno;			/* last stat() errno logged */
 static char errbuf[PATH_MAX + 256];	/* check_config() message */
+/* A parser reason with variable text (pf_why()); valid until the next. */
+static char pf_whybuf[128];
 /* ~32 KiB; static because the monitor is single-threaded and it must be
  * zero before the first crypt_rn().  Wiped after each use. */
 static struct crypt_data cdata;
@@ -190,13 +196,30 @@ table_free(struct pf_table **tp)
 	if (t == NULL)
 		return;
 	for (i = 0; i < t->n; i++) {
-		host->secure_zero(t->v[i].line, t->v[i].line_size);
+		pf_host->secure_zero(t->v[i].line, t->v[i].line_size);
 		free(t->v[i].line);
 	}
 	free(t->v);
-	host->secure_zero(t, sizeof *t);
+	pf_host->secure_zero(t, sizeof *t);
 	free(t);
 	*tp = NULL;
+}
+
+/*
+ * Error idiom of this file: parser functions return -1 and point *why_r at
+ * a reason, a literal or pf_whybuf (via pf_why()), valid until the next
+ * pf_why(); set_error() and set_line_error() turn a reason into errbuf,
+ * the text check_config() returns and the log shows.
+ */
+static const char * __attribute__((format(printf, 1, 2)))
+pf_why(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(pf_whybuf, sizeof pf_whybuf, fmt, ap);
+	va_end(ap);
+	return pf_whybuf;
 }
 
 /*
@@ -305,29 +328,28 @@ check_crypt(const char *h, const char *required, int *weak_r,
 }
 
 /*
- * Parse the password field PW into E.  Returns 0 or -1 with a reason in
- * WHY (WHYLEN bytes).
+ * Parse the password field PW into E.  Returns 0 or -1 with *why_r set.
  */
 static int
-parse_password(char *pw, struct pf_entry *e, int *weak_r, char *why,
-    size_t whylen)
+parse_password(char *pw, struct pf_entry *e, int *weak_r,
+    const char **why_r)
 {
-	const char *required = NULL, *reason;
+	const char *required = NULL;
 	char *close, *rest;
 	size_t i, nlen;
 
 	*weak_r = 0;
 	if (*pw == '\0') {
-		snprintf(why, whylen, "empty password field");
+		*why_r = "empty password field";
 		return -1;
 	}
 	if (has_ctl(pw)) {
-		snprintf(why, whylen, "control character in password field");
+		*why_r = "control character in password field";
 		return -1;
 	}
 	if (*pw == '{') {
 		if ((close = strchr(pw, '}')) == NULL) {
-			snprintf(why, whylen, "unterminated {SCHEME}");
+			*why_r = "unterminated {SCHEME}";
 			return -1;
 		}
 		nlen = (size_t)(close - (pw + 1));
@@ -338,7 +360,7 @@ parse_password(char *pw, struct pf_entry *e, int *weak_r, char *why,
 		if (i == sizeof pf_schemes / sizeof pf_schemes[0]) {
 			/* The name is bounded by the line length and has
 			 * no control characters (checked above). */
-			snprintf(why, whylen, "unknown password scheme {%.*s}",
+			*why_r = pf_why("unknown password scheme {%.*s}",
 			    nlen > 40 ? 40 : (int)nlen, pw + 1);
 			return -1;
 		}
@@ -349,35 +371,33 @@ parse_password(char *pw, struct pf_entry *e, int *weak_r, char *why,
 		e->scheme = PF_SCHEME_CRYPT;
 		rest = pw;
 	} else {
-		snprintf(why, whylen, "password has no {SCHEME} and is not "
-		    "a $id$ crypt hash");
+		*why_r = "password has no {SCHEME} and is not "
+		    "a $id$ crypt hash";
 		return -1;
 	}
 	if (*rest == '\0') {
-		snprintf(why, whylen, "empty password after {SCHEME}");
+		*why_r = "empty password after {SCHEME}";
 		return -1;
 	}
 	e->secret = rest;
 	e->secret_len = strlen(rest);
 	if (e->secret_len >= PF_CMP_MAX) {
-		snprintf(why, whylen, "password field longer than %d bytes",
+		*why_r = pf_why("password field longer than %d bytes",
 		    PF_CMP_MAX - 1);
 		return -1;
 	}
 	if (e->scheme == PF_SCHEME_CRYPT &&
-	    check_crypt(rest, required, weak_r, &reason) == -1) {
-		snprintf(why, whylen, "%s", reason);
+	    check_crypt(rest, required, weak_r, why_r) == -1)
 		return -1;
-	}
 	return 0;
 }
 
 /*
  * Parse one line (NUL-terminated, in E->line, no LF) into E.  Returns 1
- * for an entry, 0 for a comment or blank line, -1 with a reason in WHY.
+ * for an entry, 0 for a comment or blank line, -1 with *why_r set.
  */
 static int
-parse_line(struct pf_entry *e, int *weak_r, char *why, size_t whylen)
+pf_parse_line(struct pf_entry *e, int *weak_r, const char **why_r)
 {
 	char *f[8], *p, *q;
 	unsigned long id;
@@ -396,7 +416,7 @@ parse_line(struct pf_entry *e, int *weak_r, char *why, size_t whylen)
 		if ((q = strchr(p, ':')) == NULL)
 			break;
 		if (n == sizeof f / sizeof f[0]) {
-			snprintf(why, whylen, "more than %zu fields (extra "
+			*why_r = pf_why("more than %zu fields (extra "
 			    "fields are not supported)",
 			    sizeof f / sizeof f[0]);
 			return -1;
@@ -405,35 +425,35 @@ parse_line(struct pf_entry *e, int *weak_r, char *why, size_t whylen)
 		p = q + 1;
 	}
 	if (n < 2) {
-		snprintf(why, whylen, "no ':' after the user name");
+		*why_r = "no ':' after the user name";
 		return -1;
 	}
 
 	e->user = f[0];
 	if (*e->user == '\0') {
-		snprintf(why, whylen, "empty user name");
+		*why_r = "empty user name";
 		return -1;
 	}
 	if (strlen(e->user) > PF_USER_MAX) {
-		snprintf(why, whylen, "user name longer than %d bytes",
+		*why_r = pf_why("user name longer than %d bytes",
 		    PF_USER_MAX);
 		return -1;
 	}
 	if (has_blank_or_ctl(e->user)) {
-		snprintf(why, whylen, "blank or control character in user "
-		    "name");
+		*why_r = "blank or control character in user "
+		    "name";
 		return -1;
 	}
-	if (parse_password(f[1], e, weak_r, why, whylen) == -1)
+	if (parse_password(f[1], e, weak_r, why_r) == -1)
 		return -1;
 
 	if (parse_id(n > 2 ? f[2] : "", &id, &reason) == -1) {
-		snprintf(why, whylen, "uid %s", reason);
+		*why_r = pf_why("uid %s", reason);
 		return -1;
 	}
 	e->uid = id == (unsigned long)-1 ? (uid_t)-1 : (uid_t)id;
 	if (parse_id(n > 3 ? f[3] : "", &id, &reason) == -1) {
-		snprintf(why, whylen, "gid %s", reason);
+		*why_r = pf_why("gid %s", reason);
 		return -1;
 	}
 	e->gid = id == (unsigned long)-1 ? (gid_t)-1 : (gid_t)id;
@@ -441,16 +461,16 @@ parse_line(struct pf_entry *e, int *weak_r, char *why, size_t whylen)
 	/* f[4] is gecos, f[6] the shell: both ignored. */
 	e->home = n > 5 ? f[5] : "";
 	if (*e->home != '\0' && *e->home != '/') {
-		snprintf(why, whylen, "home is not an absolute path");
+		*why_r = "home is not an absolute path";
 		return -1;
 	}
 	if (has_ctl(e->home)) {
-		snprintf(why, whylen, "control character in home");
+		*why_r = "control character in home";
 		return -1;
 	}
 	if (n > 7 && *f[7] != '\0') {
-		snprintf(why, whylen, "extra fields (8th field) are not "
-		    "supported");
+		*why_r = "extra fields (8th field) are not "
+		    "supported";
 		return -1;
 	}
 	return 1;
@@ -523,6 +543,50 @@ stamp_eq(const struct pf_stamp *s, const struct stat *st)
 	    s->mode == st->st_mode && s->owner == st->st_uid;
 }
 
+/* Sort T by user; a user listed twice is an error (-1, errbuf set). */
+static int
+pf_sort_unique(const char *path, struct pf_table *t)
+{
+	size_t i;
+
+	if (t->n > 0)		/* qsort(NULL, 0, ...) is undefined */
+		qsort(t->v, t->n, sizeof *t->v, entry_cmp);
+	for (i = 1; i < t->n; i++) {
+		if (strcmp(t->v[i - 1].user, t->v[i].user) == 0) {
+			unsigned long a = t->v[i - 1].lineno;
+			unsigned long b = t->v[i].lineno;
+
+			set_line_error(path, a < b ? b : a,
+			    pf_why("duplicate user (also on line %lu)",
+			    a < b ? a : b));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The dummy hash costs what the first crypt hash in the file costs: the
+ * full hash is a valid setting for crypt(3).  (crypt_checksalt() does not
+ * check costs; pf_verify_plain() falls back to PF_DUMMY_SETTING if
+ * crypt(3) rejects this one.)
+ */
+static void
+pf_pick_dummy(struct pf_table *t)
+{
+	const struct pf_entry *first = NULL;
+	size_t i;
+
+	memcpy(t->dummy, PF_DUMMY_SETTING, sizeof PF_DUMMY_SETTING);
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].scheme == PF_SCHEME_CRYPT &&
+		    (first == NULL || t->v[i].lineno < first->lineno))
+			first = &t->v[i];
+	/* secret_len < PF_CMP_MAX was checked. */
+	if (first != NULL)
+		memcpy(t->dummy, first->secret, first->secret_len + 1);
+}
+
 /*
  * Parse the file's contents BUF (LEN bytes) into T.  Returns 0, or -1
  * with errbuf set.
@@ -534,8 +598,8 @@ parse_buffer(const char *path, const char *buf, size_t len,
 	const char *p = buf, *end = buf + len, *nl;
 	struct pf_entry e, *v;
 	unsigned long lineno = 0;
-	size_t cap = 0, ll, i;
-	char why[128];
+	size_t cap = 0, ll;
+	const char *why = NULL;
 	int r, weak;
 
 	while (p < end) {
@@ -544,9 +608,8 @@ parse_buffer(const char *path, const char *buf, size_t len,
 		ll = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
 		/* PF_LINE_MAX counts the LF. */
 		if (ll >= PF_LINE_MAX) {
-			snprintf(why, sizeof why, "line longer than %d bytes",
-			    PF_LINE_MAX - 1);
-			set_line_error(path, lineno, why);
+			set_line_error(path, lineno, pf_why("line longer "
+			    "than %d bytes", PF_LINE_MAX - 1));
 			return -1;
 		}
 		if (memchr(p, '\0', ll) != NULL) {
@@ -566,7 +629,7 @@ parse_buffer(const char *path, const char *buf, size_t len,
 			e.line[ll - 1] = '\0';
 		p = nl != NULL ? nl + 1 : end;
 
-		r = parse_line(&e, &weak, why, sizeof why);
+		r = pf_parse_line(&e, &weak, &why);
 		if (r == 1 && t->n == cap) {
 			cap = cap == 0 ? 64 : cap * 2;
 			if ((v = reallocarray(t->v, cap, sizeof *v)) == NULL) {
@@ -578,51 +641,22 @@ parse_buffer(const char *path, const char *buf, size_t len,
 		if (r != 1) {
 			if (r == -1)
 				set_line_error(path, lineno, why);
-			host->secure_zero(e.line, e.line_size);
+			pf_host->secure_zero(e.line, e.line_size);
 			free(e.line);
 			if (r < 0)
 				return -1;
 			continue;
 		}
 		if (weak)
-			host->log(LOG_WARNING, "%s: line %lu: legacy or cheap "
-			    "crypt method, rehash with $y$ or $6$", path,
+			pf_host->log(LOG_WARNING, "%s: line %lu: legacy or "
+			    "cheap crypt method, rehash with $y$ or $6$", path,
 			    lineno);
 		t->v[t->n++] = e;
 	}
 
-	if (t->n > 0)		/* qsort(NULL, 0, ...) is undefined */
-		qsort(t->v, t->n, sizeof *t->v, entry_cmp);
-	for (i = 1; i < t->n; i++) {
-		if (strcmp(t->v[i - 1].user, t->v[i].user) == 0) {
-			unsigned long a = t->v[i - 1].lineno;
-			unsigned long b = t->v[i].lineno;
-
-			snprintf(why, sizeof why, "duplicate user (also on "
-			    "line %lu)", a < b ? a : b);
-			set_line_error(path, a < b ? b : a, why);
-			return -1;
-		}
-	}
-
-	/*
-	 * The dummy hash costs what the first crypt hash in the file costs:
-	 * the full hash is a valid setting for crypt(3).  (crypt_checksalt()
-	 * does not check costs; pf_verify_plain() falls back to
-	 * PF_DUMMY_SETTING if crypt(3) rejects this one.)
-	 */
-	memcpy(t->dummy, PF_DUMMY_SETTING, sizeof PF_DUMMY_SETTING);
-	{
-		const struct pf_entry *first = NULL;
-
-		for (i = 0; i < t->n; i++)
-			if (t->v[i].scheme == PF_SCHEME_CRYPT &&
-			    (first == NULL || t->v[i].lineno < first->lineno))
-				first = &t->v[i];
-		/* secret_len < PF_CMP_MAX was checked. */
-		if (first != NULL)
-			memcpy(t->dummy, first->secret, first->secret_len + 1);
-	}
+	if (pf_sort_unique(path, t) != 0)
+		return -1;
+	pf_pick_dummy(t);
 	return 0;
 }
 
@@ -635,12 +669,20 @@ load_file(const char *path, struct pf_table **t_r)
 {
 	struct pf_table *t = NULL;
 	struct stat st;
+	const char *why;
 	char *buf = NULL;
 	size_t got = 0, size = 0;
 	ssize_t r;
 	int fd, ret = -1;
 
 	*t_r = NULL;
+	/* The file says who logs in as which uid: root may believe it only
+	 * if nobody else can change it (the host's StrictModes rule, also
+	 * for every directory above it). */
+	if (pf_host->trusted_file(path, &why) != 0) {
+		snprintf(errbuf, sizeof errbuf, "%s", why);
+		return -1;
+	}
 	/* O_NONBLOCK: a FIFO must not hang the monitor; it is refused
 	 * below as not a regular file. */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
@@ -654,10 +696,6 @@ load_file(const char *path, struct pf_table **t_r)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		set_error(path, "not a regular file", 0);
-		goto out;
-	}
-	if (st.st_mode & S_IWOTH) {
-		set_error(path, "is world-writable; refusing to trust it", 0);
 		goto out;
 	}
 	if (st.st_size > PF_FILE_MAX) {
@@ -700,7 +738,7 @@ load_file(const char *path, struct pf_table **t_r)
 	ret = 0;
 out:
 	if (buf != NULL) {
-		host->secure_zero(buf, size + 1);
+		pf_host->secure_zero(buf, size + 1);
 		free(buf);
 	}
 	if (t != NULL)
@@ -723,20 +761,20 @@ refresh(void)
 	int seen;
 
 	if (cur_path[0] == '\0') {
-		path = host->config_get(PF_NAME, "path");
+		path = pf_host->config_get(PF_NAME, "path");
 		if (path == NULL || *path != '/' || snprintf(cur_path,
 		    sizeof cur_path, "%s", path) >= (int)sizeof cur_path) {
 			cur_path[0] = '\0';
 			if (bad_errno != -1)
-				host->log(LOG_ERR, "[" PF_NAME "] path is not "
-				    "set or not usable");
+				pf_host->log(LOG_ERR, "[" PF_NAME "] path is "
+				    "not set or not usable");
 			bad_errno = -1;
 			return -1;
 		}
 	}
 	if (stat(cur_path, &st) == -1) {
 		if (errno != bad_errno)
-			host->log(LOG_ERR, "%s: stat: %s", cur_path,
+			pf_host->log(LOG_ERR, "%s: stat: %s", cur_path,
 			    strerror(errno));
 		bad_errno = errno;
 		table_free(&table);
@@ -752,7 +790,7 @@ refresh(void)
 		return -1;	/* this version failed before: logged */
 	if (load_file(cur_path, &t) == -1) {
 		if (!seen)
-			host->log(LOG_ERR, "%s", errbuf);
+			pf_host->log(LOG_ERR, "%s", errbuf);
 		stamp_set(&bad_stamp, &st);
 		bad_racy = stamp_racy(&st);
 		table_free(&table);
@@ -793,8 +831,8 @@ ct_equal(const char *given, const char *stored, size_t slen)
 	diff = CRYPTO_memcmp(a, b, sizeof a);
 	/* glen == PF_CMP_MAX (too long) never equals slen. */
 	diff |= (int)((glen ^ slen) != 0);
-	host->secure_zero(a, sizeof a);
-	host->secure_zero(b, sizeof b);
+	pf_host->secure_zero(a, sizeof a);
+	pf_host->secure_zero(b, sizeof b);
 	return diff == 0;
 }
 
@@ -824,8 +862,9 @@ pf_verify_plain(const char *user, const char *pass)
 	if (h == NULL && setting == table->dummy &&
 	    strcmp(table->dummy, PF_DUMMY_SETTING) != 0) {
 		/* A dummy that fails at once would make unknown users fast. */
-		host->log(LOG_WARNING, "%s: crypt(3) rejects the first crypt "
-		    "hash; using SHA-512 crypt for unknown users", cur_path);
+		pf_host->log(LOG_WARNING, "%s: crypt(3) rejects the first "
+		    "crypt hash; using SHA-512 crypt for unknown users",
+		    cur_path);
 		memcpy(table->dummy, PF_DUMMY_SETTING,
 		    sizeof PF_DUMMY_SETTING);
 		h = crypt_rn(phrase, table->dummy, &cdata, sizeof cdata);
@@ -835,20 +874,20 @@ pf_verify_plain(const char *user, const char *pass)
 		/* Same comparison work as for a crypt user. */
 		(void)ct_equal(h != NULL ? h : "", table->dummy,
 		    strlen(table->dummy));
-		host->secure_zero(&cdata, sizeof cdata);
+		pf_host->secure_zero(&cdata, sizeof cdata);
 		return POP23D_NOUSER;
 	}
 	if (e->scheme == PF_SCHEME_CRYPT) {
 		if (h == NULL) {
-			host->secure_zero(&cdata, sizeof cdata);
-			host->log(LOG_ERR, "%s: line %lu: crypt failed: %s",
+			pf_host->secure_zero(&cdata, sizeof cdata);
+			pf_host->log(LOG_ERR, "%s: line %lu: crypt failed: %s",
 			    cur_path, e->lineno, strerror(err));
 			return POP23D_TEMPFAIL;
 		}
 		ok = ct_equal(h, e->secret, e->secret_len);
 	} else
 		ok = ct_equal(phrase, e->secret, e->secret_len);
-	host->secure_zero(&cdata, sizeof cdata);
+	pf_host->secure_zero(&cdata, sizeof cdata);
 	return ok && !toolong ? POP23D_OK : POP23D_FAIL;
 }
 
@@ -920,7 +959,7 @@ apop_md5_hex(const char *challenge, size_t clen, const char *secret,
 		}
 		hex[PF_DIGEST_HEX] = '\0';
 	}
-	host->secure_zero(md, sizeof md);
+	pf_host->secure_zero(md, sizeof md);
 	return ok ? 0 : -1;
 }
 
@@ -954,11 +993,12 @@ pf_verify_apop(const char *user, const char *challenge, const char *digest)
 		slen = sizeof PF_DUMMY_SECRET - 1;
 	}
 	if (apop_md5_hex(challenge, clen, secret, slen, hex) == -1) {
-		host->log(LOG_ERR, "APOP: MD5 is not available from libcrypto");
+		pf_host->log(LOG_ERR, "APOP: MD5 is not available from "
+		    "libcrypto");
 		return POP23D_TEMPFAIL;
 	}
 	ok = CRYPTO_memcmp(hex, digest, PF_DIGEST_HEX) == 0;
-	host->secure_zero(hex, sizeof hex);
+	pf_host->secure_zero(hex, sizeof hex);
 	if (e == NULL)
 		return POP23D_NOUSER;
 	if (e->scheme != PF_SCHEME_PLAIN)
@@ -973,7 +1013,7 @@ pf_check_config(const char **error_r)
 	const char *path;
 	char newpath[PATH_MAX];
 
-	path = host->config_get(PF_NAME, "path");
+	path = pf_host->config_get(PF_NAME, "path");
 	if (path == NULL || *path == '\0') {
 		snprintf(errbuf, sizeof errbuf, "path is not set");
 		*error_r = errbuf;
@@ -1015,7 +1055,7 @@ static void pf_fini(void) __attribute__((destructor));
 static void
 pf_fini(void)
 {
-	if (host != NULL)
+	if (pf_host != NULL)
 		table_free(&table);
 }
 
@@ -1030,7 +1070,7 @@ static const struct pop23d_auth_ops pf_auth_ops = {
 static const struct pop23d_plugin pf_plugin = {
 	.abi = POP23D_PLUGIN_ABI,
 	.api_built = POP23D_PLUGIN_API,
-	.api_min = 1,		/* uses only API 1 host services */
+	.api_min = 3,		/* host->trusted_file */
 	.kind = POP23D_PLUGIN_AUTH,
 	.name = PF_NAME,
 	.config_keys = pf_config_keys,
@@ -1051,12 +1091,13 @@ pop23d_plugin_init(unsigned host_abi, const struct pop23d_host *h,
 		return -1;
 	if (h->log == NULL)
 		return -1;
-	if (h->api < 1 || h->config_get == NULL || h->secure_zero == NULL) {
+	if (h->api < 3 || h->config_get == NULL || h->secure_zero == NULL ||
+	    h->trusted_file == NULL) {
 		h->log(LOG_ERR, "host API %u lacks services this plugin needs",
 		    h->api);
 		return -1;
 	}
-	host = h;
+	pf_host = h;
 	*plugin_r = &pf_plugin;
 	return 0;
 }

@@ -1137,7 +1137,7 @@ md_expunge(struct pop23d_mbox *mb, const size_t *idx, size_t n)
 			}
 		}
 	}
-	/* unlink() is durable only once the directory is synced (D5). */
+	/* unlink() is durable only once the directory is synced (doc/SECURITY.md D5). */
 	for (d = 0; d < D_COUNT; d++) {
 		if (!mb->dirty[d] || !mb->do_fsync)
 			continue;

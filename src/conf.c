@@ -2,7 +2,9 @@
  * conf.c - read pop23d.conf with libinih into a struct config.
  * Every key is checked here; an unknown key or a bad value is an error
  * reported as FILE:LINE.  Plugin sections are collected as they are and
- * checked against the plugins' declared keys by plugin.c.
+ * checked against the plugins' declared keys by plugin.c.  The file itself
+ * must pass trust_check() (root's, writable by nobody else, all the way
+ * up), as sshd's StrictModes asks of its files.
  * Runs as root in the master (startup, SIGHUP) and for "pop23d -t".
  */
 #include "config.h"
@@ -25,21 +27,26 @@
 
 #include "compat.h"
 #include "conf.h"
+#include "trust.h"
 
 #ifndef PLUGINDIR
 #define PLUGINDIR "/usr/local/lib/pop23d"
 #endif
 
-struct parse_ctx {
+/* The error text of the last failed config_load() ("FILE:LINE: reason");
+ * valid until the next call. */
+static char conf_errbuf[PATH_MAX + CONF_REASON_MAX];
+
+struct conf_parse_ctx {
 	struct config *cfg;
-	char err[512];		/* first error, without FILE:LINE */
+	char err[CONF_REASON_MAX];	/* first error, without FILE:LINE */
 	int line;		/* lines seen so far (see handler) */
 };
 
 static const struct {
 	const char *name;
 	int value;
-} facilities[] = {
+} conf_facilities[] = {
 	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
 	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
 	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
@@ -82,12 +89,14 @@ config_defaults(struct config *cfg)
 	cfg->max_bad_commands = DEF_BAD_COMMANDS;
 	cfg->max_sessions = DEF_MAX_SESSIONS;
 	cfg->max_per_ip = DEF_MAX_PER_IP;
+	cfg->per_ip_prefix4 = DEF_PER_IP_PREFIX4;
+	cfg->per_ip_prefix6 = DEF_PER_IP_PREFIX6;
 	cfg->shutdown_timeout = DEF_SHUTDOWN_TIMEOUT;
 	cfg->syslog_facility = LOG_MAIL;
 }
 
 static int __attribute__((format(printf, 2, 3)))
-fail(struct parse_ctx *ctx, const char *fmt, ...)
+conf_fail(struct conf_parse_ctx *ctx, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -101,7 +110,7 @@ fail(struct parse_ctx *ctx, const char *fmt, ...)
 
 /* Strict integer in [min, max]. */
 static int
-parse_int(const char *v, long min, long max, int *out)
+conf_parse_int(const char *v, long min, long max, int *out)
 {
 	char *end;
 	long n;
@@ -117,7 +126,7 @@ parse_int(const char *v, long min, long max, int *out)
 }
 
 static int
-parse_bool(const char *v, int *out)
+conf_parse_bool(const char *v, int *out)
 {
 	if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0 ||
 	    strcmp(v, "1") == 0 || strcasecmp(v, "on") == 0)
@@ -131,14 +140,14 @@ parse_bool(const char *v, int *out)
 }
 
 static int
-copy(char *dst, size_t sz, const char *v)
+conf_copy(char *dst, size_t sz, const char *v)
 {
 	return strlcpy(dst, v, sz) >= sz ? -1 : 0;
 }
 
 /* "pop3 127.0.0.1:110", "pop2 [::1]:109", "pop3 *:110" */
 static int
-parse_listen(const char *v, struct listener_conf *l)
+conf_parse_listen(const char *v, struct listener_conf *l)
 {
 	const char *sp, *addr, *colon;
 	size_t alen;
@@ -180,7 +189,7 @@ parse_listen(const char *v, struct listener_conf *l)
 	{
 		int port;
 
-		if (parse_int(colon + 1, 0, 65535, &port) != 0)
+		if (conf_parse_int(colon + 1, 0, 65535, &port) != 0)
 			return -1;
 		snprintf(l->port, sizeof l->port, "%d", port);
 	}
@@ -188,12 +197,12 @@ parse_listen(const char *v, struct listener_conf *l)
 }
 
 static int
-lookup_uid(const char *v, uid_t *out)
+conf_lookup_uid(const char *v, uid_t *out)
 {
 	int n;
 	struct passwd *pw;
 
-	if (parse_int(v, 0, INT_MAX, &n) == 0) {
+	if (conf_parse_int(v, 0, INT_MAX, &n) == 0) {
 		*out = (uid_t)n;
 		return 0;
 	}
@@ -204,12 +213,12 @@ lookup_uid(const char *v, uid_t *out)
 }
 
 static int
-lookup_gid(const char *v, gid_t *out)
+conf_lookup_gid(const char *v, gid_t *out)
 {
 	int n;
 	struct group *gr;
 
-	if (parse_int(v, 0, INT_MAX, &n) == 0) {
+	if (conf_parse_int(v, 0, INT_MAX, &n) == 0) {
 		*out = (gid_t)n;
 		return 0;
 	}
@@ -220,74 +229,96 @@ lookup_gid(const char *v, gid_t *out)
 }
 
 /* Integer settings: name, field offset, min, max. */
-static const struct int_key {
+#define INT_KEY(name, field, min, max) \
+	{ name, offsetof(struct config, field), min, max }
+static const struct conf_int_key {
 	const char *name;
 	size_t off;
 	long min, max;
-} int_keys[] = {
-	{ "timeout_preauth", offsetof(struct config, timeout_preauth), 1, 86400 },
+} conf_int_keys[] = {
+	INT_KEY("timeout_preauth", timeout_preauth, 1, CONF_SECONDS_MAX),
 	/* RFC 1939 section 3: an autologout timer MUST be of at least 10
 	 * minutes' duration. */
-	{ "timeout_pop3", offsetof(struct config, timeout_pop3),
-	    POP3_TIMEOUT_MIN, 86400 },
-	{ "timeout_pop2_auth", offsetof(struct config, timeout_pop2_auth), 1, 86400 },
-	{ "timeout_pop2", offsetof(struct config, timeout_pop2), 1, 86400 },
-	{ "write_timeout", offsetof(struct config, write_timeout), 1, 86400 },
-	{ "auth_failure_delay", offsetof(struct config, auth_failure_delay_ms), 0, 60000 },
-	{ "max_auth_failures", offsetof(struct config, max_auth_failures), 1, 100 },
-	{ "max_bad_commands_preauth", offsetof(struct config, max_bad_commands_preauth), 1, 1000 },
-	{ "max_bad_commands", offsetof(struct config, max_bad_commands), 1, 1000 },
-	{ "max_sessions", offsetof(struct config, max_sessions), 1, 1000000 },
-	{ "max_per_ip", offsetof(struct config, max_per_ip), 1, 1000000 },
-	{ "shutdown_timeout", offsetof(struct config, shutdown_timeout), 0, 3600 },
+	INT_KEY("timeout_pop3", timeout_pop3, POP3_TIMEOUT_MIN,
+	    CONF_SECONDS_MAX),
+	INT_KEY("timeout_pop2_auth", timeout_pop2_auth, 1, CONF_SECONDS_MAX),
+	INT_KEY("timeout_pop2", timeout_pop2, 1, CONF_SECONDS_MAX),
+	INT_KEY("write_timeout", write_timeout, 1, CONF_SECONDS_MAX),
+	INT_KEY("auth_failure_delay", auth_failure_delay_ms, 0,
+	    CONF_FAILURE_DELAY_MAX),
+	INT_KEY("max_auth_failures", max_auth_failures, 1,
+	    CONF_AUTH_FAILURES_MAX),
+	INT_KEY("max_bad_commands_preauth", max_bad_commands_preauth, 1,
+	    CONF_BAD_COMMANDS_MAX),
+	INT_KEY("max_bad_commands", max_bad_commands, 1,
+	    CONF_BAD_COMMANDS_MAX),
+	INT_KEY("max_sessions", max_sessions, 1, CONF_CONNECTIONS_MAX),
+	INT_KEY("max_per_ip", max_per_ip, 1, CONF_CONNECTIONS_MAX),
+	INT_KEY("max_per_ip_ipv4_prefix", per_ip_prefix4, 0, 32),
+	INT_KEY("max_per_ip_ipv6_prefix", per_ip_prefix6, 0, 128),
+	INT_KEY("shutdown_timeout", shutdown_timeout, 0,
+	    CONF_SHUTDOWN_TIMEOUT_MAX),
 };
 
-/* String settings: name, field offset, size. */
-static const struct str_key {
+/* String settings: name, field offset, size of the field. */
+#define STR_KEY(name, field) { name, offsetof(struct config, field), \
+	sizeof(((struct config *)0)->field) }
+static const struct conf_str_key {
 	const char *name;
 	size_t off;
 	size_t size;
-} str_keys[] = {
-	{ "plugin_dir", offsetof(struct config, plugin_dir), PATH_MAX },
-	{ "auth", offsetof(struct config, auth_plugin), 64 },
-	{ "storage", offsetof(struct config, store_plugin), 64 },
-	{ "hostname", offsetof(struct config, hostname), 256 },
-	{ "login_user", offsetof(struct config, login_user), 64 },
-	{ "login_chroot", offsetof(struct config, login_chroot), PATH_MAX },
-	{ "mail_location", offsetof(struct config, mail_location), PATH_MAX },
-	{ "pid_file", offsetof(struct config, pid_file), PATH_MAX },
-	{ "port_file", offsetof(struct config, port_file), PATH_MAX },
+} conf_str_keys[] = {
+	STR_KEY("plugin_dir", plugin_dir),
+	STR_KEY("auth", auth_plugin),
+	STR_KEY("storage", store_plugin),
+	STR_KEY("hostname", hostname),
+	STR_KEY("login_user", login_user),
+	STR_KEY("login_chroot", login_chroot),
+	STR_KEY("mail_location", mail_location),
+	STR_KEY("pid_file", pid_file),
+	STR_KEY("port_file", port_file),
 };
 
+/* An integer key: 1 if NAME is one (ctx->err set when its value is bad),
+ * 0 if it is not. */
 static int
-global_key(struct parse_ctx *ctx, const char *name, const char *value)
+conf_int_key(struct conf_parse_ctx *ctx, const char *name, const char *value)
 {
-	struct config *cfg = ctx->cfg;
+	const struct conf_int_key *k;
 	size_t i;
 
-	for (i = 0; i < sizeof int_keys / sizeof int_keys[0]; i++) {
-		if (strcmp(name, int_keys[i].name) != 0)
+	for (i = 0; i < sizeof conf_int_keys / sizeof conf_int_keys[0]; i++) {
+		k = &conf_int_keys[i];
+		if (strcmp(name, k->name) != 0)
 			continue;
-		if (parse_int(value, int_keys[i].min, int_keys[i].max,
-		    (int *)((char *)cfg + int_keys[i].off)) != 0) {
-			char range[64];
-
-			snprintf(range, sizeof range, "%ld..%ld",
-			    int_keys[i].min, int_keys[i].max);
-			return fail(ctx, "%s: expected a whole number in %s",
-			    name, range);
-		}
+		if (conf_parse_int(value, k->min, k->max,
+		    (int *)((char *)ctx->cfg + k->off)) != 0)
+			conf_fail(ctx, "%s: expected a whole number in "
+			    "%ld..%ld", name, k->min, k->max);
 		return 1;
 	}
-	for (i = 0; i < sizeof str_keys / sizeof str_keys[0]; i++) {
-		if (strcmp(name, str_keys[i].name) != 0)
+	return 0;
+}
+
+/* A string key: as conf_int_key(). */
+static int
+conf_str_key(struct conf_parse_ctx *ctx, const char *name, const char *value)
+{
+	struct config *cfg = ctx->cfg;
+	const struct conf_str_key *k;
+	size_t i;
+
+	for (i = 0; i < sizeof conf_str_keys / sizeof conf_str_keys[0]; i++) {
+		k = &conf_str_keys[i];
+		if (strcmp(name, k->name) != 0)
 			continue;
-		if (copy((char *)cfg + str_keys[i].off, str_keys[i].size,
-		    value) != 0)
-			return fail(ctx, "%s: value too long", name);
+		if (conf_copy((char *)cfg + k->off, k->size, value) != 0) {
+			conf_fail(ctx, "%s: value too long", name);
+			return 1;
+		}
 		if ((strcmp(name, "auth") == 0 || strcmp(name, "storage") == 0)
 		    && (value[0] == '\0' || strpbrk(value, "/.") != NULL))
-			return fail(ctx, "%s: not a plugin name: %s", name,
+			conf_fail(ctx, "%s: not a plugin name: %s", name,
 			    value);
 		if (strcmp(name, "auth") == 0)
 			cfg->auth_line = ctx->line;
@@ -295,21 +326,35 @@ global_key(struct parse_ctx *ctx, const char *name, const char *value)
 			cfg->store_line = ctx->line;
 		if (strcmp(name, "hostname") == 0 &&
 		    (value[0] == '\0' || strpbrk(value, " <>@\t") != NULL))
-			return fail(ctx, "%s: not a host name: %s", name,
-			    value);
+			conf_fail(ctx, "%s: not a host name: %s", name, value);
 		return 1;
 	}
+	return 0;
+}
+
+/* The keys with a syntax of their own: as conf_int_key(). */
+static int
+conf_other_key(struct conf_parse_ctx *ctx, const char *name,
+    const char *value)
+{
+	struct config *cfg = ctx->cfg;
+	size_t i;
+
 	if (strcmp(name, "listen") == 0) {
 		struct listener_conf *l;
 
-		if (cfg->n_listeners >= MAX_LISTENERS)
-			return fail(ctx, "listen: more than %d listeners",
+		if (cfg->n_listeners >= MAX_LISTENERS) {
+			conf_fail(ctx, "listen: more than %d listeners",
 			    MAX_LISTENERS);
+			return 1;
+		}
 		l = &cfg->listeners[cfg->n_listeners];
 		memset(l, 0, sizeof *l);
-		if (parse_listen(value, l) != 0)
-			return fail(ctx, "listen: expected \"pop3|pop2 "
+		if (conf_parse_listen(value, l) != 0) {
+			conf_fail(ctx, "listen: expected \"pop3|pop2 "
 			    "ADDRESS:PORT\", got \"%s\"", value);
+			return 1;
+		}
 		l->line = ctx->line;
 		cfg->n_listeners++;
 		return 1;
@@ -319,35 +364,50 @@ global_key(struct parse_ctx *ctx, const char *name, const char *value)
 		int *f = name[0] == 'a' ? &cfg->apop :
 		    name[0] == 'l' ? &cfg->last : &cfg->debug;
 
-		if (parse_bool(value, f) != 0)
-			return fail(ctx, "%s: expected yes or no, got \"%s\"",
+		if (conf_parse_bool(value, f) != 0)
+			conf_fail(ctx, "%s: expected yes or no, got \"%s\"",
 			    name, value);
 		return 1;
 	}
 	if (strcmp(name, "virtual_uid") == 0) {
-		if (lookup_uid(value, &cfg->virtual_uid) != 0)
-			return fail(ctx, "%s: no such user: %s", name, value);
+		if (conf_lookup_uid(value, &cfg->virtual_uid) != 0)
+			conf_fail(ctx, "%s: no such user: %s", name, value);
 		return 1;
 	}
 	if (strcmp(name, "virtual_gid") == 0) {
-		if (lookup_gid(value, &cfg->virtual_gid) != 0)
-			return fail(ctx, "%s: no such group: %s", name, value);
+		if (conf_lookup_gid(value, &cfg->virtual_gid) != 0)
+			conf_fail(ctx, "%s: no such group: %s", name, value);
 		return 1;
 	}
 	if (strcmp(name, "syslog_facility") == 0) {
-		for (i = 0; i < sizeof facilities / sizeof facilities[0]; i++)
-			if (strcasecmp(value, facilities[i].name) == 0) {
-				cfg->syslog_facility = facilities[i].value;
+		for (i = 0; i < sizeof conf_facilities /
+		    sizeof conf_facilities[0]; i++)
+			if (strcasecmp(value, conf_facilities[i].name) == 0) {
+				cfg->syslog_facility = conf_facilities[i].value;
 				return 1;
 			}
-		return fail(ctx, "%s: unknown facility \"%s\"", name, value);
+		conf_fail(ctx, "%s: unknown facility \"%s\"", name, value);
+		return 1;
 	}
-	return fail(ctx, "unknown key \"%s\"", name);
+	return 0;
+}
+
+/* A key outside any section.  libinih's handler protocol: 1 = fine,
+ * 0 = error (ctx->err says which). */
+static int
+conf_global_key(struct conf_parse_ctx *ctx, const char *name,
+    const char *value)
+{
+	if (!conf_int_key(ctx, name, value) &&
+	    !conf_str_key(ctx, name, value) &&
+	    !conf_other_key(ctx, name, value))
+		conf_fail(ctx, "unknown key \"%s\"", name);
+	return ctx->err[0] == '\0';
 }
 
 static int
-plugin_key(struct parse_ctx *ctx, const char *section, const char *name,
-    const char *value)
+conf_plugin_key(struct conf_parse_ctx *ctx, const char *section,
+    const char *name, const char *value)
 {
 	struct config *cfg = ctx->cfg;
 	struct plugin_setting *ps, *n;
@@ -355,14 +415,14 @@ plugin_key(struct parse_ctx *ctx, const char *section, const char *name,
 	n = reallocarray(cfg->plugin_settings, cfg->n_plugin_settings + 1,
 	    sizeof *n);
 	if (n == NULL)
-		return fail(ctx, "out of memory");
+		return conf_fail(ctx, "out of memory");
 	cfg->plugin_settings = n;
 	ps = &n[cfg->n_plugin_settings];
 	memset(ps, 0, sizeof *ps);
-	if (copy(ps->section, sizeof ps->section, section) != 0 ||
-	    copy(ps->key, sizeof ps->key, name) != 0 ||
-	    copy(ps->value, sizeof ps->value, value) != 0)
-		return fail(ctx, "[%s] %s: too long", section, name);
+	if (conf_copy(ps->section, sizeof ps->section, section) != 0 ||
+	    conf_copy(ps->key, sizeof ps->key, name) != 0 ||
+	    conf_copy(ps->value, sizeof ps->value, value) != 0)
+		return conf_fail(ctx, "[%s] %s: too long", section, name);
 	ps->line = ctx->line;
 	cfg->n_plugin_settings++;
 	return 1;
@@ -375,26 +435,27 @@ plugin_key(struct parse_ctx *ctx, const char *section, const char *name,
  * wrapper below.
  */
 static int
-handler(void *user, const char *section, const char *name, const char *value)
+conf_handler(void *user, const char *section, const char *name,
+    const char *value)
 {
-	struct parse_ctx *ctx = user;
+	struct conf_parse_ctx *ctx = user;
 
 	if (section[0] == '\0')
-		return global_key(ctx, name, value);
-	return plugin_key(ctx, section, name, value);
+		return conf_global_key(ctx, name, value);
+	return conf_plugin_key(ctx, section, name, value);
 }
 
-struct reader {
+struct conf_reader {
 	FILE *fp;
-	struct parse_ctx *ctx;
+	struct conf_parse_ctx *ctx;
 };
 
 /* ini_parse_stream reader that counts lines, so the handler knows the
  * line it is looking at (the line just read). */
 static char *
-read_line(char *str, int num, void *stream)
+conf_read_line(char *str, int num, void *stream)
 {
-	struct reader *r = stream;
+	struct conf_reader *r = stream;
 	char *p = fgets(str, num, r->fp);
 
 	if (p != NULL)
@@ -402,41 +463,52 @@ read_line(char *str, int num, void *stream)
 	return p;
 }
 
-int
-config_load(const char *path, struct config *cfg, char *err, size_t errsz)
+/* Format the error of config_load() into conf_errbuf; returns -1. */
+static int __attribute__((format(printf, 2, 3)))
+conf_error(const char **error_r, const char *fmt, ...)
 {
-	struct parse_ctx ctx;
-	struct reader rd;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(conf_errbuf, sizeof conf_errbuf, fmt, ap);
+	va_end(ap);
+	*error_r = conf_errbuf;
+	return -1;
+}
+
+int
+config_load(const char *path, struct config *cfg, const char **error_r)
+{
+	struct conf_parse_ctx ctx;
+	struct conf_reader rd;
+	const char *e;
 	int line;
 
 	config_defaults(cfg);
-	if (strlcpy(cfg->path, path, sizeof cfg->path) >= sizeof cfg->path) {
-		snprintf(err, errsz, "%s: path too long", path);
-		return -1;
-	}
+	if (strlcpy(cfg->path, path, sizeof cfg->path) >= sizeof cfg->path)
+		return conf_error(error_r, "%s: path too long", path);
 	memset(&ctx, 0, sizeof ctx);
 	ctx.cfg = cfg;
 	rd.ctx = &ctx;
-	if ((rd.fp = fopen(path, "re")) == NULL) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	line = ini_parse_stream(read_line, &rd, handler, &ctx);
+	/* The file names the code root loads and the users it believes. */
+	if (trust_check(path, TRUST_FILE, &e) != 0)
+		return conf_error(error_r, "%s", e);
+	if ((rd.fp = fopen(path, "re")) == NULL)
+		return conf_error(error_r, "%s: %s", path, strerror(errno));
+	line = ini_parse_stream(conf_read_line, &rd, conf_handler, &ctx);
 	fclose(rd.fp);
 	if (line != 0) {
 		if (ctx.err[0] == '\0')
 			snprintf(ctx.err, sizeof ctx.err, "syntax error "
 			    "(expected \"key = value\" or \"[section]\", "
 			    "at most %d characters)", INI_MAX_LINE - 1);
-		snprintf(err, errsz, "%s:%d: %s", path, line < 0 ? 0 : line,
-		    ctx.err);
 		config_free(cfg);
-		return -1;
+		return conf_error(error_r, "%s:%d: %s", path,
+		    line < 0 ? 0 : line, ctx.err);
 	}
 	if (cfg->n_listeners == 0) {
-		snprintf(err, errsz, "%s: no \"listen\" line", path);
 		config_free(cfg);
-		return -1;
+		return conf_error(error_r, "%s: no \"listen\" line", path);
 	}
 	return 0;
 }

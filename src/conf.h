@@ -15,17 +15,32 @@ enum proto {
 	PROTO_POP2 = 2,
 };
 
+/* Ranges of the numeric settings (pop23d.conf(5)); each is a sanity bound,
+ * not a protocol limit. */
+#define CONF_SECONDS_MAX		86400	/* a day */
+#define CONF_FAILURE_DELAY_MAX		60000	/* ms: a minute */
+#define CONF_AUTH_FAILURES_MAX		100
+#define CONF_BAD_COMMANDS_MAX		1000
+#define CONF_CONNECTIONS_MAX		1000000
+#define CONF_SHUTDOWN_TIMEOUT_MAX	3600	/* an hour */
+
+/* Plugin and user names in the file; host names (RFC 1035: 255). */
+#define CONF_NAME_MAX	64
+#define CONF_HOST_MAX	256
+/* One error reason, without the FILE:LINE in front. */
+#define CONF_REASON_MAX	512
+
 struct listener_conf {
 	enum proto proto;
-	char host[256];		/* numeric address or name; "*" = any */
+	char host[CONF_HOST_MAX];	/* numeric address, name; "*": any */
 	char port[16];
 	int line;		/* config line, for messages */
 };
 
 /* A key=value from a plugin's own [section]; the plugin validates it. */
 struct plugin_setting {
-	char section[64];
-	char key[64];
+	char section[CONF_NAME_MAX];
+	char key[CONF_NAME_MAX];
 	char value[PATH_MAX];
 	int line;
 };
@@ -36,12 +51,12 @@ struct config {
 	size_t n_listeners;
 
 	char plugin_dir[PATH_MAX];
-	char auth_plugin[64];
-	char store_plugin[64];
+	char auth_plugin[CONF_NAME_MAX];
+	char store_plugin[CONF_NAME_MAX];
 	int auth_line, store_line;	/* where they were set (0: default) */
 
-	char hostname[256];	/* in greetings; default gethostname() */
-	char login_user[64];	/* pre-auth processes run as this user */
+	char hostname[CONF_HOST_MAX];	/* in greetings; gethostname() */
+	char login_user[CONF_NAME_MAX];	/* pre-auth processes run as it */
 	uid_t login_uid;	/* its ids, resolved by the master at start */
 	gid_t login_gid;
 	char login_chroot[PATH_MAX];	/* and chroot here (root only) */
@@ -64,6 +79,8 @@ struct config {
 	int max_bad_commands;
 	int max_sessions;
 	int max_per_ip;
+	int per_ip_prefix4;	/* max_per_ip counts per IPv4 /N ... */
+	int per_ip_prefix6;	/* ... and per IPv6 /N */
 	int shutdown_timeout;
 	int syslog_facility;
 	int debug;
@@ -74,9 +91,10 @@ struct config {
 
 /*
  * Parse PATH into *cfg (zeroed and defaulted first).  0 on success; -1 with
- * "FILE:LINE: reason" (or "FILE: reason") in ERR (size ERRSZ).
+ * "FILE:LINE: reason" (or "FILE: reason") in *error_r, text owned by
+ * conf.c and valid until the next config_load().
  */
-int config_load(const char *path, struct config *cfg, char *err, size_t errsz);
+int config_load(const char *path, struct config *cfg, const char **error_r);
 /* Free what config_load allocated. */
 void config_free(struct config *cfg);
 /* Value of KEY in [SECTION], or NULL. */

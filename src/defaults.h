@@ -30,11 +30,11 @@
 /* Before login a client gets less time (ipop3d: 3 minutes). */
 #define DEF_PREAUTH_TIMEOUT	180
 /* RFC 937 leaves T2 open; ipop2d waits 3 minutes before HELO and 30 after
- * it (protocols.md section 1.7, Choice). */
+ * it (doc/PROTOCOLS.md, edge case 40). */
 #define DEF_POP2_AUTH_TIMEOUT	180
 #define DEF_POP2_TIMEOUT	1800
 /* A client that does not read our output for this long is dropped, so it
- * cannot pin a session forever (B9). */
+ * cannot pin a session forever (doc/SECURITY.md B9). */
 #define DEF_WRITE_TIMEOUT	600
 
 /* Dovecot closes after 3 bad commands before login and 20 after. */
@@ -63,5 +63,24 @@
  * monitor's bound runs this much longer, so the child's own reply to an
  * expired client goes out first (milliseconds). */
 #define LOGIN_DEADLINE_GRACE_MS	2000
+
+/*
+ * max_per_ip counts clients by address prefix, not by whole address.  An
+ * IPv6 site gets at least a /64 and a single host may use any address in
+ * it (SLAAC and temporary addresses, RFC 4291 section 2.5.1, RFC 8981), so
+ * a cap per full IPv6 address caps nothing: count per /64.  An IPv4
+ * client is one address (/32) unless the administrator says otherwise.
+ */
+#define DEF_PER_IP_PREFIX4	32
+#define DEF_PER_IP_PREFIX6	64
+
+/*
+ * RLIMIT_NOFILE of the pre-auth child.  poll() fails with EINVAL when
+ * nfds exceeds RLIMIT_NOFILE, and the child polls one descriptor (two
+ * once it proxies TLS); with 0, 1 and 2 always open, a limit of 3 lets it
+ * poll what it has but get no new descriptor at all (its seccomp filter
+ * refuses open() and socket() anyway).
+ */
+#define PREAUTH_RLIMIT_NOFILE	3
 
 #endif

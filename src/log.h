@@ -13,6 +13,20 @@
  * stderr when to_stderr (TO_STDERR < 0 keeps the current setting, for a
  * reload); drop LOG_DEBUG unless debug. */
 void log_init(int facility, int to_stderr, int debug);
+/* Close the syslog connection (before closing every descriptor in a new
+ * process; log_init() opens it again). */
+void log_close(void);
+/*
+ * Foreground relay (master only).  log_relay_init() makes the socket pair:
+ * *child_fd_r is the end to give each child as its descriptor 2; the
+ * master polls log_relay_fd() (-1 when there is no relay) and calls
+ * log_relay_drain(), which copies what arrived to its own stderr: every
+ * line sanitised again, and shown with the sender's real pid (see log.c).
+ * log_relay_init(): 0, or -1 with a static reason in *error_r.
+ */
+int log_relay_init(int *child_fd_r, const char **error_r);
+int log_relay_fd(void);
+void log_relay_drain(void);
 /* Session id printed at the start of every line ("-" for the master). */
 void log_set_session(const char *id);
 const char *log_session(void);
@@ -33,5 +47,10 @@ void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
  * the result is cut at OUTSZ - 4 with "..." appended.  Returns OUT.
  */
 char *log_escape(const char *in, size_t len, char *out, size_t outsz);
+/*
+ * The line rule every log line gets: as log_escape() but '\\' is kept, so
+ * text that was already escaped is not escaped twice.  OUTSZ >= 4.
+ */
+char *log_sanitize(const char *in, size_t len, char *out, size_t outsz);
 
 #endif

@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,39 +32,74 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "compat.h"
 #include "conf.h"
 #include "log.h"
 #include "plugin.h"
 #include "priv.h"
 #include "session.h"
+#include "trust.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
 
+/* listen(2) backlog: connections the kernel queues before accept(). */
+#define LISTEN_BACKLOG		1024
+/* Sockets per "listen" line: a name may resolve to several addresses
+ * ("*" gives one IPv4 and one IPv6 socket). */
+#define SOCKETS_PER_LISTEN	4
+#define MAX_SOCKETS		(SOCKETS_PER_LISTEN * MAX_LISTENERS)
+/* "proto address port" of one socket; an IPv6 address and a port fit. */
+#define SOCKET_NAME_MAX		(INET6_ADDRSTRLEN + 32)
+/* Numeric host and service of a peer, and "host:port" for logs. */
+#define PEER_HOST_MAX		INET6_ADDRSTRLEN
+#define PEER_SERV_MAX		16
+#define PEER_NAME_MAX		(PEER_HOST_MAX + PEER_SERV_MAX + 2)
+/* Shutdown: poll for exited sessions this often; SIGKILL what is left
+ * this long after the SIGTERM. */
+#define SHUTDOWN_POLL_MS	100
+#define SHUTDOWN_KILL_POLL_MS	50
+#define SHUTDOWN_KILL_GRACE	5
+/* Error texts of this module: FILE:LINE plus a reason or a plugin's. */
+#define MASTER_ERROR_MAX	(3 * PATH_MAX)
+
 struct listener {
 	int fd;
 	enum proto proto;
-	char name[100];		/* "pop3 127.0.0.1 110" for logs */
+	char name[SOCKET_NAME_MAX];	/* "pop3 127.0.0.1 110" for logs */
 };
 
 struct child {
 	pid_t pid;
-	char addr[INET6_ADDRSTRLEN];
+	struct addr addr;	/* the client, for max_per_ip */
+};
+
+struct options {
+	const char *conf_path;
+	const char *inetd_proto;	/* -i: NULL, "pop3" or "pop2" */
+	int foreground;
+	int check_only;
+	int debug;
 };
 
 static struct config cfg;
 static struct loaded_plugin auth_plugin, store_plugin;
-static struct listener listeners[4 * MAX_LISTENERS];
+static struct listener listeners[MAX_SOCKETS];
 static size_t n_listeners;
 static struct child *children;
 static size_t n_children;
 static volatile sig_atomic_t got_term, got_hup, got_chld;
 static int sig_pipe[2] = { -1, -1 };
+/* -f: the children's end of the log relay (their stderr), else -1. */
+static int log_child_fd = -1;
+/* The error text of the last failed call in this file; valid until the
+ * next one. */
+static char master_errbuf[MASTER_ERROR_MAX];
 
 static void
-usage(FILE *fp)
+master_usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: pop23d [-c FILE] [-f] [-t] [-d] [-i pop3|pop2]\n"
@@ -90,8 +126,9 @@ on_signal(int sig)
 		got_hup = 1;
 	else if (sig == SIGCHLD)
 		got_chld = 1;
-	if (sig_pipe[1] != -1)
-		(void)write(sig_pipe[1], &c, 1);
+	/* A full pipe already wakes the loop: a lost byte is harmless. */
+	if (sig_pipe[1] != -1 && write(sig_pipe[1], &c, 1) == -1)
+		errno = saved;
 	errno = saved;
 }
 
@@ -112,69 +149,44 @@ set_signals(void (*fn)(int))
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
-/* Load both plugins named by C and check the plugin sections. */
-static int
-load_plugins(const struct config *c, struct loaded_plugin *auth,
-    struct loaded_plugin *store, char *err, size_t errsz)
+/* Format an error into master_errbuf and point *ERROR_R at it; -1. */
+static int __attribute__((format(printf, 2, 3)))
+master_error(const char **error_r, const char *fmt, ...)
 {
-	struct loaded_plugin *all[2] = { auth, store };
+	va_list ap;
 
-	char e[900], where[32] = "";
-
-	plugin_set_config(c);
-	if (plugin_load(c->plugin_dir, c->auth_plugin, POP23D_PLUGIN_AUTH,
-	    auth, e, sizeof e) != 0) {
-		/* The line of "auth =", or none for the built-in default. */
-		if (c->auth_line > 0)
-			snprintf(where, sizeof where, ":%d", c->auth_line);
-		snprintf(err, errsz, "%s%s: %s", c->path, where, e);
-		return -1;
-	}
-	if (plugin_load(c->plugin_dir, c->store_plugin, POP23D_PLUGIN_STORE,
-	    store, e, sizeof e) != 0) {
-		if (c->store_line > 0)
-			snprintf(where, sizeof where, ":%d", c->store_line);
-		snprintf(err, errsz, "%s%s: %s", c->path, where, e);
-		plugin_unload(auth);
-		return -1;
-	}
-	if (plugin_check_config(c, all, 2, err, errsz) != 0) {
-		plugin_unload(auth);
-		plugin_unload(store);
-		return -1;
-	}
-	return 0;
+	va_start(ap, fmt);
+	vsnprintf(master_errbuf, sizeof master_errbuf, fmt, ap);
+	va_end(ap);
+	*error_r = master_errbuf;
+	return -1;
 }
 
 /* Root mode: the pre-auth user and chroot must exist and be safe. */
 static int
-check_login_user(struct config *c, char *err, size_t errsz)
+check_login_user(struct config *c, const char **error_r)
 {
 	struct passwd *pw = getpwnam(c->login_user);
-	struct stat st;
+	const char *e;
 
-	if (pw == NULL || pw->pw_uid == 0) {
-		snprintf(err, errsz, "%s: login_user \"%s\" %s (create it: "
-		    "useradd -r -s /usr/sbin/nologin %s)", c->path,
+	if (pw == NULL || pw->pw_uid == 0)
+		return master_error(error_r, "%s: login_user \"%s\" %s "
+		    "(create it: useradd -r -s /usr/sbin/nologin %s)", c->path,
 		    c->login_user, pw == NULL ? "does not exist" : "is root",
 		    c->login_user);
-		return -1;
-	}
 	c->login_uid = pw->pw_uid;
 	c->login_gid = pw->pw_gid;
-	if (c->login_chroot[0] != '\0' && (stat(c->login_chroot, &st) != 0 ||
-	    !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
-	    (st.st_mode & 022) != 0)) {
-		snprintf(err, errsz, "%s: login_chroot %s must be an existing "
-		    "directory owned by root and not writable by others",
-		    c->path, c->login_chroot);
-		return -1;
-	}
+	/* The pre-auth child's whole file system: root's, and nobody else
+	 * may write to it or to a directory above it. */
+	if (c->login_chroot[0] != '\0' &&
+	    trust_check(c->login_chroot, TRUST_DIR, &e) != 0)
+		return master_error(error_r, "%s: login_chroot: %s", c->path,
+		    e);
 	return 0;
 }
 
 static int
-bind_one(const struct listener_conf *lc, char *err, size_t errsz)
+bind_one(const struct listener_conf *lc, const char **error_r)
 {
 	struct addrinfo hints, *res, *ai;
 	int e, bound = 0;
@@ -185,17 +197,15 @@ bind_one(const struct listener_conf *lc, char *err, size_t errsz)
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	e = getaddrinfo(strcmp(lc->host, "*") == 0 ? NULL : lc->host,
 	    lc->port, &hints, &res);
-	if (e != 0) {
-		snprintf(err, errsz, "%s:%d: listen %s: %s", cfg.path,
+	if (e != 0)
+		return master_error(error_r, "%s:%d: listen %s: %s", cfg.path,
 		    lc->line, lc->host, gai_strerror(e));
-		return -1;
-	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		struct listener *l;
 		int fd, one = 1;
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof ss;
-		char host[64], serv[16];
+		char host[PEER_HOST_MAX], serv[PEER_SERV_MAX];
 
 		if (n_listeners >= sizeof listeners / sizeof listeners[0])
 			break;
@@ -208,8 +218,8 @@ bind_one(const struct listener_conf *lc, char *err, size_t errsz)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 			    sizeof one);
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-		    listen(fd, 1024) != 0) {
-			snprintf(err, errsz, "%s:%d: listen %s:%s: %s",
+		    listen(fd, LISTEN_BACKLOG) != 0) {
+			master_error(error_r, "%s:%d: listen %s:%s: %s",
 			    cfg.path, lc->line, lc->host, lc->port,
 			    strerror(errno));
 			close(fd);
@@ -230,11 +240,9 @@ bind_one(const struct listener_conf *lc, char *err, size_t errsz)
 		bound++;
 	}
 	freeaddrinfo(res);
-	if (bound == 0) {
-		snprintf(err, errsz, "%s:%d: listen %s:%s: no usable address",
-		    cfg.path, lc->line, lc->host, lc->port);
-		return -1;
-	}
+	if (bound == 0)
+		return master_error(error_r, "%s:%d: listen %s:%s: no usable "
+		    "address", cfg.path, lc->line, lc->host, lc->port);
 	return 0;
 }
 
@@ -249,12 +257,12 @@ close_listeners(void)
 }
 
 static int
-bind_all(char *err, size_t errsz)
+bind_all(const char **error_r)
 {
 	size_t i;
 
 	for (i = 0; i < cfg.n_listeners; i++)
-		if (bind_one(&cfg.listeners[i], err, errsz) != 0) {
+		if (bind_one(&cfg.listeners[i], error_r) != 0) {
 			close_listeners();
 			return -1;
 		}
@@ -263,48 +271,92 @@ bind_all(char *err, size_t errsz)
 	return 0;
 }
 
-/* Write a small file atomically (tmp + rename), for pid and port files. */
-static void
-write_file(const char *path, const char *text)
+/*
+ * Write TEXT to PATH for the pid and port files.  The master is root and
+ * the directory may not be ours alone, so nothing found at PATH or at
+ * PATH.tmp is trusted: PATH.tmp is removed and created anew with O_EXCL
+ * (never through a planted symlink or hard link, never truncating someone
+ * else's file), O_NOFOLLOW and O_NONBLOCK (a planted FIFO cannot block
+ * the master), then renamed over PATH: rename(2) replaces whatever is at
+ * PATH, it does not follow it, and a reader never sees half a file.
+ * 0, or -1 with the reason in *error_r.
+ */
+static int
+write_file(const char *path, const char *text, const char **error_r)
 {
-	char tmp[PATH_MAX + 8];
-	int fd;
+	char tmp[PATH_MAX];
+	size_t len = strlen(text);
+	ssize_t w;
+	int fd, err;
 
-	if (path[0] == '\0')
-		return;
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-		return;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0644);
-	if (fd == -1) {
-		log_warn("%s", tmp);
-		return;
+		return master_error(error_r, "%s: path too long", path);
+	if (unlink(tmp) == -1 && errno != ENOENT)
+		return master_error(error_r, "%s: %s", tmp, strerror(errno));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC, 0644);
+	if (fd == -1)
+		return master_error(error_r, "%s: %s", tmp, strerror(errno));
+	w = write(fd, text, len);
+	/* A short write means the disk is full. */
+	err = w == -1 ? errno : EIO;
+	if (close(fd) != 0 && w == (ssize_t)len) {
+		err = errno;
+		w = -1;
 	}
-	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
-	    close(fd) != 0 || rename(tmp, path) != 0)
-		log_warn("%s", path);
+	if (w != (ssize_t)len) {
+		unlink(tmp);
+		return master_error(error_r, "%s: %s", tmp, strerror(err));
+	}
+	if (rename(tmp, path) != 0) {
+		master_error(error_r, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* The pid or port file PATH ("": none): failures are logged. */
+static void
+write_state_file(const char *path, const char *text)
+{
+	const char *error;
+
+	if (path[0] != '\0' && write_file(path, text, &error) != 0)
+		log_warnx("%s", error);
 }
 
 static void
 write_port_file(void)
 {
-	char text[4 * MAX_LISTENERS * 110];
+	char text[MAX_SOCKETS * (SOCKET_NAME_MAX + 1)];
 	size_t i, o = 0;
 
 	for (i = 0; i < n_listeners && o < sizeof text; i++)
 		o += (size_t)snprintf(text + o, sizeof text - o, "%s\n",
 		    listeners[i].name);
 	text[sizeof text - 1] = '\0';
-	write_file(cfg.port_file, text);
+	write_state_file(cfg.port_file, text);
 }
 
+static void
+write_pid_file(void)
+{
+	char pid[32];
+
+	snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	write_state_file(cfg.pid_file, pid);
+}
+
+/* Children serving a client in the same prefix as A (max_per_ip). */
 static size_t
-count_from(const char *addr)
+count_from(const struct addr *a)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < n_children; i++)
-		if (strcmp(children[i].addr, addr) == 0)
+		if (addr_same_prefix(&children[i].addr, a, cfg.per_ip_prefix4,
+		    cfg.per_ip_prefix6))
 			n++;
 	return n;
 }
@@ -330,11 +382,71 @@ reap_children(void)
 }
 
 static void
+track_child(pid_t pid, const struct addr *a)
+{
+	struct child *n = reallocarray(children, n_children + 1, sizeof *n);
+
+	if (n == NULL) {
+		log_warnx("out of memory tracking sessions");
+		return;
+	}
+	children = n;
+	children[n_children].pid = pid;
+	children[n_children].addr = *a;
+	n_children++;
+}
+
+/* Over max_sessions or max_per_ip: the reason (valid until the next
+ * call), else NULL. */
+static const char *
+over_limit(const struct addr *a)
+{
+	static char why[64];
+
+	if (n_children >= (size_t)cfg.max_sessions)
+		return "max_sessions reached";
+	if (count_from(a) >= (size_t)cfg.max_per_ip) {
+		snprintf(why, sizeof why, "max_per_ip reached for its /%d",
+		    a->family == AF_INET6 ? cfg.per_ip_prefix6 :
+		    cfg.per_ip_prefix4);
+		return why;
+	}
+	return NULL;
+}
+
+/*
+ * In the new monitor process: keep only the client socket (on
+ * PRIV_CLIENT_FD), /dev/null on 0 and 1 and the log relay (or /dev/null)
+ * on 2; the listeners, the signal pipe, the relay's reading end and
+ * anything else of the master's are closed.  Then run the connection
+ * (does not return).
+ */
+static void __attribute__((noreturn))
+start_monitor(int fd, const struct listener *l, const char *peer)
+{
+	const char *error;
+
+	set_signals(SIG_DFL);
+	log_close();
+	if ((fd = priv_child_fds(fd, log_child_fd, &error)) == -1) {
+		log_init(cfg.syslog_facility, -1, cfg.debug);
+		fatalx("%s", error);
+	}
+	log_init(cfg.syslog_facility, -1, cfg.debug);
+	session_run(fd, fd, &cfg, l->proto, &auth_plugin, &store_plugin,
+	    peer);
+}
+
+static void
 handle_accept(struct listener *l)
 {
+	static time_t last_warn;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
-	char host[64] = "?", serv[16] = "?", peer[90];
+	char host[PEER_HOST_MAX] = "?", serv[PEER_SERV_MAX] = "?";
+	char peer[PEER_NAME_MAX];
+	const char *why;
+	struct addr a;
 	int fd, one = 1;
 	pid_t pid;
 
@@ -347,16 +459,13 @@ handle_accept(struct listener *l)
 	}
 	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, serv,
 	    sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
-	if (n_children >= (size_t)cfg.max_sessions ||
-	    count_from(host) >= (size_t)cfg.max_per_ip) {
-		static time_t last_warn;
-
+	addr_from_sockaddr((struct sockaddr *)&ss, sl, &a);
+	if ((why = over_limit(&a)) != NULL) {
 		/* Rate-limited: a flood must not flood the log. */
 		if (time(NULL) != last_warn) {
 			last_warn = time(NULL);
 			log_warnx("connection from %s refused: %s", host,
-			    n_children >= (size_t)cfg.max_sessions ?
-			    "max_sessions reached" : "max_per_ip reached");
+			    why);
 		}
 		close(fd);
 		return;
@@ -369,33 +478,10 @@ handle_accept(struct listener *l)
 		close(fd);
 		return;
 	}
-	if (pid == 0) {
-		size_t i;
-
-		set_signals(SIG_DFL);
-		close(sig_pipe[0]);
-		close(sig_pipe[1]);
-		for (i = 0; i < n_listeners; i++)
-			close(listeners[i].fd);
-		/* The session's socket must survive exec-less forks only. */
-		session_run(fd, fd, &cfg, l->proto, &auth_plugin,
-		    &store_plugin, peer);
-	}
+	if (pid == 0)
+		start_monitor(fd, l, peer);
 	close(fd);
-	{
-		struct child *n = reallocarray(children, n_children + 1,
-		    sizeof *n);
-
-		if (n == NULL) {
-			log_warnx("out of memory tracking sessions");
-			return;
-		}
-		children = n;
-		children[n_children].pid = pid;
-		strlcpy(children[n_children].addr, host,
-		    sizeof children[n_children].addr);
-		n_children++;
-	}
+	track_child(pid, &a);
 }
 
 static int
@@ -413,25 +499,42 @@ listeners_equal(const struct config *a, const struct config *b)
 	return 1;
 }
 
+/*
+ * Read the configuration at C->path into *C, load its plugins into AUTH
+ * and STORE and, as root, resolve login_user.  0, or -1 with the reason
+ * in *error_r (nothing loaded, *C freed).
+ */
+static int
+load_everything(const char *path, struct config *c, struct loaded_plugin *auth,
+    struct loaded_plugin *store, const char **error_r)
+{
+	if (config_load(path, c, error_r) != 0)
+		return -1;
+	if (plugin_load_config(c, auth, store, error_r) != 0) {
+		config_free(c);
+		return -1;
+	}
+	if (priv_is_root() && check_login_user(c, error_r) != 0) {
+		plugin_unload(auth);
+		plugin_unload(store);
+		config_free(c);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 reload(void)
 {
 	struct config ncfg;
 	struct loaded_plugin na, ns;
-	char err[1024];
+	const char *error;
 	int same;
 
-	if (config_load(cfg.path, &ncfg, err, sizeof err) != 0) {
+	if (load_everything(cfg.path, &ncfg, &na, &ns, &error) != 0) {
 		log_warnx("reload refused, keeping the old configuration: %s",
-		    err);
-		return;
-	}
-	if ((priv_is_root() && check_login_user(&ncfg, err, sizeof err) != 0) ||
-	    load_plugins(&ncfg, &na, &ns, err, sizeof err) != 0) {
-		log_warnx("reload refused, keeping the old configuration: %s",
-		    err);
+		    error);
 		plugin_set_config(&cfg);
-		config_free(&ncfg);
 		return;
 	}
 	same = listeners_equal(&cfg, &ncfg);
@@ -447,11 +550,19 @@ reload(void)
 	 * clients never see a refused connection on a plain reload. */
 	if (!same) {
 		close_listeners();
-		if (bind_all(err, sizeof err) != 0)
-			fatalx("reload: %s", err);
+		if (bind_all(&error) != 0)
+			fatalx("reload: %s", error);
 		write_port_file();
 	}
 	log_info("configuration reloaded");
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
 }
 
 static void
@@ -463,24 +574,24 @@ shutdown_sessions(void)
 	close_listeners();
 	log_info("stopping: %zu session(s) open", n_children);
 	while (n_children > 0 && time(NULL) < end) {
-		struct timespec ts = { 0, 100 * 1000000L };
-
-		nanosleep(&ts, NULL);
+		sleep_ms(SHUTDOWN_POLL_MS);
+		log_relay_drain();
 		reap_children();
 	}
 	/* Sessions that did not finish end without UPDATE. */
 	for (i = 0; i < n_children; i++)
 		kill(children[i].pid, SIGTERM);
 	while (n_children > 0) {
-		struct timespec ts = { 0, 50 * 1000000L };
-
-		nanosleep(&ts, NULL);
+		sleep_ms(SHUTDOWN_KILL_POLL_MS);
+		log_relay_drain();
 		reap_children();
-		if (time(NULL) > end + 5) {
+		if (time(NULL) > end + SHUTDOWN_KILL_GRACE) {
 			for (i = 0; i < n_children; i++)
 				kill(children[i].pid, SIGKILL);
 		}
 	}
+	/* The last lines of the sessions that just ended. */
+	log_relay_drain();
 }
 
 static void
@@ -521,7 +632,8 @@ inetd_session(const char *proto_name)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
-	char host[64] = "?", serv[16] = "?", peer[90];
+	char host[PEER_HOST_MAX] = "?", serv[PEER_SERV_MAX] = "?";
+	char peer[PEER_NAME_MAX];
 	enum proto proto;
 	int one = 1;
 
@@ -544,121 +656,45 @@ inetd_session(const char *proto_name)
 	    &store_plugin, peer);
 }
 
-int
-main(int argc, char *argv[])
+/* Drain the signal pipe after poll() said it is readable. */
+static void
+drain_sig_pipe(void)
 {
-	const char *conf_path = SYSCONFDIR "/pop23d.conf";
-	int foreground = 0, check_only = 0, debug = 0, ch;
-	const char *inetd_proto = NULL;
-	char err[1024];
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
+	char buf[64];
 
-	while ((ch = getopt_long(argc, argv, "c:ftdi:", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			conf_path = optarg;
-			break;
-		case 'f':
-			foreground = 1;
-			break;
-		case 't':
-			check_only = 1;
-			break;
-		case 'd':
-			debug = 1;
-			break;
-		case 'i':
-			inetd_proto = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("pop23d %s (plugin ABI %d, API %d)\n",
-			    PACKAGE_VERSION, POP23D_PLUGIN_ABI,
-			    POP23D_PLUGIN_API);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	while (read(sig_pipe[0], buf, sizeof buf) > 0)
+		;
+}
 
-	log_init(LOG_MAIL, foreground || check_only, debug);
-	if (config_load(conf_path, &cfg, err, sizeof err) != 0) {
-		fprintf(stderr, "pop23d: %s\n", err);
-		return 1;
-	}
-	if (debug)
-		cfg.debug = 1;
-	if (load_plugins(&cfg, &auth_plugin, &store_plugin, err,
-	    sizeof err) != 0) {
-		fprintf(stderr, "pop23d: %s\n", err);
-		return 1;
-	}
-	if (priv_is_root() && check_login_user(&cfg, err, sizeof err) != 0) {
-		fprintf(stderr, "pop23d: %s\n", err);
-		return 1;
-	}
-	if (check_only) {
-		printf("pop23d: %s: configuration OK (auth %s, storage %s, "
-		    "%zu listener(s))\n", cfg.path, auth_plugin.desc->name,
-		    store_plugin.desc->name, cfg.n_listeners);
-		return 0;
-	}
-	if (inetd_proto != NULL)
-		inetd_session(inetd_proto);	/* does not return */
-	log_init(cfg.syslog_facility, foreground, cfg.debug);
-	if (!priv_is_root())
-		log_info("not started as root: running rootless, every "
-		    "session runs as uid %ld", (long)getuid());
+/* pfd[] slots before the listeners: the signal pipe, the log relay. */
+#define POLL_SIG	0
+#define POLL_RELAY	1
+#define POLL_FIXED	2
 
-	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-		fatal("pipe");
-	if (bind_all(err, sizeof err) != 0) {
-		fprintf(stderr, "pop23d: %s\n", err);
-		return 1;
-	}
-	if (!foreground)
-		daemonize();
-	set_signals(on_signal);
-	{
-		char pid[32];
-
-		snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-		write_file(cfg.pid_file, pid);
-	}
-	write_port_file();
-	log_info("pop23d %s started", PACKAGE_VERSION);
+/* The accept loop, until SIGTERM or SIGINT. */
+static void
+master_loop(void)
+{
+	struct pollfd pfd[MAX_SOCKETS + POLL_FIXED];
+	size_t i;
+	int n;
 
 	while (!got_term) {
-		struct pollfd pfd[4 * MAX_LISTENERS + 1];
-		size_t i;
-		int n;
-
-		pfd[0].fd = sig_pipe[0];
-		pfd[0].events = POLLIN;
+		pfd[POLL_SIG].fd = sig_pipe[0];
+		pfd[POLL_SIG].events = POLLIN;
+		pfd[POLL_RELAY].fd = log_relay_fd();	/* -1: ignored */
+		pfd[POLL_RELAY].events = POLLIN;
 		for (i = 0; i < n_listeners; i++) {
-			pfd[i + 1].fd = listeners[i].fd;
-			pfd[i + 1].events = POLLIN;
+			pfd[i + POLL_FIXED].fd = listeners[i].fd;
+			pfd[i + POLL_FIXED].events = POLLIN;
 		}
-		n = poll(pfd, n_listeners + 1, -1);
+		n = poll(pfd, n_listeners + POLL_FIXED, -1);
 		if (n == -1 && errno != EINTR)
 			fatal("poll");
-		if (n > 0 && (pfd[0].revents & POLLIN)) {
-			char buf[64];
-
-			while (read(sig_pipe[0], buf, sizeof buf) > 0)
-				;
-		}
+		if (n > 0 && (pfd[POLL_SIG].revents & POLLIN))
+			drain_sig_pipe();
+		if (n > 0 && (pfd[POLL_RELAY].revents & POLLIN))
+			log_relay_drain();
 		if (got_chld) {
 			got_chld = 0;
 			reap_children();
@@ -671,12 +707,129 @@ main(int argc, char *argv[])
 			continue;
 		}
 		for (i = 0; n > 0 && i < n_listeners; i++)
-			if (pfd[i + 1].revents & POLLIN)
+			if (pfd[i + POLL_FIXED].revents & POLLIN)
 				handle_accept(&listeners[i]);
 	}
+}
+
+/*
+ * Parse the command line into *O.  Returns -1 to go on, or the exit
+ * status (0 after --help or --version, 2 after a usage error).
+ */
+static int
+parse_options(int argc, char *argv[], struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	memset(o, 0, sizeof *o);
+	o->conf_path = SYSCONFDIR "/pop23d.conf";
+	while ((ch = getopt_long(argc, argv, "c:ftdi:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			o->conf_path = optarg;
+			break;
+		case 'f':
+			o->foreground = 1;
+			break;
+		case 't':
+			o->check_only = 1;
+			break;
+		case 'd':
+			o->debug = 1;
+			break;
+		case 'i':
+			o->inetd_proto = optarg;
+			break;
+		case 'h':
+			master_usage(stdout);
+			return 0;
+		case 'V':
+			printf("pop23d %s (plugin ABI %d, API %d)\n",
+			    PACKAGE_VERSION, POP23D_PLUGIN_ABI,
+			    POP23D_PLUGIN_API);
+			return 0;
+		default:
+			master_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		master_usage(stderr);
+		return 2;
+	}
+	return -1;
+}
+
+/* Bind, detach, write the pid and port files and serve until SIGTERM. */
+static int
+run_daemon(const struct options *o)
+{
+	const char *error;
+
+	log_init(cfg.syslog_facility, o->foreground, cfg.debug);
+	if (!priv_is_root())
+		log_info("not started as root: running rootless, every "
+		    "session runs as uid %ld", (long)getuid());
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		fatal("pipe");
+	/* In the foreground the children do not get our stderr (the
+	 * daemon's log): their lines come to us through the relay. */
+	if (o->foreground && log_relay_init(&log_child_fd, &error) != 0)
+		fatalx("%s", error);
+	if (bind_all(&error) != 0) {
+		fprintf(stderr, "pop23d: %s\n", error);
+		return 1;
+	}
+	if (!o->foreground)
+		daemonize();
+	set_signals(on_signal);
+	write_pid_file();
+	write_port_file();
+	log_info("pop23d %s started", PACKAGE_VERSION);
+	master_loop();
 	shutdown_sessions();
 	if (cfg.pid_file[0] != '\0')
 		unlink(cfg.pid_file);
 	log_info("pop23d stopped");
 	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct options o;
+	const char *error;
+	int r;
+
+	/* Nothing inherited reaches a child: no descriptor of whoever
+	 * started us (a directory on the real /, a root-only file), no
+	 * environment but PATH and TZ. */
+	priv_stdio_open();
+	priv_close_from(STDERR_FILENO + 1);
+	priv_scrub_env();
+	if ((r = parse_options(argc, argv, &o)) >= 0)
+		return r;
+	log_init(LOG_MAIL, o.foreground || o.check_only, o.debug);
+	if (load_everything(o.conf_path, &cfg, &auth_plugin, &store_plugin,
+	    &error) != 0) {
+		fprintf(stderr, "pop23d: %s\n", error);
+		return 1;
+	}
+	if (o.debug)
+		cfg.debug = 1;
+	if (o.check_only) {
+		printf("pop23d: %s: configuration OK (auth %s, storage %s, "
+		    "%zu listener(s))\n", cfg.path, auth_plugin.desc->name,
+		    store_plugin.desc->name, cfg.n_listeners);
+		return 0;
+	}
+	if (o.inetd_proto != NULL)
+		inetd_session(o.inetd_proto);	/* does not return */
+	return run_daemon(&o);
 }

@@ -2,6 +2,8 @@
  * plugin.c - load auth and storage plugins: dlopen(RTLD_NOW), one entry
  * symbol, ABI and API checks on both sides, config-key validation, and the
  * host services struct plugins reach the daemon through.
+ * plugin_dir and every plugin file must pass trust_check() (root-owned,
+ * writable by nobody else, all the way up) before dlopen().
  * Runs as root in the master (startup, SIGHUP, "pop23d -t"); the ops are
  * then called by the monitor (auth, root) and the session (storage, mail
  * user).
@@ -9,18 +11,40 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
 
+#include "compat.h"
 #include "conf.h"
 #include "log.h"
 #include "plugin.h"
 #include "priv.h"
+#include "trust.h"
+
+/* Longest error text; the reasons are short, paths are up to PATH_MAX. */
+#define PLUGIN_ERROR_MAX	(2 * PATH_MAX)
 
 static const struct config *host_cfg;
+/* The error text of the last failed call of this module; valid until the
+ * next call. */
+static char plugin_errbuf[PLUGIN_ERROR_MAX];
+
+/* Format an error into plugin_errbuf and point *ERROR_R at it; -1. */
+static int __attribute__((format(printf, 2, 3)))
+plugin_error(const char **error_r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(plugin_errbuf, sizeof plugin_errbuf, fmt, ap);
+	va_end(ap);
+	*error_r = plugin_errbuf;
+	return -1;
+}
 
 static void __attribute__((format(printf, 2, 3)))
 host_log(int priority, const char *fmt, ...)
@@ -46,19 +70,26 @@ host_secure_zero(void *p, size_t len)
 	explicit_bzero(p, len);
 }
 
-static struct pop23d_host host = {
+static int
+host_trusted_file(const char *path, const char **error_r)
+{
+	return trust_check(path, TRUST_FILE, error_r);
+}
+
+static struct pop23d_host plugin_services = {
 	.api = POP23D_PLUGIN_API,
 	.log = host_log,
 	.config_get = host_config_get,
 	.secure_zero = host_secure_zero,
 	.rootless = 0,
+	.trusted_file = host_trusted_file,
 };
 
 const struct pop23d_host *
 plugin_host(void)
 {
-	host.rootless = !priv_is_root();
-	return &host;
+	plugin_services.rootless = !priv_is_root();
+	return &plugin_services;
 }
 
 void
@@ -68,66 +99,81 @@ plugin_set_config(const struct config *cfg)
 }
 
 static const char *
-kind_name(enum pop23d_plugin_kind kind)
+plugin_kind_name(enum pop23d_plugin_kind kind)
 {
 	return kind == POP23D_PLUGIN_AUTH ? "auth" : "storage";
 }
 
+/* The plugin's descriptor has every operation its KIND requires. */
+static int
+plugin_complete(const struct pop23d_plugin *desc,
+    enum pop23d_plugin_kind kind)
+{
+	const struct pop23d_auth_ops *a = desc->auth;
+	const struct pop23d_store_ops *s = desc->store;
+
+	if (desc->kind != kind || desc->name == NULL)
+		return 0;
+	if (kind == POP23D_PLUGIN_AUTH)
+		return a != NULL && a->verify_plain != NULL &&
+		    a->lookup != NULL;
+	return s != NULL && s->open != NULL && s->list != NULL &&
+	    s->msg_open != NULL && s->expunge != NULL &&
+	    s->mark_accessed != NULL && s->index_dir != NULL &&
+	    s->close != NULL;
+}
+
 int
 plugin_load(const char *dir, const char *name, enum pop23d_plugin_kind kind,
-    struct loaded_plugin *lp, char *err, size_t errsz)
+    struct loaded_plugin *lp, const char **error_r)
 {
 	pop23d_plugin_init_fn *init;
 	const struct pop23d_plugin *desc = NULL;
 	const char *prefix = kind == POP23D_PLUGIN_AUTH ? "auth_" : "store_";
+	const char *e;
 	int n;
 
 	memset(lp, 0, sizeof *lp);
 	n = snprintf(lp->path, sizeof lp->path, "%s/%s%s.so", dir, prefix,
 	    name);
-	if (n < 0 || (size_t)n >= sizeof lp->path) {
-		snprintf(err, errsz, "plugin path too long");
-		return -1;
-	}
+	if (n < 0 || (size_t)n >= sizeof lp->path)
+		return plugin_error(error_r, "plugin path too long");
+	/* Root maps this code into every process: the directory and the
+	 * file must be root's and writable by nobody else. */
+	if (trust_check(dir, TRUST_DIR, &e) != 0 ||
+	    trust_check(lp->path, TRUST_FILE, &e) != 0)
+		return plugin_error(error_r, "%s plugin: %s",
+		    plugin_kind_name(kind), e);
 	lp->handle = dlopen(lp->path, RTLD_NOW | RTLD_LOCAL);
-	if (lp->handle == NULL) {
-		snprintf(err, errsz, "cannot load %s plugin: %s",
-		    kind_name(kind), dlerror());
-		return -1;
-	}
+	if (lp->handle == NULL)
+		return plugin_error(error_r, "cannot load %s plugin: %s",
+		    plugin_kind_name(kind), dlerror());
 	*(void **)&init = dlsym(lp->handle, POP23D_PLUGIN_ENTRY);
 	if (init == NULL) {
-		snprintf(err, errsz, "%s: no symbol %s: %s", lp->path,
+		plugin_error(error_r, "%s: no symbol %s: %s", lp->path,
 		    POP23D_PLUGIN_ENTRY, dlerror());
 		goto bad;
 	}
 	if (init(POP23D_PLUGIN_ABI, plugin_host(), &desc) != 0 ||
 	    desc == NULL) {
-		snprintf(err, errsz, "%s: the plugin refused to start "
+		plugin_error(error_r, "%s: the plugin refused to start "
 		    "(host ABI %d)", lp->path, POP23D_PLUGIN_ABI);
 		goto bad;
 	}
 	if (desc->abi != POP23D_PLUGIN_ABI) {
-		snprintf(err, errsz, "%s: plugin ABI %u, daemon ABI %d: "
+		plugin_error(error_r, "%s: plugin ABI %u, daemon ABI %d: "
 		    "rebuild the plugin", lp->path, desc->abi,
 		    POP23D_PLUGIN_ABI);
 		goto bad;
 	}
 	if (desc->api_min > POP23D_PLUGIN_API) {
-		snprintf(err, errsz, "%s: plugin needs API %u, daemon has %d",
+		plugin_error(error_r, "%s: plugin needs API %u, daemon has %d",
 		    lp->path, desc->api_min, POP23D_PLUGIN_API);
 		goto bad;
 	}
-	if (desc->kind != kind || desc->name == NULL ||
-	    (kind == POP23D_PLUGIN_AUTH && (desc->auth == NULL ||
-	    desc->auth->verify_plain == NULL || desc->auth->lookup == NULL)) ||
-	    (kind == POP23D_PLUGIN_STORE && (desc->store == NULL ||
-	    desc->store->open == NULL || desc->store->list == NULL ||
-	    desc->store->msg_open == NULL || desc->store->expunge == NULL ||
-	    desc->store->mark_accessed == NULL ||
-	    desc->store->index_dir == NULL || desc->store->close == NULL))) {
-		snprintf(err, errsz, "%s: not a complete %s plugin", lp->path,
-		    kind_name(kind));
+	if (!plugin_complete(desc, kind)) {
+		plugin_error(error_r, "%s: not a complete %s plugin", lp->path,
+		    plugin_kind_name(kind));
 		goto bad;
 	}
 	lp->desc = desc;
@@ -149,7 +195,7 @@ bad:
 }
 
 static const struct loaded_plugin *
-find_plugin(struct loaded_plugin *const *plugins, size_t n, const char *name)
+plugin_find(struct loaded_plugin *const *plugins, size_t n, const char *name)
 {
 	size_t i;
 
@@ -162,7 +208,7 @@ find_plugin(struct loaded_plugin *const *plugins, size_t n, const char *name)
 
 int
 plugin_check_config(const struct config *cfg,
-    struct loaded_plugin *const *plugins, size_t n, char *err, size_t errsz)
+    struct loaded_plugin *const *plugins, size_t n, const char **error_r)
 {
 	size_t i;
 	const char *e;
@@ -173,31 +219,69 @@ plugin_check_config(const struct config *cfg,
 		const struct loaded_plugin *lp;
 		const char *const *k;
 
-		lp = find_plugin(plugins, n, ps->section);
-		if (lp == NULL) {
-			snprintf(err, errsz, "%s:%d: section [%s] names no "
-			    "loaded plugin", cfg->path, ps->line, ps->section);
-			return -1;
-		}
+		lp = plugin_find(plugins, n, ps->section);
+		if (lp == NULL)
+			return plugin_error(error_r, "%s:%d: section [%s] "
+			    "names no loaded plugin", cfg->path, ps->line,
+			    ps->section);
 		for (k = lp->desc->config_keys; k != NULL && *k != NULL; k++)
 			if (strcmp(*k, ps->key) == 0)
 				break;
-		if (k == NULL || *k == NULL) {
-			snprintf(err, errsz, "%s:%d: unknown key \"%s\" in "
-			    "[%s]", cfg->path, ps->line, ps->key, ps->section);
-			return -1;
-		}
+		if (k == NULL || *k == NULL)
+			return plugin_error(error_r, "%s:%d: unknown key "
+			    "\"%s\" in [%s]", cfg->path, ps->line, ps->key,
+			    ps->section);
 	}
 	for (i = 0; i < n; i++) {
 		if (plugins[i] == NULL || plugins[i]->desc == NULL ||
 		    plugins[i]->desc->check_config == NULL)
 			continue;
 		e = NULL;
-		if (plugins[i]->desc->check_config(&e) != 0) {
-			snprintf(err, errsz, "%s: [%s]: %s", cfg->path,
-			    plugins[i]->desc->name, e != NULL ? e : "error");
-			return -1;
-		}
+		if (plugins[i]->desc->check_config(&e) != 0)
+			return plugin_error(error_r, "%s: [%s]: %s",
+			    cfg->path, plugins[i]->desc->name,
+			    e != NULL ? e : "error");
+	}
+	return 0;
+}
+
+/* Load one plugin of CFG; errors get "FILE:LINE: " of its line (LINE 0:
+ * the built-in default, just "FILE: "). */
+static int
+plugin_load_one(const struct config *cfg, const char *name, int line,
+    enum pop23d_plugin_kind kind, struct loaded_plugin *lp,
+    const char **error_r)
+{
+	char reason[PLUGIN_ERROR_MAX], where[32] = "";
+	const char *e;
+
+	if (plugin_load(cfg->plugin_dir, name, kind, lp, &e) == 0)
+		return 0;
+	strlcpy(reason, e, sizeof reason);
+	if (line > 0)
+		snprintf(where, sizeof where, ":%d", line);
+	return plugin_error(error_r, "%s%s: %s", cfg->path, where, reason);
+}
+
+int
+plugin_load_config(const struct config *cfg, struct loaded_plugin *auth,
+    struct loaded_plugin *store, const char **error_r)
+{
+	struct loaded_plugin *all[2] = { auth, store };
+
+	plugin_set_config(cfg);
+	if (plugin_load_one(cfg, cfg->auth_plugin, cfg->auth_line,
+	    POP23D_PLUGIN_AUTH, auth, error_r) != 0)
+		return -1;
+	if (plugin_load_one(cfg, cfg->store_plugin, cfg->store_line,
+	    POP23D_PLUGIN_STORE, store, error_r) != 0) {
+		plugin_unload(auth);
+		return -1;
+	}
+	if (plugin_check_config(cfg, all, 2, error_r) != 0) {
+		plugin_unload(auth);
+		plugin_unload(store);
+		return -1;
 	}
 	return 0;
 }

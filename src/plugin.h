@@ -23,21 +23,34 @@ struct loaded_plugin {
 };
 
 /*
+ * Errors: every function below that fails returns -1 and points *error_r
+ * at text owned by plugin.c, valid until the next call of this module.
+ */
+
+/*
  * Load plugin NAME (file DIR/auth_NAME.so or DIR/store_NAME.so, by KIND)
  * and check that it is of KIND.
- * 0, or -1 with the reason (dlerror(), ABI mismatch ...) in ERR.
+ * 0, or -1 with the reason (dlerror(), ABI mismatch ...) in *error_r.
  */
 int plugin_load(const char *dir, const char *name,
-    enum pop23d_plugin_kind kind, struct loaded_plugin *lp, char *err,
-    size_t errsz);
+    enum pop23d_plugin_kind kind, struct loaded_plugin *lp,
+    const char **error_r);
 /*
  * Check the config keys of every [section] of CFG against the loaded
  * plugins (a section must name a loaded plugin, a key must be one the
  * plugin declares), then run each plugin's check_config().  0, or -1 with
- * "FILE:LINE: reason" in ERR.
+ * "FILE:LINE: reason" in *error_r.
  */
 int plugin_check_config(const struct config *cfg,
-    struct loaded_plugin *const *plugins, size_t n, char *err, size_t errsz);
+    struct loaded_plugin *const *plugins, size_t n, const char **error_r);
+/*
+ * Load the auth and storage plugins CFG names into AUTH and STORE and run
+ * plugin_check_config().  0, or -1 (nothing stays loaded) with
+ * "FILE:LINE: reason" in *error_r, LINE being that of the "auth" or
+ * "storage" line (just "FILE: reason" for a built-in default).
+ */
+int plugin_load_config(const struct config *cfg, struct loaded_plugin *auth,
+    struct loaded_plugin *store, const char **error_r);
 void plugin_unload(struct loaded_plugin *lp);
 /* The host services given to plugins; reads the current config. */
 const struct pop23d_host *plugin_host(void);

@@ -155,6 +155,7 @@ preauth_child(struct session *s, int rfd, int wfd, pid_t monitor)
 	const struct config *cfg = s->cfg;
 	struct client *c = &s->client;
 	enum client_exit how;
+	const char *error;
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 
@@ -172,6 +173,11 @@ preauth_child(struct session *s, int rfd, int wfd, pid_t monitor)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != monitor)
 		_exit(1);
 #endif
+	/* rlimits, NO_NEW_PRIVS, seccomp (priv.c, sandbox.c) */
+	if (priv_harden_preauth(&error) != 0) {
+		log_warnx("pre-auth hardening: %s", error);
+		_exit(1);
+	}
 	c->cfg = cfg;
 	c->apop_challenge = s->apop_challenge;
 	c->ipc_fd = s->ipc_fd;
@@ -197,7 +203,21 @@ static void
 monitor_reap(struct session *s)
 {
 	int status;
+	pid_t r;
 
+	/* A child that died by itself (the seccomp filter's SIGSYS, a
+	 * crash) is logged: otherwise the only trace is a closed
+	 * connection. */
+	while ((r = waitpid(s->child, &status, WNOHANG)) == -1 &&
+	    errno == EINTR)
+		;
+	if (r == s->child) {
+		if (WIFSIGNALED(status))
+			log_warnx("pre-auth process died of signal %d%s",
+			    WTERMSIG(status), WTERMSIG(status) == SIGSYS ?
+			    " (a system call the sandbox forbids)" : "");
+		return;
+	}
 	kill(s->child, SIGKILL);
 	while (waitpid(s->child, &status, 0) == -1 && errno == EINTR)
 		;
@@ -405,6 +425,7 @@ session_serve(struct session *s, struct loaded_plugin *auth,
 {
 	struct client *c = &s->client;
 	char prefix[200], esc[128];
+	const char *error;
 
 	/* The session needs no credentials: unload the auth plugin (its
 	 * destructor wipes what it read) and give the memory back. */
@@ -412,6 +433,10 @@ session_serve(struct session *s, struct loaded_plugin *auth,
 	malloc_trim(0);
 	if (priv_drop(s->uid, s->gid, NULL) != 0)
 		_exit(1);
+	if (priv_harden_session(&error) != 0) {		/* NO_NEW_PRIVS */
+		log_warnx("session hardening: %s", error);
+		_exit(1);
+	}
 	log_escape(s->user, strlen(s->user), esc, sizeof(esc));
 	snprintf(prefix, sizeof(prefix), "%s %s user=%s", s->id,
 	    config_proto_name(s->proto), esc);

@@ -32,6 +32,8 @@
  *                       store folder_open appended (POP2 FOLD; NULL if the
  *                       storage has no folders); store writable appended
  *                       (NULL: assume writable).
+ *   ABI 1, API 3 (0.1): host trusted_file appended: the daemon's
+ *                       ownership rule for files a plugin reads as root.
  *
  * Plugins reach the daemon only through struct pop23d_host; they never call
  * daemon symbols, so they link with -no-undefined and can be driven by a
@@ -50,7 +52,7 @@ extern "C" {
 #endif
 
 #define POP23D_PLUGIN_ABI	1
-#define POP23D_PLUGIN_API	2
+#define POP23D_PLUGIN_API	3
 
 #define POP23D_PLUGIN_ENTRY	"pop23d_plugin_init"
 
@@ -75,6 +77,14 @@ struct pop23d_host {
 	/* Non-zero when the daemon runs without root ("rootless"): plugins
 	 * must not expect to change or check ownership. */
 	int rootless;
+	/* API 3: may a file that decides who logs in as whom (a password
+	 * database) be believed?  0 if PATH is a regular file owned by root
+	 * (in rootless mode: or by the daemon's user) and not writable by
+	 * group or others, and so is every directory and symbolic link on
+	 * the way to it (sshd's StrictModes; a sticky directory such as /tmp
+	 * may be writable by others).  Otherwise -1 with "PATH: reason" in
+	 * *error_r, text owned by the host and valid until the next call. */
+	int (*trusted_file)(const char *path, const char **error_r);
 };
 
 enum pop23d_plugin_kind {

@@ -387,9 +387,10 @@ class Server:
                     n += 1
         return n
 
-    def start(self):
+    def start(self, pass_fds=()):
         """Start pop23d -f -d and wait until the port file lists every
-        listener."""
+        listener.  PASS_FDS: descriptors of ours the daemon inherits (to
+        check that it does not hand them on)."""
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError('already running')
         try:
@@ -402,7 +403,8 @@ class Server:
             self.proc = subprocess.Popen(
                 [self.binary, '-f', '-d', '-c', self.conf_path],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                cwd=self.tmp, env=dict(os.environ, **self.env))
+                cwd=self.tmp, pass_fds=pass_fds,
+                env=dict(os.environ, **self.env))
         finally:
             log.close()
         self.pid = self.proc.pid

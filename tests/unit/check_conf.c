@@ -16,13 +16,14 @@
 static char *dir;
 
 static int
-load(const char *text, struct config *cfg, char *err, size_t errsz)
+load(const char *text, struct config *cfg, const char **error_r)
 {
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof path, "%s/test.conf", dir);
 	test_write_file(path, text, strlen(text));
-	return config_load(path, cfg, err, errsz);
+	*error_r = "";
+	return config_load(path, cfg, error_r);
 }
 
 static void
@@ -41,7 +42,7 @@ teardown(void)
 START_TEST(test_defaults_and_values)
 {
 	struct config cfg;
-	char err[1024] = "";
+	const char *err;
 
 	ck_assert_msg(load("listen = pop3 127.0.0.1:1110\n"
 	    "listen = pop2 [::1]:1109\n"
@@ -52,8 +53,9 @@ START_TEST(test_defaults_and_values)
 	    "timeout_pop3 = 900\n"
 	    "auth_failure_delay = 0\n"
 	    "syslog_facility = local3\n"
+	    "max_per_ip_ipv4_prefix = 24\n"
 	    "mail_location = /var/mail/%u\n"
-	    "[passwdfile]\npath = /etc/x\n", &cfg, err, sizeof err) == 0,
+	    "[passwdfile]\npath = /etc/x\n", &cfg, &err) == 0,
 	    "%s", err);
 	ck_assert_uint_eq(cfg.n_listeners, 3);
 	ck_assert_int_eq(cfg.listeners[0].proto, PROTO_POP3);
@@ -71,6 +73,8 @@ START_TEST(test_defaults_and_values)
 	ck_assert_int_eq(cfg.auth_failure_delay_ms, 0);
 	ck_assert_int_eq(cfg.syslog_facility, LOG_LOCAL3);
 	ck_assert_int_eq(cfg.timeout_pop2, DEF_POP2_TIMEOUT);
+	ck_assert_int_eq(cfg.per_ip_prefix4, 24);
+	ck_assert_int_eq(cfg.per_ip_prefix6, DEF_PER_IP_PREFIX6);
 	ck_assert_str_eq(cfg.auth_plugin, "passwdfile");
 	ck_assert_str_eq(config_plugin_get(&cfg, "passwdfile", "path"),
 	    "/etc/x");
@@ -100,14 +104,16 @@ static const struct {
 	{ "listen = pop3 127.0.0.1:1\nthis line has no equals sign\n", "test.conf:2:" },
 	{ "hostname = x\n", "no \"listen\" line" },
 	{ "listen = pop3 127.0.0.1:1\nmax_sessions = 0\n", "test.conf:2: max_sessions" },
+	{ "listen = pop3 127.0.0.1:1\nmax_per_ip_ipv4_prefix = 33\n", "test.conf:2: max_per_ip_ipv4_prefix" },
+	{ "listen = pop3 127.0.0.1:1\nmax_per_ip_ipv6_prefix = 129\n", "test.conf:2: max_per_ip_ipv6_prefix" },
 };
 
 START_TEST(test_bad)
 {
 	struct config cfg;
-	char err[1024] = "";
+	const char *err;
 
-	ck_assert_msg(load(bad[_i].text, &cfg, err, sizeof err) == -1,
+	ck_assert_msg(load(bad[_i].text, &cfg, &err) == -1,
 	    "case %d accepted", _i);
 	ck_assert_msg(strstr(err, bad[_i].want) != NULL,
 	    "case %d: error \"%s\" lacks \"%s\"", _i, err, bad[_i].want);
@@ -117,11 +123,11 @@ END_TEST
 START_TEST(test_missing_file)
 {
 	struct config cfg;
-	char err[1024] = "";
+	const char *err = NULL;
 
-	ck_assert_int_eq(config_load("/nonexistent/p23.conf", &cfg, err,
-	    sizeof err), -1);
-	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/p23.conf"));
+	ck_assert_int_eq(config_load("/nonexistent/p23.conf", &cfg, &err),
+	    -1);
+	ck_assert_msg(strstr(err, "/nonexistent/p23.conf") != NULL, "%s", err);
 }
 END_TEST
 

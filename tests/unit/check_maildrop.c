@@ -47,7 +47,8 @@ static const struct {
 static void
 setup(void)
 {
-	char path[PATH_MAX], err[512];
+	char path[PATH_MAX];
+	const char *err = "";
 	size_t i;
 
 	dir = test_tmpdir();
@@ -65,7 +66,7 @@ setup(void)
 		test_write_file(path, msgs[i].raw, strlen(msgs[i].raw));
 	}
 	ck_assert_msg(plugin_load(test_plugindir(), "maildir",
-	    POP23D_PLUGIN_STORE, &store, err, sizeof err) == 0, "%s", err);
+	    POP23D_PLUGIN_STORE, &store, &err) == 0, "%s", err);
 }
 
 static void

@@ -76,6 +76,10 @@ main(void)
 	srunner_add_suite(sr, suite_store_maildir());
 	srunner_add_suite(sr, suite_lex());
 	srunner_add_suite(sr, suite_wire());
+	srunner_add_suite(sr, suite_log());
+	srunner_add_suite(sr, suite_trust());
+	srunner_add_suite(sr, suite_addr());
+	srunner_add_suite(sr, suite_sandbox());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -674,11 +674,32 @@ START_TEST(test_check_config_file)
 	ck_assert_int_eq(plug->check_config(&err), -1);
 	ck_assert_msg(strstr(err, "not a regular file") != NULL, "%s", err);
 
+	/* StrictModes: writable by others or by the group, or owned by
+	 * someone else, is refused, with the file named. */
 	set_path(pw_path);
 	write_pw("u:{PLAIN}x\n");
 	ck_assert_int_eq(chmod(pw_path, 0666), 0);
 	ck_assert_int_eq(plug->check_config(&err), -1);
-	ck_assert_msg(strstr(err, "world-writable") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, pw_path) != NULL &&
+	    strstr(err, "writable by others") != NULL, "%s", err);
+	ck_assert_int_eq(chmod(pw_path, 0620), 0);
+	ck_assert_int_eq(plug->check_config(&err), -1);
+	ck_assert_msg(strstr(err, "writable by its group") != NULL, "%s",
+	    err);
+	ck_assert_int_eq(chmod(pw_path, 0600), 0);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(pw_path, 65534, 65534), 0);
+		ck_assert_int_eq(plug->check_config(&err), -1);
+		ck_assert_msg(strstr(err, "owned by uid 65534") != NULL, "%s",
+		    err);
+		ck_assert_int_eq(chown(pw_path, 0, 0), 0);
+	}
+	/* ... and so is a directory above it that others may write. */
+	ck_assert_int_eq(chmod(tdir, 0777), 0);
+	ck_assert_int_eq(plug->check_config(&err), -1);
+	ck_assert_msg(strstr(err, "the directory") != NULL &&
+	    strstr(err, "writable by others") != NULL, "%s", err);
+	ck_assert_int_eq(chmod(tdir, 0700), 0);
 
 	/* Unreadable (root reads anything, so only as a user). */
 	ck_assert_int_eq(chmod(pw_path, 0), 0);

@@ -467,8 +467,8 @@ START_TEST(test_log_lines)
 	ck_assert_msg(strstr(got, " 3f2a9c01 open /x: No such file or "
 	    "directory\n") != NULL, "%s", got);
 	ck_assert_msg(strstr(got, " info ") != NULL, "%s", got);
-	ck_assert_msg(strstr(got, " 3f2a9c01 user=a??b?\n") != NULL, "%s",
-	    got);
+	ck_assert_msg(strstr(got, " 3f2a9c01 user=a\\x0d\\x0ab\\x1b\n") !=
+	    NULL, "%s", got);
 	ck_assert_msg(strstr(got, "hidden") == NULL, "%s", got);
 	ck_assert_msg(strstr(got, " - master\n") != NULL, "%s", got);
 }

@@ -12,6 +12,7 @@
 
 #include "mock_host.h"
 #include "suites.h"
+#include "trust.h"
 
 /* Settings one suite needs at a time: a handful. */
 #define MOCK_SETTINGS	16
@@ -58,12 +59,20 @@ mock_zero(void *p, size_t len)
 	explicit_bzero(p, len);
 }
 
+/* The daemon's own StrictModes rule (trust.c), as the real host has it. */
+static int
+mock_trusted_file(const char *path, const char **error_r)
+{
+	return trust_check(path, TRUST_FILE, error_r);
+}
+
 const struct pop23d_host mock_host = {
 	.api = POP23D_PLUGIN_API,
 	.log = mock_log,
 	.config_get = mock_config_get,
 	.secure_zero = mock_zero,
 	.rootless = 1,
+	.trusted_file = mock_trusted_file,
 };
 
 void

@@ -4,7 +4,8 @@
  * daemon's side of struct pop23d_host without the daemon, as collectd's
  * libplugin_mock does.  Log lines go to stderr, tagged with their
  * priority; config_get() answers from a small table the test sets;
- * secure_zero is explicit_bzero; rootless is set.
+ * secure_zero is explicit_bzero; rootless is set; trusted_file is the
+ * daemon's own trust_check() (src/trust.c).
  */
 #ifndef POP23D_TEST_MOCK_HOST_H
 #define POP23D_TEST_MOCK_HOST_H

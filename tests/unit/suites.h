@@ -14,6 +14,10 @@ Suite *suite_plugins(void);
 Suite *suite_store_maildir(void);
 Suite *suite_lex(void);
 Suite *suite_wire(void);
+Suite *suite_log(void);
+Suite *suite_trust(void);
+Suite *suite_addr(void);
+Suite *suite_sandbox(void);
 
 /* Helpers shared by the suites (check_main.c). */
 /* A fresh empty directory under $TMPDIR; the caller owns the string. */

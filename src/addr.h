@@ -1,0 +1,37 @@
+/*
+ * addr.h - client addresses as the master counts them: one family and 16
+ * octets, compared by prefix, so a per-address cap can hold a whole IPv6
+ * /64 (or an IPv4 /24) to one limit.
+ * PRIVILEGE: any; used by the master (root), which never reads client
+ * bytes: the address comes from accept().
+ */
+#ifndef POP23D_ADDR_H
+#define POP23D_ADDR_H
+
+#include <sys/socket.h>
+
+/* Octets in an IPv6 address, the longest kind kept. */
+#define ADDR_OCTETS_MAX	16
+
+struct addr {
+	int family;			/* AF_INET, AF_INET6, or AF_UNSPEC */
+	unsigned char octets[ADDR_OCTETS_MAX];	/* network order */
+};
+
+/*
+ * Fill *A from SA (LEN octets, from accept() or getpeername()).  An
+ * IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes the IPv4 address, so
+ * the same client is counted once whatever socket it came in on.  Any
+ * other family gives AF_UNSPEC (all such clients share one count).
+ */
+void addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
+    struct addr *a);
+/*
+ * 1 if A and B are of one family and agree in their first PREFIX4 (IPv4,
+ * 0..32) or PREFIX6 (IPv6, 0..128) bits, else 0.  AF_UNSPEC matches only
+ * AF_UNSPEC.
+ */
+int addr_same_prefix(const struct addr *a, const struct addr *b,
+    int prefix4, int prefix6);
+
+#endif
