@@ -15,7 +15,7 @@
 # client TCP socket, a Unix socket, a pipe, /dev/null, the log, a file of
 # the maildrop, anything else), resource limits and the plugins mapped.
 #
-#   test_roles          the rules below, and the table for
+#   test_roles          the rules in test_roles(), and the table for
 #                       doc/RELIABILITY.md (P23_PRIV_TABLE=1 prints it)
 #   test_preauth_cannot_read_maildrop
 #                       a process with the pre-auth child's uid, gid and
@@ -98,7 +98,9 @@ def sockets():
         next(f)
         for line in f:
             w = line.split()
-            out[w[6]] = 'unix'
+            # SOCK_DGRAM is the log relay (or syslog), SOCK_SEQPACKET the
+            # monitor/pre-auth channel
+            out[w[6]] = 'unix-dgram' if w[4] == '0002' else 'unix'
     return out
 
 
@@ -114,6 +116,8 @@ def descriptors(pid, srv, socks):
         m = re.match(r'socket:\[(\d+)\]$', t)
         if m:
             cls = socks.get(m.group(1), 'socket')
+            if cls == 'unix-dgram' and fd == '2':
+                cls = 'log'     # stderr: the log relay to the master
         elif t.startswith('pipe:'):
             cls = 'pipe'
         elif t == '/dev/null':
@@ -246,7 +250,19 @@ class Privileges(p23.TestCase):
                       'holds a listening socket')
                 check(not [c for c in kinds if c == 'pipe'], name,
                       'holds a pipe (the master\'s signal pipe?)')
+            if name in ('pre-auth', 'session'):
+                check(d['NoNewPrivs'] == 1, name, 'NoNewPrivs is not set')
             if name == 'pre-auth':
+                check(d['Seccomp'] == 2, name, 'no seccomp filter')
+                lim = d['limits']
+                check(lim['Max file size'][0] == '0', name,
+                      'may write files (RLIMIT_FSIZE %s)' %
+                      lim['Max file size'][0])
+                check(lim['Max processes'][0] == '0', name,
+                      'may fork (RLIMIT_NPROC %s)' % lim['Max processes'][0])
+                check(int(lim['Max open files'][0]) <= len(d['fds']), name,
+                      'may open descriptors (RLIMIT_NOFILE %s, holds %d)' %
+                      (lim['Max open files'][0], len(d['fds'])))
                 check(d['uid'] == [login_uid] * 4, name,
                       'uids %r, want %d' % (d['uid'], login_uid))
                 check(MAIL_UID not in d['uid'], name, 'is the mail user')
@@ -367,16 +383,30 @@ class Privileges(p23.TestCase):
         st.send_signal(signal.SIGINT)
         st.wait(10)
         uid = {}            # pid -> current uid (0 until it changes)
+        pending = {}        # pid -> uid of an unfinished set*uid call
         client_reads = {}   # (pid, uid) -> count
         with open(trace) as f:
             for line in f:
+                line = line.strip()
+                m = re.match(r'(\d+) +<\.\.\. (\w+) resumed>.*= (-?\d+)',
+                             line)
+                if m:
+                    pid = int(m.group(1))
+                    if pid in pending and m.group(3) == '0':
+                        uid[pid] = pending[pid]
+                    pending.pop(pid, None)
+                    continue
                 m = re.match(r'(\d+) +(\w+)\((.*)', line)
                 if not m:
                     continue
                 pid, call, rest = int(m.group(1)), m.group(2), m.group(3)
                 if call in ('setresuid', 'setuid', 'setreuid'):
-                    if re.search(r'\) += 0$', line.strip()):
-                        uid[pid] = int(re.search(r'(\d+)', rest).group(1))
+                    # the first argument that is not -1
+                    new = int(re.search(r'(?<!-)\b(\d+)', rest).group(1))
+                    if line.endswith('<unfinished ...>'):
+                        pending[pid] = new
+                    elif re.search(r'\) += 0$', line):
+                        uid[pid] = new
                     continue
                 if re.match(r'\d+<TCP(v6)?:\[[^\]]*->', rest):
                     key = (pid, uid.get(pid, 0))
