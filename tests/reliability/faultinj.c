@@ -23,10 +23,11 @@
  * call these functions directly.
  *
  * Control: the environment variable P23FI_CONTROL names a file that each
- * process reads at its first intercepted call (a process forked after the
- * file changed reads it again, so one daemon serves many test runs; the
- * name is taken from the environment when the shim is loaded, before the
- * daemon could clean its environment).  One line of words:
+ * process reads when it is forked (and the first process at its first
+ * intercepted call), so one daemon serves many test runs, and a child
+ * reads it before it is chrooted or sandboxed; the name is taken from the
+ * environment when the shim is loaded, before the daemon cleans its
+ * environment.  One line of words:
  *
  *   mode=off|count|fail1|failall|kill  k=N  errno=EIO|ENOSPC|EDQUOT|...
  *   prefix=/dir  trace=/file  ops=write,fsync,close,open,rename,link,
@@ -56,6 +57,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -215,6 +217,14 @@ load(void)
 		st.mode = M_OFF;	/* never act on every file */
 }
 
+/* In a new child, at once: later it may be chrooted, or under a seccomp
+ * filter that kills it for an open(). */
+static void
+faultinj_atfork_child(void)
+{
+	load();
+}
+
 __attribute__((constructor)) static void
 faultinj_init(void)
 {
@@ -222,6 +232,7 @@ faultinj_init(void)
 
 	if (p != NULL && strlen(p) < sizeof(control_path))
 		memcpy(control_path, p, strlen(p) + 1);
+	(void)pthread_atfork(NULL, NULL, faultinj_atfork_child);
 }
 
 /* Is PATH below the prefix (or the prefix itself)? */
