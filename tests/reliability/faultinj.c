@@ -465,7 +465,7 @@ posix_fallocate(int fd, off_t off, off_t len)
 		e = fd_step(OP_TRUNC, "posix_fallocate", fd);
 		busy = 0;
 		if (e != 0)
-			return e;	/* returns the error, errno untouched */
+			return e;	/* the error itself; errno as it was */
 	}
 	return real_posix_fallocate(fd, off, len);
 }

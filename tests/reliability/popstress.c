@@ -62,7 +62,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RBUF		(64 * 1024)	/* longest reply line, and more */
+#define RBUF		(64 * 1024)	/* longest reply line, more */
 #define SHOW_MAX	20		/* failures described on stderr */
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
@@ -510,7 +510,8 @@ handle_lines(struct conn *c)
 			continue;
 		}
 		if (c->kind == K_FLOOD) {
-			if (c->st == S_CONNECT && strncmp(line, "+OK", 3) == 0) {
+			if (c->st == S_CONNECT &&
+			    strncmp(line, "+OK", 3) == 0) {
 				c->greeted = 1;
 				c->st = S_HELD;
 			}
@@ -534,7 +535,8 @@ handle_lines(struct conn *c)
 			lat_add(&lat_all, now_us() - c->sent_at);
 		if (c->multi) {
 			if (strncmp(line, "+OK", 3) != 0) {
-				conn_fail(c, "multi-line command refused", line);
+				conn_fail(c, "multi-line command refused",
+				    line);
 				return;
 			}
 			/* the time to the whole reply counts, not this */
@@ -1064,10 +1066,12 @@ run_race(void)
 		w2 = l2[0] == '#';
 		if (w3 && w2) {
 			both++;
-			show("round %d: both won: %.60s / %.60s", round, l3, l2);
+			show("round %d: both won: %.60s / %.60s", round, l3,
+			    l2);
 		} else if (!w3 && !w2) {
 			none++;
-			show("round %d: none won: %.60s / %.60s", round, l3, l2);
+			show("round %d: none won: %.60s / %.60s", round, l3,
+			    l2);
 		} else if (w3 && (l2[0] != '-' ||
 		    strstr(l2, "locked") == NULL)) {
 			bad++;

@@ -94,7 +94,8 @@ class Crash(p23.TestCase):
                 if len(model.live) < HIGH:
                     dl.resume()
                 n = len(seqs)
-                for k in rnd.sample(range(1, n + 1), min(n, rnd.randint(0, 6))):
+                nretr = min(n, rnd.randint(0, 6))
+                for k in rnd.sample(range(1, n + 1), nretr):
                     crashlib.retr_check(c, k, seqs[k - 1])
                 ndel = rnd.randint(0, n // 2) if n > LOW else \
                     rnd.randint(0, 2)
