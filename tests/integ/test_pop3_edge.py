@@ -548,6 +548,9 @@ class Edge(p23.TestCase):
             # the connection is still usable in AUTHORIZATION
             self.assertOK(c.cmd('USER alice'))
             self.assertOK(c.cmd('PASS alicepw'))
+            # QUIT, not just close: +OK comes after the unlock, so the
+            # next login cannot find the maildrop still locked
+            self.assertOK(c.cmd('QUIT'))
             c.close()
         c = self.conn(srv)
         g = c.line()
