@@ -24,6 +24,9 @@
  *     SCAN_LOG_MAX times per session, then counted once at close.
  *   - Deletion is unlink() followed by fsync() of the directory.  tmp/ is
  *     never touched.
+ *   - Two names of one file with the same key are the remains of an
+ *     interrupted link() + unlink() rename: the listing removes the
+ *     second one, which would otherwise outlive a deletion.
  *   - Client-supplied folder names never become paths: they are checked,
  *     prefixed with '.', and opened with openat() below the maildir fd.
  */
@@ -432,8 +435,50 @@ free_ents(struct md_ent *v, size_t n)
 }
 
 /*
+ * DUP has the same key as KEEP, the copy the list keeps (ent_cmp()).  If
+ * both names are links to one inode, DUP is what an interrupted link() +
+ * unlink() rename left behind (rename_noreplace() on a file system
+ * without RENAME_NOREPLACE, killed between the two): finish that rename
+ * by removing DUP.  Otherwise, or when that fails (a read-only maildrop),
+ * DUP is only logged.  Left alone, the second name would bring the
+ * message back after the user deleted it: expunge removes the listed name
+ * only.  1 if DUP was removed, else 0.
+ */
+static int
+drop_duplicate(struct pop23d_mbox *mb, const struct md_ent *keep,
+    const struct md_ent *dup)
+{
+	struct stat a, b;
+	char e[LOG_NAME_MAX], ek[LOG_NAME_MAX];
+
+	if (fstatat(mb->sub[keep->dir], keep->name, &a,
+	    AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fstatat(mb->sub[dup->dir], dup->name, &b,
+	    AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(a.st_mode) && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino && (keep->dir != dup->dir ||
+	    strcmp(keep->name, dup->name) != 0)) {
+		if (unlinkat(mb->sub[dup->dir], dup->name, 0) == 0) {
+			mb->dirty[dup->dir] = 1;
+			host->log(LOG_WARNING, "list: removed %s/%s, a second "
+			    "name of %s/%s left by an interrupted rename",
+			    subdir_name[dup->dir], esc(dup->name, e, sizeof e),
+			    subdir_name[keep->dir],
+			    esc(keep->name, ek, sizeof ek));
+			return 1;
+		}
+		host->log(LOG_WARNING, "list: cannot remove %s/%s, a second "
+		    "name of the same message: %s", subdir_name[dup->dir],
+		    esc(dup->name, e, sizeof e), strerror(errno));
+	}
+	scan_log(mb, "list duplicate key, ignored", dup->dir, dup->name);
+	return 0;
+}
+
+/*
  * Build the message list: scan, sort, drop duplicate keys (keeping the
- * preferred copy, see ent_cmp()).  POP23D_OK or POP23D_TEMPFAIL.
+ * preferred copy, see ent_cmp(); a second name of the same file is
+ * removed, see drop_duplicate()).  POP23D_OK or POP23D_TEMPFAIL.
  */
 static enum pop23d_result
 build_list(struct pop23d_mbox *mb)
@@ -452,8 +497,7 @@ build_list(struct pop23d_mbox *mb)
 	mb->logged = mb->unlogged = 0;
 	for (i = n = 0; i < c.n; i++) {
 		if (n > 0 && strcmp(c.v[n - 1].key, c.v[i].key) == 0) {
-			scan_log(mb, "list duplicate key, ignored", c.v[i].dir,
-			    c.v[i].name);
+			(void)drop_duplicate(mb, &c.v[n - 1], &c.v[i]);
 			continue;
 		}
 		c.v[n++] = c.v[i];

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <gdbm.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -383,6 +384,26 @@ walk_check(GDBM_FILE dbf)
 	return NULL;
 }
 
+/*
+ * The text of GDBM error CODE from a call that left no handle to ask
+ * (gdbm_fd_open()), with the system error when GDBM says there is one, so
+ * that a full disk reads "File write error: No space left on device".
+ * Call it at once, errno still intact.  Points to a static buffer, valid
+ * until the next call.
+ */
+static const char *
+open_strerror(gdbm_error code)
+{
+	static char buf[200];
+	int serrno = errno;
+
+	if (!gdbm_check_syserr(code) || serrno == 0)
+		return gdbm_strerror(code);
+	snprintf(buf, sizeof(buf), "%s: %s", gdbm_strerror(code),
+	    strerror(serrno));
+	return buf;
+}
+
 /* NULL if ST is a file the index may live in, else what is wrong. */
 static const char *
 bad_file(const struct stat *st)
@@ -494,7 +515,7 @@ index_recreate(struct index *idx, const char **error_r)
 	idx->dbf = gdbm_fd_open(fd, idx->path, 0, INDEX_GDBM_FLAGS, NULL);
 	if (idx->dbf == NULL) {
 		log_warnx("index %s: new database: %s", idx->path,
-		    gdbm_strerror(gdbm_errno));
+		    open_strerror(gdbm_errno));
 		(void)unlink(idx->path);
 		*error_r = "cannot create the index database";
 		return -1;
@@ -539,7 +560,7 @@ index_open(const char *path, struct index **idx_r, int *rebuilt_r,
 
 	idx->dbf = gdbm_fd_open(fd, path, 0, INDEX_GDBM_FLAGS, NULL);
 	if (idx->dbf == NULL)
-		why = gdbm_strerror(gdbm_errno);
+		why = open_strerror(gdbm_errno);
 	else if (size == 0) {
 		/* A new (or empty) file: GDBM has just laid it out. */
 		if (schema_store(idx->dbf) == -1) {

@@ -203,6 +203,8 @@ class Server:
         self.log_path = os.path.join(self.tmp, 'server.log')
         self.proc = None
         self.pid = None
+        # Extra environment for the daemon (e.g. an LD_PRELOAD shim).
+        self.env = {}
         self.ports = []
         self.pop3_port = None
         self.pop2_port = None
@@ -401,7 +403,8 @@ class Server:
             self.proc = subprocess.Popen(
                 [self.binary, '-f', '-d', '-c', self.conf_path],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                cwd=self.tmp, pass_fds=pass_fds)
+                cwd=self.tmp, pass_fds=pass_fds,
+                env=dict(os.environ, **self.env))
         finally:
             log.close()
         self.pid = self.proc.pid

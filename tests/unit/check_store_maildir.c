@@ -459,6 +459,49 @@ START_TEST(test_list_odd)
 }
 END_TEST
 
+/*
+ * A rename by link() + unlink() killed between the two leaves one file
+ * under two names, new/KEY and cur/KEY:2,S.  The listing keeps the cur/
+ * name and removes the new/ one, so that a later expunge removes the
+ * message for good; a duplicate key that is another file stays (logged).
+ */
+START_TEST(test_list_interrupted_rename)
+{
+	const struct pop23d_msg *msgs;
+	struct pop23d_mbox *mb;
+	char a[PATH_MAX], b[PATH_MAX];
+	size_t idx, n;
+	long k;
+
+	put(md, "new/1000000001.L.host");
+	xsnprintf(a, sizeof a, "%s/new/1000000001.L.host", md);
+	xsnprintf(b, sizeof b, "%s/cur/1000000001.L.host:2,S", md);
+	ck_assert_int_eq(link(a, b), 0);
+	put(md, "new/1000000002.D.host");		/* another file */
+	put(md, "cur/1000000002.D.host:2,S");
+	mock_host_lines = 0;
+	mb = open_ok(md);
+	n = list_ok(mb, &msgs);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(mock_host_lines, 2);	/* one removal, one dup */
+	k = find_key(msgs, n, "1000000001.L.host");
+	ck_assert_int_ge(k, 0);
+	ck_assert_int_eq(msgs[k].accessed, 1);
+	ck_assert(!exists(md, "new/1000000001.L.host"));
+	ck_assert(exists(md, "cur/1000000001.L.host:2,S"));
+	ck_assert(exists(md, "new/1000000002.D.host"));
+	ck_assert(exists(md, "cur/1000000002.D.host:2,S"));
+	idx = (size_t)k;
+	ck_assert_int_eq(ops->expunge(mb, &idx, 1), POP23D_OK);
+	ops->close(&mb);
+	mb = open_ok(md);
+	n = list_ok(mb, &msgs);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(find_key(msgs, n, "1000000001.L.host"), -1);
+	ops->close(&mb);
+}
+END_TEST
+
 /* msg_open after another reader renamed or deleted the file. */
 START_TEST(test_msg_open_renamed)
 {
@@ -1093,6 +1136,7 @@ suite_store_maildir(void)
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_list_empty);
 	tcase_add_test(tc, test_list_odd);
+	tcase_add_test(tc, test_list_interrupted_rename);
 	tcase_add_test(tc, test_msg_open_renamed);
 	tcase_add_test(tc, test_msg_open_unopenable);
 	tcase_add_test(tc, test_mark_accessed);

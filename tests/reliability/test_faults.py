@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+# test_faults.py - I/O errors and a full disk during login, UPDATE and the
+# index writes (doc/SECURITY.md D9, R6, R7; doc/RELIABILITY.md "Crash
+# safety").  For every storage backend whose plugin is built:
+#
+# test_injected_errors
+#     the LD_PRELOAD shim (faultinj.so) makes the k-th write, fsync,
+#     rename, link, unlink, create or close of a written file in the
+#     maildrop fail with EIO, ENOSPC or EDQUOT (in turn), once ("fail1")
+#     or from then on ("failall", a disk that stays full), for every k of
+#     one session (log in, RETR, DELE, QUIT), with an index at login,
+#     with churn, without renameat2 and (P23_LONG=1) without an index;
+#     short runs take one of fail1/failall per k, in turn.
+#
+# test_disk_full_tmpfs, test_disk_full_ext4 (root only: they mount)
+#     the maildrop and its index on a 1 MiB tmpfs, and on an 8 MiB ext4
+#     image (1 KiB blocks) on a loop device, filled up to all but F octets
+#     for F = 0, 4 KiB, 8 KiB, ... (tmpfs) or 0, 1 KiB, 2 KiB, ... (ext4)
+#     before the same session (12 messages and 13
+#     values of F in short runs; 12 and 40 messages and 25 values with
+#     P23_LONG=1).
+#
+# Every run must end with: the login answered +OK or "-ERR [SYS/TEMP]";
+# QUIT answered +OK (then every deleted message is gone) or
+# "-ERR [SYS/TEMP]" (then some or none are); no message lost, changed,
+# truncated or duplicated, none deleted without a DELE; and a next session
+# (no faults, space freed) with the exact STAT and LIST, every message
+# intact by RETR, an index record checked for every message, and, after
+# it deletes everything, nothing left.  GPL-3.0-or-later.
+
+import collections
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import crashlib  # noqa: E402
+from crashlib import p23  # noqa: E402
+
+LONG = bool(os.environ.get('P23_LONG'))
+ERRNOS = ('EIO', 'ENOSPC', 'EDQUOT')
+RETR, DELE = (1, 2, 5, 9), (2, 3, 4, 9, 12)
+
+
+def judge(out):
+    """Problems with the replies of one faulty run."""
+    probs = list(out['problems'])
+    lg, q = out['login'], out['quit']
+    if not (lg.startswith('+OK') or lg.startswith('-ERR [SYS/TEMP]')):
+        probs.append('login answered %r' % lg)
+    if lg.startswith('+OK') and not (q.startswith('+OK') or
+                                     q.startswith('-ERR [SYS/TEMP]')):
+        probs.append('QUIT answered %r' % q)
+    return probs
+
+
+def outcome(out):
+    if not out['login'].startswith('+OK'):
+        return 'login -ERR [SYS/TEMP]'
+    if out['quit'].startswith('+OK'):
+        return 'QUIT +OK'
+    return 'QUIT ' + out['quit'][:15]
+
+
+class Faults(p23.TestCase):
+
+    def injected(self, backend_cls):
+        if not crashlib.shim_available():
+            self.skipTest('faultinj.so not built')
+        sc = crashlib.Scenario(self, backend_cls, nmsgs=12)
+        problems, summary = [], []
+        runs = 0
+        setups = ((False, False, True), (True, False, True),
+                  (True, True, True), (True, False, False))
+        for warm, churn, rn2 in setups if LONG else setups[1:]:
+            what = '%s index%s%s' % ('warm' if warm else 'cold',
+                                     ', churn' if churn else '',
+                                     '' if rn2 else ', no renameat2')
+            sc.reset(warm, churn=churn)
+            sc.shim.set('count', trace=True, renameat2=rn2)
+            out = sc.run(RETR, DELE)
+            steps = sc.shim.trace()
+            problems += ['count run: ' + p for p in judge(out) +
+                         sc.verify(out)]
+            n = len(steps)
+            self.assertGreater(n, 4, 'the shim saw no steps')
+            seen = collections.Counter()
+            for k in range(1, n + 1):
+                # short runs: one mode per k, in turn
+                modes = ('fail1', 'failall') if LONG else \
+                    (('fail1', 'failall')[k % 2],)
+                for mode in modes:
+                    err = ERRNOS[(k + (mode == 'failall')) % len(ERRNOS)]
+                    sc.reset(warm, churn=churn)
+                    sc.shim.set(mode, k, err, renameat2=rn2)
+                    out = sc.run(RETR, DELE)
+                    runs += 1
+                    seen[outcome(out)] += 1
+                    for p in judge(out) + sc.verify(out):
+                        problems.append('%s, %s %s at step %d (%s): %s' % (
+                            what, mode, err, k,
+                            ' '.join(steps[k - 1][2:3]), p))
+            summary.append('%s: %d steps, %d runs: %s' %
+                           (what, n, sum(seen.values()), ', '.join(
+                               '%s %d' % kv for kv in sorted(seen.items()))))
+        print('%s: %d runs; %s; problems: %d' % (
+            backend_cls.NAME, runs, '; '.join(summary), len(problems)))
+        self.assertEqual(problems, [], '\n'.join(problems[:20]))
+
+    # ------------------------------------------------------ disk full
+    def disk_full(self, backend_cls, fstype):
+        if not p23.ROOT:
+            self.skipTest('needs root to mount a small file system')
+        if fstype == 'ext4' and not (shutil.which('mkfs.ext4') and
+                                     shutil.which('losetup')):
+            self.skipTest('mkfs.ext4 or losetup missing')
+        img = {}
+
+        def mount(sc):
+            mp = sc.be.mount_point()
+            if not os.path.isdir(mp):
+                os.makedirs(mp)
+            if fstype == 'tmpfs':
+                cmd = ['mount', '-t', 'tmpfs', '-o', 'size=1m,mode=755',
+                       'tmpfs', mp]
+            else:
+                fd, img['path'] = tempfile.mkstemp(prefix='p23-ext4-')
+                os.close(fd)
+                os.truncate(img['path'], 8 << 20)
+                subprocess.run(['mkfs.ext4', '-q', '-F', '-m', '0',
+                                img['path']], check=True,
+                               capture_output=True)
+                cmd = ['mount', '-o', 'loop', img['path'], mp]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                self.skipTest('cannot mount %s: %s' % (fstype,
+                                                       r.stderr.strip()))
+            self.addCleanup(umount, mp)
+            os.chmod(mp, 0o755)
+
+        def umount(mp):
+            subprocess.run(['umount', '-l', mp], capture_output=True)
+            if 'path' in img:
+                os.unlink(img['path'])
+
+        sc = crashlib.Scenario(self, backend_cls, nmsgs=12, shim=False,
+                               before_prepare=mount)
+        top = sc.be.mount_point()
+        filler = os.path.join(top, 'filler')
+
+        def fill(leave):
+            """Leave LEAVE octets free (as the file system counts)."""
+            st = os.statvfs(top)
+            want = max(st.f_bavail * st.f_frsize - leave, 0)
+            fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                         0o600)
+            try:
+                while want > 0:
+                    want -= os.write(fd, b'\0' * min(want, 1 << 20))
+            except OSError:
+                pass        # the file system's own metadata took the rest
+            finally:
+                os.close(fd)
+
+        problems = []
+        seen = collections.Counter()
+        runs = 0
+        step = 1024 if fstype == 'ext4' else 4096
+        for nmsgs in (12, 40) if LONG else (12,):
+            sc.nmsgs = nmsgs
+            # With 40, every message is read: 30-odd renames into cur/
+            # need a second directory block there (1 KiB blocks on ext4).
+            retr = RETR if nmsgs == 12 else tuple(range(1, nmsgs + 1))
+            dele = DELE + tuple(range(14, nmsgs + 1, 2))
+            for warm in (False, True):
+                for i in range(25 if LONG else 13):
+                    leave = i * step
+                    sc.reset(warm)
+                    fill(leave)
+                    out = sc.run(retr, dele)
+                    os.unlink(filler)
+                    # ext4 reuses freed blocks once the journal commits
+                    os.sync()
+                    runs += 1
+                    seen[outcome(out)] += 1
+                    for p in judge(out) + sc.verify(out):
+                        problems.append('%d messages, %s index, %d octets '
+                                        'free: %s' % (nmsgs, 'warm' if warm
+                                                      else 'cold', leave,
+                                                      p))
+        # A write error is logged with its cause (a full disk must say
+        # so), also when GDBM gives no handle to ask.
+        bare = re.findall(r'.*File write error(?!: ).*', sc.srv.log_text())
+        problems += ['logged without its cause: ' + b for b in bare[:3]]
+        log = sc.srv.log_text().lower()
+        print('%s on %s: %d runs: %s; write errors logged: %d; problems: %d'
+              % (backend_cls.NAME, fstype, runs,
+                 ', '.join('%s %d' % kv for kv in sorted(seen.items())),
+                 log.count('write error') + log.count('no space left'),
+                 len(problems)))
+        self.assertEqual(problems, [], '\n'.join(problems[:20]))
+
+
+def _add_tests():
+    for b in crashlib.BACKENDS.values():
+        def inj(self, b=b):
+            if not b.available():
+                self.skipTest('%s not built' % b.PLUGIN)
+            self.injected(b)
+
+        def tmpfs(self, b=b):
+            if not b.available():
+                self.skipTest('%s not built' % b.PLUGIN)
+            self.disk_full(b, 'tmpfs')
+
+        def ext4(self, b=b):
+            if not b.available():
+                self.skipTest('%s not built' % b.PLUGIN)
+            self.disk_full(b, 'ext4')
+        setattr(Faults, 'test_injected_errors_%s' % b.NAME, inj)
+        setattr(Faults, 'test_disk_full_tmpfs_%s' % b.NAME, tmpfs)
+        setattr(Faults, 'test_disk_full_ext4_%s' % b.NAME, ext4)
+
+
+_add_tests()
+
+if __name__ == '__main__':
+    p23.main()
