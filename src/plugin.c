@@ -156,8 +156,12 @@ plugin_load(const char *dir, const char *name, enum pop23d_plugin_kind kind,
 	}
 	if (init(POP23D_PLUGIN_ABI, plugin_host(), &desc) != 0 ||
 	    desc == NULL) {
-		plugin_error(error_r, "%s: the plugin refused to start "
-		    "(host ABI %d)", lp->path, POP23D_PLUGIN_ABI);
+		/* A plugin built for another ABI refuses here (it must not
+		 * touch a host struct of unknown layout, so it cannot say
+		 * why); any other reason it logged itself. */
+		plugin_error(error_r, "%s: the plugin refused to start with "
+		    "plugin ABI %d: rebuild it against this pop23d's "
+		    "<pop23d/plugin.h>", lp->path, POP23D_PLUGIN_ABI);
 		goto bad;
 	}
 	if (desc->abi != POP23D_PLUGIN_ABI) {

@@ -198,6 +198,19 @@ preauth_child(struct session *s, int rfd, int wfd, pid_t monitor)
 
 /* ------------------------------------------------------------- monitor */
 
+/* Log how the pre-auth child ended, if it died of a signal of its own. */
+static void
+monitor_child_status(int status)
+{
+	/* A child that died by itself (the seccomp filter's SIGSYS, a
+	 * crash) is logged: otherwise the only trace is a closed
+	 * connection.  Our own SIGKILL is not news. */
+	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+		log_warnx("pre-auth process died of signal %d%s",
+		    WTERMSIG(status), WTERMSIG(status) == SIGSYS ?
+		    " (a system call the sandbox forbids)" : "");
+}
+
 /* Stop the pre-auth child and wait for it. */
 static void
 monitor_reap(struct session *s)
@@ -205,22 +218,21 @@ monitor_reap(struct session *s)
 	int status;
 	pid_t r;
 
-	/* A child that died by itself (the seccomp filter's SIGSYS, a
-	 * crash) is logged: otherwise the only trace is a closed
-	 * connection. */
 	while ((r = waitpid(s->child, &status, WNOHANG)) == -1 &&
 	    errno == EINTR)
 		;
 	if (r == s->child) {
-		if (WIFSIGNALED(status))
-			log_warnx("pre-auth process died of signal %d%s",
-			    WTERMSIG(status), WTERMSIG(status) == SIGSYS ?
-			    " (a system call the sandbox forbids)" : "");
+		monitor_child_status(status);
 		return;
 	}
+	/* Still there, or still dying (its socket closes before it is a
+	 * zombie): SIGKILL does not change the status of one that is
+	 * already on its way out. */
 	kill(s->child, SIGKILL);
-	while (waitpid(s->child, &status, 0) == -1 && errno == EINTR)
+	while ((r = waitpid(s->child, &status, 0)) == -1 && errno == EINTR)
 		;
+	if (r == s->child)
+		monitor_child_status(status);
 }
 
 /* End a connection that did not log in. */

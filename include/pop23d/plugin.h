@@ -34,6 +34,10 @@
  *                       (NULL: assume writable).
  *   ABI 1, API 3 (0.1): host trusted_file appended: the daemon's
  *                       ownership rule for files a plugin reads as root.
+ *   ABI 1, API 4 (0.1): plugin flags appended (POP23D_PLUGIN_F_*: what
+ *                       the backend needs from the process that calls
+ *                       its ops); the host reads them only when the
+ *                       plugin's api_built is 4 or more.
  *
  * Plugins reach the daemon only through struct pop23d_host; they never call
  * daemon symbols, so they link with -no-undefined and can be driven by a
@@ -52,7 +56,7 @@ extern "C" {
 #endif
 
 #define POP23D_PLUGIN_ABI	1
-#define POP23D_PLUGIN_API	3
+#define POP23D_PLUGIN_API	4
 
 #define POP23D_PLUGIN_ENTRY	"pop23d_plugin_init"
 
@@ -198,6 +202,20 @@ struct pop23d_store_ops {
 	int (*writable)(struct pop23d_mbox *mbox);
 };
 
+/*
+ * API 4: struct pop23d_plugin flags.  A plugin sets them for its backend;
+ * the host decides where the ops run (doc/PLUGINS.md, "Flags").
+ */
+#ifndef POP23D_PLUGIN_F_NEEDS_ROOT
+#define POP23D_PLUGIN_F_NEEDS_ROOT  0x1	/* backend needs root (PAM shadow,
+					   checkpassword reading shadow) */
+#endif
+#ifndef POP23D_PLUGIN_F_BLOCKING
+#define POP23D_PLUGIN_F_BLOCKING    0x2	/* ops may block for seconds
+					   (PAM conversation, external
+					   program, network backend) */
+#endif
+
 /* What pop23d_plugin_init() hands back. */
 struct pop23d_plugin {
 	unsigned abi;		/* POP23D_PLUGIN_ABI the plugin was built with */
@@ -213,6 +231,8 @@ struct pop23d_plugin {
 	int (*check_config)(const char **error_r);
 	const struct pop23d_auth_ops *auth;	/* kind == AUTH */
 	const struct pop23d_store_ops *store;	/* kind == STORE */
+	/* API 4: POP23D_PLUGIN_F_* bits, 0 for none. */
+	unsigned flags;
 };
 
 typedef int pop23d_plugin_init_fn(unsigned host_abi,

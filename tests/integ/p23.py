@@ -566,8 +566,11 @@ class Server:
         return False
 
     # -------------------------------------------------------- shortcuts
-    def conn(self, timeout=10, pop2=False):
-        return Conn(self.pop2_port if pop2 else self.pop3_port, timeout)
+    def conn(self, timeout=10, pop2=False, source=None):
+        """A connection from 127.0.0.1, or from SOURCE (another address
+        of 127/8: another client for the per-address rules)."""
+        return Conn(self.pop2_port if pop2 else self.pop3_port, timeout,
+                    source=source)
 
     def login(self, user='alice', password=None, timeout=10):
         """A Conn logged in as USER (asserts +OK); .greeting and
@@ -585,9 +588,11 @@ class Conn:
     """A raw client connection.  Lines are returned as str (latin-1) with
     the CRLF removed; a bare LF from the server is a protocol error."""
 
-    def __init__(self, port, timeout=10, host='127.0.0.1'):
+    def __init__(self, port, timeout=10, host='127.0.0.1', source=None):
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.buf = b''
         self.eof = False
         self.greeting = None

@@ -80,6 +80,7 @@ main(void)
 	srunner_add_suite(sr, suite_trust());
 	srunner_add_suite(sr, suite_addr());
 	srunner_add_suite(sr, suite_sandbox());
+	srunner_add_suite(sr, suite_auth_sys());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
