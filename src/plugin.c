@@ -181,11 +181,13 @@ plugin_load(const char *dir, const char *name, enum pop23d_plugin_kind kind,
 		goto bad;
 	}
 	lp->desc = desc;
-	/* Copy only what the plugin's API version defines (ABI 1: API 2
-	 * appended verify_apop and folder_open). */
+	/* Copy only what the plugin's API version defines: API 2 appended
+	 * verify_apop and folder_open/writable, API 5 the SASL ops.  What a
+	 * plugin built against an older API lacks stays NULL. */
 	if (kind == POP23D_PLUGIN_AUTH)
-		memcpy(&lp->auth, desc->auth, desc->api_built >= 2 ?
-		    sizeof lp->auth :
+		memcpy(&lp->auth, desc->auth, desc->api_built >= 5 ?
+		    sizeof lp->auth : desc->api_built >= 2 ?
+		    offsetof(struct pop23d_auth_ops, sasl_mechs) :
 		    offsetof(struct pop23d_auth_ops, verify_apop));
 	else
 		memcpy(&lp->store, desc->store, desc->api_built >= 2 ?

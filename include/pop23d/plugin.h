@@ -38,6 +38,10 @@
  *                       the backend needs from the process that calls
  *                       its ops); the host reads them only when the
  *                       plugin's api_built is 4 or more.
+ *   ABI 1, API 5 (0.1): auth SASL server ops appended (sasl_mechs,
+ *                       sasl_start, sasl_step, sasl_end; NULL when the
+ *                       plugin has no SASL) with struct pop23d_conn_info,
+ *                       and POP23D_CONTINUE given its meaning.
  *
  * Plugins reach the daemon only through struct pop23d_host; they never call
  * daemon symbols, so they link with -no-undefined and can be driven by a
@@ -56,7 +60,7 @@ extern "C" {
 #endif
 
 #define POP23D_PLUGIN_ABI	1
-#define POP23D_PLUGIN_API	4
+#define POP23D_PLUGIN_API	5
 
 #define POP23D_PLUGIN_ENTRY	"pop23d_plugin_init"
 
@@ -104,7 +108,21 @@ enum pop23d_result {
 	POP23D_TEMPFAIL = 3,	/* backend trouble, try again later */
 	POP23D_PERMFAIL = 4,	/* permanent backend trouble */
 	POP23D_INUSE = 5,	/* store: another session holds the lock */
-	POP23D_CONTINUE = 6,	/* reserved for SASL steps (later API) */
+	POP23D_CONTINUE = 6,	/* API 5, SASL: send the challenge, go on */
+};
+
+/*
+ * API 5: what the host tells an auth plugin about the connection a SASL
+ * exchange runs on.  Strings are "" when unknown, never NULL.
+ */
+struct pop23d_conn_info {
+	const char *service;	/* "pop3" or "pop2" */
+	const char *remote_ip;	/* client address, numeric */
+	const char *local_ip;	/* listener address, numeric */
+	unsigned remote_port, local_port;
+	int secured;		/* 1: TLS (or loopback treated as secure) */
+	int plaintext_ok;	/* 1: plaintext passwords allowed here */
+	const char *tls_peer_cn;/* verified client certificate name, or "" */
 };
 
 /* Who a user is, as the auth plugin's lookup() returns it. */
@@ -128,6 +146,51 @@ struct pop23d_auth_ops {
 	 * plugin cannot do APOP (it needs the plaintext secret). */
 	enum pop23d_result (*verify_apop)(const char *user,
 	    const char *challenge, const char *digest);
+
+	/*
+	 * API 5: SASL server mechanisms (RFC 4422; POP3 AUTH, RFC 5034).
+	 * All four NULL when the plugin has no SASL.  The host calls them in
+	 * the process that runs the plugin's ops (never as root unless the
+	 * plugin sets POP23D_PLUGIN_F_NEEDS_ROOT), one exchange at a time
+	 * per state.  The host has already decoded base64 and bounded every
+	 * client response; in/in_len are raw octets, in == NULL means "no
+	 * initial response" (as opposed to an empty one, in_len == 0).
+	 *
+	 * sasl_mechs: the mechanisms offered on a connection described by
+	 * CONN, upper case, separated by single spaces ("" for none).  It
+	 * leaves out mechanisms that send a reusable password in the clear
+	 * when conn->plaintext_ok is 0.  The string stays valid until the
+	 * next call.
+	 */
+	const char *(*sasl_mechs)(const struct pop23d_conn_info *conn);
+	/*
+	 * sasl_start: begin an exchange with MECH (as the client named it)
+	 * and its optional initial response.  Returns
+	 *   POP23D_CONTINUE  *out_r and *out_len_r hold the challenge to send,
+	 *                    *state_r the exchange (call sasl_step next);
+	 *   POP23D_OK        authenticated: user_r holds the authorization
+	 *                    identity (NUL-terminated, at most user_size - 1
+	 *                    octets), to be given to lookup();
+	 *   POP23D_FAIL, POP23D_NOUSER  wrong credentials / unknown user;
+	 *   POP23D_PERMFAIL  unknown or refused mechanism, malformed input;
+	 *   POP23D_TEMPFAIL  backend trouble.
+	 * *out_r stays valid until the next call on the same state.  On any
+	 * result other than POP23D_CONTINUE *state_r may still be set and
+	 * must be given to sasl_end().
+	 */
+	enum pop23d_result (*sasl_start)(const char *mech,
+	    const struct pop23d_conn_info *conn,
+	    const unsigned char *in, size_t in_len, void **state_r,
+	    const unsigned char **out_r, size_t *out_len_r,
+	    char *user_r, size_t user_size);
+	/* sasl_step: the client's next response; results as sasl_start. */
+	enum pop23d_result (*sasl_step)(void *state,
+	    const unsigned char *in, size_t in_len,
+	    const unsigned char **out_r, size_t *out_len_r,
+	    char *user_r, size_t user_size);
+	/* sasl_end: free STATE (NULL allowed).  Called once per started
+	 * exchange, also when the client cancels with "*". */
+	void (*sasl_end)(void *state);
 };
 
 /* One message as the storage lists it. */

@@ -252,7 +252,7 @@ class Sdk(p23.TestCase):
                             extra=['-DABI=POP23D_PLUGIN_ABI',
                                    '-DAPI_MIN=(POP23D_PLUGIN_API+1)'])
         self.refused(so, 'auth_nocheck.so', 'nocheck',
-                     'plugin needs API 5, daemon has 4')
+                     'plugin needs API 6, daemon has 5')
 
 
 class PamFile(p23.TestCase):
