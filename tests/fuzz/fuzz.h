@@ -31,7 +31,7 @@
 #define FUZZ_UNUSED	__attribute__((unused))
 
 /* A setup step that cannot fail on a sane machine: stop loudly. */
-static FUZZ_UNUSED void
+static FUZZ_UNUSED __attribute__((noreturn)) void
 fuzz_die(const char *what)
 {
 	fprintf(stderr, "fuzz setup: %s: %s\n", what, strerror(errno));

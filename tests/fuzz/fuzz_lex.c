@@ -1,10 +1,13 @@
 /*
  * fuzz_lex.c - libFuzzer target: the lexical rules the daemon and
  * pop2get(1) share (src/lex.c: strict numbers, RFC 937 quoting) and the
- * command splitting and number rules of the dispatcher (src/proto.c).
+ * command splitting and number rules of the dispatcher (src/proto.c),
+ * and the escaping of client bytes for the log (src/log.c).
  * Besides the sanitizers it checks properties: quoting then unquoting
  * gives the input back; a number that parses prints back as the same
- * digits; the dispatcher's words never hold a space.
+ * digits; the dispatcher's words never hold a space; an escaped or
+ * sanitized log text is printable ASCII, fits its buffer, and (uncut)
+ * unescapes to the input.
  * Runs as whoever runs the fuzzer.
  */
 #include "config.h"
@@ -13,6 +16,7 @@
 
 #include "fuzz.h"
 #include "lex.h"
+#include "log.h"
 #include "proto.h"
 
 #define LINE_MAX_	1024
@@ -53,6 +57,58 @@ refuse(void *fe, enum proto_verdict v, const struct proto_cmd *cmd)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static int
+hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ?
+	    c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* log_escape() and log_sanitize() on all of DATA (NULs included). */
+static void
+check_log(const uint8_t *data, size_t size)
+{
+	char out[4 * 64 + 8], small[16];
+	const char *o;
+	size_t i, k;
+
+	(void)log_escape((const char *)data, size, out, sizeof(out));
+	for (o = out; *o != '\0'; o++)
+		if (*o < 0x20 || *o > 0x7e)
+			abort();
+	if ((size_t)(o - out) >= sizeof(out))
+		abort();
+	if (size * 4 + 1 <= sizeof(out) - 4) {
+		/* Not cut: decoding \xHH gives the input back. */
+		for (o = out, k = 0; *o != '\0'; k++) {
+			int c = (unsigned char)*o, h, l;
+
+			if (c == '\\') {
+				if (o[1] != 'x' || (h = hexval(o[2])) < 0 ||
+				    (l = hexval(o[3])) < 0)
+					abort();
+				c = h * 16 + l;
+				o += 4;
+			} else
+				o++;
+			if (k >= size || data[k] != c)
+				abort();
+		}
+		if (k != size)
+			abort();
+	}
+	for (i = 4; i < sizeof(small); i += 5) {
+		(void)log_escape((const char *)data, size, small, i);
+		(void)log_sanitize((const char *)data, size, small, i);
+		if (strlen(small) >= i)
+			abort();
+	}
+	(void)log_sanitize((const char *)data, size, out, sizeof(out));
+	for (o = out; *o != '\0'; o++)
+		if (*o < 0x20 || *o > 0x7e)
+			abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -65,6 +121,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len = size < LINE_MAX_ ? size : LINE_MAX_;
 	unsigned state;
 
+	check_log(data, size);
 	memcpy(in, data, len);
 	in[len] = '\0';			/* C string: up to the first NUL */
 
