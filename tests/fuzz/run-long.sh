@@ -54,8 +54,23 @@ slow=0
 if [ -n "$(ls -A "$corpus")" ]; then
 	TMPDIR=$scratch nice -n 19 "$bin" -close_fd_mask=3 -runs=1 \
 		"$corpus"/* >"$scratch/replay.log" 2>&1
-	slow=$(awk '/^Executed .* in [0-9]+ ms$/ { if ($(NF-1) > 100) n++ }
-		END { print n + 0 }' "$scratch/replay.log")
+	# An input over 100 ms is run three times more and judged by its
+	# fastest run: at nice 19 on a busy machine one run can include
+	# seconds of waiting for a CPU (fuzz_passwdfile: 164 ms once, 4 ms
+	# alone).
+	slow=0
+	slowest=0
+	for f in $(awk '/^Executed .* in [0-9]+ ms$/ { if ($(NF-1) > 100)
+		print $2 }' "$scratch/replay.log"); do
+		best=
+		for i in 1 2 3; do
+			t=$(TMPDIR=$scratch "$bin" -close_fd_mask=3 -runs=1 "$f" 2>&1 |
+				sed -n 's/^Executed .* in \([0-9]*\) ms$/\1/p')
+			[ -z "$best" ] || [ "${t:-0}" -lt "$best" ] && best=${t:-0}
+		done
+		echo "slow? $f: best of 3 runs $best ms" | tee -a "$log"
+		[ "$best" -gt 100 ] && slow=$((slow + 1))
+	done
 	slowest=$(awk '/^Executed .* in [0-9]+ ms$/ { if ($(NF-1) > m) m = $(NF-1) }
 		END { print m + 0 }' "$scratch/replay.log")
 else
@@ -68,7 +83,7 @@ for a in "$findings"/timeout-*; do
 		sed -n 's/^Executed .* in \([0-9]*\) ms$/\1/p')
 	echo "replay $a: ${t:-?} ms" | tee -a "$log"
 done
-line="fuzz_$name execs=${ran:-0} secs=$((end - start)) $cov corpus=$(ls "$corpus" | wc -l) findings=$nfind slow_over_100ms=$slow slowest_ms=$slowest exit=$rc cmd: $cmd"
+line="fuzz_$name execs=${ran:-0} secs=$((end - start)) $cov corpus=$(ls "$corpus" | wc -l) findings=$nfind slow_over_100ms=$slow slowest_replay_ms=$slowest exit=$rc cmd: $cmd"
 echo "$line"
 echo "$(date -u +%FT%TZ) $line" >>fuzz-results.txt
 [ $rc -eq 0 ] && [ "$nfind" -eq 0 ] && [ "$slow" -eq 0 ]
