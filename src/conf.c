@@ -92,6 +92,8 @@ config_defaults(struct config *cfg)
 	cfg->per_ip_prefix4 = DEF_PER_IP_PREFIX4;
 	cfg->per_ip_prefix6 = DEF_PER_IP_PREFIX6;
 	cfg->shutdown_timeout = DEF_SHUTDOWN_TIMEOUT;
+	cfg->expire_days = -1;
+	cfg->utf8_user = 1;
 	cfg->syslog_facility = LOG_MAIL;
 }
 
@@ -258,6 +260,7 @@ static const struct conf_int_key {
 	INT_KEY("max_per_ip_ipv6_prefix", per_ip_prefix6, 0, 128),
 	INT_KEY("shutdown_timeout", shutdown_timeout, 0,
 	    CONF_SHUTDOWN_TIMEOUT_MAX),
+	INT_KEY("login_delay", login_delay, 0, CONF_SECONDS_MAX),
 };
 
 /* String settings: name, field offset, size of the field. */
@@ -367,6 +370,32 @@ conf_other_key(struct conf_parse_ctx *ctx, const char *name,
 		if (conf_parse_bool(value, f) != 0)
 			conf_fail(ctx, "%s: expected yes or no, got \"%s\"",
 			    name, value);
+		return 1;
+	}
+	if (strcmp(name, "utf8_user") == 0) {
+		if (conf_parse_bool(value, &cfg->utf8_user) != 0)
+			conf_fail(ctx, "%s: expected yes or no, got \"%s\"",
+			    name, value);
+		return 1;
+	}
+	if (strcmp(name, "expire") == 0) {
+		if (strcasecmp(value, "never") == 0)
+			cfg->expire_days = -1;
+		else if (conf_parse_int(value, 0, CONF_EXPIRE_DAYS_MAX,
+		    &cfg->expire_days) != 0)
+			conf_fail(ctx, "%s: expected never or a number of "
+			    "days in 0..%d, got \"%s\"", name,
+			    CONF_EXPIRE_DAYS_MAX, value);
+		return 1;
+	}
+	if (strcmp(name, "legacy_8bit_headers") == 0) {
+		if (strcmp(value, "refuse") == 0)
+			cfg->send_8bit_headers = 0;
+		else if (strcmp(value, "send") == 0)
+			cfg->send_8bit_headers = 1;
+		else
+			conf_fail(ctx, "%s: expected refuse or send, got "
+			    "\"%s\"", name, value);
 		return 1;
 	}
 	if (strcmp(name, "virtual_uid") == 0) {

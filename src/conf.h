@@ -23,6 +23,7 @@ enum proto {
 #define CONF_BAD_COMMANDS_MAX		1000
 #define CONF_CONNECTIONS_MAX		1000000
 #define CONF_SHUTDOWN_TIMEOUT_MAX	3600	/* an hour */
+#define CONF_EXPIRE_DAYS_MAX		36500	/* a hundred years */
 
 /* Plugin and user names in the file; host names (RFC 1035: 255). */
 #define CONF_NAME_MAX	64
@@ -82,6 +83,11 @@ struct config {
 	int per_ip_prefix4;	/* max_per_ip counts per IPv4 /N ... */
 	int per_ip_prefix6;	/* ... and per IPv6 /N */
 	int shutdown_timeout;
+	/* Policy, RFC 2449 and RFC 6856 (pop23d.conf(5), doc/PROTOCOLS.md) */
+	int login_delay;	/* LOGIN-DELAY seconds; 0: none */
+	int expire_days;	/* EXPIRE days; -1: NEVER */
+	int utf8_user;		/* CAPA "UTF8 USER": UTF-8 names accepted */
+	int send_8bit_headers;	/* legacy_8bit_headers = send */
 	int syslog_facility;
 	int debug;
 
