@@ -360,6 +360,8 @@ maildrop_expired(int64_t mtime, int64_t now, int days)
 {
 	if (days < 0)
 		return 0;
+	if (days == 0)
+		return 1;	/* RFC 2449: an implicit DELE, whatever the age */
 	return now - mtime >= (int64_t)days * 86400;
 }
 
