@@ -65,8 +65,10 @@ def put_index(srv, user, key, value):
                 f.write('#:len=%d\n%s\n' % (len(d),
                                             base64.b64encode(d).decode()))
         f.write('#:count=%d\n# End of data\n' % len(recs))
-    subprocess.run(['gdbm_load', '-n', dump, path + '.new'], check=True,
-                   capture_output=True)
+    r = subprocess.run(['gdbm_load', '-n', dump, path + '.new'],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, 'gdbm_load: %s\n%s' % (r.stderr,
+                                                       open(dump).read())
     os.chmod(path + '.new', 0o600)
     if p23.ROOT:
         os.chown(path + '.new', p23.SESSION_UID, p23.SESSION_GID)
@@ -172,7 +174,7 @@ class LoginDelay(p23.TestCase):
                     good[:7] + bytes([good[7] ^ 0x10]) + good[8:],
                     login_record(int(time.time()), version=9),
                     login_record(int(time.time()), flags=1),
-                    good[:10], good + b'x', b''):
+                    good[:10], good + b'x', b'\x01'):
             put_index(srv, 'alice', b'#login', bad)
             c2, r = self.relogin(srv)
             self.assertOK(r, 'record %r: %r' % (bad, r))
