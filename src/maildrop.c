@@ -337,9 +337,9 @@ login_delay_check(struct maildrop *md, struct maildrop_login *l)
 	int64_t last;
 
 	l->wait = 0;
-	if (md->index == NULL)
-		return 0;
-	if (l->delay > 0 && index_login_get(md->index, &last) == 1) {
+	if (md->index == NULL || l->delay == 0)
+		return 0;	/* off: no record read or written */
+	if (index_login_get(md->index, &last) == 1) {
 		if (last > l->now)
 			log_warnx("login-time record is in the future; "
 			    "ignored");
@@ -348,10 +348,10 @@ login_delay_check(struct maildrop *md, struct maildrop_login *l)
 			return -1;
 		}
 	}
-	/* Kept even while LOGIN-DELAY is off, so that turning it on
-	 * takes effect at once. */
-	if (index_login_put(md->index, l->now) == 0)
-		index_sync(md->index);
+	/* Not synced on its own: a crash that loses it lets one login in
+	 * early, which is not worth an fsync at every login.  The
+	 * index's next sync or close writes it. */
+	(void)index_login_put(md->index, l->now);
 	return 0;
 }
 
