@@ -27,6 +27,7 @@
 
 #include "compat.h"
 #include "conf.h"
+#include "policy.h"
 #include "trust.h"
 
 #ifndef PLUGINDIR
@@ -388,6 +389,24 @@ conf_other_key(struct conf_parse_ctx *ctx, const char *name,
 			    CONF_EXPIRE_DAYS_MAX, value);
 		return 1;
 	}
+	if (strcmp(name, "user_policy") == 0) {
+		struct user_policy up, *n;
+		const char *why = NULL;
+
+		if (policy_parse_user(value, &up, &why) != 0) {
+			conf_fail(ctx, "%s: %s", name, why);
+			return 1;
+		}
+		n = reallocarray(cfg->user_policies, cfg->n_user_policies + 1,
+		    sizeof *n);
+		if (n == NULL) {
+			conf_fail(ctx, "out of memory");
+			return 1;
+		}
+		cfg->user_policies = n;
+		n[cfg->n_user_policies++] = up;
+		return 1;
+	}
 	if (strcmp(name, "legacy_8bit_headers") == 0) {
 		if (strcmp(value, "refuse") == 0)
 			cfg->send_8bit_headers = 0;
@@ -548,6 +567,9 @@ config_free(struct config *cfg)
 	free(cfg->plugin_settings);
 	cfg->plugin_settings = NULL;
 	cfg->n_plugin_settings = 0;
+	free(cfg->user_policies);
+	cfg->user_policies = NULL;
+	cfg->n_user_policies = 0;
 }
 
 const char *

@@ -38,6 +38,14 @@ struct listener_conf {
 	int line;		/* config line, for messages */
 };
 
+/* One user_policy line: the RFC 2449 policy of one user (policy.h). */
+#define CONF_POLICY_USER_MAX	256	/* a login name (IPC_USER_MAX) + NUL */
+struct user_policy {
+	char user[CONF_POLICY_USER_MAX];
+	int login_delay;	/* seconds, or -1: the server's login_delay */
+	int expire_days;	/* days, POLICY_NEVER, or -2: the server's */
+};
+
 /* A key=value from a plugin's own [section]; the plugin validates it. */
 struct plugin_setting {
 	char section[CONF_NAME_MAX];
@@ -88,6 +96,8 @@ struct config {
 	int expire_days;	/* EXPIRE days; -1: NEVER */
 	int utf8_user;		/* CAPA "UTF8 USER": UTF-8 names accepted */
 	int send_8bit_headers;	/* legacy_8bit_headers = send */
+	struct user_policy *user_policies;	/* user_policy lines */
+	size_t n_user_policies;
 	int syslog_facility;
 	int debug;
 

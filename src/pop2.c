@@ -45,6 +45,7 @@
 #include "maildrop.h"
 #include "msgstream.h"
 #include "net.h"
+#include "policy.h"
 #include "pop2.h"
 #include "proto.h"
 #include "wire.h"
@@ -626,13 +627,17 @@ pop2_postauth(struct client *c)
 	struct maildrop_login ld;
 	const char *err = NULL;
 	enum pop23d_result r;
+	int delay, expire;
 
 	memset(&p, 0, sizeof(p));
 	p.c = c;
 	p.state = POP2_ST_AUTH;
 
+	/* EXPIRE is not applied to POP2 (doc/PROTOCOLS.md, POP3 ambiguity
+	 * 17); the user's LOGIN-DELAY is. */
+	policy_for_user(c->cfg, c->user, &delay, &expire);
 	memset(&ld, 0, sizeof(ld));
-	ld.delay = (unsigned)c->cfg->login_delay;
+	ld.delay = (unsigned)delay;
 	ld.now = (int64_t)time(NULL);
 	r = maildrop_open_login(c->store, c->location, &ld, &md, &err);
 	if (r != POP23D_OK) {

@@ -30,6 +30,7 @@
 #include "maildrop.h"
 #include "msgstream.h"
 #include "net.h"
+#include "policy.h"
 #include "pop3.h"
 #include "proto.h"
 #include "wire.h"
@@ -157,20 +158,28 @@ pop3_enter_state(struct pop3 *p, enum pop3_state st)
 
 /*
  * The policy lines (RFC 2449 sections 6.5 and 6.7, RFC 6856 sections 2
- * and 3).  The values are the server's, the same for every user, so the
- * lines are the same in both states and carry no "USER" token.
+ * and 3).  Before login: the largest delay and the shortest retention any
+ * user may have, with "USER" when user_policy lines make them differ;
+ * after login: the user's own (policy.h).
  */
 static void
 pop3_capa_policy(struct pop3 *p)
 {
 	const struct config *cfg = p->c->cfg;
 	struct net *n = &p->c->net;
+	int delay, expire, delay_user = 0, expire_user = 0;
 
-	if (cfg->expire_days < 0)
-		net_printf(n, "EXPIRE NEVER\r\n");
+	if (p->state == POP3_ST_TRANSACTION)
+		policy_for_user(cfg, p->c->user, &delay, &expire);
 	else
-		net_printf(n, "EXPIRE %d\r\n", cfg->expire_days);
-	net_printf(n, "LOGIN-DELAY %d\r\n", cfg->login_delay);
+		policy_capa_preauth(cfg, &delay, &delay_user, &expire,
+		    &expire_user);
+	if (expire == POLICY_NEVER)
+		net_printf(n, "EXPIRE NEVER%s\r\n", expire_user ? " USER" : "");
+	else
+		net_printf(n, "EXPIRE %d%s\r\n", expire,
+		    expire_user ? " USER" : "");
+	net_printf(n, "LOGIN-DELAY %d%s\r\n", delay, delay_user ? " USER" : "");
 	net_printf(n, "UTF8%s\r\nLANG\r\n", cfg->utf8_user ? " USER" : "");
 }
 
@@ -705,14 +714,16 @@ pop3_postauth(struct client *c)
 	struct maildrop_login ld;
 	const char *err = NULL;
 	enum pop23d_result r;
+	int delay, expire;
 	size_t live;
 	int ev;
 
 	memset(&p, 0, sizeof(p));
 	p.c = c;
 	p.state = POP3_ST_AUTHORIZATION;
+	policy_for_user(c->cfg, c->user, &delay, &expire);
 	memset(&ld, 0, sizeof(ld));
-	ld.delay = (unsigned)c->cfg->login_delay;
+	ld.delay = (unsigned)delay;
 	ld.now = (int64_t)time(NULL);
 	r = maildrop_open_login(c->store, c->location, &ld, &p.md, &err);
 	if (r == POP23D_INUSE && ld.wait > 0) {
@@ -720,7 +731,7 @@ pop3_postauth(struct client *c)
 		log_info("maildrop result=login-delay wait=%" PRId64, ld.wait);
 		net_printf(&c->net, "-ERR [LOGIN-DELAY] logged in less than "
 		    "%d seconds ago; wait %" PRId64 " seconds\r\n",
-		    c->cfg->login_delay, ld.wait);
+		    delay, ld.wait);
 		net_flush(&c->net);
 		return;
 	}
@@ -733,7 +744,7 @@ pop3_postauth(struct client *c)
 		net_flush(&c->net);
 		return;
 	}
-	p.md->expire_days = c->cfg->expire_days;
+	p.md->expire_days = expire;
 	pop3_enter_state(&p, POP3_ST_TRANSACTION);
 	/* RFC 6856 section 2.1: no raw UTF-8 (a UTF-8 name) in a reply
 	 * before UTF8. */

@@ -241,6 +241,58 @@ class LoginDelay(p23.TestCase):
         self.assertIn(b'[LOGIN-DELAY]', cm.exception.args[0])
 
 
+class PerUser(p23.TestCase):
+    """user_policy lines: CAPA before login shows the largest delay and
+    the shortest retention with "USER"; after login the user's own."""
+
+    def srv(self):
+        s = self.server(pop2=True, conf={
+            'login_delay': '0', 'expire': 'never',
+            'user_policy': 'alice login_delay=60 expire=3'})
+        for u in ('alice', 'bob'):
+            k = s.add_message(u, b'Subject: old\n\nold\n', subdir='cur',
+                              name='1700000001.%s.pu:2,S' % u)
+            os.utime(s.path_of(u, k), (time.time() - 10 * DAY,) * 2)
+        return s
+
+    def test_capa(self):
+        srv = self.srv()
+        c = self.conn(srv)
+        c.line()
+        pre = capa(c)
+        self.assertIn('LOGIN-DELAY 60 USER', pre)
+        self.assertIn('EXPIRE 3 USER', pre)
+        c.cmd('USER alice')
+        self.assertOK(c.cmd('PASS alicepw'))
+        post = capa(c)
+        self.assertIn('LOGIN-DELAY 60', post)
+        self.assertIn('EXPIRE 3', post)
+        c2 = self.login(srv, 'bob')
+        post = capa(c2)
+        self.assertIn('LOGIN-DELAY 0', post)
+        self.assertIn('EXPIRE NEVER', post)
+
+    def test_enforced_per_user(self):
+        srv = self.srv()
+        for u in ('alice', 'bob'):
+            c = self.login(srv, u)
+            self.assertOK(c.cmd('QUIT'))
+        # alice's old seen message expired, bob's stays
+        self.assertEqual(srv.messages('alice'), [])
+        self.assertEqual(len(srv.messages('bob')), 1)
+        # alice waits 60 s (POP3 and POP2), bob does not
+        c = self.conn(srv)
+        r = c.login('alice', 'alicepw')
+        self.assertTrue(r.startswith('-ERR [LOGIN-DELAY]'), r)
+        p = Pop2(srv.pop2_port)
+        self.addCleanup(p.close)
+        p.greet()
+        p.send(b'HELO alice alicepw\r\n')
+        self.assertIn('[LOGIN-DELAY]', p.expect_error_close())
+        c2 = self.login(srv, 'bob')
+        self.assertOK(c2.cmd('QUIT'))
+
+
 class Expire(p23.TestCase):
     def setup_box(self, srv, now):
         """old+seen, old+unseen, new+seen, old+unseen (to be RETR'd).

@@ -17,6 +17,7 @@
 #include "i18n.h"
 #include "index.h"
 #include "maildrop.h"
+#include "policy.h"
 #include "suites.h"
 
 /* ------------------------------------------------------------- UTF-8 */
@@ -448,6 +449,123 @@ START_TEST(test_conf_policy_bad)
 }
 END_TEST
 
+/* ------------------------------------------------------ user_policy */
+
+static const struct {
+	const char *line;
+	int ok;
+	const char *user;
+	int delay, expire;
+} up_cases[] = {
+	{ "alice login_delay=900", 1, "alice", 900, POLICY_EXPIRE_UNSET },
+	{ "alice expire=30", 1, "alice", POLICY_DELAY_UNSET, 30 },
+	{ "alice expire=never", 1, "alice", POLICY_DELAY_UNSET,
+	    POLICY_NEVER },
+	{ "alice expire=NEVER login_delay=0", 1, "alice", 0, POLICY_NEVER },
+	{ "j\xc3\xbcrgen expire=0", 1, "j\xc3\xbcrgen", POLICY_DELAY_UNSET,
+	    0 },
+	{ "alice", 0, NULL, 0, 0 },
+	{ "alice ", 0, NULL, 0, 0 },
+	{ "", 0, NULL, 0, 0 },
+	{ " login_delay=5", 0, NULL, 0, 0 },
+	{ "alice login_delay=5 login_delay=6", 0, NULL, 0, 0 },
+	{ "alice login_delay=-1", 0, NULL, 0, 0 },
+	{ "alice login_delay=86401", 0, NULL, 0, 0 },
+	{ "alice login_delay=05", 0, NULL, 0, 0 },
+	{ "alice login_delay=", 0, NULL, 0, 0 },
+	{ "alice expire=36501", 0, NULL, 0, 0 },
+	{ "alice expire=soon", 0, NULL, 0, 0 },
+	{ "alice  expire=5", 0, NULL, 0, 0 },
+	{ "alice expire=5 ", 0, NULL, 0, 0 },
+	{ "alice quota=5", 0, NULL, 0, 0 },
+	{ "j\xfcrgen expire=5", 0, NULL, 0, 0 },
+};
+
+START_TEST(test_user_policy_parse)
+{
+	struct user_policy up;
+	const char *why = NULL;
+	int r = policy_parse_user(up_cases[_i].line, &up, &why);
+
+	if (!up_cases[_i].ok) {
+		ck_assert_msg(r == -1, "case %d accepted", _i);
+		ck_assert_ptr_nonnull(why);
+		return;
+	}
+	ck_assert_msg(r == 0, "case %d: %s", _i, why);
+	ck_assert_str_eq(up.user, up_cases[_i].user);
+	ck_assert_int_eq(up.login_delay, up_cases[_i].delay);
+	ck_assert_int_eq(up.expire_days, up_cases[_i].expire);
+}
+END_TEST
+
+START_TEST(test_user_policy_lookup_and_capa)
+{
+	char *dir = test_tmpdir();
+	struct config cfg;
+	const char *err;
+	int d, e, du, eu;
+
+	ck_assert_msg(load_conf(dir, "listen = pop3 127.0.0.1:1\n"
+	    "login_delay = 60\nexpire = 30\n"
+	    "user_policy = alice login_delay=900\n"
+	    "user_policy = bob expire=7\n"
+	    "user_policy = carol expire=never login_delay=0\n"
+	    "user_policy = bob expire=3\n", &cfg, &err) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.n_user_policies, 4);
+	policy_for_user(&cfg, "alice", &d, &e);
+	ck_assert_int_eq(d, 900);
+	ck_assert_int_eq(e, 30);
+	policy_for_user(&cfg, "bob", &d, &e);	/* the last line wins */
+	ck_assert_int_eq(d, 60);
+	ck_assert_int_eq(e, 3);
+	policy_for_user(&cfg, "carol", &d, &e);
+	ck_assert_int_eq(d, 0);
+	ck_assert_int_eq(e, POLICY_NEVER);
+	policy_for_user(&cfg, "dave", &d, &e);
+	ck_assert_int_eq(d, 60);
+	ck_assert_int_eq(e, 30);
+	policy_for_user(&cfg, NULL, &d, &e);
+	ck_assert_int_eq(d, 60);
+	/* before login: the largest delay, the shortest retention */
+	policy_capa_preauth(&cfg, &d, &du, &e, &eu);
+	ck_assert_int_eq(d, 900);
+	ck_assert_int_eq(du, 1);
+	ck_assert_int_eq(e, 3);
+	ck_assert_int_eq(eu, 1);
+	config_free(&cfg);
+	ck_assert_uint_eq(cfg.n_user_policies, 0);
+
+	/* no user differs: no USER token; NEVER is the longest */
+	ck_assert_msg(load_conf(dir, "listen = pop3 127.0.0.1:1\n"
+	    "login_delay = 60\n"
+	    "user_policy = alice login_delay=60 expire=never\n",
+	    &cfg, &err) == 0, "%s", err);
+	policy_capa_preauth(&cfg, &d, &du, &e, &eu);
+	ck_assert_int_eq(d, 60);
+	ck_assert_int_eq(du, 0);
+	ck_assert_int_eq(e, POLICY_NEVER);
+	ck_assert_int_eq(eu, 0);
+	config_free(&cfg);
+
+	/* a user with a retention next to a server that never expires */
+	ck_assert_msg(load_conf(dir, "listen = pop3 127.0.0.1:1\n"
+	    "user_policy = alice expire=10\n", &cfg, &err) == 0, "%s", err);
+	policy_capa_preauth(&cfg, &d, &du, &e, &eu);
+	ck_assert_int_eq(e, 10);
+	ck_assert_int_eq(eu, 1);
+	ck_assert_int_eq(d, 0);
+	ck_assert_int_eq(du, 0);
+	config_free(&cfg);
+
+	ck_assert_int_eq(load_conf(dir, "listen = pop3 127.0.0.1:1\n"
+	    "user_policy = alice\n", &cfg, &err), -1);
+	ck_assert_msg(strstr(err, ":2: user_policy") != NULL, "%s", err);
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 Suite *
 suite_policy(void)
 {
@@ -482,6 +600,9 @@ suite_policy(void)
 
 	tc = tcase_create("conf");
 	tcase_add_test(tc, test_conf_policy);
+	tcase_add_loop_test(tc, test_user_policy_parse, 0,
+	    (int)(sizeof up_cases / sizeof up_cases[0]));
+	tcase_add_test(tc, test_user_policy_lookup_and_capa);
 	tcase_add_loop_test(tc, test_conf_policy_bad, 0,
 	    (int)(sizeof conf_bad / sizeof conf_bad[0]));
 	suite_add_tcase(s, tc);
