@@ -361,7 +361,7 @@ maildrop_expired(int64_t mtime, int64_t now, int days)
 	if (days < 0)
 		return 0;
 	if (days == 0)
-		return 1;	/* RFC 2449: an implicit DELE, whatever the age */
+		return 1;	/* RFC 2449: an implicit DELE, any age */
 	return now - mtime >= (int64_t)days * 86400;
 }
 

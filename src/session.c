@@ -41,7 +41,6 @@
 #include "pop2.h"
 #include "pop3.h"
 #include "priv.h"
-#include "proto.h"
 #include "session.h"
 
 /* The session id: 4 random octets in hex, in every log line. */
