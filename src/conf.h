@@ -40,10 +40,13 @@ struct listener_conf {
 
 /* One user_policy line: the RFC 2449 policy of one user (policy.h). */
 #define CONF_POLICY_USER_MAX	256	/* a login name (IPC_USER_MAX) + NUL */
+#define CONF_EXPIRE_NEVER	(-1)	/* expire_days: EXPIRE NEVER */
+#define CONF_POLICY_UNSET_DELAY	(-1)	/* not given: the server's value */
+#define CONF_POLICY_UNSET_EXPIRE	(-2)
 struct user_policy {
 	char user[CONF_POLICY_USER_MAX];
-	int login_delay;	/* seconds, or -1: the server's login_delay */
-	int expire_days;	/* days, POLICY_NEVER, or -2: the server's */
+	int login_delay;	/* seconds, or CONF_POLICY_UNSET_DELAY */
+	int expire_days;	/* days, CONF_EXPIRE_NEVER, or UNSET_EXPIRE */
 };
 
 /* A key=value from a plugin's own [section]; the plugin validates it. */
@@ -111,6 +114,14 @@ struct config {
  * conf.c and valid until the next config_load().
  */
 int config_load(const char *path, struct config *cfg, const char **error_r);
+/*
+ * Parse a user_policy value: "NAME [login_delay=SECONDS] [expire=DAYS|
+ * never]", at least one setting, each at most once, words separated by
+ * single spaces; NAME as i18n_name_ok() with UTF-8 allowed.  Ranges as the
+ * server-wide keys.  0 and *out, or -1 with *why_r (static text).
+ */
+int config_parse_user_policy(const char *value, struct user_policy *out,
+    const char **why_r);
 /* Free what config_load allocated. */
 void config_free(struct config *cfg);
 /* Value of KEY in [SECTION], or NULL. */

@@ -1,6 +1,6 @@
 /*
  * policy.h - the RFC 2449 policy values (LOGIN-DELAY, EXPIRE) of the
- * server and of each user: the "user_policy" lines of pop23d.conf, which
+ * server and of each user (the "user_policy" lines of pop23d.conf): which
  * user gets which values, and what CAPA announces before login (the
  * largest delay and the smallest retention any user may have, with the
  * "USER" token when users differ) and after it (the user's own).
@@ -13,19 +13,11 @@
 #include "conf.h"
 
 /* expire_days value for EXPIRE NEVER. */
-#define POLICY_NEVER		(-1)
-/* user_policy fields that were not given: the server's value applies. */
-#define POLICY_DELAY_UNSET	(-1)
-#define POLICY_EXPIRE_UNSET	(-2)
-
-/*
- * Parse a user_policy value: "NAME [login_delay=SECONDS] [expire=DAYS|
- * never]", at least one setting, each at most once, words separated by
- * single spaces; NAME as i18n_name_ok() with UTF-8 allowed.  Ranges as the
- * server-wide keys.  0 and *out, or -1 with *why_r (static text).
- */
-int policy_parse_user(const char *value, struct user_policy *out,
-    const char **why_r);
+#define POLICY_NEVER		CONF_EXPIRE_NEVER
+/* user_policy fields that were not given: the server's value applies
+ * (config_parse_user_policy() in conf.h parses the lines). */
+#define POLICY_DELAY_UNSET	CONF_POLICY_UNSET_DELAY
+#define POLICY_EXPIRE_UNSET	CONF_POLICY_UNSET_EXPIRE
 
 /* The values that apply to USER: its user_policy line, else the
  * server's (login_delay, expire_days). */

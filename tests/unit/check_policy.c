@@ -485,7 +485,7 @@ START_TEST(test_user_policy_parse)
 {
 	struct user_policy up;
 	const char *why = NULL;
-	int r = policy_parse_user(up_cases[_i].line, &up, &why);
+	int r = config_parse_user_policy(up_cases[_i].line, &up, &why);
 
 	if (!up_cases[_i].ok) {
 		ck_assert_msg(r == -1, "case %d accepted", _i);
