@@ -589,6 +589,25 @@ static sasl_callback_t sp_callbacks[] = {
 	{ SASL_CB_LIST_END, NULL, NULL },
 };
 
+/*
+ * Non-zero (with the reason in *why_r) if the sasldb file PATH exists
+ * and fails host->trusted_file().  Debian installs /etc/sasldb2 mode
+ * 0660 root:sasl, so that every member of group sasl could add a user:
+ * the reason says what to change.
+ */
+static int
+sasldb_untrusted(const char *path, const char **why_r)
+{
+	const char *why;
+
+	if (access(path, F_OK) != 0 || host->trusted_file(path, &why) == 0)
+		return 0;
+	*why_r = sp_error("%s (the sasldb decides who logs in: make it "
+	    "mode 0640, e.g. dpkg-statoverride --update --add root sasl 640 "
+	    "%s; chmod 640 %s)", why, path, path);
+	return 1;
+}
+
 /* Start libsasl2 in this process if that has not been done.  0 or -1
  * (logged). */
 static int
@@ -661,8 +680,7 @@ sp_conn_new(const struct pop23d_conn_info *ci, sasl_conn_t **conn_r)
 	 * its auxprop plugin starts, and without the application's
 	 * callbacks (it has no connection then), so the check is made here,
 	 * before every use.  A missing file is "no such user". */
-	if (sasldb_path[0] != '\0' && access(sasldb_path, F_OK) == 0 &&
-	    host->trusted_file(sasldb_path, &why) != 0) {
+	if (sasldb_path[0] != '\0' && sasldb_untrusted(sasldb_path, &why)) {
 		host->log(LOG_ERR, "sasldb refused: %s", why);
 		return -1;
 	}
@@ -1187,6 +1205,7 @@ static int
 sp_check_config(const char **error_r)
 {
 	char path[PATH_MAX + 32];
+	struct sp_conf c;
 	const char *why;
 
 	if (sp_read_settings() != 0) {
@@ -1203,6 +1222,11 @@ sp_check_config(const char **error_r)
 		return -1;
 	} else if (access(path, R_OK) != 0) {
 		*error_r = sp_error("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	sp_conf_scan(&c);
+	if (sp_conf_sasldb(&c) && sasldb_untrusted(c.sasldb, &why)) {
+		*error_r = why;
 		return -1;
 	}
 	sp_set_flags();
