@@ -748,6 +748,7 @@ END_TEST
 
 START_TEST(test_sasl_sasldb_checked)
 {
+	const char *err = NULL;
 	char user[256];
 	const unsigned char *out;
 	size_t outlen;
@@ -756,8 +757,11 @@ START_TEST(test_sasl_sasldb_checked)
 
 	NEED_TOOLS();
 	configure();
-	/* A group-writable sasldb: every lookup fails (TEMPFAIL). */
+	/* A group-writable sasldb: every lookup fails (TEMPFAIL), and
+	 * check_config says why. */
 	ck_assert_int_eq(chmod(sasldb, 0660), 0);
+	ck_assert_int_eq(plug->check_config(&err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "sasldb2"));
 	ck_result(ops->verify_plain("alice", "alicepw"), POP23D_TEMPFAIL);
 	ck_assert(ops->sasl_start("PLAIN", &ci_open, good, sizeof good - 1,
 	    &st, &out, &outlen, user, sizeof user) != POP23D_OK);
@@ -798,12 +802,21 @@ START_TEST(test_sasl_settings)
 	mock_host_set("sasl", "hostname", REALM);
 	if (have_tools)
 		ck_assert_int_eq(plug->check_config(&err), 0);
-	/* No configuration file: libsasl2's defaults, with a warning. */
+	/* No configuration file: libsasl2's defaults (a warning), so the
+	 * sasldb is /etc/sasldb2, which must pass the host's rule if it
+	 * exists (Debian installs it 0660 root:sasl: refused). */
 	mock_host_set("sasl", "conf_dir", "/nonexistent-p23");
 	mock_host_lines = 0;
-	ck_assert_int_eq(plug->check_config(&err), 0);
+	if (access("/etc/sasldb2", F_OK) == 0 &&
+	    mock_host.trusted_file("/etc/sasldb2", &err) != 0) {
+		ck_assert_int_eq(plug->check_config(&err), -1);
+		ck_assert_ptr_nonnull(strstr(err, "/etc/sasldb2"));
+		ck_assert_ptr_nonnull(strstr(err, "mode 0640"));
+	} else {
+		ck_assert_int_eq(plug->check_config(&err), 0);
+		ck_assert_uint_eq(plug->flags, POP23D_PLUGIN_F_BLOCKING);
+	}
 	ck_assert_int_gt(mock_host_lines, 0);
-	ck_assert_uint_eq(plug->flags, POP23D_PLUGIN_F_BLOCKING);
 }
 END_TEST
 
