@@ -99,6 +99,9 @@
  * is not constant time.  So verify_apop() asks libsasl2 for the user's
  * plaintext secret (the auxprop "userPassword", which sasldb stores),
  * computes MD5(challenge secret) itself and compares with CRYPTO_memcmp.
+ * The lookup runs through sasl_user_exists() on a connection whose
+ * pwcheck_method is forced to auxprop (sp_cb_apop_getopt: libsasl2's
+ * saslauthd verifier would crash on the NULL password it gets there).
  * A user without a plaintext secret (an unknown user, a saslauthd-only
  * configuration) costs the same MD5 over a stand-in secret and fails.
  * The secret is erased from libsasl2's property context at once.
@@ -663,10 +666,12 @@ ipport(const char *ip, unsigned port, char *buf, size_t size)
 /*
  * A server connection for one check or exchange, with the security
  * properties of the file header.  CI may be NULL (USER/PASS, APOP: the
- * ops have no connection data).  0, or -1 (logged).
+ * ops have no connection data); CBS are the connection's own callbacks
+ * (NULL: none; libsasl2 keeps the pointer).  0, or -1 (logged).
  */
 static int
-sp_conn_new(const struct pop23d_conn_info *ci, sasl_conn_t **conn_r)
+sp_conn_new(const struct pop23d_conn_info *ci, const sasl_callback_t *cbs,
+    sasl_conn_t **conn_r)
 {
 	sasl_security_properties_t sp;
 	char lbuf[SP_IPPORT_MAX], rbuf[SP_IPPORT_MAX];
@@ -689,7 +694,7 @@ sp_conn_new(const struct pop23d_conn_info *ci, sasl_conn_t **conn_r)
 		r = ipport(ci->remote_ip, ci->remote_port, rbuf, sizeof rbuf);
 	}
 	rc = sasl_server_new(SP_SERVICE, fqdn,
-	    settings.realm[0] != '\0' ? settings.realm : NULL, l, r, NULL,
+	    settings.realm[0] != '\0' ? settings.realm : NULL, l, r, cbs,
 	    SASL_SUCCESS_DATA, conn_r);
 	if (rc != SASL_OK) {
 		host->log(LOG_ERR, "sasl_server_new: %s",
@@ -808,7 +813,7 @@ sp_verify_plain(const char *user, const char *pass)
 		return POP23D_FAIL;
 	if (strlen(user) > SP_IN_MAX || strlen(pass) > SP_IN_MAX)
 		return POP23D_FAIL;
-	if (sp_conn_new(NULL, &conn) != 0)
+	if (sp_conn_new(NULL, NULL, &conn) != 0)
 		return POP23D_TEMPFAIL;
 	rc = sasl_checkpass(conn, user, (unsigned)strlen(user), pass,
 	    (unsigned)strlen(pass));
@@ -864,6 +869,33 @@ apop_md5_hex(const char *challenge, size_t clen, const char *secret,
 }
 
 /*
+ * The APOP connection's own SASL_CB_GETOPT: pwcheck_method is "auxprop"
+ * there, whatever the configuration says.  sasl_user_exists() runs each
+ * password verifier of pwcheck_method with a NULL password; libsasl2
+ * 2.1.28's saslauthd verifier takes strlen() of it and crashes.  Only
+ * the auxprop lookup is wanted here anyway.  Every other option comes
+ * from the configuration (SASL_FAIL: not answered here).
+ */
+static int
+sp_cb_apop_getopt(void *ctx, const char *plugin, const char *option,
+    const char **result, unsigned *len)
+{
+	(void)ctx;
+	if (plugin != NULL || option == NULL ||
+	    strcmp(option, "pwcheck_method") != 0)
+		return SASL_FAIL;
+	*result = "auxprop";
+	if (len != NULL)
+		*len = (unsigned)strlen(*result);
+	return SASL_OK;
+}
+
+static const sasl_callback_t sp_apop_callbacks[] = {
+	{ SASL_CB_GETOPT, SP_CB(sp_cb_apop_getopt), NULL },
+	{ SASL_CB_LIST_END, NULL, NULL },
+};
+
+/*
  * APOP: see the file header.  sasl_user_exists() canonicalizes the user
  * (realm and all) and runs the auxprop lookup of the password verifier;
  * with no password to check it stops there and leaves the properties it
@@ -891,7 +923,7 @@ sp_verify_apop(const char *user, const char *challenge, const char *digest)
 		return POP23D_FAIL;
 	if (strlen(user) > SP_IN_MAX)
 		return POP23D_FAIL;
-	if (sp_conn_new(NULL, &conn) != 0)
+	if (sp_conn_new(NULL, sp_apop_callbacks, &conn) != 0)
 		return POP23D_TEMPFAIL;
 
 	rc = sasl_user_exists(conn, NULL, NULL, user);
@@ -1043,7 +1075,7 @@ sp_sasl_mechs(const struct pop23d_conn_info *ci)
 	int count = 0, rc;
 	char *n;
 
-	if (sp_conn_new(ci, &conn) != 0)
+	if (sp_conn_new(ci, NULL, &conn) != 0)
 		return "";
 	rc = sasl_listmech(conn, NULL, "", " ", "", &list, &len, &count);
 	if (rc != SASL_OK || list == NULL) {
@@ -1142,7 +1174,7 @@ sp_sasl_begin(const char *mech, const struct pop23d_conn_info *ci,
 	if ((x = calloc(1, sizeof *x)) == NULL)
 		return POP23D_TEMPFAIL;
 	*state_r = x;
-	if (sp_conn_new(ci, &x->conn) != 0)
+	if (sp_conn_new(ci, NULL, &x->conn) != 0)
 		return POP23D_TEMPFAIL;
 	/* in == NULL: no initial response; in_len == 0 with in set: an
 	 * empty one ("=").  libsasl2 makes the same distinction. */

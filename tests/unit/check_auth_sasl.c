@@ -431,6 +431,48 @@ START_TEST(test_sasl_apop)
 }
 END_TEST
 
+/*
+ * APOP with pwcheck_method saslauthd: libsasl2's sasl_user_exists() would
+ * hand saslauthd's verifier a NULL password (strlen(NULL)); the plugin
+ * asks for the auxprop secret with pwcheck_method forced to auxprop, so
+ * APOP still works from the sasldb and nothing crashes.  USER/PASS goes
+ * to saslauthd, which is not running here: a temporary failure.
+ */
+START_TEST(test_sasl_apop_with_saslauthd)
+{
+	static const char ts[] = "<1896.697170952@dbc.mtview.ca.us>";
+	char *argv[] = { SASLPASSWD2, "-p", "-c", "-f", sasldb, "-a",
+	    "pop23d", "-u", REALM, "rfc", NULL };
+	char mux[PATH_MAX + 32], line[PATH_MAX + 64];
+
+	NEED_TOOLS();
+	ck_assert_int_eq(run(argv, "tanstaaf"), 0);
+	snprintf(mux, sizeof mux, "%s/no-saslauthd/mux", tdir);
+	snprintf(line, sizeof line, "pwcheck_method: saslauthd auxprop\n"
+	    "saslauthd_path: %s\n", mux);
+	write_conf(line);
+	configure();
+	ck_result(ops->verify_apop("rfc", ts,
+	    "c4c9334bac560ecc979e58001b3e22fb"), POP23D_OK);
+	ck_result(ops->verify_apop("rfc", ts,
+	    "c4c9334bac560ecc979e58001b3e22fa"), POP23D_FAIL);
+	ck_result(ops->verify_apop("nosuch", ts,
+	    "c4c9334bac560ecc979e58001b3e22fb"), POP23D_NOUSER);
+	/* saslauthd first, then auxprop: the sasldb still answers */
+	ck_result(ops->verify_plain("alice", "alicepw"), POP23D_OK);
+	write_conf("pwcheck_method: saslauthd\n"
+	    "saslauthd_path: /nonexistent-p23/mux\n");
+	dlclose(handle);
+	handle = mock_plugin_open("auth_sasl.so", &plugin_init);
+	ck_assert_int_eq(plugin_init(POP23D_PLUGIN_ABI, &mock_host, &plug), 0);
+	ops = plug->auth;
+	configure();
+	ck_result(ops->verify_plain("alice", "alicepw"), POP23D_TEMPFAIL);
+	ck_result(ops->verify_apop("rfc", ts,
+	    "c4c9334bac560ecc979e58001b3e22fb"), POP23D_OK);
+}
+END_TEST
+
 START_TEST(test_sasl_mechs_listed)
 {
 	static const char *const want[] = { "PLAIN", "LOGIN", "CRAM-MD5",
@@ -889,6 +931,7 @@ suite_auth_sasl(void)
 	tcase_add_test(tc, test_sasl_flags);
 	tcase_add_test(tc, test_sasl_verify_plain);
 	tcase_add_test(tc, test_sasl_apop);
+	tcase_add_test(tc, test_sasl_apop_with_saslauthd);
 	tcase_add_test(tc, test_sasl_mechs_listed);
 	tcase_add_test(tc, test_sasl_every_mech);
 	tcase_add_test(tc, test_sasl_success_data);
