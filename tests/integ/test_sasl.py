@@ -283,8 +283,9 @@ class Saslauthd(SaslBase):
                         'saslauthd made no socket')
         return mux
 
-    def saslauthd_server(self, **conf):
-        srv = self.sasl_server(conf_lines=[], start=False, **conf)
+    def saslauthd_server(self, apop=False, **conf):
+        srv = self.sasl_server(conf_lines=[], start=False, apop=apop,
+                               **conf)
         mux = self.start_saslauthd(srv)
         sasl_conf(os.path.join(srv.sasl_dir, 'pop23d.conf'),
                   ['pwcheck_method: saslauthd',
@@ -321,6 +322,21 @@ class Saslauthd(SaslBase):
         self.assertIn('[user=%s] [service=pop] [realm=%s] [mech=shadow] '
                       '[reason=Incorrect password]' % (SYS_USER, REALM), log)
         self.assertIn('[user=alice] [service=pop]', log)
+
+    def test_saslauthd_apop(self):
+        # passwords go to saslauthd; APOP still finds alice's secret in
+        # the sasldb (and the monitor does not crash on the lookup)
+        srv = self.saslauthd_server(apop=True)
+        p = poplib.POP3('127.0.0.1', srv.pop3_port, timeout=10)
+        self.addCleanup(p.close)
+        self.assertTrue(p.apop('alice', USERS['alice']).startswith(b'+OK'))
+        p.quit()
+        p = poplib.POP3('127.0.0.1', srv.pop3_port, timeout=10)
+        self.addCleanup(p.close)
+        with self.assertRaises(poplib.error_proto) as cm:
+            p.apop('alice', 'wrong')
+        self.assertEqual(cm.exception.args[0].decode(), BAD_REPLY)
+        self.assertNotIn('signal', srv.log_text())
 
     def test_saslauthd_system_user(self):
         # userdb = passwd: the session runs as the system user, in its
