@@ -1066,6 +1066,13 @@ sp_lookup(const char *user, struct pop23d_identity *id_r)
 
 /* ---------------------------------------------------------------- SASL */
 
+/* What sasl_mechs/sasl_start assume when the host gives no connection:
+ * nothing known, plaintext not allowed. */
+static const struct pop23d_conn_info sp_ci_unknown = {
+	.service = "", .remote_ip = "", .local_ip = "", .tls_peer_cn = "",
+	.plaintext_ok = 0,
+};
+
 static const char *
 sp_sasl_mechs(const struct pop23d_conn_info *ci)
 {
@@ -1075,7 +1082,7 @@ sp_sasl_mechs(const struct pop23d_conn_info *ci)
 	int count = 0, rc;
 	char *n;
 
-	if (sp_conn_new(ci, NULL, &conn) != 0)
+	if (sp_conn_new(ci != NULL ? ci : &sp_ci_unknown, NULL, &conn) != 0)
 		return "";
 	rc = sasl_listmech(conn, NULL, "", " ", "", &list, &len, &count);
 	if (rc != SASL_OK || list == NULL) {
@@ -1137,7 +1144,13 @@ sp_exchange_result(struct sp_exchange *x, int rc, const char *out,
 	}
 	if (rc != SASL_OK) {
 		r = sp_map(rc, 1);
-		sp_log_failure(x->conn, rc, r, "SASL", NULL);
+		/* libsasl2 logs wrong credentials itself (SASL_LOG_FAIL) and
+		 * the daemon logs the result: the detail is for debugging. */
+		if (r == POP23D_FAIL || r == POP23D_NOUSER)
+			host->log(LOG_DEBUG, "SASL: %s",
+			    sasl_errdetail(x->conn));
+		else
+			sp_log_failure(x->conn, rc, r, "SASL", NULL);
 		return r;
 	}
 	if (sasl_getprop(x->conn, SASL_USERNAME, &u) != SASL_OK ||
@@ -1174,7 +1187,7 @@ sp_sasl_begin(const char *mech, const struct pop23d_conn_info *ci,
 	if ((x = calloc(1, sizeof *x)) == NULL)
 		return POP23D_TEMPFAIL;
 	*state_r = x;
-	if (sp_conn_new(ci, NULL, &x->conn) != 0)
+	if (sp_conn_new(ci != NULL ? ci : &sp_ci_unknown, NULL, &x->conn) != 0)
 		return POP23D_TEMPFAIL;
 	/* in == NULL: no initial response; in_len == 0 with in set: an
 	 * empty one ("=").  libsasl2 makes the same distinction. */

@@ -501,6 +501,10 @@ START_TEST(test_sasl_mechs_listed)
 	ck_assert(!has_word(m, "LOGIN"));
 	ck_assert(has_word(m, "SCRAM-SHA-256"));
 	ck_assert(has_word(m, "CRAM-MD5"));
+	/* No connection data: plaintext is not allowed. */
+	m = ops->sasl_mechs(NULL);
+	ck_assert(!has_word(m, "PLAIN"));
+	ck_assert(has_word(m, "SCRAM-SHA-256"));
 	/* mech_list in the SASL configuration restricts the list. */
 	write_conf("mech_list: SCRAM-SHA-256 PLAIN\n");
 	dlclose(handle);
