@@ -60,6 +60,11 @@ class SaslBase(p23.TestCase):
         srv.sasldb = os.path.join(d, 'sasldb2')
         for user, pw in srv.users.items():
             saslpasswd(srv.sasldb, user, pw)
+        # as on Debian (root:sasl 0640): the auth service reads it
+        # through its group
+        os.chmod(srv.sasldb, 0o640)
+        if p23.ROOT:
+            os.chown(srv.sasldb, 0, p23.AUTH_GID)
         if conf_lines is None:
             conf_lines = ['pwcheck_method: auxprop',
                           'auxprop_plugin: sasldb',
@@ -126,8 +131,8 @@ class Sasl(SaslBase):
                          BAD_REPLY)
         self.assertEqual(self.poplib_refused(srv, 'bob@other.example',
                                              USERS['bob']), BAD_REPLY)
-        self.assertLogged(srv, 'result=nouser user=carol')
-        self.assertLogged(srv, 'result=fail user=bob')
+        self.assertLogged(srv, 'user=<carol>, method=PLAIN, result=nouser')
+        self.assertLogged(srv, 'user=<bob>, method=PLAIN, result=fail')
         self.assertNoSecrets(srv, 'b0b-secret!', 'Wr0ngPw-1')
 
     def test_apop_poplib(self):
