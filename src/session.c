@@ -447,7 +447,8 @@ monitor_sasl_call(struct authsvc_req *req, struct authsvc_reply *rep,
  */
 static enum pop23d_result
 monitor_sasl(struct session *s, const struct ipc_login *login,
-    int64_t deadline, char *user_r, size_t user_size, int *cancelled_r)
+    int64_t deadline, char *user_r, size_t user_size, int *cancelled_r,
+    char *mech_r, size_t mech_size)
 {
 	struct authsvc_req *req;
 	struct authsvc_reply *rep;
@@ -476,6 +477,10 @@ monitor_sasl(struct session *s, const struct ipc_login *login,
 		return POP23D_TEMPFAIL;
 	}
 	memcpy(req->mech, d, n);
+	/* For the log: the name as the service will check it. */
+	if (proto_printable(req->mech) && strchr(req->mech, ' ') == NULL &&
+	    strchr(req->mech, ',') == NULL)
+		strlcpy(mech_r, req->mech, mech_size);
 	req->has_in = d[n + 1] == '1';
 	req->in_len = (uint32_t)(len - (n + 2));
 	memcpy(req->in, d + n + 2, req->in_len);
@@ -538,7 +543,7 @@ monitor_check(struct session *s, const struct ipc_login *req,
     int64_t deadline)
 {
 	char buf[IPC_LOGIN_DATA_MAX + 1], esc[128];
-	char sasl_user[IPC_USER_MAX + 1] = "";
+	char sasl_user[IPC_USER_MAX + 1] = "", mech[AUTHSVC_MECH_MAX + 1];
 	const char *user = "", *secret = "", *method = "PLAIN";
 	struct authsvc_req *ar = NULL;
 	struct authsvc_reply *rep = NULL;
@@ -547,9 +552,10 @@ monitor_check(struct session *s, const struct ipc_login *req,
 
 	s->penalty_ms = (uint32_t)s->cfg->auth_failure_delay_ms;
 	if (req->mech == LOGIN_MECH_SASL) {
-		method = "SASL";
+		strlcpy(mech, "SASL", sizeof(mech));
 		r = monitor_sasl(s, req, deadline, sasl_user,
-		    sizeof(sasl_user), &cancelled);
+		    sizeof(sasl_user), &cancelled, mech, sizeof(mech));
+		method = mech;
 		/* The SASL ops' PERMFAIL is a refused mechanism or
 		 * malformed input: a failed login ([AUTH]).  [SYS/PERM]
 		 * comes only after good credentials (lookup, below). */
