@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,6 +21,9 @@
 #include "deadline.h"
 #include "ipc.h"
 #include "log.h"
+
+/* How often a connect() to a full backlog is tried again. */
+#define AUTHC_RETRY_MS	50
 
 static struct sockaddr_un authc_sun;
 static socklen_t authc_sunlen;
@@ -42,10 +46,16 @@ authc_set_fd(int fd)
 	authc_fixed = 1;
 }
 
+/*
+ * Connect, never past DEADLINE: a full backlog (a service that is stuck
+ * or restarting under a flood) makes a non-blocking connect() fail with
+ * EAGAIN at once, so it is tried again every 50 ms instead of blocking
+ * the monitor without a bound.
+ */
 static int
-authc_connect(void)
+authc_connect(int64_t deadline)
 {
-	int fd;
+	int fd, flags;
 
 	if (authc_fd != -1)
 		return 0;
@@ -53,7 +63,7 @@ authc_connect(void)
 		log_warnx("auth service: not reachable");
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1) {
 		log_warn("auth service: socket");
 		return -1;
@@ -61,7 +71,20 @@ authc_connect(void)
 	while (connect(fd, (struct sockaddr *)&authc_sun, authc_sunlen) != 0) {
 		if (errno == EINTR)
 			continue;
+		if (errno == EAGAIN && !deadline_passed(deadline)) {
+			deadline_sleep(deadline_min(deadline,
+			    deadline_now() + AUTHC_RETRY_MS));
+			continue;
+		}
 		log_warn("auth service: connect");
+		close(fd);
+		return -1;
+	}
+	/* Records are sent whole: blocking from here (ipc.c waits for
+	 * replies with poll() and a deadline of its own). */
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
+		log_warn("auth service: fcntl");
 		close(fd);
 		return -1;
 	}
@@ -86,7 +109,7 @@ authc_call(struct authsvc_req *req, struct authsvc_reply *rep,
 
 	if (deadline != 0)
 		d = deadline_min(d, deadline);
-	if (authc_connect() == 0) {
+	if (authc_connect(d) == 0) {
 		if (ipc_send(authc_fd, IPC_AUTH_REQ, req, sizeof(*req)) == 0 &&
 		    ipc_recv(authc_fd, IPC_AUTH_REPLY, rep, sizeof(*rep),
 		    d) == 0)

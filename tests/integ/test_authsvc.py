@@ -203,10 +203,18 @@ class AuthService(p23.TestCase):
         if not p23.ROOT:
             self.skipTest('rootless: every process is the same user')
         srv = self.server()
-        self.service(srv)
+        pid = self.service(srv)
+        # this server's socket (other servers may run at the same time):
+        # the listening socket the service holds
+        inodes = set()
+        for fd in os.listdir('/proc/%d/fd' % pid):
+            t = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+            if t.startswith('socket:['):
+                inodes.add(t[8:-1])
         with open('/proc/net/unix') as f:
-            names = [l.split()[-1] for l in f if '@pop23d-auth-' in l]
-        self.assertTrue(names)
+            names = [l.split()[-1] for l in f
+                     if '@pop23d-auth-' in l and l.split()[6] in inodes]
+        self.assertEqual(len(names), 1)
         addr = '\0' + names[0][1:]
         r, w = os.pipe()
         pid = os.fork()

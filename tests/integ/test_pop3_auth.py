@@ -52,15 +52,29 @@ class Gsasl:
              '--authentication-id=' + user, '--password=' + pw, '--quiet'],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, text=True, bufsize=1)
-        self.p.stdout.readline()        # the mechanism's name (it may
-        # take a second to start: the first line() waits long enough)
+        # its output is read raw (os.read), so select() sees every byte
+        # that is not yet a line here
+        self.buf = b''
+        self.line(timeout=10)   # the mechanism's name (it may take a
+        # second to start)
 
     def line(self, timeout=5):
         """Its next output line, or None if it says nothing in time."""
-        r, _, _ = select.select([self.p.stdout], [], [], timeout)
-        if not r:
-            return None
-        return self.p.stdout.readline().rstrip('\n')
+        end = time.monotonic() + timeout
+        fd = self.p.stdout.fileno()
+        while b'\n' not in self.buf:
+            left = end - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([fd], [], [], left)
+            if not r:
+                return None
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b'\n')
+        return line.decode()
 
     def feed(self, challenge_b64):
         self.p.stdin.write(challenge_b64 + '\n')
