@@ -22,9 +22,10 @@ static enum pop23d_result login_verdict(struct client *c,
     enum pop23d_result r, const struct ipc_verdict *v,
     struct login_challenge *challenge_r);
 
-/* The SASL mechanism list, asked once (login_mechs()). */
+/* The SASL mechanism list (login_mechs()), and the plaintext answer it
+ * was asked with: TLS may change it, and then the list. */
 static char login_mech_list[IPC_CHALLENGE_MAX + 1];
-static int login_have_mechs;
+static int login_have_mechs, login_mechs_plaintext;
 
 int
 login_plaintext_ok(const struct client *c)
@@ -216,8 +217,11 @@ login_mechs(struct client *c)
 	struct ipc_login *req;
 	struct ipc_verdict v;
 
-	if (login_have_mechs)
+	if (login_have_mechs &&
+	    login_mechs_plaintext == (login_plaintext_ok(c) ? 1 : 0))
 		return login_mech_list;
+	login_have_mechs = 0;
+	login_mech_list[0] = '\0';
 	if ((req = calloc(1, sizeof(*req))) == NULL)
 		return "";
 	req->mech = LOGIN_MECH_LIST;
@@ -230,6 +234,7 @@ login_mechs(struct client *c)
 		memcpy(login_mech_list, v.challenge, v.challenge_len);
 		login_mech_list[v.challenge_len] = '\0';
 		login_have_mechs = 1;
+		login_mechs_plaintext = req->plaintext_ok ? 1 : 0;
 	}
 	free(req);
 	return login_mech_list;

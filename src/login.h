@@ -86,7 +86,8 @@ enum pop23d_result login_step(struct client *c, unsigned char *in,
     size_t len, int cancel, struct login_challenge *challenge_r);
 /*
  * The SASL mechanisms offered on this connection (the auth plugin's
- * sasl_mechs(), asked through the monitor once and kept): upper-case
+ * sasl_mechs(), asked through the monitor and kept until
+ * login_plaintext_ok()'s answer changes, e.g. after STLS): upper-case
  * names separated by spaces, "" for none.
  */
 const char *login_mechs(struct client *c);

@@ -58,6 +58,7 @@ struct session {
 	struct authsvc_conn conn;	/* addresses, for the auth service */
 	char mechs[IPC_CHALLENGE_MAX];	/* SASL list, once asked for */
 	int have_mechs;
+	uint32_t mechs_secured, mechs_plaintext_ok;	/* asked with these */
 	int plugin_sasl;		/* the auth plugin has SASL ops */
 	char apop_challenge[300];	/* "<...@host>", "" if APOP is off */
 	int64_t login_deadline;		/* end of the AUTHORIZATION phase */
@@ -629,6 +630,11 @@ monitor_mechs(struct session *s, const struct ipc_login *login)
 	 * comes with most connections). */
 	if (!s->plugin_sasl)
 		s->have_mechs = 1;
+	/* The list depends on the connection (TLS, plaintext allowed):
+	 * asked again when the child says it changed. */
+	else if (s->have_mechs && (login->secured != s->mechs_secured ||
+	    login->plaintext_ok != s->mechs_plaintext_ok))
+		s->have_mechs = 0;
 	if (!s->have_mechs && (req = monitor_req(s, AUTHSVC_MECHS,
 	    login)) != NULL) {
 		if ((rep = calloc(1, sizeof(*rep))) != NULL &&
@@ -636,6 +642,8 @@ monitor_mechs(struct session *s, const struct ipc_login *login)
 			rep->mechs[sizeof(rep->mechs) - 1] = '\0';
 			strlcpy(s->mechs, rep->mechs, sizeof(s->mechs));
 			s->have_mechs = 1;
+			s->mechs_secured = login->secured;
+			s->mechs_plaintext_ok = login->plaintext_ok;
 		}
 		free(req);
 		free(rep);

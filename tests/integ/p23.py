@@ -148,8 +148,11 @@ def tcp_inodes():
     return out
 
 
-def holds_tcp(pid, inodes):
-    """Does PID hold one of the TCP socket INODES?"""
+def holds_tcp(pid):
+    """Does PID hold a TCP socket?  Its socket inodes are read first and
+    the TCP table after them, so a socket it got just now (a monitor
+    forked after an accept()) is already in the table."""
+    mine = set()
     try:
         fds = os.listdir('/proc/%d/fd' % pid)
     except OSError:
@@ -159,9 +162,9 @@ def holds_tcp(pid, inodes):
             t = os.readlink('/proc/%d/fd/%s' % (pid, fd))
         except OSError:
             continue
-        if t.startswith('socket:[') and t[8:-1] in inodes:
-            return True
-    return False
+        if t.startswith('socket:['):
+            mine.add(t[8:-1])
+    return bool(mine & tcp_inodes())
 
 
 def descendants(pid):
@@ -516,10 +519,9 @@ class Server:
         with WITH_WORKERS their descendants too."""
         if not self.running():
             return []
-        inodes = tcp_inodes()
         out = [p for p in descendants(self.pid)
                if proc_stat(p) and proc_stat(p)[0] == self.pid and
-               not holds_tcp(p, inodes)]
+               not holds_tcp(p)]
         if with_workers:
             out += [k for p in list(out) for k in descendants(p)]
         return out
