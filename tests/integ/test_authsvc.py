@@ -167,7 +167,10 @@ class AuthService(p23.TestCase):
         for _ in range(3):
             time.sleep(1)
             for pid in srv.auth_services():
-                os.kill(pid, signal.SIGKILL)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass        # a session that was just ending
         for t in threads:
             t.join()
         bad = [r for r in results if not r.startswith('+OK') and r != TEMP]
