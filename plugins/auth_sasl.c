@@ -7,12 +7,13 @@
  *
  * Copyright (C) 2026 The pop23d authors.  GPL-3.0-or-later.
  *
- * PRIVILEGE: the auth ops run wherever the daemon calls them: as root in
- * the per-connection monitor today, in the daemon's auth service (as its
- * unprivileged user) once that exists.  The plugin needs no root: sasldb
+ * PRIVILEGE: the auth ops run in the daemon's auth service (src/authsvc.c)
+ * as auth_user, never as root: the plugin does not set NEEDS_ROOT.  With
+ * POP23D_PLUGIN_F_BLOCKING (saslauthd, network auxprops) they run in the
+ * service's worker processes, forked from it, as the same user.  sasldb
  * needs read access to its file (/etc/sasldb2, mode 0640 root:sasl), and
  * saslauthd access to its socket directory (/run/saslauthd, group sasl),
- * so the user that runs the ops must be in group "sasl".  check_config()
+ * so auth_user must be in group "sasl".  check_config()
  * and pop23d_plugin_init() run in the master; they read the SASL
  * configuration file (only to decide the flags) but never start libsasl2
  * there: libsasl2 is started on first use, in the process that runs the
