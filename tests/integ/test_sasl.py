@@ -14,6 +14,7 @@ import os
 import poplib
 import pwd
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -220,8 +221,9 @@ class AuthEveryMechanism(SaslBase):
     through the daemon with a real client that speaks it: curl, mpop,
     gsasl.  SCRAM-SHA-224/384/512 have no POP3 client here (curl 7.88
     has no SCRAM at all, gsasl and mpop only SCRAM-SHA-1 and -256): they
-    are covered with libsasl2's own client in tests/unit/check_auth_sasl.c
-    and must be the only ones left over here.  The RFC 5034 edge cases
+    are driven by libsasl2's own client program, sasl-sample-client
+    (and in tests/unit/check_auth_sasl.c), and must be the only ones the
+    other clients leave over.  The RFC 5034 edge cases
     and the curl/mpop/gsasl basics are in tests/integ/test_pop3_auth.py."""
 
     def setUp(self):
@@ -291,6 +293,78 @@ class AuthEveryMechanism(SaslBase):
         for mech in ('SCRAM-SHA-256', 'SCRAM-SHA-1', 'CRAM-MD5', 'PLAIN'):
             self.assertIn(mech, done)
         self.assertNoSecrets(self.srv, 'b0b-wrong')
+
+    def sample_client(self, mech, user, pw):
+        """AUTH MECH driven by libsasl2's own client program,
+        sasl-sample-client (sasl2-bin): it reads "S: base64" lines and
+        the password on stdin (getpass() without a terminal) and writes
+        "C: base64" lines, the first being "MECH NUL initial-response".
+        Returns the server's last reply."""
+        prog = shutil.which('sasl-sample-client')
+        if prog is None or shutil.which('stdbuf') is None:
+            self.skipTest('sasl-sample-client or stdbuf is not installed')
+        # stdbuf: its stdout is a pipe, line buffering lets the dialogue
+        # go on; a new session: no terminal, so getpass() reads stdin
+        p = subprocess.Popen(['stdbuf', '-oL', prog, '-s', 'pop', '-n',
+                              REALM, '-m', mech, '-a', user, '-u', user],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, bufsize=0,
+                             start_new_session=True)
+        buf = [b'']
+
+        def stop():
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            p.stdin.close()
+            p.stdout.close()
+        self.addCleanup(stop)
+
+        def client_line():
+            deadline = time.monotonic() + 10
+            while True:
+                while b'\n' in buf[0]:
+                    line, buf[0] = buf[0].split(b'\n', 1)
+                    if line.startswith(b'C: '):
+                        return line[3:].decode()
+                left = deadline - time.monotonic()
+                self.assertGreater(left, 0, 'sasl-sample-client is silent')
+                r, _, _ = select.select([p.stdout], [], [], left)
+                data = os.read(p.stdout.fileno(), 4096) if r else b''
+                self.assertTrue(data, 'sasl-sample-client ended')
+                buf[0] += data
+
+        p.stdin.write(b'S: ' + base64.b64encode(mech.encode()) + b'\n' +
+                      pw.encode() + b'\n')
+        first = base64.b64decode(client_line())
+        name, _, ir = first.partition(b'\0')
+        self.assertEqual(name.decode(), mech)
+        c = self.conn(self.srv)
+        self.assertOK(c.line())
+        r = c.cmd('AUTH %s %s' % (mech, base64.b64encode(ir).decode()
+                                    if ir else '='))
+        for _ in range(10):
+            if not r.startswith('+ ') and r != '+':
+                return r, c
+            p.stdin.write(b'S: ' + r[2:].encode() + b'\n')
+            r = c.cmd(client_line())
+        self.fail('no end to the exchange')
+
+    def test_scram_sha2_family_with_libsasl2_client(self):
+        # the SCRAM variants no other client here speaks, with libsasl2's
+        # own client program over the real POP3 dialogue
+        offered = self.capa_mechs()
+        for mech in ('SCRAM-SHA-224', 'SCRAM-SHA-384', 'SCRAM-SHA-512',
+                     'SCRAM-SHA-256'):
+            if mech not in offered:
+                continue
+            r, c = self.sample_client(mech, 'bob', USERS['bob'])
+            self.assertOK(r, (mech, self.srv.log_tail()))
+            st, body = c.retr(1)
+            self.assertIn(b'for bob', body)
+            self.assertOK(c.cmd('QUIT'))
+            r, c = self.sample_client(mech, 'bob', 'b0b-wrong')
+            self.assertEqual(r, BAD_REPLY, mech)
 
     @p23.need('curl')
     def test_curl_has_no_scram(self):
