@@ -366,6 +366,31 @@ class AuthEveryMechanism(SaslBase):
             r, c = self.sample_client(mech, 'bob', 'b0b-wrong')
             self.assertEqual(r, BAD_REPLY, mech)
 
+    def test_scram_unknown_user_looks_known(self):
+        # SCRAM answers the client-first message of an unknown user with
+        # a server-first challenge of the same form as a known user's;
+        # only the proof fails, with the wrong-password text
+        def first(user):
+            c = self.conn(self.srv)
+            self.assertOK(c.line())
+            cf = ('n,,n=%s,r=fyko+d2lbbFgONRv9qkxdawL' % user).encode()
+            r = c.cmd('AUTH SCRAM-SHA-256 ' + base64.b64encode(cf).decode())
+            self.assertTrue(r.startswith('+ '), (user, r))
+            msg = base64.b64decode(r[2:]).decode()
+            self.assertTrue(msg.startswith('r=fyko+d2lbbFgONRv9qkxdawL'))
+            fields = [f.split('=', 1)[0] for f in msg.split(',')]
+            self.assertEqual(fields, ['r', 's', 'i'])
+            final = 'c=biws,r=%s,p=%s' % (msg.split(',')[0][2:],
+                                          base64.b64encode(b'x' * 32)
+                                          .decode())
+            self.assertEqual(c.cmd(base64.b64encode(final.encode())
+                                   .decode()), BAD_REPLY)
+            return [len(f) for f in msg.split(',')]
+        self.assertEqual(first('bob'), first('carol'))
+        self.assertTrue(p23.wait_until(
+            lambda: 'method=SCRAM-SHA-256, result=nouser'
+            in self.srv.log_text(), 5), self.srv.log_tail())
+
     @p23.need('curl')
     def test_curl_has_no_scram(self):
         # curl 7.88 knows no SCRAM: AUTH=SCRAM-SHA-256 leaves it no
