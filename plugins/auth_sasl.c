@@ -133,6 +133,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <sasl/sasl.h>
@@ -219,7 +220,7 @@ static char sasldb_path[PATH_MAX];
 /* scram_iteration_counter of the configuration in this process. */
 static unsigned long scram_iter = SP_SCRAM_ITER_DEFAULT;
 /* Key of the decoy salts, random per process (as libsasl2's own). */
-static unsigned char decoy_key[32];
+static unsigned char decoy_key[16];
 static char *mechs_buf;		/* sasl_mechs()'s answer */
 
 static struct pop23d_plugin sp_plugin;
@@ -1194,6 +1195,39 @@ scram_md(const char *mech)
 }
 
 /*
+ * Hi() of RFC 5802 (PBKDF2 with HMAC over MD, one output block) into
+ * OUT, computed the way libsasl2 2.1.28 computes it (one HMAC() call per
+ * round), so the decoy costs what a known user's login costs.  0 or -1.
+ */
+static int
+sp_hi(const EVP_MD *md, const void *key, size_t key_len,
+    const unsigned char *salt, size_t salt_len, unsigned long rounds,
+    unsigned char *out)
+{
+	unsigned char first[EVP_MAX_MD_SIZE + 4], u[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	size_t k, size = (size_t)EVP_MD_size(md);
+	unsigned long i;
+
+	if (salt_len > EVP_MAX_MD_SIZE)
+		return -1;
+	memcpy(first, salt, salt_len);
+	memcpy(first + salt_len, "\0\0\0\1", 4);
+	if (HMAC(md, key, (int)key_len, first, salt_len + 4, out, &len) ==
+	    NULL || len != size)
+		return -1;
+	memcpy(u, out, size);
+	for (i = 2; i <= rounds; i++) {
+		if (HMAC(md, key, (int)key_len, u, size, u, &len) == NULL)
+			return -1;
+		for (k = 0; k < size; k++)
+			out[k] ^= u[k];
+	}
+	host->secure_zero(u, sizeof u);
+	return 0;
+}
+
+/*
  * The SCRAM decoy (see the file header).  IN is the client-first message
  * libsasl2 answered with SASL_NOUSER.  Writes the decoy server-first
  * message into X->decoy_out and spends what a known user costs
@@ -1238,14 +1272,21 @@ scram_decoy(struct sp_exchange *x, const unsigned char *in, size_t in_len)
 		if (*p < 0x21 || *p > 0x7e)
 			return -1;
 	/* A salt that stays the same for the same name in this process,
-	 * as libsasl2's does (Hi() over a random per-process key). */
-	if (PKCS5_PBKDF2_HMAC(user, (int)strlen(user), decoy_key,
-	    sizeof decoy_key, 20, x->scram_md, mdlen, salt) != 1 ||
+	 * as libsasl2's does (Hi() over 20 rounds and a random
+	 * per-process key). */
+	if (sp_hi(x->scram_md, user, strlen(user), decoy_key,
+	    sizeof decoy_key, 20, salt) != 0 ||
 	    RAND_bytes(rnd, sizeof rnd) != 1)
 		return -1;
-	/* The work of a known user: the keys from the password. */
-	(void)PKCS5_PBKDF2_HMAC("pop23d-decoy", 12, salt, mdlen,
-	    (int)scram_iter, x->scram_md, mdlen, keys);
+	/* The work of a known user: the keys from the password, as
+	 * libsasl2 derives them (Hi(), then two HMACs and a hash). */
+	(void)sp_hi(x->scram_md, "pop23d-decoy", 12, salt, (size_t)mdlen,
+	    scram_iter, keys);
+	(void)HMAC(x->scram_md, keys, mdlen,
+	    (const unsigned char *)"Client Key", 10, keys, NULL);
+	(void)HMAC(x->scram_md, keys, mdlen,
+	    (const unsigned char *)"Server Key", 10, keys, NULL);
+	(void)EVP_Digest(keys, (size_t)mdlen, keys, NULL, x->scram_md, NULL);
 	host->secure_zero(keys, sizeof keys);
 	EVP_EncodeBlock((unsigned char *)b64salt, salt, mdlen);
 	EVP_EncodeBlock((unsigned char *)b64rnd, rnd, sizeof rnd);
