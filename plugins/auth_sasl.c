@@ -102,7 +102,7 @@
  * reply would tell who exists.  The plugin answers such a client-first
  * message itself with a decoy of the same form ("r=" the client's nonce
  * and 24 random octets, "s=" a salt derived from the name with a random
- * per-process key, "i=" scram_iteration_counter) after the same PBKDF2
+ * per-process key, "i=" scram_iteration_counter) after the same work
  * work, and the client's proof then fails (NOUSER), like a wrong
  * password does.  This imitates a reply; it authenticates nobody.
  *
