@@ -58,6 +58,7 @@ struct session {
 	struct authsvc_conn conn;	/* addresses, for the auth service */
 	char mechs[IPC_CHALLENGE_MAX];	/* SASL list, once asked for */
 	int have_mechs;
+	int plugin_sasl;		/* the auth plugin has SASL ops */
 	char apop_challenge[300];	/* "<...@host>", "" if APOP is off */
 	int64_t login_deadline;		/* end of the AUTHORIZATION phase */
 	struct client client;		/* what the front ends get */
@@ -624,6 +625,10 @@ monitor_mechs(struct session *s, const struct ipc_login *login)
 	struct authsvc_reply *rep;
 	struct ipc_verdict v;
 
+	/* A plugin without SASL ops offers none: no need to ask (CAPA
+	 * comes with most connections). */
+	if (!s->plugin_sasl)
+		s->have_mechs = 1;
 	if (!s->have_mechs && (req = monitor_req(s, AUTHSVC_MECHS,
 	    login)) != NULL) {
 		if ((rep = calloc(1, sizeof(*rep))) != NULL &&
@@ -833,6 +838,8 @@ session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
 
 	session_start(&s, cfg, proto, peer);
 	/* The auth service holds the plugin: not mapped here at all. */
+	s.plugin_sasl = auth->auth.sasl_mechs != NULL &&
+	    auth->auth.sasl_start != NULL;
 	plugin_unload(auth);
 	session_conn(&s, rfd, proto);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {

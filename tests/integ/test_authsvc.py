@@ -9,9 +9,11 @@ import ctypes
 import ctypes.util
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -248,6 +250,114 @@ class AuthService(p23.TestCase):
         srv.conf['auth_user'] = p23.AUTH_USER
         srv.write_config()
         self.assertEqual(srv.check_config().returncode, 0)
+
+
+# A checkpassword program: "slow" takes 3 s, alice and bob as usual.
+SLOW_PROGRAM = r'''#!/bin/sh
+{ IFS= read -r user; IFS= read -r pass; } <<EOF
+$(tr '\000' '\n' <&3)
+EOF
+case "$user" in
+slow) sleep 3; exit 1 ;;
+alice|bob) [ "$pass" = "${user}pw" ] && exec "$1"; exit 1 ;;
+*) exit 1 ;;
+esac
+'''
+
+
+class Blocking(p23.TestCase):
+    """A plugin with POP23D_PLUGIN_F_BLOCKING (checkpassword): one worker
+    per monitor, so a slow login does not hold up another; with
+    needs_root = no the service and its workers run as auth_user."""
+
+    def cp_server(self, needs_root):
+        srv = p23.Server(start=False)
+        self.addCleanup(srv.cleanup)
+        prog = os.path.join(srv.tmp, 'checkpw')
+        with open(prog, 'w') as f:
+            f.write(SLOW_PROGRAM)
+        os.chmod(prog, 0o755)
+        c = {'auth': 'checkpassword', 'passwdfile.path': None,
+             'checkpassword.program': prog,
+             'checkpassword.userdb': 'virtual',
+             'checkpassword.home': os.path.join(srv.tmp, 'home', '%u'),
+             'checkpassword.timeout': '10',
+             'checkpassword.needs_root': needs_root,
+             'mail_location': '%h/Maildir'}
+        if p23.ROOT:
+            c['virtual_uid'] = str(p23.SESSION_UID)
+            c['virtual_gid'] = str(p23.SESSION_GID)
+        srv.conf = c
+        srv.write_config()
+        srv.start()
+        return srv
+
+    def check(self, needs_root):
+        srv = self.cp_server(needs_root)
+        self.assertTrue(p23.wait_until(srv.auth_services, 5))
+        slow = self.conn(srv)
+        self.assertOK(slow.line())
+        self.assertOK(slow.cmd('USER slow'))
+        slow.send('PASS x\r\n')
+        time.sleep(0.5)
+        # a worker runs the slow program, as root or as auth_user
+        workers = [p for p in srv.auth_services(with_workers=True)
+                   if p not in srv.auth_services()]
+        self.assertTrue(workers, 'no worker process')
+        if p23.ROOT:
+            want = 0 if needs_root == 'yes' else p23.AUTH_UID
+            self.assertEqual(p23.proc_uid(workers[0]), want)
+        t = time.monotonic()
+        c = self.conn(srv)
+        self.assertOK(c.login('alice', 'alicepw'))
+        self.assertLess(time.monotonic() - t, 2.0,
+                        'a login waited for the slow one')
+        self.assertOK(c.cmd('QUIT'))
+        self.assertEqual(slow.line(), BAD)
+        slow.close()
+        # the workers end with their monitors
+        self.assertTrue(p23.wait_until(
+            lambda: srv.auth_services(with_workers=True) ==
+            srv.auth_services(), 10), srv.log_tail())
+
+    def test_worker_per_monitor_root(self):
+        self.check('yes')
+
+    def test_worker_per_monitor_auth_user(self):
+        self.check('no')
+
+
+class Rootless(p23.TestCase):
+
+    def test_rootless_mode(self):
+        """DESIGN 2.3: some of these tests again as a user who is not
+        root (the daemon then runs every process, the auth service too,
+        as that user)."""
+        if not p23.ROOT:
+            self.skipTest('this run is rootless already')
+        runuser = shutil.which('runuser')
+        if runuser is None:
+            self.skipTest('runuser is not installed')
+        # a Python that nobody may run (not one under /root)
+        py = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') \
+            else sys.executable
+        for path in (p23.BINARY, py):
+            probe = subprocess.run([runuser, '-u', 'nobody', '--', 'test',
+                                    '-x', path])
+            if probe.returncode != 0:
+                self.skipTest('nobody cannot run %s' % path)
+        names = ['AuthService.test_process_user_and_plugin',
+                 'AuthService.test_kill9_during_logins',
+                 'AuthService.test_sighup_starts_a_new_service',
+                 'FailureLine.test_one_line_per_failure']
+        r = subprocess.run(
+            [runuser, '-u', 'nobody', '--', 'env',
+             'POP23D_BUILDDIR=' + p23.BUILDDIR,
+             'POP23D_PLUGINDIR=' + p23.PLUGINDIR, py,
+             os.path.abspath(__file__)] + names,
+            capture_output=True, text=True, timeout=600, cwd='/')
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn('%d passed, 0 failed' % len(names), r.stdout)
 
 
 class Penalty(p23.TestCase):
