@@ -103,7 +103,8 @@
  * message itself with a decoy of the same form ("r=" the client's nonce
  * and 24 random octets, "s=" a salt derived from the name with a random
  * per-process key, "i=" scram_iteration_counter) after the same work
- * work, and the client's proof then fails (NOUSER), like a wrong
+ * (Hi() computed as libsasl2 computes it), and the client's proof then
+ * fails (NOUSER), like a wrong
  * password does.  This imitates a reply; it authenticates nobody.
  *
  * APOP: sasl_checkapop() compares the digest with strncasecmp(), which
