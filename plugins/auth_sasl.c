@@ -7,12 +7,13 @@
  *
  * Copyright (C) 2026 The pop23d authors.  GPL-3.0-or-later.
  *
- * PRIVILEGE: the auth ops run wherever the daemon calls them: as root in
- * the per-connection monitor today, in the daemon's auth service (as its
- * unprivileged user) once that exists.  The plugin needs no root: sasldb
+ * PRIVILEGE: the auth ops run in the daemon's auth service (src/authsvc.c)
+ * as auth_user, never as root: the plugin does not set NEEDS_ROOT.  With
+ * POP23D_PLUGIN_F_BLOCKING (saslauthd, network auxprops) they run in the
+ * service's worker processes, forked from it, as the same user.  sasldb
  * needs read access to its file (/etc/sasldb2, mode 0640 root:sasl), and
  * saslauthd access to its socket directory (/run/saslauthd, group sasl),
- * so the user that runs the ops must be in group "sasl".  check_config()
+ * so auth_user must be in group "sasl".  check_config()
  * and pop23d_plugin_init() run in the master; they read the SASL
  * configuration file (only to decide the flags) but never start libsasl2
  * there: libsasl2 is started on first use, in the process that runs the
@@ -95,6 +96,17 @@
  * section 4), so it is sent as one more challenge (POP23D_CONTINUE), and
  * the client's next response must be empty; only then is the result OK.
  *
+ * Unknown users in SCRAM: libsasl2 answers the client-first message of
+ * an unknown user with SASL_NOUSER at once, while a known user gets the
+ * server-first challenge after PBKDF2 over the iteration count: the
+ * reply would tell who exists.  The plugin answers such a client-first
+ * message itself with a decoy of the same form ("r=" the client's nonce
+ * and 24 random octets, "s=" a salt derived from the name with a random
+ * per-process key, "i=" scram_iteration_counter) after the same work
+ * (Hi() computed as libsasl2 computes it), and the client's proof then
+ * fails (NOUSER), like a wrong
+ * password does.  This imitates a reply; it authenticates nobody.
+ *
  * APOP: sasl_checkapop() compares the digest with strncasecmp(), which
  * is not constant time.  So verify_apop() asks libsasl2 for the user's
  * plaintext secret (the auxprop "userPassword", which sasldb stores),
@@ -122,6 +134,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <sasl/sasl.h>
 #include <sasl/prop.h>
@@ -154,6 +168,17 @@
  * timestamp is the daemon's own "<...>". */
 #define SP_DIGEST_HEX		32
 #define SP_CHALLENGE_MAX	512
+/* SCRAM (RFC 5802) as libsasl2 2.1.28 answers a client-first message:
+ * "r=" client nonce + 32 base64 characters (24 random octets), "s="
+ * base64 of a salt as long as the hash, "i=" the iteration count (its
+ * option scram_iteration_counter, default 4096).  The decoy for unknown
+ * users has the same form; SP_DECOY_MAX bounds it (a client nonce of up
+ * to 256 characters: longer ones are not answered with a decoy). */
+#define SP_SCRAM_NONCE_RAW	24
+#define SP_SCRAM_ITER_DEFAULT	4096UL
+#define SP_SCRAM_ITER_MAX	1000000UL
+#define SP_SCRAM_CNONCE_MAX	256
+#define SP_DECOY_MAX		512
 /* The stand-in secret of users without a plaintext one. */
 #define SP_DUMMY_SECRET		"pop23d-no-such-secret-0123456789"
 
@@ -176,6 +201,10 @@ struct sp_settings {
 struct sp_exchange {
 	sasl_conn_t *conn;
 	int success_pending;	/* success data sent as a challenge */
+	const EVP_MD *scram_md;	/* a SCRAM mechanism: its hash, else NULL */
+	int client_first_seen;	/* SCRAM: the client-first message came */
+	int decoy;		/* SCRAM: an unknown user got a decoy */
+	char decoy_out[SP_DECOY_MAX];
 };
 
 static const struct pop23d_host *host;
@@ -189,6 +218,10 @@ static int sasl_up;		/* sasl_server_init() done in this process */
 /* The sasldb file libsasl2 reads in this process ("" when the
  * configuration uses no sasldb), checked before every connection. */
 static char sasldb_path[PATH_MAX];
+/* scram_iteration_counter of the configuration in this process. */
+static unsigned long scram_iter = SP_SCRAM_ITER_DEFAULT;
+/* Key of the decoy salts, random per process (as libsasl2's own). */
+static unsigned char decoy_key[16];
 static char *mechs_buf;		/* sasl_mechs()'s answer */
 
 static struct pop23d_plugin sp_plugin;
@@ -375,12 +408,13 @@ only_words(const char *list, const char *const *words)
 	}
 }
 
-/* The three keys of libsasl2's configuration the plugin looks at. */
+/* The keys of libsasl2's configuration the plugin looks at. */
 struct sp_conf {
 	int readable;		/* the file exists, is trusted, was read */
 	char pwcheck[256];	/* pwcheck_method; default "auxprop" */
 	char auxprop[256];	/* auxprop_plugin; "" = every plugin */
 	char sasldb[PATH_MAX];	/* sasldb_path; default SP_SASLDB_DEFAULT */
+	char scram_iter[32];	/* scram_iteration_counter; "" = default */
 };
 
 /* Copy the first value of each key (libsasl2's rule) into C. */
@@ -388,13 +422,13 @@ static void
 conf_take(struct sp_conf *c, const char *key, const char *v, int *seen)
 {
 	static const char *const keys[] = { "pwcheck_method",
-	    "auxprop_plugin", "sasldb_path" };
-	char *dst[] = { c->pwcheck, c->auxprop, c->sasldb };
+	    "auxprop_plugin", "sasldb_path", "scram_iteration_counter" };
+	char *dst[] = { c->pwcheck, c->auxprop, c->sasldb, c->scram_iter };
 	size_t size[] = { sizeof c->pwcheck, sizeof c->auxprop,
-	    sizeof c->sasldb };
+	    sizeof c->sasldb, sizeof c->scram_iter };
 	size_t i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		if (strcmp(key, keys[i]) == 0 && !(*seen & (1 << i))) {
 			*seen |= 1 << i;
 			snprintf(dst[i], size[i], "%s", v);
@@ -633,6 +667,22 @@ sp_sasl_start(void)
 	sp_conf_scan(&c);
 	snprintf(sasldb_path, sizeof sasldb_path, "%s",
 	    sp_conf_sasldb(&c) ? c.sasldb : "");
+	/* libsasl2's rule: a number, else the default. */
+	scram_iter = SP_SCRAM_ITER_DEFAULT;
+	if (c.scram_iter[0] != '\0') {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(c.scram_iter, &end, 10);
+		if (errno == 0 && *end == '\0' && end != c.scram_iter &&
+		    v > 0 && v <= SP_SCRAM_ITER_MAX)
+			scram_iter = v;
+	}
+	if (RAND_bytes(decoy_key, sizeof decoy_key) != 1) {
+		host->log(LOG_ERR, "RAND_bytes failed");
+		return -1;
+	}
 	rc = sasl_server_init(sp_callbacks, SP_APPNAME);
 	if (rc != SASL_OK) {
 		host->log(LOG_ERR, "sasl_server_init (configuration %s/"
@@ -1121,6 +1171,154 @@ mech_ok(const char *m)
 	return 1;
 }
 
+/* The hash of SCRAM mechanism MECH ("SCRAM-SHA-256", "-PLUS" allowed),
+ * or NULL if MECH is not SCRAM. */
+static const EVP_MD *
+scram_md(const char *mech)
+{
+	static const struct {
+		const char *name;
+		const EVP_MD *(*md)(void);
+	} t[] = {
+		{ "SCRAM-SHA-1", EVP_sha1 }, { "SCRAM-SHA-224", EVP_sha224 },
+		{ "SCRAM-SHA-256", EVP_sha256 }, { "SCRAM-SHA-384", EVP_sha384 },
+		{ "SCRAM-SHA-512", EVP_sha512 },
+	};
+	size_t i, n;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		n = strlen(t[i].name);
+		if (strncasecmp(mech, t[i].name, n) == 0 && (mech[n] == '\0' ||
+		    strcasecmp(mech + n, "-PLUS") == 0))
+			return t[i].md();
+	}
+	return NULL;
+}
+
+/*
+ * Hi() of RFC 5802 (PBKDF2 with HMAC over MD, one output block) into
+ * OUT, computed the way libsasl2 2.1.28 computes it (one HMAC() call per
+ * round), so the decoy costs what a known user's login costs.  0 or -1.
+ */
+static int
+sp_hi(const EVP_MD *md, const void *key, size_t key_len,
+    const unsigned char *salt, size_t salt_len, unsigned long rounds,
+    unsigned char *out)
+{
+	unsigned char first[EVP_MAX_MD_SIZE + 4], u[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	size_t k, size = (size_t)EVP_MD_size(md);
+	unsigned long i;
+
+	if (salt_len > EVP_MAX_MD_SIZE)
+		return -1;
+	memcpy(first, salt, salt_len);
+	memcpy(first + salt_len, "\0\0\0\1", 4);
+	if (HMAC(md, key, (int)key_len, first, salt_len + 4, out, &len) ==
+	    NULL || len != size)
+		return -1;
+	memcpy(u, out, size);
+	for (i = 2; i <= rounds; i++) {
+		if (HMAC(md, key, (int)key_len, u, size, u, &len) == NULL)
+			return -1;
+		for (k = 0; k < size; k++)
+			out[k] ^= u[k];
+	}
+	host->secure_zero(u, sizeof u);
+	return 0;
+}
+
+/*
+ * The SCRAM decoy (see the file header).  IN is the client-first message
+ * libsasl2 answered with SASL_NOUSER.  Writes the decoy server-first
+ * message into X->decoy_out and spends what a known user costs
+ * (PBKDF2 over scram_iteration_counter rounds, as libsasl2 does to
+ * derive the keys from userPassword).  0, or -1 when IN is not a
+ * client-first message the plugin can imitate an answer to (then the
+ * client gets the failure at once, as from libsasl2).
+ */
+static int
+scram_decoy(struct sp_exchange *x, const unsigned char *in, size_t in_len)
+{
+	unsigned char salt[EVP_MAX_MD_SIZE], keys[EVP_MAX_MD_SIZE];
+	unsigned char rnd[SP_SCRAM_NONCE_RAW];
+	char text[SP_DECOY_MAX], *p, *bare, *user, *nonce, *e;
+	char b64salt[((EVP_MAX_MD_SIZE + 2) / 3) * 4 + 1];
+	char b64rnd[((SP_SCRAM_NONCE_RAW + 2) / 3) * 4 + 1];
+	int mdlen = EVP_MD_size(x->scram_md), n;
+
+	if (in == NULL || in_len == 0 || in_len >= sizeof text ||
+	    memchr(in, '\0', in_len) != NULL || mdlen <= 0)
+		return -1;
+	memcpy(text, in, in_len);
+	text[in_len] = '\0';
+	/* gs2-header: cbind-flag "," [authzid] "," */
+	if ((p = strchr(text, ',')) == NULL ||
+	    (bare = strchr(p + 1, ',')) == NULL)
+		return -1;
+	bare++;
+	/* client-first-message-bare: "n=" user "," "r=" nonce ["," ...] */
+	if (strncmp(bare, "n=", 2) != 0 || (e = strchr(bare, ',')) == NULL)
+		return -1;
+	user = bare + 2;
+	*e = '\0';
+	if (strncmp(e + 1, "r=", 2) != 0)
+		return -1;
+	nonce = e + 3;
+	if ((e = strchr(nonce, ',')) != NULL)
+		*e = '\0';
+	if (*nonce == '\0' || strlen(nonce) > SP_SCRAM_CNONCE_MAX)
+		return -1;
+	for (p = nonce; *p != '\0'; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			return -1;
+	/* A salt that stays the same for the same name in this process,
+	 * as libsasl2's does (Hi() over 20 rounds and a random
+	 * per-process key). */
+	if (sp_hi(x->scram_md, user, strlen(user), decoy_key,
+	    sizeof decoy_key, 20, salt) != 0 ||
+	    RAND_bytes(rnd, sizeof rnd) != 1)
+		return -1;
+	/* The work of a known user: the keys from the password, as
+	 * libsasl2 derives them (Hi(), then two HMACs and a hash). */
+	(void)sp_hi(x->scram_md, "pop23d-decoy", 12, salt, (size_t)mdlen,
+	    scram_iter, keys);
+	(void)HMAC(x->scram_md, keys, mdlen,
+	    (const unsigned char *)"Client Key", 10, keys, NULL);
+	(void)HMAC(x->scram_md, keys, mdlen,
+	    (const unsigned char *)"Server Key", 10, keys, NULL);
+	(void)EVP_Digest(keys, (size_t)mdlen, keys, NULL, x->scram_md, NULL);
+	host->secure_zero(keys, sizeof keys);
+	EVP_EncodeBlock((unsigned char *)b64salt, salt, mdlen);
+	EVP_EncodeBlock((unsigned char *)b64rnd, rnd, sizeof rnd);
+	n = snprintf(x->decoy_out, sizeof x->decoy_out, "r=%s%s,s=%s,i=%lu",
+	    nonce, b64rnd, b64salt, scram_iter);
+	if (n < 0 || (size_t)n >= sizeof x->decoy_out)
+		return -1;
+	x->decoy = 1;
+	return 0;
+}
+
+/*
+ * libsasl2 answered RC to IN, the client-first message of a SCRAM
+ * exchange.  Non-zero when the answer is a decoy challenge (in *OUT_R):
+ * the user is unknown, and the client must not learn that before its
+ * proof fails.
+ */
+static int
+sp_scram_first(struct sp_exchange *x, int rc, const unsigned char *in,
+    size_t in_len, const unsigned char **out_r, size_t *out_len_r)
+{
+	x->client_first_seen = 1;
+	if (rc != SASL_NOUSER || scram_decoy(x, in, in_len) != 0)
+		return 0;
+	host->log(LOG_DEBUG, "SASL: %s; a decoy challenge goes out",
+	    sasl_errdetail(x->conn));
+	*out_r = (const unsigned char *)x->decoy_out;
+	*out_len_r = strlen(x->decoy_out);
+	return 1;
+}
+
 /*
  * Turn libsasl2's answer RC (with OUT, OUTLEN) into the op's result; see
  * the file header for data with success.
@@ -1189,10 +1387,14 @@ sp_sasl_begin(const char *mech, const struct pop23d_conn_info *ci,
 	*state_r = x;
 	if (sp_conn_new(ci != NULL ? ci : &sp_ci_unknown, NULL, &x->conn) != 0)
 		return POP23D_TEMPFAIL;
+	x->scram_md = scram_md(mech);
 	/* in == NULL: no initial response; in_len == 0 with in set: an
 	 * empty one ("=").  libsasl2 makes the same distinction. */
 	rc = sasl_server_start(x->conn, mech, (const char *)in,
 	    (unsigned)in_len, &out, &outlen);
+	if (x->scram_md != NULL && in != NULL && in_len > 0 &&
+	    sp_scram_first(x, rc, in, in_len, out_r, out_len_r))
+		return POP23D_CONTINUE;
 	return sp_exchange_result(x, rc, out, outlen, out_r, out_len_r,
 	    user_r, user_size);
 }
@@ -1226,8 +1428,18 @@ sp_sasl_step(void *state, const unsigned char *in, size_t in_len,
 		return sp_exchange_result(x, SASL_OK, NULL, 0, out_r,
 		    out_len_r, user_r, user_size);
 	}
+	if (x->decoy) {
+		/* The client-final message of an unknown user: refused as
+		 * libsasl2 refuses a wrong proof. */
+		x->decoy = 0;
+		host->log(LOG_DEBUG, "SASL: SCRAM for an unknown user ends");
+		return POP23D_NOUSER;
+	}
 	rc = sasl_server_step(x->conn, in != NULL ? (const char *)in : "",
 	    (unsigned)in_len, &out, &outlen);
+	if (x->scram_md != NULL && !x->client_first_seen &&
+	    sp_scram_first(x, rc, in, in_len, out_r, out_len_r))
+		return POP23D_CONTINUE;
 	return sp_exchange_result(x, rc, out, outlen, out_r, out_len_r,
 	    user_r, user_size);
 }

@@ -51,34 +51,32 @@ class Gsasl:
             [need('gsasl'), '--client', '--mechanism=' + mech, '--no-cb',
              '--authentication-id=' + user, '--password=' + pw, '--quiet'],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True, bufsize=1)
-        # its output is read raw (os.read), so select() sees every byte
-        # that is not yet a line here
+            stderr=subprocess.DEVNULL, bufsize=0)
+        # Lines are split here, from os.read(): a buffered readline()
+        # could swallow the next line too, and select() would then wait
+        # for output that has already arrived.
         self.buf = b''
-        self.line(timeout=10)   # the mechanism's name (it may take a
-        # second to start)
+        self.line(timeout=10)           # the mechanism's name
 
     def line(self, timeout=5):
         """Its next output line, or None if it says nothing in time."""
-        end = time.monotonic() + timeout
-        fd = self.p.stdout.fileno()
+        deadline = time.monotonic() + timeout
         while b'\n' not in self.buf:
-            left = end - time.monotonic()
+            left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            r, _, _ = select.select([fd], [], [], left)
+            r, _, _ = select.select([self.p.stdout], [], [], left)
             if not r:
                 return None
-            chunk = os.read(fd, 4096)
-            if not chunk:
+            data = os.read(self.p.stdout.fileno(), 4096)
+            if not data:
                 return None
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b'\n')
+            self.buf += data
+        line, self.buf = self.buf.split(b'\n', 1)
         return line.decode()
 
     def feed(self, challenge_b64):
-        self.p.stdin.write(challenge_b64 + '\n')
-        self.p.stdin.flush()
+        self.p.stdin.write(challenge_b64.encode() + b'\n')
 
     def close(self):
         if self.p.poll() is None:

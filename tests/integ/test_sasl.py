@@ -9,10 +9,12 @@
 # one, with a real libsasl2 client, are in tests/unit/check_auth_sasl.c.
 # GPL-3.0-or-later.
 
+import base64
 import os
 import poplib
 import pwd
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -211,6 +213,212 @@ class Sasl(SaslBase):
         self.assertNotEqual(srv.check_config().returncode, 0)
 
 
+# ------------------------------------------------- POP3 AUTH, every mech
+
+class AuthEveryMechanism(SaslBase):
+    """Every mechanism CAPA announces (libsasl2 here: SCRAM-SHA-512,
+    -384, -256, -224 and -1, DIGEST-MD5, CRAM-MD5, NTLM, PLAIN, LOGIN)
+    through the daemon with a real client that speaks it: curl, mpop,
+    gsasl.  SCRAM-SHA-224/384/512 have no POP3 client here (curl 7.88
+    has no SCRAM at all, gsasl and mpop only SCRAM-SHA-1 and -256): they
+    are driven by libsasl2's own client program, sasl-sample-client
+    (and in tests/unit/check_auth_sasl.c), and must be the only ones the
+    other clients leave over.  The RFC 5034 edge cases
+    and the curl/mpop/gsasl basics are in tests/integ/test_pop3_auth.py."""
+
+    def setUp(self):
+        super().setUp()
+        self.srv = self.sasl_server()
+        self.srv.add_message('bob', b'Subject: m\n\nfor bob\n')
+
+    def capa_mechs(self):
+        c = self.conn(self.srv)
+        self.assertOK(c.line())
+        st, caps = c.cmd_multi('CAPA')
+        self.assertOK(st)
+        sasl = [l.split()[1:] for l in caps if l.startswith('SASL ')]
+        self.assertEqual(len(sasl), 1, caps)
+        c.cmd('QUIT')
+        return sasl[0]
+
+    def curl(self, mech, pw, *extra):
+        r = subprocess.run(
+            ['curl', '-sS', '-u', 'bob:' + pw, '--login-options',
+             'AUTH=' + mech, '-w', '%{exitcode}', '-o', '/dev/null'] +
+            list(extra) + ['pop3://127.0.0.1:%d/1' % self.srv.pop3_port],
+            capture_output=True, text=True, timeout=30)
+        return r.stdout.strip()
+
+    def mpop(self, mech, pw):
+        md = os.path.join(self.srv.tmp, 'mpop-%s-%d' % (mech, len(pw)))
+        for d in ('cur', 'new', 'tmp'):
+            os.makedirs(os.path.join(md, d), exist_ok=True)
+        r = subprocess.run(
+            ['mpop', '--host=127.0.0.1', '--port=%d' % self.srv.pop3_port,
+             '--tls=off', '--auth=' + mech, '--user=bob',
+             '--passwordeval=printf %s ' + pw.replace('!', '\\!'),
+             '--delivery=maildir,' + md, '--keep=on',
+             '--uidls-file=' + md + '.uidls', '-q'],
+            capture_output=True, text=True, timeout=30)
+        return r.returncode, os.listdir(os.path.join(md, 'new'))
+
+    @p23.need('curl', 'mpop')
+    def test_every_offered_mechanism(self):
+        pw = USERS['bob']
+        offered = self.capa_mechs()
+        done = set()
+        # curl: the mechanisms curl 7.88 speaks (and "login denied", 67,
+        # for a wrong password)
+        for mech in ('PLAIN', 'LOGIN', 'CRAM-MD5', 'DIGEST-MD5', 'NTLM'):
+            if mech not in offered:
+                continue
+            self.assertEqual(self.curl(mech, pw), '0',
+                             (mech, self.srv.log_tail()))
+            self.assertEqual(self.curl(mech, 'b0b-wrong'), '67', mech)
+            done.add(mech)
+        # mpop: GNU SASL's client
+        for mech in ('scram-sha-256', 'scram-sha-1', 'digest-md5', 'ntlm',
+                     'cram-md5', 'plain', 'login'):
+            if mech.upper() not in offered:
+                continue
+            rc, got = self.mpop(mech, pw)
+            self.assertEqual(rc, 0, (mech, self.srv.log_tail()))
+            self.assertEqual(len(got), 1, mech)
+            rc, _ = self.mpop(mech, 'b0b-wrong')
+            self.assertEqual(rc, 77, mech)        # EX_NOPERM
+            done.add(mech.upper())
+        left = set(offered) - done
+        self.assertLessEqual(left, {'SCRAM-SHA-224', 'SCRAM-SHA-384',
+                                    'SCRAM-SHA-512'}, offered)
+        for mech in ('SCRAM-SHA-256', 'SCRAM-SHA-1', 'CRAM-MD5', 'PLAIN'):
+            self.assertIn(mech, done)
+        self.assertNoSecrets(self.srv, 'b0b-wrong')
+
+    def sample_client(self, mech, user, pw):
+        """AUTH MECH driven by libsasl2's own client program,
+        sasl-sample-client (sasl2-bin): it reads "S: base64" lines and
+        the password on stdin (getpass() without a terminal) and writes
+        "C: base64" lines, the first being "MECH NUL initial-response".
+        Returns the server's last reply."""
+        prog = shutil.which('sasl-sample-client')
+        if prog is None or shutil.which('stdbuf') is None:
+            self.skipTest('sasl-sample-client or stdbuf is not installed')
+        # stdbuf: its stdout is a pipe, line buffering lets the dialogue
+        # go on; a new session: no terminal, so getpass() reads stdin
+        p = subprocess.Popen(['stdbuf', '-oL', prog, '-s', 'pop', '-n',
+                              REALM, '-m', mech, '-a', user, '-u', user],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, bufsize=0,
+                             start_new_session=True)
+        buf = [b'']
+
+        def stop():
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            p.stdin.close()
+            p.stdout.close()
+        self.addCleanup(stop)
+
+        def client_line():
+            deadline = time.monotonic() + 10
+            while True:
+                while b'\n' in buf[0]:
+                    line, buf[0] = buf[0].split(b'\n', 1)
+                    if line.startswith(b'C: '):
+                        return line[3:].decode()
+                left = deadline - time.monotonic()
+                self.assertGreater(left, 0, 'sasl-sample-client is silent')
+                r, _, _ = select.select([p.stdout], [], [], left)
+                data = os.read(p.stdout.fileno(), 4096) if r else b''
+                self.assertTrue(data, 'sasl-sample-client ended')
+                buf[0] += data
+
+        p.stdin.write(b'S: ' + base64.b64encode(mech.encode()) + b'\n' +
+                      pw.encode() + b'\n')
+        first = base64.b64decode(client_line())
+        name, _, ir = first.partition(b'\0')
+        self.assertEqual(name.decode(), mech)
+        c = self.conn(self.srv)
+        self.assertOK(c.line())
+        r = c.cmd('AUTH %s %s' % (mech, base64.b64encode(ir).decode()
+                                    if ir else '='))
+        for _ in range(10):
+            if not r.startswith('+ ') and r != '+':
+                return r, c
+            p.stdin.write(b'S: ' + r[2:].encode() + b'\n')
+            r = c.cmd(client_line())
+        self.fail('no end to the exchange')
+
+    def test_scram_sha2_family_with_libsasl2_client(self):
+        # the SCRAM variants no other client here speaks, with libsasl2's
+        # own client program over the real POP3 dialogue
+        offered = self.capa_mechs()
+        for mech in ('SCRAM-SHA-224', 'SCRAM-SHA-384', 'SCRAM-SHA-512',
+                     'SCRAM-SHA-256'):
+            if mech not in offered:
+                continue
+            r, c = self.sample_client(mech, 'bob', USERS['bob'])
+            self.assertOK(r, (mech, self.srv.log_tail()))
+            st, body = c.retr(1)
+            self.assertIn(b'for bob', body)
+            self.assertOK(c.cmd('QUIT'))
+            r, c = self.sample_client(mech, 'bob', 'b0b-wrong')
+            self.assertEqual(r, BAD_REPLY, mech)
+
+    def test_scram_unknown_user_looks_known(self):
+        # SCRAM answers the client-first message of an unknown user with
+        # a server-first challenge of the same form as a known user's;
+        # only the proof fails, with the wrong-password text
+        def first(user):
+            c = self.conn(self.srv)
+            self.assertOK(c.line())
+            cf = ('n,,n=%s,r=fyko+d2lbbFgONRv9qkxdawL' % user).encode()
+            r = c.cmd('AUTH SCRAM-SHA-256 ' + base64.b64encode(cf).decode())
+            self.assertTrue(r.startswith('+ '), (user, r))
+            msg = base64.b64decode(r[2:]).decode()
+            self.assertTrue(msg.startswith('r=fyko+d2lbbFgONRv9qkxdawL'))
+            fields = [f.split('=', 1)[0] for f in msg.split(',')]
+            self.assertEqual(fields, ['r', 's', 'i'])
+            final = 'c=biws,r=%s,p=%s' % (msg.split(',')[0][2:],
+                                          base64.b64encode(b'x' * 32)
+                                          .decode())
+            self.assertEqual(c.cmd(base64.b64encode(final.encode())
+                                   .decode()), BAD_REPLY)
+            return [len(f) for f in msg.split(',')]
+        self.assertEqual(first('bob'), first('carol'))
+        self.assertTrue(p23.wait_until(
+            lambda: 'method=SCRAM-SHA-256, result=nouser'
+            in self.srv.log_text(), 5), self.srv.log_tail())
+
+    @p23.need('curl')
+    def test_curl_has_no_scram(self):
+        # curl 7.88 knows no SCRAM: AUTH=SCRAM-SHA-256 leaves it no
+        # mechanism it may use, and it gives up without logging in (the
+        # SCRAM logins are mpop's and gsasl's, above and in
+        # test_pop3_auth.py)
+        self.assertNotEqual(self.curl('SCRAM-SHA-256', USERS['bob']), '0')
+
+    def test_realm_forms_are_one_user(self):
+        # AUTH PLAIN as bob and as bob@REALM: the same identity, the
+        # same maildrop (the plugin hands on "bob")
+        for authcid in ('bob', 'bob@' + REALM):
+            c = self.conn(self.srv)
+            self.assertOK(c.line())
+            ir = base64.b64encode(b'\0' + authcid.encode() + b'\0' +
+                                  USERS['bob'].encode()).decode()
+            self.assertOK(c.cmd('AUTH PLAIN ' + ir))
+            st, body = c.retr(1)
+            self.assertIn(b'for bob', body)
+            self.assertOK(c.cmd('QUIT'))
+        # another realm is another (unknown) user
+        c = self.conn(self.srv)
+        self.assertOK(c.line())
+        ir = base64.b64encode(b'\0bob@other.example\0' +
+                              USERS['bob'].encode()).decode()
+        self.assertEqual(c.cmd('AUTH PLAIN ' + ir), BAD_REPLY)
+
+
 # ------------------------------------------------------------ saslauthd
 
 TAG = secrets.token_hex(3)
@@ -327,6 +535,35 @@ class Saslauthd(SaslBase):
         self.assertIn('[user=%s] [service=pop] [realm=%s] [mech=shadow] '
                       '[reason=Incorrect password]' % (SYS_USER, REALM), log)
         self.assertIn('[user=alice] [service=pop]', log)
+
+    def test_saslauthd_auth_plain(self):
+        # POP3 AUTH PLAIN and LOGIN with the password checked by
+        # saslauthd (mech_list: PLAIN LOGIN in the SASL configuration)
+        srv = self.saslauthd_server()
+        srv.add_user(SYS_USER, SYS_PASSWORD)
+        c = self.conn(srv)
+        self.assertOK(c.line())
+        st, caps = c.cmd_multi('CAPA')
+        self.assertIn('SASL PLAIN LOGIN', caps)
+        ir = base64.b64encode(('\0%s\0%s' % (SYS_USER, SYS_PASSWORD))
+                              .encode()).decode()
+        self.assertOK(c.cmd('AUTH PLAIN ' + ir))
+        self.assertOK(c.cmd('QUIT'))
+        c = self.conn(srv)
+        self.assertOK(c.line())
+        self.assertEqual(c.cmd('AUTH LOGIN'), '+ ' + base64.b64encode(
+            b'Username:').decode())
+        self.assertTrue(c.cmd(base64.b64encode(SYS_USER.encode())
+                              .decode()).startswith('+ '))
+        self.assertEqual(c.cmd(base64.b64encode(b'nope-nope').decode()),
+                         BAD_REPLY)
+        with open(os.path.join(srv.tmp, 'saslauthd.log')) as f:
+            log = f.read()
+        self.assertEqual(log.count('auth success: [user=%s] [service=pop]'
+                                   % SYS_USER), 1, log)
+        self.assertIn('[user=%s] [service=pop] [realm=%s] [mech=shadow] '
+                      '[reason=Incorrect password]' % (SYS_USER, REALM), log)
+        self.assertNoSecrets(srv, SYS_PASSWORD, 'nope-nope')
 
     def test_saslauthd_apop(self):
         # passwords go to saslauthd; APOP still finds alice's secret in

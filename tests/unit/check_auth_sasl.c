@@ -252,6 +252,9 @@ cb_realm(void *ctx, int id, const char **avail, const char **result)
 
 #define CB(f)	((int (*)(void))(void (*)(void))(f))
 
+/* drive()'s first server challenge ("" if none). */
+static char first_challenge[1024];
+
 /*
  * Authenticate with MECH on connection CI as AUTHID (authorizing as
  * AUTHZID, "" for the same) with PASS: a real client context talks to
@@ -292,6 +295,8 @@ drive(const char *mech, const struct pop23d_conn_info *ci,
 	r = ops->sasl_start(mech, ci, (const unsigned char *)cout,
 	    cout != NULL ? coutlen : 0, &state, &sout, &soutlen, user_r,
 	    user_size);
+	snprintf(first_challenge, sizeof first_challenge, "%.*s",
+	    r == POP23D_CONTINUE ? (int)soutlen : 0, (const char *)sout);
 	while (r == POP23D_CONTINUE && steps < 10) {
 		rc = sasl_client_step(cc, (const char *)sout,
 		    (unsigned)soutlen, NULL, &cout, &coutlen);
@@ -549,6 +554,92 @@ START_TEST(test_sasl_every_mech)
 		n++;
 	}
 	ck_assert_int_ge(n, 6);
+}
+END_TEST
+
+/* The form of a SCRAM server-first message: "r=NONCE,s=SALT,i=N". */
+static void
+scram_form(const char *msg, size_t *nonce_len, size_t *salt_len,
+    char *iter, size_t iter_size)
+{
+	const char *s, *i;
+
+	ck_assert_msg(strncmp(msg, "r=", 2) == 0, "\"%s\"", msg);
+	s = strstr(msg, ",s=");
+	i = strstr(msg, ",i=");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_ptr_nonnull(i);
+	ck_assert(s < i);
+	*nonce_len = (size_t)(s - msg - 2);
+	*salt_len = (size_t)(i - s - 3);
+	snprintf(iter, iter_size, "%s", i + 3);
+}
+
+/*
+ * SCRAM must not tell an unknown user from a known one before the proof:
+ * libsasl2 refuses an unknown user's client-first message at once, so
+ * the plugin answers it with a decoy of the same form and the same
+ * PBKDF2 work, and fails the proof.
+ */
+START_TEST(test_sasl_scram_unknown_user_decoy)
+{
+	static const char *const mechs[] = { "SCRAM-SHA-1", "SCRAM-SHA-256",
+	    "SCRAM-SHA-512" };
+	char user[256], real[1024], it1[32], it2[32], *salt1;
+	size_t n1, s1, n2, s2, i;
+	int steps;
+
+	NEED_TOOLS();
+	write_conf("scram_iteration_counter: 8192\n");
+	configure();
+	for (i = 0; i < sizeof mechs / sizeof mechs[0]; i++) {
+		/* a known user with a wrong password: one step, FAIL */
+		ck_result(drive(mechs[i], &ci_open, "alice", "", "wrong", user,
+		    sizeof user, &steps, 0), POP23D_FAIL);
+		ck_assert_int_eq(steps, 1);
+		snprintf(real, sizeof real, "%s", first_challenge);
+		/* an unknown user: the same, NOUSER at the end */
+		ck_result(drive(mechs[i], &ci_open, "carol", "", "wrong", user,
+		    sizeof user, &steps, 0), POP23D_NOUSER);
+		ck_assert_int_eq(steps, 1);
+		scram_form(real, &n1, &s1, it1, sizeof it1);
+		scram_form(first_challenge, &n2, &s2, it2, sizeof it2);
+		ck_assert_uint_eq(n1, n2);
+		ck_assert_uint_eq(s1, s2);
+		ck_assert_str_eq(it1, "8192");
+		ck_assert_str_eq(it2, "8192");
+		/* the salt of a name stays the same within the process */
+		salt1 = strdup(strstr(first_challenge, ",s="));
+		ck_assert_ptr_nonnull(salt1);
+		*strstr(salt1, ",i=") = '\0';
+		ck_result(drive(mechs[i], &ci_open, "carol", "", "x", user,
+		    sizeof user, NULL, 0), POP23D_NOUSER);
+		ck_assert_ptr_nonnull(strstr(first_challenge, salt1));
+		free(salt1);
+	}
+	/* Without an initial response the client-first message comes with
+	 * the first step: the same decoy. */
+	{
+		const unsigned char *out;
+		size_t outlen;
+		void *st = NULL;
+		static const char cf[] = "n,,n=carol,r=abcdefghijklmnopqrstuvwx";
+		static const char cfinal[] = "c=biws,r=x,p=eA==";
+
+		ck_result(ops->sasl_start("SCRAM-SHA-256", &ci_open, NULL, 0,
+		    &st, &out, &outlen, user, sizeof user), POP23D_CONTINUE);
+		ck_assert_uint_eq(outlen, 0);
+		ck_result(ops->sasl_step(st, (const unsigned char *)cf,
+		    sizeof cf - 1, &out, &outlen, user, sizeof user),
+		    POP23D_CONTINUE);
+		ck_assert(outlen > 2 && memcmp(out,
+		    "r=abcdefghijklmnopqrstuvwx", 26) == 0);
+		ck_result(ops->sasl_step(st, (const unsigned char *)cfinal,
+		    sizeof cfinal - 1, &out, &outlen, user, sizeof user),
+		    POP23D_NOUSER);
+		ck_assert_str_eq(user, "");
+		ops->sasl_end(st);
+	}
 }
 END_TEST
 
@@ -939,6 +1030,7 @@ suite_auth_sasl(void)
 	tcase_add_test(tc, test_sasl_mechs_listed);
 	tcase_add_test(tc, test_sasl_every_mech);
 	tcase_add_test(tc, test_sasl_success_data);
+	tcase_add_test(tc, test_sasl_scram_unknown_user_decoy);
 	tcase_add_test(tc, test_sasl_plaintext_refused);
 	tcase_add_test(tc, test_sasl_plain_edges);
 	tcase_add_test(tc, test_sasl_user_size);
