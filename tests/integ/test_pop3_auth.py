@@ -285,6 +285,13 @@ class Edges(SaslBase):
         # case-insensitive names
         self.assertOK(c.cmd('auth plain ' + b64(b'\0alice\0alicepw')))
 
+    def test_initial_response_to_a_server_first_mechanism(self):
+        # CRAM-MD5 starts with the server's challenge: an initial
+        # response is a protocol error (RFC 5034 section 4), -ERR
+        c = self.conn_ready()
+        self.assertEqual(c.cmd('AUTH CRAM-MD5 ' + b64(b'alice x')), BAD)
+        self.still_talks(c)
+
     def test_three_failures_close(self):
         c = self.conn_ready()
         for i in range(2):
