@@ -55,6 +55,8 @@
 #define MSG_PREFIX		"m:"
 #define MSG_PREFIX_LEN		2
 #define SCHEMA_KEY		"#schema"
+/* Present (value "1") while records of hinted keys may exist. */
+#define HINTED_KEY		"#hinted"
 #define STR1(x)			#x
 #define STR(x)			STR1(x)
 #define SCHEMA_VALUE		"pop23d-index " STR(INDEX_SCHEMA)
@@ -997,6 +999,40 @@ out:
 	free(c.doomed);
 	free(c.name);
 	return removed;
+}
+
+int
+index_hinted_get(struct index *idx)
+{
+	datum k, v;
+
+	if (idx == NULL || idx->unusable)
+		return 0;	/* no records at all */
+	k.dptr = (char *)HINTED_KEY;
+	k.dsize = (int)(sizeof(HINTED_KEY) - 1);
+	v = gdbm_fetch(idx->dbf, k);
+	if (v.dptr != NULL) {
+		free(v.dptr);
+		return 1;
+	}
+	return gdbm_last_errno(idx->dbf) == GDBM_ITEM_NOT_FOUND ? 0 : 1;
+}
+
+int
+index_hinted_set(struct index *idx, int on)
+{
+	datum k, v;
+
+	if (idx == NULL || idx->unusable)
+		return -1;
+	k.dptr = (char *)HINTED_KEY;
+	k.dsize = (int)(sizeof(HINTED_KEY) - 1);
+	if (!on)
+		return gdbm_delete(idx->dbf, k) == 0 ||
+		    gdbm_last_errno(idx->dbf) == GDBM_ITEM_NOT_FOUND ? 0 : -1;
+	v.dptr = (char *)"1";
+	v.dsize = 1;
+	return gdbm_store(idx->dbf, k, v, GDBM_REPLACE) == 0 ? 0 : -1;
 }
 
 int

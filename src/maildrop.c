@@ -137,6 +137,56 @@ maildrop_measure(int fd, off_t offset, off_t len, uint64_t *size_r)
 	return 0;
 }
 
+/*
+ * Size hints in a storage key.  Many Maildir deliverers (Dovecot's LDA and
+ * LMTP, Courier's maildrop, ...) put ",S=<stored octets>" and
+ * ",W=<octets with CRLF line ends>" into the unique name, and the key is
+ * that name; Dovecot takes its sizes from them.  With both present and
+ * consistent (S <= W <= 2 S + 2, the CRLF rule's bounds) a login needs
+ * neither to read the message nor to look it up in the index.  A hint is
+ * only a claim of whoever named the file: maildrop_msg_open() measures a
+ * hinted message before anything of it is sent, and a wrong hint is
+ * replaced by a measured index record (maildrop_forget()), which wins
+ * over the hint at every later login.  1 and the two sizes, or 0.
+ */
+#define HINT_MAX	((uint64_t)1 << 40)	/* 1 TiB: more is nonsense */
+
+static int
+hint_field(const char *key, char tag, uint64_t *v_r)
+{
+	const char *p = key;
+	uint64_t v;
+
+	while ((p = strchr(p, ',')) != NULL) {
+		p++;
+		if (p[0] != tag || p[1] != '=' || p[2] < '0' || p[2] > '9')
+			continue;
+		for (v = 0, p += 2; *p >= '0' && *p <= '9'; p++) {
+			v = v * 10 + (uint64_t)(*p - '0');
+			if (v >= HINT_MAX)
+				return 0;
+		}
+		if (*p != '\0' && *p != ',')
+			return 0;
+		*v_r = v;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+key_hints(const char *key, uint64_t *size_r, uint64_t *raw_r)
+{
+	uint64_t s, w;
+
+	if (strchr(key, ',') == NULL || !hint_field(key, 'S', &s) ||
+	    !hint_field(key, 'W', &w) || w < s || w > 2 * s + 2)
+		return 0;
+	*size_r = w;
+	*raw_r = s;
+	return 1;
+}
+
 /* Sorted copy of the message keys, for index_prune(). */
 struct keyset {
 	const char **keys;
@@ -205,21 +255,36 @@ load_msg(struct maildrop *md, struct uidl_maker *um,
 {
 	struct index_rec rec;
 	enum pop23d_result r;
-	int fd;
+	uint64_t hsize, hraw;
+	int fd, hinted;
 	off_t off, len;
 
 	m->key = pm->key;
 	m->sidx = sidx;
 	if (make_uidl(um, pm->key, m->uidl) != 0)
 		return LOAD_FAIL;
+	hinted = key_hints(pm->key, &hsize, &hraw);
 	/* A record counts only if the raw size the storage knows (if it
-	 * knows one without a stat) agrees with it as well. */
-	if (md->index != NULL && index_lookup(md->index, pm->key, &rec) == 1 &&
+	 * knows one without a stat) agrees with it as well.  A hinted key
+	 * is looked up only while the index may hold such records. */
+	if (md->index != NULL && (!hinted || md->hinted_lookup) &&
+	    index_lookup(md->index, pm->key, &rec) == 1 &&
 	    (pm->raw_size < 0 || (uint64_t)pm->raw_size == rec.raw_size)) {
 		m->size = rec.size;
 		m->raw_size = rec.raw_size;
 		m->accessed = rec.accessed || pm->accessed;
 		md->index_hits++;
+		if (hinted)
+			md->hinted_hits++;
+		return LOAD_OK;
+	}
+	if (hinted && (pm->raw_size < 0 || (uint64_t)pm->raw_size == hraw)) {
+		m->size = hsize;
+		m->raw_size = hraw;
+		m->accessed = pm->accessed;
+		m->from_hint = 1;
+		m->unverified = 1;
+		md->hinted++;
 		return LOAD_OK;
 	}
 	md->index_misses++;
@@ -285,6 +350,7 @@ load_all(struct maildrop *md, const struct pop23d_msg *pm, size_t n,
 	int dirty = 0;
 
 	memset(&um, 0, sizeof um);
+	md->hinted_lookup = index_hinted_get(md->index);
 	if (n > 0 && (md->msgs = calloc(n, sizeof *md->msgs)) == NULL) {
 		*error_r = "out of memory";
 		return -1;
@@ -318,6 +384,16 @@ load_all(struct maildrop *md, const struct pop23d_msg *pm, size_t n,
 	if (md->index != NULL && md->index_misses > md->skipped &&
 	    prune_index(md) > 0)
 		dirty = 1;
+	/* The flag was up, but no listed hinted key has a record any more
+	 * (the messages whose hints were wrong are gone): drop what is left
+	 * of them and stop looking hinted keys up. */
+	if (md->index != NULL && md->hinted_lookup && md->hinted_hits == 0) {
+		if (prune_index(md) >= 0 &&
+		    index_hinted_set(md->index, 0) == 0) {
+			md->hinted_lookup = 0;
+			dirty = 1;
+		}
+	}
 	if (dirty && md->index != NULL)
 		index_sync(md->index);
 	return 0;
@@ -377,8 +453,9 @@ maildrop_open(const struct pop23d_store_ops *ops, const char *location,
 		return POP23D_TEMPFAIL;
 	}
 	log_debug("maildrop open: %zu messages (%zu skipped), index hits=%zu "
-	    "misses=%zu damaged=%lu", md->count, md->skipped, md->index_hits,
-	    md->index_misses, index_damaged(md->index));
+	    "misses=%zu damaged=%lu hinted=%zu", md->count, md->skipped,
+	    md->index_hits, md->index_misses, index_damaged(md->index),
+	    md->hinted);
 	*md_r = md;
 	return POP23D_OK;
 }
@@ -430,9 +507,40 @@ maildrop_reset(struct maildrop *md)
 }
 
 /*
+ * Measure message M's file and store what it really holds as M's record,
+ * with the "hinted" flag up first, so that from the next login on the
+ * record wins over the key's hints.  0, or -1 (nothing stored).
+ */
+static int
+record_measured(struct maildrop *md, struct maildrop_msg *m)
+{
+	struct index_rec rec;
+	off_t off, len;
+	int fd, r;
+
+	if (md->index == NULL || md->ops->msg_open(md->mbox, m->sidx, &fd,
+	    &off, &len) != POP23D_OK)
+		return -1;
+	memset(&rec, 0, sizeof rec);
+	r = maildrop_measure(fd, off, len, &rec.size);
+	close(fd);
+	if (r != 0)
+		return -1;
+	rec.raw_size = (uint64_t)len;
+	rec.accessed = m->accessed_before;
+	if (index_hinted_set(md->index, 1) != 0 ||
+	    index_store(md->index, m->key, &rec) != 0)
+		return -1;
+	md->hinted_lookup = 1;
+	return 0;
+}
+
+/*
  * The record of message N disagrees with the message: drop it now, so the
  * next look (this session's index lookups, the next login) measures the
- * file again instead of trusting it.
+ * file again instead of trusting it.  For a message whose sizes came from
+ * its key's hints, "measure again" would only meet the same hints: the
+ * file is measured now and the result stored (record_measured()).
  */
 void
 maildrop_forget(struct maildrop *md, size_t n)
@@ -442,10 +550,12 @@ maildrop_forget(struct maildrop *md, size_t n)
 	if (md == NULL || n < 1 || n > md->count)
 		return;
 	m = &md->msgs[n - 1];
-	log_warnx("message %zu: stored message and index record disagree; "
-	    "record dropped", n);
+	log_warnx("message %zu: stored message and %s disagree; %s", n,
+	    m->from_hint ? "the size hints in its name" : "index record",
+	    m->from_hint ? "measured and recorded" : "record dropped");
 	if (md->index != NULL) {
-		index_delete(md->index, m->key);
+		if (!m->from_hint || record_measured(md, m) != 0)
+			index_delete(md->index, m->key);
 		index_sync(md->index);
 	}
 }
@@ -456,6 +566,7 @@ maildrop_msg_open(struct maildrop *md, size_t n, struct msgstream *st_r,
 {
 	struct maildrop_msg *m = maildrop_get(md, n);
 	struct stat st;
+	uint64_t size;
 	off_t off, len;
 	int fd;
 
@@ -476,6 +587,19 @@ maildrop_msg_open(struct maildrop *md, size_t n, struct msgstream *st_r,
 		maildrop_forget(md, n);
 		*error_r = "message changed under us";
 		return -1;
+	}
+	/* Sizes from the name's hints are checked before the first octet
+	 * (and "+OK n octets") goes out: a name that lies must not make
+	 * us announce a size we do not send. */
+	if (m->unverified) {
+		if (maildrop_measure(fd, off, len, &size) != 0 ||
+		    size != m->size) {
+			close(fd);
+			maildrop_forget(md, n);
+			*error_r = "message size differs from its name's hint";
+			return -1;
+		}
+		m->unverified = 0;
 	}
 	msgstream_init(st_r, fd, off, len);
 	return 0;
@@ -503,9 +627,11 @@ maildrop_commit(struct maildrop *md, const char **error_r)
 		else if (m->accessed && !m->accessed_before) {
 			marked++;
 			if (md->ops->mark_accessed(md->mbox, m->sidx) !=
-			    POP23D_OK)
+			    POP23D_OK) {
 				log_warnx("cannot flag message %zu as seen",
 				    i + 1);
+				m->mark_failed = 1;
+			}
 		}
 	}
 	/* Nothing changed (a poll session): no expunge, no fsync. */
@@ -521,12 +647,22 @@ maildrop_commit(struct maildrop *md, const char **error_r)
 		struct index_rec rec;
 
 		if (m->deleted) {
-			if (rc == 0)
+			/* A hinted key has no record while the flag is
+			 * down: nothing to delete. */
+			if (rc == 0 && (!m->from_hint || md->hinted_lookup))
 				index_delete(md->index, m->key);
 			continue;
 		}
 		if (!m->accessed || m->accessed_before)
 			continue;
+		/* The maildrop itself keeps the seen flag of a hinted
+		 * message; a record only if that failed (and the size was
+		 * checked, which a RETR does). */
+		if (m->from_hint && (!m->mark_failed || m->unverified ||
+		    index_hinted_set(md->index, 1) != 0))
+			continue;
+		if (m->from_hint)
+			md->hinted_lookup = 1;
 		memset(&rec, 0, sizeof rec);
 		rec.size = m->size;
 		rec.raw_size = m->raw_size;

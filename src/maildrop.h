@@ -28,6 +28,9 @@ struct maildrop_msg {
 	unsigned deleted:1;	/* marked in this session (DELE / ACKD) */
 	unsigned accessed:1;	/* accessed, this session or earlier */
 	unsigned accessed_before:1;	/* accessed before this session */
+	unsigned from_hint:1;	/* sizes from the key's hints, no record */
+	unsigned unverified:1;	/* ... not yet checked against the file */
+	unsigned mark_failed:1;	/* the storage could not record it seen */
 };
 
 struct maildrop {
@@ -43,6 +46,9 @@ struct maildrop {
 	int read_only;
 	/* statistics for the log and tests */
 	size_t index_hits, index_misses;
+	size_t hinted;		/* sizes taken from key hints */
+	size_t hinted_hits;	/* hinted keys that had a record */
+	int hinted_lookup;	/* the index may hold records of hinted keys */
 	size_t skipped;		/* listed but unreadable: left out */
 };
 
