@@ -255,6 +255,41 @@ ent_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* ent_cmp() on pointers: sorting 8-octet pointers and moving each entry
+ * once costs a third of sorting the entries themselves (100 000 messages:
+ * qsort's merge sort copies every 32-octet entry 17 times). */
+static int
+ent_ptr_cmp(const void *a, const void *b)
+{
+	return ent_cmp(*(const struct md_ent *const *)a,
+	    *(const struct md_ent *const *)b);
+}
+
+/* Sort the N entries of *VP in ent_cmp() order.  0, or -1 (no memory). */
+static int
+sort_ents(struct md_ent **vp, size_t n)
+{
+	struct md_ent **pv, *out;
+	size_t i;
+
+	if (n < 2)
+		return 0;
+	if ((pv = calloc(n, sizeof *pv)) == NULL ||
+	    (out = calloc(n, sizeof *out)) == NULL) {
+		free(pv);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		pv[i] = &(*vp)[i];
+	qsort(pv, n, sizeof *pv, ent_ptr_cmp);
+	for (i = 0; i < n; i++)
+		out[i] = *pv[i];
+	free(pv);
+	free(*vp);
+	*vp = out;
+	return 0;
+}
+
 /* bsearch() by (ts, key) only. */
 static int
 ent_key_cmp(const void *a, const void *b)
@@ -492,8 +527,13 @@ build_list(struct pop23d_mbox *mb)
 		arena_free(&c.arena);
 		return POP23D_TEMPFAIL;
 	}
-	if (c.n > 0)
-		qsort(c.v, c.n, sizeof *c.v, ent_cmp);
+	if (sort_ents(&c.v, c.n) != 0) {
+		host->log(LOG_ERR, "list: out of memory for %zu messages",
+		    c.n);
+		free_ents(c.v, c.n);
+		arena_free(&c.arena);
+		return POP23D_TEMPFAIL;
+	}
 	mb->logged = mb->unlogged = 0;
 	for (i = n = 0; i < c.n; i++) {
 		if (n > 0 && strcmp(c.v[n - 1].key, c.v[i].key) == 0) {
