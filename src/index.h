@@ -77,6 +77,14 @@ long index_prune(struct index *idx, int (*keep)(void *ctx, const char *key),
  */
 int index_hinted_get(struct index *idx);
 int index_hinted_set(struct index *idx, int on);
+/*
+ * Close the GDBM handle until the next call that needs it, which reopens
+ * the file (owner, mode and schema checked again; without the full walk
+ * of index_open(): the session lock kept everyone else out meanwhile).
+ * For the idle part of a session: its buffers and descriptor go.  A
+ * reopen that fails switches the index off for the session.
+ */
+void index_suspend(struct index *idx);
 /* Flush to disk (gdbm_sync).  0 or -1. */
 int index_sync(struct index *idx);
 /* Records found damaged (and dropped) by index_lookup() since open. */

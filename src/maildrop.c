@@ -20,8 +20,11 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,6 +402,34 @@ load_all(struct maildrop *md, const struct pop23d_msg *pm, size_t n,
 	return 0;
 }
 
+/*
+ * Idle-session memory (doc/PERFORMANCE.md, "Idle memory").  Once the
+ * maildrop is loaded, a session mostly waits for its client, and what it
+ * dirtied to get there stays its own: the monitor's password check and
+ * the load touched stack pages far below where the command loop runs,
+ * and the load's temporary arrays left free heap.  Hand both back: free
+ * heap pages with malloc_trim(0), and the stack pages below this frame
+ * with MADV_DONTNEED (they hold only dead frames; touched again, they
+ * come back as zero pages).  STACK_KEEP octets under this frame stay, for
+ * the system call's own frame; STACK_SHED is the window below that:
+ * smaller than the kernel's 1 MiB guard gap under the stack, so the range
+ * holds nothing but this stack (madvise() skips the unmapped part and
+ * says ENOMEM, which is ignored).
+ */
+#define STACK_KEEP	(16 * 1024)
+#define STACK_SHED	(512 * 1024)
+
+static void __attribute__((noinline))
+shed_memory(void)
+{
+	volatile char here = 0;
+	uintptr_t top, page = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+	(void)malloc_trim(0);
+	top = ((uintptr_t)&here - STACK_KEEP) & ~(page - 1);
+	(void)madvise((void *)(top - STACK_SHED), STACK_SHED, MADV_DONTNEED);
+}
+
 enum pop23d_result
 maildrop_open(const struct pop23d_store_ops *ops, const char *location,
     const char *name, struct maildrop **md_r, const char **error_r)
@@ -457,6 +488,10 @@ maildrop_open(const struct pop23d_store_ops *ops, const char *location,
 	    md->index_hits, md->index_misses, index_damaged(md->index),
 	    md->hinted);
 	*md_r = md;
+	/* An idle session need not hold the index open (its GDBM buffers,
+	 * a descriptor): reopened by the first use, if any. */
+	index_suspend(md->index);
+	shed_memory();
 	return POP23D_OK;
 }
 

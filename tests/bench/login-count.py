@@ -158,7 +158,7 @@ def main():
     cmd = [os.path.abspath(a.binary), '-c', conf, '-i', 'pop3']
     trace = os.path.join(tmp, 'trace')
     if a.strace:
-        cmd = ['strace', '-c', '-f', '-o', trace] + cmd
+        cmd = ['strace', '-c', '-f', '-o', trace] + cmd if not os.environ.get('LC_STRACE_RAW') else ['strace', '-f', '-o', trace] + cmd
     env = dict(os.environ)
     if a.callgrind:
         # the pre-auth child's seccomp filter would kill valgrind's own
