@@ -117,7 +117,7 @@ def main():
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit('run as root')
-    lim = a.n * 2 + 100
+    lim = a.n + 200
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < lim:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(lim, soft),

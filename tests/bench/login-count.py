@@ -220,6 +220,21 @@ def main():
             print('callgrind pid=%s Ir=%s %s' % (
                 name.split('.')[1], m.group(1) if m else '?',
                 cm.group(1)[:60] if cm else ''))
+            if not m:
+                continue
+            # inclusive Ir of the login phases and of each command
+            ann = subprocess.run(['callgrind_annotate', '--inclusive=yes',
+                                  '--threshold=100', path],
+                                 capture_output=True, text=True).stdout
+            for fn in ('maildrop_open', 'build_list', 'load_all',
+                       'open_index', 'shed_memory', 'pop3_stat',
+                       'pop3_list', 'pop3_retr', 'pop3_dele',
+                       'pop3_rset', 'pop3_quit_trans',
+                       'maildrop_commit', 'maildrop_close'):
+                fm = re.search(r'^\s*([\d,]+) \([\s\d.]+%\)\s+\S*:' +
+                               fn + r'\b', ann, re.M)
+                if fm:
+                    print('  inclusive %-16s %14s' % (fn, fm.group(1)))
         print('callgrind files kept in', tmp)
     else:
         shutil.rmtree(tmp)
