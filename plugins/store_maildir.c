@@ -255,9 +255,7 @@ ent_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* ent_cmp() on pointers: sorting 8-octet pointers and moving each entry
- * once costs a third of sorting the entries themselves (100 000 messages:
- * qsort's merge sort copies every 32-octet entry 17 times). */
+/* ent_cmp() on pointers, for runs of equal timestamps. */
 static int
 ent_ptr_cmp(const void *a, const void *b)
 {
@@ -265,26 +263,77 @@ ent_ptr_cmp(const void *a, const void *b)
 	    *(const struct md_ent *const *)b);
 }
 
-/* Sort the N entries of *VP in ent_cmp() order.  0, or -1 (no memory). */
+struct ts_ref {
+	uint64_t ts;
+	struct md_ent *e;
+};
+
+/*
+ * Sort the N entries of *VP in ent_cmp() order: a radix sort on the
+ * timestamp (a byte at a time, skipping the bytes all keys share), then
+ * qsort() with ent_cmp() inside each run of equal timestamps, then each
+ * entry moved once.  For 100 000 messages this is about a tenth of the
+ * instructions of qsort() over the entries (which copies every 32-octet
+ * entry some 17 times and calls ent_cmp() 1.7 million times).
+ * 0, or -1 (no memory).
+ */
 static int
 sort_ents(struct md_ent **vp, size_t n)
 {
-	struct md_ent **pv, *out;
-	size_t i;
+	struct ts_ref *a, *b, *t;
+	struct md_ent *out, **run;
+	size_t i, j, k, count[256];
+	uint64_t diff = 0;
+	int shift;
 
 	if (n < 2)
 		return 0;
-	if ((pv = calloc(n, sizeof *pv)) == NULL ||
-	    (out = calloc(n, sizeof *out)) == NULL) {
-		free(pv);
+	if (n > SIZE_MAX / (2 * sizeof *a) ||
+	    (a = calloc(2 * n, sizeof *a)) == NULL)
+		return -1;
+	b = a + n;
+	for (i = 0; i < n; i++) {
+		a[i].ts = (*vp)[i].ts;
+		a[i].e = &(*vp)[i];
+		diff |= a[i].ts ^ a[0].ts;
+	}
+	for (shift = 0; shift < 64; shift += 8) {
+		if (((diff >> shift) & 0xff) == 0)
+			continue;	/* every key has the same byte here */
+		memset(count, 0, sizeof count);
+		for (i = 0; i < n; i++)
+			count[(a[i].ts >> shift) & 0xff]++;
+		for (i = 0, k = 0; i < 256; i++) {
+			j = count[i];
+			count[i] = k;
+			k += j;
+		}
+		for (i = 0; i < n; i++)
+			b[count[(a[i].ts >> shift) & 0xff]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
+	}
+	/* a holds the order; b is free scratch: the pointers of a run. */
+	run = (struct md_ent **)b;
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && a[j].ts == a[i].ts; j++)
+			;
+		if (j - i < 2)
+			continue;
+		for (k = i; k < j; k++)
+			run[k - i] = a[k].e;
+		qsort(run, j - i, sizeof *run, ent_ptr_cmp);
+		for (k = i; k < j; k++)
+			a[k].e = run[k - i];
+	}
+	if ((out = calloc(n, sizeof *out)) == NULL) {
+		free(a < b ? a : b);
 		return -1;
 	}
 	for (i = 0; i < n; i++)
-		pv[i] = &(*vp)[i];
-	qsort(pv, n, sizeof *pv, ent_ptr_cmp);
-	for (i = 0; i < n; i++)
-		out[i] = *pv[i];
-	free(pv);
+		out[i] = *a[i].e;
+	free(a < b ? a : b);
 	free(*vp);
 	*vp = out;
 	return 0;

@@ -80,12 +80,22 @@ make_uidl(struct uidl_maker *um, const char *key, char *out)
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
-	size_t len = strnlen(key, UIDL_MAX + 1);
 	const EVP_MD *type;
 
-	if (len <= UIDL_MAX && index_uidl_valid(key)) {
-		memcpy(out, key, len + 1);
-		return 0;
+	/* The key itself, checked and copied in one pass (index.c's
+	 * index_uidl_valid() rule: 1-70 octets 0x21-0x7E). */
+	for (i = 0; i <= UIDL_MAX; i++) {
+		unsigned char ch = (unsigned char)key[i];
+
+		if (ch == '\0') {
+			if (i == 0)
+				break;
+			out[i] = '\0';
+			return 0;
+		}
+		if (ch < 0x21 || ch > 0x7e)
+			break;
+		out[i] = (char)ch;
 	}
 	if (um->ctx == NULL && (um->ctx = EVP_MD_CTX_new()) == NULL)
 		return -1;
@@ -155,15 +165,22 @@ maildrop_measure(int fd, off_t offset, off_t len, uint64_t *size_r)
 #define HINT_MAX	((uint64_t)1 << 40)	/* 1 TiB: more is nonsense */
 
 static int
-hint_field(const char *key, char tag, uint64_t *v_r)
+key_hints(const char *key, uint64_t *size_r, uint64_t *raw_r)
 {
-	const char *p = key;
-	uint64_t v;
+	const char *p = strchr(key, ',');
+	uint64_t v, s = 0, w = 0;
+	int have_s = 0, have_w = 0;
+	char tag;
 
-	while ((p = strchr(p, ',')) != NULL) {
+	/* One pass over the ",X=..." fields after the first ','. */
+	while (p != NULL) {
 		p++;
-		if (p[0] != tag || p[1] != '=' || p[2] < '0' || p[2] > '9')
+		tag = p[0];
+		if ((tag != 'S' && tag != 'W') || p[1] != '=' ||
+		    p[2] < '0' || p[2] > '9') {
+			p = strchr(p, ',');
 			continue;
+		}
 		for (v = 0, p += 2; *p >= '0' && *p <= '9'; p++) {
 			v = v * 10 + (uint64_t)(*p - '0');
 			if (v >= HINT_MAX)
@@ -171,19 +188,17 @@ hint_field(const char *key, char tag, uint64_t *v_r)
 		}
 		if (*p != '\0' && *p != ',')
 			return 0;
-		*v_r = v;
-		return 1;
+		if (tag == 'S' && !have_s) {
+			s = v;
+			have_s = 1;
+		} else if (tag == 'W' && !have_w) {
+			w = v;
+			have_w = 1;
+		}
+		if (*p == '\0')
+			break;
 	}
-	return 0;
-}
-
-static int
-key_hints(const char *key, uint64_t *size_r, uint64_t *raw_r)
-{
-	uint64_t s, w;
-
-	if (strchr(key, ',') == NULL || !hint_field(key, 'S', &s) ||
-	    !hint_field(key, 'W', &w) || w < s || w > 2 * s + 2)
+	if (!have_s || !have_w || w < s || w > 2 * s + 2)
 		return 0;
 	*size_r = w;
 	*raw_r = s;
