@@ -46,8 +46,18 @@
 #define SKIP_LOG_MAX	10
 #define MD5_LEN		16
 
+/* Storage for MD5 UIDLs (33 octets each), freed at close. */
+#define UIDL_MD5_STR	(2 * MD5_LEN + 1)
+#define UIDL_BLOCK_N	120
+struct uidl_block {
+	struct uidl_block *next;
+	size_t used;
+	char s[UIDL_BLOCK_N][UIDL_MD5_STR];
+};
+
 /* One MD5 context for all the UIDLs of a login (make_uidl). */
 struct uidl_maker {
+	struct uidl_block **blocks;	/* the maildrop's */
 	EVP_MD_CTX *ctx;
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
 	EVP_MD *md5;		/* fetched once, not per message */
@@ -66,37 +76,46 @@ uidl_maker_free(struct uidl_maker *um)
 }
 
 /*
- * The UIDL of the message with storage key KEY, into OUT (UIDL_MAX + 1
- * octets): the key itself when it is a valid UIDL (RFC 1939 section 7:
- * 1-70 octets 0x21-0x7E), else the MD5 of the key in lower-case hex.  It
- * depends on the key alone, so neither losing nor damaging the index can
- * change a UIDL, and no two keys of a maildrop share one (up to MD5
- * collisions between keys that are not UIDLs).  0, or -1 if libcrypto
- * has no MD5 (a FIPS-only configuration).
+ * The UIDL of the message with storage key KEY, into *UIDL_R: the key
+ * itself when it is a valid UIDL (RFC 1939 section 7: 1-70 octets
+ * 0x21-0x7E; then nothing is copied: a key lives as long as the
+ * maildrop), else the MD5 of the key in lower-case hex, kept in the
+ * maildrop's uidl blocks.  It depends on the key alone, so neither losing
+ * nor damaging the index can change a UIDL, and no two keys of a maildrop
+ * share one (up to MD5 collisions between keys that are not UIDLs).  0,
+ * or -1 if libcrypto has no MD5 (a FIPS-only configuration) or no memory.
  */
 static int
-make_uidl(struct uidl_maker *um, const char *key, char *out)
+make_uidl(struct uidl_maker *um, const char *key, const char **uidl_r)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
 	const EVP_MD *type;
+	struct uidl_block *b;
+	char *out;
 
-	/* The key itself, checked and copied in one pass (index.c's
-	 * index_uidl_valid() rule: 1-70 octets 0x21-0x7E). */
+	/* index.c's index_uidl_valid() rule, in one pass. */
 	for (i = 0; i <= UIDL_MAX; i++) {
 		unsigned char ch = (unsigned char)key[i];
 
 		if (ch == '\0') {
 			if (i == 0)
 				break;
-			out[i] = '\0';
+			*uidl_r = key;
 			return 0;
 		}
 		if (ch < 0x21 || ch > 0x7e)
 			break;
-		out[i] = (char)ch;
 	}
+	b = *um->blocks;
+	if (b == NULL || b->used == UIDL_BLOCK_N) {
+		if ((b = calloc(1, sizeof *b)) == NULL)
+			return -1;
+		b->next = *um->blocks;
+		*um->blocks = b;
+	}
+	out = b->s[b->used];
 	if (um->ctx == NULL && (um->ctx = EVP_MD_CTX_new()) == NULL)
 		return -1;
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
@@ -116,6 +135,8 @@ make_uidl(struct uidl_maker *um, const char *key, char *out)
 		out[2 * i + 1] = hex[md[i] & 0x0f];
 	}
 	out[2 * MD5_LEN] = '\0';
+	b->used++;
+	*uidl_r = out;
 	return 0;
 }
 
@@ -279,7 +300,7 @@ load_msg(struct maildrop *md, struct uidl_maker *um,
 
 	m->key = pm->key;
 	m->sidx = sidx;
-	if (make_uidl(um, pm->key, m->uidl) != 0)
+	if (make_uidl(um, pm->key, &m->uidl) != 0)
 		return LOAD_FAIL;
 	hinted = key_hints(pm->key, &hsize, &hraw);
 	/* A record counts only if the raw size the storage knows (if it
@@ -368,6 +389,7 @@ load_all(struct maildrop *md, const struct pop23d_msg *pm, size_t n,
 	int dirty = 0;
 
 	memset(&um, 0, sizeof um);
+	um.blocks = &md->uidl_blocks;
 	md->hinted_lookup = index_hinted_get(md->index);
 	if (n > 0 && (md->msgs = calloc(n, sizeof *md->msgs)) == NULL) {
 		*error_r = "out of memory";
@@ -737,6 +759,12 @@ maildrop_close(struct maildrop **mdp)
 	index_close(&md->index);
 	if (md->mbox != NULL)
 		md->ops->close(&md->mbox);
+	while (md->uidl_blocks != NULL) {
+		struct uidl_block *b = md->uidl_blocks;
+
+		md->uidl_blocks = b->next;
+		free(b);
+	}
 	free(md->msgs);
 	free(md);
 	*mdp = NULL;
