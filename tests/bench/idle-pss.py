@@ -18,7 +18,12 @@
 # machine; printed for the record).
 #
 #   idle-pss.py -n 1000 [--binary _build/pop23d] [--plugins _build/.libs]
-#       [--dir /var/tmp/pop23d-idle] [--detail]
+#       [--dir /var/tmp/pop23d-idle] [--detail] [--server pop23d|dovecot]
+#
+# --server dovecot runs Dovecot (dovecot-pop3d) instead, in the
+# benchmark's "dovecot-hp" shape (tests/bench/peers.sh: long-lived
+# pop3-login processes), on the same users, passwd-file (Dovecot reads
+# the same format) and Maildirs, and sums its whole tree the same way.
 
 import argparse
 import os
@@ -114,6 +119,8 @@ def main():
     ap.add_argument('--plugins', default='_build/.libs')
     ap.add_argument('--dir', default='/var/tmp/pop23d-idle')
     ap.add_argument('--detail', action='store_true')
+    ap.add_argument('--server', default='pop23d',
+                    choices=('pop23d', 'dovecot'))
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit('run as root')
@@ -152,6 +159,9 @@ def main():
     with open(pw, 'w') as f:
         f.writelines(lines)
     os.chmod(pw, 0o600)
+    if a.server == 'dovecot':
+        dv = pwd.getpwnam('dovecot')
+        os.chown(pw, dv.pw_uid, dv.pw_gid)
     conf = os.path.join(tmp, 'pop23d.conf')
     portf = os.path.join(tmp, 'ports')
     with open(conf, 'w') as f:
@@ -161,12 +171,79 @@ def main():
                 'auth_failure_delay = 0\nhostname = idle.example\n'
                 'login_user = nobody\nlogin_chroot = %s/empty\n'
                 'max_sessions = %d\nmax_per_ip = %d\n'
+                # opening 10 000 sessions may take longer than the
+                # 10-minute autologout: keep the first ones alive
+                'timeout_pop3 = 7200\n'
                 '\n[passwdfile]\npath = %s\n' % (
                     portf, tmp, os.path.abspath(a.plugins), tmp,
                     a.n + 10, a.n + 10, pw))
     log = open(os.path.join(tmp, 'log'), 'w')
-    d = subprocess.Popen([os.path.abspath(a.binary), '-f', '-c', conf],
-                         stdout=log, stderr=log)
+    if a.server == 'dovecot':
+        port = 20611
+        os.makedirs(os.path.join(tmp, 'run'))
+        os.makedirs(os.path.join(tmp, 'state'))
+        with open(conf, 'w') as f:
+            f.write('''instance_name = idle-pss
+base_dir = %(t)s/run
+state_dir = %(t)s/state
+protocols = pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+log_path = %(t)s/dovecot.log
+info_log_path = /dev/null
+mail_location = maildir:~/Maildir
+mail_max_userip_connections = 100000
+first_valid_uid = 1
+last_valid_uid = 0
+first_valid_gid = 1
+passdb {
+  driver = passwd-file
+  args = %(pw)s
+}
+userdb {
+  driver = passwd-file
+  args = %(pw)s
+}
+default_process_limit = %(n)d
+default_client_limit = %(c)d
+default_vsz_limit = 0
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = %(port)d
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+  service_count = 0
+  process_min_avail = 2
+  client_limit = %(c)d
+  process_limit = 16
+}
+service pop3 {
+  process_limit = %(n)d
+}
+service anvil {
+  client_limit = %(c)d
+}
+service auth {
+  client_limit = %(c)d
+}
+protocol pop3 {
+  pop3_uidl_format = %%08Xu%%08Xv
+}
+''' % {'t': tmp, 'pw': pw, 'n': a.n + 100, 'c': a.n * 2 + 100,
+                   'port': port})
+        with open(portf, 'w') as f:
+            f.write('127.0.0.1:%d\n' % port)
+        d = subprocess.Popen(['dovecot', '-F', '-c', conf],
+                             stdout=log, stderr=log)
+        time.sleep(2.0)
+    else:
+        d = subprocess.Popen([os.path.abspath(a.binary), '-f', '-c', conf],
+                             stdout=log, stderr=log)
     socks = []
     try:
         for _ in range(200):
@@ -175,6 +252,19 @@ def main():
             time.sleep(0.05)
         port = int(open(portf).read().split()[-1].split(':')[-1])
         time.sleep(0.2)
+        if a.server == 'dovecot':
+            # one poll of each user first, as the benchmark does, so that
+            # Dovecot's per-maildrop index files exist before measuring
+            for i in range(1, a.n + 1):
+                s = socket.create_connection(('127.0.0.1', port), 30)
+                f = s.makefile('rwb', buffering=0)
+                f.readline()
+                for c in (b'USER u%d' % i, b'PASS pw%d' % i, b'STAT',
+                          b'QUIT'):
+                    f.write(c + b'\r\n')
+                    f.readline()
+                s.close()
+            time.sleep(1.0)
         base = tree_mem(d.pid)
         mi0 = meminfo()
         for i in range(1, a.n + 1):
@@ -194,6 +284,9 @@ def main():
         pss, rss, nproc = tree_mem(d.pid)
         mi1 = meminfo()
         n = len(socks)
+        if a.server == 'pop23d' and nproc - 1 != n:
+            print('WARNING: %d session processes for %d sessions'
+                  % (nproc - 1, n))
         print('sessions=%d procs=%d pss_kb_per_session=%.1f '
               'rss_kb_per_session=%.1f (tree before: pss=%d kB, %d procs)'
               % (n, nproc, (pss - base[0]) / n, (rss - base[1]) / n,
