@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <errno.h>
 #include <malloc.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -751,7 +752,12 @@ session_serve(struct session *s, struct loaded_plugin *auth,
 	log_info("login result=ok client=%s method=%s", s->peer,
 	    mech_name(s->mech));
 
-	memset(c, 0, sizeof(*c));
+	/* Zero all of *c but net.out, whose 16 KiB net_init() does not
+	 * need zeroed: an idle session owns only the pages it writes. */
+	memset(c, 0, offsetof(struct client, net) + offsetof(struct net, out));
+	memset(c->net.out + sizeof(c->net.out), 0, sizeof(*c) -
+	    (offsetof(struct client, net) + offsetof(struct net, out) +
+	    sizeof(c->net.out)));
 	c->cfg = s->cfg;
 	c->apop_challenge = "";
 	c->ipc_fd = -1;
@@ -784,7 +790,10 @@ session_start(struct session *s, const struct config *cfg, enum proto proto,
 {
 	char prefix[200], r[2 * APOP_RANDOM_OCTETS + 1];
 
-	memset(s, 0, sizeof(*s));
+	/* Already zero the first time (static storage the master never
+	 * touches); clearing it again would dirty all of its pages. */
+	if (s->cfg != NULL)
+		memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
 	s->proto = proto;
 	random_hex(s->id, SESSION_ID_OCTETS);
@@ -839,7 +848,14 @@ session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
     struct loaded_plugin *auth, const struct loaded_plugin *store,
     const char *peer)
 {
-	struct session s;
+	/*
+	 * Static, not on the stack: session_run() runs once per process
+	 * (a child of the master, or inetd mode), and an idle session keeps
+	 * every stack page above its command loop.  In static storage only
+	 * the pages it writes become its own (about 29 KiB, mostly buffers
+	 * it never fills).
+	 */
+	static struct session s;
 	struct ipc_handover *h;
 	pid_t monitor;
 	int sv[2];
