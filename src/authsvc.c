@@ -216,9 +216,8 @@ static void
 svc_read_notes(struct authsvc *svc)
 {
 	struct authsvc_note n;
-	ssize_t r;
 
-	while ((r = recv(svc->note_fd, &n, sizeof(n), MSG_DONTWAIT)) ==
+	while (recv(svc->note_fd, &n, sizeof(n), MSG_DONTWAIT) ==
 	    (ssize_t)sizeof(n)) {
 		if (n.a.family != AF_INET && n.a.family != AF_INET6)
 			continue;
