@@ -19,6 +19,7 @@ Suite *suite_trust(void);
 Suite *suite_addr(void);
 Suite *suite_sandbox(void);
 Suite *suite_auth_sys(void);
+Suite *suite_mbox_parse(void);
 
 /* Helpers shared by the suites (check_main.c). */
 /* A fresh empty directory under $TMPDIR; the caller owns the string. */
