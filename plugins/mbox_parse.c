@@ -167,15 +167,20 @@ next_sep(const unsigned char *buf, size_t len, size_t pos)
 	return len;
 }
 
-/* Length of the empty line that ends [START, END) ("\n" after a "\n", or
- * "\r\n" after a "\r\n"), or 0. */
+/*
+ * Length of the empty line an MDA wrote after the message [START, END):
+ * a final '\n' after a '\n' (1), or a final "\r\n" after a '\n' (2,
+ * a CRLF mbox).  Whatever is left still ends in a newline.  0 if the
+ * message does not end in an empty line.
+ */
 static size_t
 trailing_blank(const unsigned char *buf, size_t start, size_t end)
 {
-	if (end - start >= 4 && memcmp(buf + end - 4, "\r\n\r\n", 4) == 0)
-		return 2;
 	if (end - start >= 2 && buf[end - 1] == '\n' && buf[end - 2] == '\n')
 		return 1;
+	if (end - start >= 3 && buf[end - 1] == '\n' && buf[end - 2] == '\r' &&
+	    buf[end - 3] == '\n')
+		return 2;
 	return 0;
 }
 

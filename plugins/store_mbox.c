@@ -483,6 +483,26 @@ get32(const unsigned char *p)
 	    (uint32_t)p[2] << 8 | p[3];
 }
 
+/* Copy LEN octets of fd IN at OFF to fd OUT at OOFF, adding them to
+ * *CRC. */
+static int
+copy_range(int in, uint64_t off, int out, uint64_t ooff, uint64_t len,
+    unsigned char *buf, uint32_t *crc)
+{
+	while (len > 0) {
+		size_t n = len > COPY_CHUNK ? COPY_CHUNK : (size_t)len;
+
+		if (read_full(in, buf, n, off) != 0 ||
+		    write_full(out, buf, n, ooff) != 0)
+			return -1;
+		*crc = crc32c(*crc, buf, n);
+		off += n;
+		ooff += n;
+		len -= n;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ stage */
 
 /*
@@ -568,6 +588,54 @@ stage_apply(struct pop23d_mbox *mb, int sfd, const struct stage *s,
 }
 
 /*
+ * The stage *SFD (header *S) describes a file of s->old_size octets, and
+ * SIZE - old_size octets were appended since (their region was never
+ * written by stage_apply()).  Write a new stage that carries them too
+ * (old data + appended octets, to be truncated at new_size + appended),
+ * fsync it and rename it over the old one; *SFD and *S become the new
+ * one.  0 or -1 with errno; on failure the old stage stays.
+ */
+static int
+stage_extend(struct pop23d_mbox *mb, int *sfd, struct stage *s,
+    uint64_t size, unsigned char *buf)
+{
+	unsigned char h[STAGE_HDR_LEN];
+	struct stage n = *s;
+	uint64_t dlen = s->new_size - s->dst, ext = size - s->old_size;
+	int fd, serrno;
+
+	n.old_size = size;
+	n.new_size = s->new_size + ext;
+	n.data_crc = 0;
+	fd = openat(mb->idxfd, STAGE_TMP, O_RDWR | O_CREAT | O_TRUNC |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	if (copy_range(*sfd, STAGE_HDR_LEN, fd, STAGE_HDR_LEN, dlen, buf,
+	    &n.data_crc) != 0 ||
+	    copy_range(mb->fd, s->old_size, fd, STAGE_HDR_LEN + dlen, ext, buf,
+	    &n.data_crc) != 0 ||
+	    crc_range(mb->fd, n.new_size, n.old_size - n.new_size, buf,
+	    &n.tail_crc) != 0)
+		goto fail;
+	stage_encode(&n, h);
+	if (write_full(fd, h, sizeof h, 0) != 0 || sync_fd(mb, fd) != 0 ||
+	    renameat(mb->idxfd, STAGE_TMP, mb->idxfd, STAGE_NAME) != 0 ||
+	    sync_fd(mb, mb->idxfd) != 0)
+		goto fail;
+	close(*sfd);
+	*sfd = fd;
+	*s = n;
+	return 0;
+fail:
+	serrno = errno;
+	close(fd);
+	(void)unlinkat(mb->idxfd, STAGE_TMP, 0);
+	errno = serrno;
+	return -1;
+}
+
+/*
  * A stage left by an UPDATE that did not finish (crash, kill -9, I/O
  * error): finish it.  Called with the mbox locked, before the scan.
  *   - the mbox is still old_size long and its old tail is intact: the
@@ -616,9 +684,19 @@ replay(struct pop23d_mbox *mb)
 		    "%s: left alone", mb->idxdir, mb->path);
 		goto out;
 	}
-	if ((uint64_t)st.st_size == s.old_size &&
+	if ((uint64_t)st.st_size >= s.old_size &&
 	    crc_range(mb->fd, s.new_size, s.old_size - s.new_size, buf,
 	    &crc) == 0 && crc == s.tail_crc) {
+		/* Not truncated yet.  Mail appended after a failed apply
+		 * (the locks were released) lies intact after old_size:
+		 * take it into a new stage first. */
+		if ((uint64_t)st.st_size > s.old_size &&
+		    (!mb->rw || stage_extend(mb, &sfd, &s,
+		    (uint64_t)st.st_size, buf) != 0)) {
+			host->log(LOG_ERR, "extend stage dir=%s: %s",
+			    mb->idxdir, strerror(errno));
+			goto out;
+		}
 		if (!mb->rw || stage_apply(mb, sfd, &s, buf) != 0) {
 			host->log(LOG_ERR, "replay stage path=%s: %s",
 			    mb->path, strerror(errno));
@@ -1279,26 +1357,6 @@ verify_unchanged(struct pop23d_mbox *mb, uint64_t size)
 	return bad ? -1 : 0;
 }
 
-/* Copy LEN octets of the mbox at OFF to the stage fd at SOFF, adding
- * them to *CRC. */
-static int
-copy_out(struct pop23d_mbox *mb, int sfd, uint64_t off, uint64_t len,
-    uint64_t soff, unsigned char *buf, uint32_t *crc)
-{
-	while (len > 0) {
-		size_t n = len > COPY_CHUNK ? COPY_CHUNK : (size_t)len;
-
-		if (read_full(mb->fd, buf, n, off) != 0 ||
-		    write_full(sfd, buf, n, soff) != 0)
-			return -1;
-		*crc = crc32c(*crc, buf, n);
-		off += n;
-		soff += n;
-		len -= n;
-	}
-	return 0;
-}
-
 static int
 size_cmp(const void *a, const void *b)
 {
@@ -1362,16 +1420,16 @@ mb_expunge(struct pop23d_mbox *mb, const size_t *idx, size_t n)
 			d++;
 			continue;
 		}
-		if (copy_out(mb, sfd, e->from, e->next - e->from, soff, buf,
-		    &s.data_crc) != 0)
+		if (copy_range(mb->fd, e->from, sfd, soff, e->next - e->from,
+		    buf, &s.data_crc) != 0)
 			goto io;
 		soff += e->next - e->from;
 	}
 	/* the last scanned message's next is the scanned end: appended
 	 * mail follows */
 	if (s.old_size > mb->scanned) {
-		if (copy_out(mb, sfd, mb->scanned, s.old_size - mb->scanned,
-		    soff, buf, &s.data_crc) != 0)
+		if (copy_range(mb->fd, mb->scanned, sfd, soff,
+		    s.old_size - mb->scanned, buf, &s.data_crc) != 0)
 			goto io;
 		soff += s.old_size - mb->scanned;
 	}
