@@ -1111,15 +1111,6 @@ open_mbox(int dirfd, const char *name, const char *path, const char *idxdir,
 		res = POP23D_TEMPFAIL;
 		goto fail;
 	}
-	if ((mb->idxfd = open_idxdir(idxdir)) == -1) {
-		host->log(LOG_ERR, "index dir=%s: %s", esc(idxdir, e, sizeof e),
-		    strerror(errno));
-		*error_r = "cannot use the index directory";
-		res = POP23D_TEMPFAIL;
-		goto fail;
-	}
-	if ((res = take_session_lock(mb, error_r)) != POP23D_OK)
-		goto fail;
 	mb->rw = 1;
 	mb->fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
 	    O_NOCTTY | O_CLOEXEC);
@@ -1149,6 +1140,17 @@ open_mbox(int dirfd, const char *name, const char *path, const char *idxdir,
 		res = folder ? POP23D_NOUSER : POP23D_PERMFAIL;
 		goto fail;
 	}
+	/* The index directory only now: a FOLD of a name that does not
+	 * exist creates nothing. */
+	if ((mb->idxfd = open_idxdir(idxdir)) == -1) {
+		host->log(LOG_ERR, "index dir=%s: %s", esc(idxdir, e, sizeof e),
+		    strerror(errno));
+		*error_r = "cannot use the index directory";
+		res = POP23D_TEMPFAIL;
+		goto fail;
+	}
+	if ((res = take_session_lock(mb, error_r)) != POP23D_OK)
+		goto fail;
 	if ((res = mbox_lock(mb)) != POP23D_OK) {
 		*error_r = "the mbox is locked by another program";
 		goto fail;

@@ -82,6 +82,7 @@ main(void)
 	srunner_add_suite(sr, suite_sandbox());
 	srunner_add_suite(sr, suite_auth_sys());
 	srunner_add_suite(sr, suite_mbox_parse());
+	srunner_add_suite(sr, suite_store_mbox());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

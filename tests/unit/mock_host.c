@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dotlock.h"
 #include "mock_host.h"
 #include "suites.h"
 #include "trust.h"
@@ -66,6 +67,23 @@ mock_trusted_file(const char *path, const char **error_r)
 	return trust_check(path, TRUST_FILE, error_r);
 }
 
+/* API 6: the session's user and home come from [session] user/home. */
+static const char *
+mock_session_user(void)
+{
+	const char *v = mock_config_get("session", "user");
+
+	return v != NULL ? v : "";
+}
+
+static const char *
+mock_session_home(void)
+{
+	const char *v = mock_config_get("session", "home");
+
+	return v != NULL ? v : "";
+}
+
 const struct pop23d_host mock_host = {
 	.api = POP23D_PLUGIN_API,
 	.log = mock_log,
@@ -73,6 +91,9 @@ const struct pop23d_host mock_host = {
 	.secure_zero = mock_zero,
 	.rootless = 1,
 	.trusted_file = mock_trusted_file,
+	.session_user = mock_session_user,
+	.session_home = mock_session_home,
+	.dotlock = dotlock_host,	/* the daemon's own, in-process */
 };
 
 void

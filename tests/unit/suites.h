@@ -20,6 +20,7 @@ Suite *suite_addr(void);
 Suite *suite_sandbox(void);
 Suite *suite_auth_sys(void);
 Suite *suite_mbox_parse(void);
+Suite *suite_store_mbox(void);
 
 /* Helpers shared by the suites (check_main.c). */
 /* A fresh empty directory under $TMPDIR; the caller owns the string. */
