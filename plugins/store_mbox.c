@@ -74,6 +74,11 @@
 #define FOLDER_NAME_MAX	255
 #define LOG_NAME_MAX	96
 #define COPY_CHUNK	(1024 * 1024)
+/* Room for one key: an X-UIDL (70) or 32 hex digits, and a "-N" suffix
+ * for a repeated one. */
+#define KEY_SLOT	80
+/* Octets of a message's separator and header that its key hashes. */
+#define KEY_HASH_MAX	65536
 /* Defaults of the [mbox] keys. */
 #define DEF_LOCK	"fcntl dotlock"
 #define DEF_LOCK_TIMEOUT 30	/* s: Postfix waits about as long */
@@ -736,7 +741,42 @@ struct scan {
 	size_t n, cap;
 	const unsigned char *map;
 	int oom;
+	EVP_MD_CTX *ctx;	/* non-NULL: also make the keys */
+	char *keys;		/* cap * KEY_SLOT */
 };
+
+/* The key of message M (its octets in MAP): its X-UIDL, or the first 16
+ * octets of the SHA-256 of its separator line and header block (at most
+ * KEY_HASH_MAX octets) and its length, in hex.  KEY has KEY_SLOT
+ * octets.  0 or -1. */
+static int
+make_key(const unsigned char *map, const struct mbox_msg *m,
+    EVP_MD_CTX *ctx, char *key)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE], lenbuf[8];
+	unsigned int mdlen = 0, i;
+	uint64_t n = m->body_off - m->from_off + m->hdr_len;
+
+	if (m->flags & MBOX_F_UIDL) {
+		memcpy(key, m->uidl, strlen(m->uidl) + 1);
+		return 0;
+	}
+	if (n > KEY_HASH_MAX)
+		n = KEY_HASH_MAX;
+	put64(lenbuf, m->end_off - m->body_off);
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, map + m->from_off, (size_t)n) != 1 ||
+	    EVP_DigestUpdate(ctx, lenbuf, sizeof lenbuf) != 1 ||
+	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen < 16)
+		return -1;
+	for (i = 0; i < 16; i++) {
+		key[2 * i] = hex[md[i] >> 4];
+		key[2 * i + 1] = hex[md[i] & 15];
+	}
+	key[32] = '\0';
+	return 0;
+}
 
 static int
 scan_one(const struct mbox_msg *m, void *arg)
@@ -746,15 +786,24 @@ scan_one(const struct mbox_msg *m, void *arg)
 
 	if (sc->n == sc->cap) {
 		size_t ncap = sc->cap == 0 ? 256 : sc->cap * 2;
+		char *k;
 
 		if ((e = reallocarray(sc->v, ncap, sizeof *e)) == NULL) {
 			sc->oom = 1;
 			return 1;
 		}
 		sc->v = e;
+		if (sc->ctx != NULL) {
+			if ((k = reallocarray(sc->keys, ncap, KEY_SLOT)) ==
+			    NULL) {
+				sc->oom = 1;
+				return 1;
+			}
+			sc->keys = k;
+		}
 		sc->cap = ncap;
 	}
-	e = &sc->v[sc->n++];
+	e = &sc->v[sc->n];
 	e->from = m->from_off;
 	e->body = m->body_off;
 	e->end = m->end_off;
@@ -762,6 +811,12 @@ scan_one(const struct mbox_msg *m, void *arg)
 	e->flags = m->flags;
 	e->hcrc = crc32c(0, sc->map + m->from_off,
 	    (size_t)(m->body_off - m->from_off + m->hdr_len));
+	if (sc->ctx != NULL && make_key(sc->map, m, sc->ctx,
+	    sc->keys + sc->n * KEY_SLOT) != 0) {
+		sc->oom = 1;
+		return 1;
+	}
+	sc->n++;
 	return 0;
 }
 
@@ -771,7 +826,6 @@ parse_file(struct pop23d_mbox *mb, uint64_t size, struct scan *sc)
 {
 	void *map;
 
-	memset(sc, 0, sizeof *sc);
 	if (size == 0)
 		return POP23D_OK;
 	if ((uint64_t)(size_t)size != size)
@@ -789,98 +843,12 @@ parse_file(struct pop23d_mbox *mb, uint64_t size, struct scan *sc)
 	sc->map = NULL;
 	if (sc->oom) {
 		free(sc->v);
+		free(sc->keys);
 		sc->v = NULL;
+		sc->keys = NULL;
 		return POP23D_TEMPFAIL;
 	}
 	return POP23D_OK;
-}
-
-/* The key of message E: its X-UIDL, or SHA-256 of separator + header +
- * length, 32 hex digits.  KEY has POP23D_KEY_MAX + 1 octets. */
-static int
-make_key(struct pop23d_mbox *mb, const struct ment *e, EVP_MD_CTX *ctx,
-    char *key)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE], lenbuf[8], *h;
-	unsigned int mdlen = 0, i;
-	uint64_t hlen = 0;
-	size_t n;
-
-	/* the header block: up to the first empty line, at most 64 KiB */
-	n = (size_t)(e->end - e->from);
-	if (n > 65536)
-		n = 65536;
-	if ((h = malloc(n + 1)) == NULL)
-		return -1;
-	if (read_full(mb->fd, h, n, e->from) != 0) {
-		free(h);
-		return -1;
-	}
-	hlen = n;
-	{
-		/* X-UIDL and header end: a tiny header walk */
-		size_t p = (size_t)(e->body - e->from), ls;
-		const char *uidl = NULL;
-		size_t ulen = 0;
-
-		while (p < n) {
-			unsigned char *nl = memchr(h + p, '\n', n - p);
-			size_t le = nl != NULL ? (size_t)(nl - h) : n;
-
-			ls = p;
-			if (le == ls || (le == ls + 1 && h[ls] == '\r')) {
-				hlen = le;
-				break;
-			}
-			if (le - ls > 7 && strncasecmp((char *)h + ls,
-			    "x-uidl:", 7) == 0 && uidl == NULL) {
-				size_t a = ls + 7, b = le;
-
-				while (a < b && (h[a] == ' ' || h[a] == '\t'))
-					a++;
-				while (b > a && (h[b - 1] == ' ' ||
-				    h[b - 1] == '\t' || h[b - 1] == '\r'))
-					b--;
-				if (b > a && b - a <= MBOX_UIDL_MAX) {
-					size_t k;
-
-					for (k = a; k < b; k++)
-						if (h[k] < 0x21 || h[k] > 0x7e)
-							break;
-					if (k == b) {
-						uidl = (char *)h + a;
-						ulen = b - a;
-					}
-				}
-			}
-			if (nl == NULL)
-				break;
-			p = le + 1;
-		}
-		if (uidl != NULL) {
-			memcpy(key, uidl, ulen);
-			key[ulen] = '\0';
-			free(h);
-			return 0;
-		}
-	}
-	put64(lenbuf, e->end - e->body);
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, h, (size_t)hlen) != 1 ||
-	    EVP_DigestUpdate(ctx, lenbuf, sizeof lenbuf) != 1 ||
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen < 16) {
-		free(h);
-		return -1;
-	}
-	free(h);
-	for (i = 0; i < 16; i++) {
-		key[2 * i] = hex[md[i] >> 4];
-		key[2 * i + 1] = hex[md[i] & 15];
-	}
-	key[32] = '\0';
-	(void)mb;
-	return 0;
 }
 
 static int
@@ -896,7 +864,7 @@ key_cmp(const void *a, const void *b)
 static int
 dedup_keys(struct pop23d_mbox *mb)
 {
-	char **v, base[POP23D_KEY_MAX + 1];
+	char **v, base[KEY_SLOT];
 	size_t i, run = 1;
 
 	if (mb->count < 2)
@@ -922,8 +890,8 @@ dedup_keys(struct pop23d_mbox *mb)
 		run++;
 		sl = snprintf(suf, sizeof suf, "-%zu", run);
 		l = strlen(v[i]);
-		if (l + (size_t)sl > POP23D_KEY_MAX)
-			l = POP23D_KEY_MAX - (size_t)sl;
+		if (l + (size_t)sl > KEY_SLOT - 1)
+			l = KEY_SLOT - 1 - (size_t)sl;
 		memcpy(v[i] + l, suf, (size_t)sl + 1);
 	}
 	free(v);
@@ -939,28 +907,36 @@ build_list(struct pop23d_mbox *mb)
 {
 	struct scan sc;
 	enum pop23d_result res;
-	EVP_MD_CTX *ctx;
 	size_t i, n;
 
 	if (fstat(mb->fd, &mb->st) != 0)
 		return POP23D_TEMPFAIL;
 	mb->scanned = (uint64_t)mb->st.st_size;
-	if ((res = parse_file(mb, mb->scanned, &sc)) != POP23D_OK)
+	memset(&sc, 0, sizeof sc);
+	if ((sc.ctx = EVP_MD_CTX_new()) == NULL)
+		return POP23D_TEMPFAIL;
+	res = parse_file(mb, mb->scanned, &sc);
+	EVP_MD_CTX_free(sc.ctx);
+	if (res != POP23D_OK)
 		return res;
 	mb->all = sc.v;
 	mb->nall = sc.n;
 	for (i = n = 0; i < sc.n; i++)
 		if (!(sc.v[i].flags & MBOX_F_INTERNAL))
 			n++;
-	if (n == 0)
+	if (n == 0) {
+		free(sc.keys);
 		return POP23D_OK;
+	}
 	mb->pos = calloc(n, sizeof *mb->pos);
 	mb->msgs = calloc(n, sizeof *mb->msgs);
-	mb->keys = calloc(n, POP23D_KEY_MAX + 1);
-	if (mb->pos == NULL || mb->msgs == NULL || mb->keys == NULL)
+	if (mb->pos == NULL || mb->msgs == NULL) {
+		free(sc.keys);
 		return POP23D_TEMPFAIL;
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return POP23D_TEMPFAIL;
+	}
+	/* the keys stay where the scan put them (file order; dedup_keys()
+	 * relies on it), the internal message's slot unused */
+	mb->keys = sc.keys;
 	for (i = n = 0; i < sc.n; i++) {
 		struct pop23d_msg *m;
 
@@ -968,18 +944,11 @@ build_list(struct pop23d_mbox *mb)
 			continue;
 		m = &mb->msgs[n];
 		mb->pos[n] = i;
-		m->key = mb->keys + n * (POP23D_KEY_MAX + 1);
+		m->key = mb->keys + i * KEY_SLOT;
 		m->raw_size = (off_t)(sc.v[i].end - sc.v[i].body);
 		m->accessed = 0;	/* the index knows */
-		if (make_key(mb, &sc.v[i], ctx, m->key) != 0) {
-			host->log(LOG_ERR, "read path=%s: %s", mb->path,
-			    strerror(errno));
-			EVP_MD_CTX_free(ctx);
-			return POP23D_TEMPFAIL;
-		}
 		n++;
 	}
-	EVP_MD_CTX_free(ctx);
 	mb->count = n;
 	return dedup_keys(mb) == 0 ? POP23D_OK : POP23D_TEMPFAIL;
 }
@@ -1338,6 +1307,7 @@ verify_unchanged(struct pop23d_mbox *mb, uint64_t size)
 
 	if (size < mb->scanned)
 		return -1;
+	memset(&sc, 0, sizeof sc);
 	if (parse_file(mb, size, &sc) != POP23D_OK)
 		return -1;
 	if (sc.n < mb->nall)
