@@ -87,6 +87,7 @@ class MboxServer(p23.Server):
 
     def append(self, user, data):
         """Deliver as liblockfile MDAs do: dotlockfile + fcntl."""
+        p23.need('dotlockfile')
         p = self.mbox(user)
         subprocess.run(['dotlockfile', '-r', '20', '-p', p + '.lock'],
                        check=True)
@@ -216,6 +217,7 @@ class TestMbox(p23.TestCase):
         self.assertEqual(srv.read('alice'), b'')
 
     def test_live_dotlock_respected(self):
+        p23.need('dotlockfile')
         srv = self.mserver()
         self.fill(srv, [mbox_msg(1)])
         lock = srv.mbox('alice') + '.lock'
