@@ -87,7 +87,6 @@ class MboxServer(p23.Server):
 
     def append(self, user, data):
         """Deliver as liblockfile MDAs do: dotlockfile + fcntl."""
-        p23.need('dotlockfile')
         p = self.mbox(user)
         subprocess.run(['dotlockfile', '-r', '20', '-p', p + '.lock'],
                        check=True)
@@ -131,6 +130,7 @@ class TestMbox(p23.TestCase):
             self.assertEqual(c.retr(i)[1], p23.crlf(m))
         c.cmd('QUIT')
 
+    @p23.need('dotlockfile')
     def test_dele_keeps_other_octets_and_appends(self):
         srv = self.mserver()
         msgs = [mbox_msg(i) for i in range(1, 6)]
@@ -216,8 +216,8 @@ class TestMbox(p23.TestCase):
         self.assertFalse(os.path.exists(lock))
         self.assertEqual(srv.read('alice'), b'')
 
+    @p23.need('dotlockfile')
     def test_live_dotlock_respected(self):
-        p23.need('dotlockfile')
         srv = self.mserver()
         self.fill(srv, [mbox_msg(1)])
         lock = srv.mbox('alice') + '.lock'
@@ -234,8 +234,8 @@ class TestMbox(p23.TestCase):
         self.assertEqual(c.cmd('STAT').split()[1], '1')
         c.cmd('QUIT')
 
+    @p23.need('procmail')
     def test_procmail_delivery_during_updates(self):
-        p23.need('procmail')
         srv = self.mserver()
         rc = os.path.join(srv.tmp, 'procmailrc')
         with open(rc, 'w') as f:
