@@ -1198,6 +1198,7 @@ mb_folder_open(const char *location, const char *name,
 {
 	char dir[PATH_MAX], path[PATH_MAX], idx[PATH_MAX], e[LOG_NAME_MAX];
 	enum pop23d_result res;
+	struct stat fst, lst;
 	int dfd, n;
 
 	*mbox_r = NULL;
@@ -1223,6 +1224,14 @@ mb_folder_open(const char *location, const char *name,
 	if (dfd == -1) {
 		*error_r = "no such folder";
 		return POP23D_NOUSER;
+	}
+	/* The spool itself under another name (mail_location %h/mbox and
+	 * FOLD mbox): the INBOX, with the INBOX's session lock. */
+	if (fstatat(dfd, name, &fst, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    stat(location, &lst) == 0 && fst.st_dev == lst.st_dev &&
+	    fst.st_ino == lst.st_ino) {
+		close(dfd);
+		return mb_open(location, mbox_r, error_r);
 	}
 	/* O_NOFOLLOW | O_NONBLOCK in open_mbox(): a symlink is refused, a
 	 * FIFO cannot block, and fstat() refuses anything not regular. */

@@ -392,6 +392,16 @@ START_TEST(t_folders)
 	ck_assert_int_eq(ops->folder_open(box, "INBOX", &mb, &err),
 	    POP23D_OK);
 	ops->close(&mb);
+	/* the spool under its own name is the INBOX, with its lock */
+	mock_host_set("mbox", "folders", "%h");
+	ck_assert_int_eq(ops->folder_open(box, "inbox", &mb, &err),
+	    POP23D_OK);
+	{
+		struct pop23d_mbox *mb2 = NULL;
+
+		ck_assert_int_eq(ops->open(box, &mb2, &err), POP23D_INUSE);
+	}
+	ops->close(&mb);
 }
 END_TEST
 
