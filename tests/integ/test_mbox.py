@@ -280,7 +280,8 @@ class TestMbox(p23.TestCase):
         self.assertFalse(set(left) & deleted)
 
     def test_kill9_during_update_replayed(self):
-        cycles = int(os.environ.get('P23_MBOX_CYCLES', '40'))
+        cycles = int(os.environ.get('P23_MBOX_CYCLES', '1000' if
+                                    os.environ.get('P23_LONG') else '40'))
         srv = self.mserver(conf={'mbox.fsync': 'no'})
         big = b'x' * 70 + b'\n'
         rnd = random.Random(8)
