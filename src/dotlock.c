@@ -51,9 +51,9 @@
 #include "log.h"
 #include "priv.h"
 
-#include <pop23d/plugin.h>
-
-/* A request to the helper: op (u32), stale seconds (u32). */
+/* A request to the helper: op (u32: DL_TAKE or DL_RELEASE), stale
+ * seconds (u32). */
+enum { DL_RELEASE = 0, DL_TAKE = 1 };
 struct dl_req {
 	unsigned op, stale;
 };
@@ -202,10 +202,10 @@ helper_main(int fd, const char *lockpath)
 		if (n != (ssize_t)sizeof q)
 			break;		/* EOF: the session is gone */
 		p.err = 0;
-		if (q.op == POP23D_DOTLOCK_TAKE && !have) {
+		if (q.op == DL_TAKE && !have) {
 			p.r = dotlock_try(lockpath, q.stale, &ino);
 			have = p.r == 0;
-		} else if (q.op == POP23D_DOTLOCK_RELEASE && have) {
+		} else if (q.op == DL_RELEASE && have) {
 			p.r = dotlock_remove(lockpath, ino);
 			have = 0;
 		} else {
@@ -304,15 +304,15 @@ via_helper(int op, unsigned stale)
 	return p.r;
 }
 
-int
-dotlock_host(const char *mbox_path, int op, unsigned stale)
+static int
+dotlock_path(const char *mbox_path, int take, unsigned stale)
 {
 	char lockpath[PATH_MAX];
 	size_t i;
 	int r;
 
 	if (helper_fd != -1 && strcmp(mbox_path, helper_mbox) == 0)
-		return via_helper(op, stale);
+		return via_helper(take ? DL_TAKE : DL_RELEASE, stale);
 	if (snprintf(lockpath, sizeof lockpath, "%s.lock", mbox_path) >=
 	    (int)sizeof lockpath) {
 		errno = ENAMETOOLONG;
@@ -322,7 +322,7 @@ dotlock_host(const char *mbox_path, int op, unsigned stale)
 		if (held[i].path[0] != '\0' &&
 		    strcmp(held[i].path, lockpath) == 0)
 			break;
-	if (op == POP23D_DOTLOCK_RELEASE) {
+	if (!take) {
 		if (i == HELD_MAX) {
 			errno = EINVAL;
 			return -1;
@@ -330,7 +330,7 @@ dotlock_host(const char *mbox_path, int op, unsigned stale)
 		held[i].path[0] = '\0';
 		return dotlock_remove(lockpath, held[i].ino);
 	}
-	if (op != POP23D_DOTLOCK_TAKE || i != HELD_MAX) {
+	if (i != HELD_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -343,4 +343,16 @@ dotlock_host(const char *mbox_path, int op, unsigned stale)
 	if ((r = dotlock_try(lockpath, stale, &held[i].ino)) == 0)
 		strlcpy(held[i].path, lockpath, sizeof held[i].path);
 	return r;
+}
+
+int
+dotlock_take(const char *mbox_path, unsigned stale)
+{
+	return dotlock_path(mbox_path, 1, stale);
+}
+
+int
+dotlock_release(const char *mbox_path)
+{
+	return dotlock_path(mbox_path, 0, 0);
 }

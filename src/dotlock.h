@@ -27,7 +27,10 @@ int dotlock_remove(const char *lockpath, ino_t ino);
 int dotlock_helper_start(const struct config *cfg, const char *location,
     uid_t uid, gid_t gid);
 
-/* host->dotlock: through the helper for the helper's mbox, else here. */
-int dotlock_host(const char *mbox_path, int op, unsigned stale);
+/* Take (one attempt: 0, 1 busy, -1) or remove the dotlock of MBOX_PATH:
+ * through the helper for the helper's mbox, else in this process.  The
+ * host service host->dotlock (plugin.c) is these two. */
+int dotlock_take(const char *mbox_path, unsigned stale);
+int dotlock_release(const char *mbox_path);
 
 #endif

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -99,6 +100,17 @@ plugin_set_session(const char *user, const char *home)
 	strlcpy(session_home_buf, home, sizeof session_home_buf);
 }
 
+static int
+host_dotlock(const char *mbox_path, int op, unsigned stale_secs)
+{
+	if (op == POP23D_DOTLOCK_TAKE)
+		return dotlock_take(mbox_path, stale_secs);
+	if (op == POP23D_DOTLOCK_RELEASE)
+		return dotlock_release(mbox_path);
+	errno = EINVAL;
+	return -1;
+}
+
 static struct pop23d_host plugin_services = {
 	.api = POP23D_PLUGIN_API,
 	.log = host_log,
@@ -108,7 +120,7 @@ static struct pop23d_host plugin_services = {
 	.trusted_file = host_trusted_file,
 	.session_user = host_session_user,
 	.session_home = host_session_home,
-	.dotlock = dotlock_host,
+	.dotlock = host_dotlock,
 };
 
 const struct pop23d_host *

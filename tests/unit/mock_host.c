@@ -84,6 +84,14 @@ mock_session_home(void)
 	return v != NULL ? v : "";
 }
 
+/* API 6: the daemon's own dotlocks, in-process. */
+static int
+mock_dotlock(const char *mbox_path, int op, unsigned stale_secs)
+{
+	return op == POP23D_DOTLOCK_TAKE ? dotlock_take(mbox_path, stale_secs) :
+	    dotlock_release(mbox_path);
+}
+
 const struct pop23d_host mock_host = {
 	.api = POP23D_PLUGIN_API,
 	.log = mock_log,
@@ -93,7 +101,7 @@ const struct pop23d_host mock_host = {
 	.trusted_file = mock_trusted_file,
 	.session_user = mock_session_user,
 	.session_home = mock_session_home,
-	.dotlock = dotlock_host,	/* the daemon's own, in-process */
+	.dotlock = mock_dotlock,
 };
 
 void
