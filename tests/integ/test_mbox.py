@@ -279,6 +279,43 @@ class TestMbox(p23.TestCase):
                          {b'%d' % n for n in sent})
         self.assertFalse(set(left) & deleted)
 
+    @p23.need('curl')
+    def test_real_clients_same_octets(self):
+        """poplib, curl and pop2get (--stdout, then --delete) get the same
+        octets from one mbox; pop2get's ACKD empties it."""
+        import poplib
+        srv = self.mserver(pop2=True)
+        msgs = [mbox_msg(1, body=b'.dot\n>From quoted\n'),
+                mbox_msg(2, body=b'crlf\r\nend\r\n'),
+                mbox_msg(3, extra=b'X-UIDL: old-server-7\n')]
+        self.fill(srv, msgs)
+        want = [p23.crlf(m[1]) for m in msgs]
+        p = poplib.POP3('127.0.0.1', srv.pop3_port, timeout=10)
+        p.user('alice')
+        p.pass_(srv.password('alice'))
+        got = [b'\r\n'.join(p.retr(i)[1]) + b'\r\n' for i in (1, 2, 3)]
+        self.assertEqual(got, want)
+        self.assertEqual(p.uidl(3).split()[2], b'old-server-7')
+        p.quit()
+        for i in (1, 2, 3):
+            r = subprocess.run(['curl', '-sS', '--max-time', '30', '-u',
+                                'alice:' + srv.password('alice'),
+                                'pop3://127.0.0.1:%d/%d' % (srv.pop3_port,
+                                                            i)],
+                               capture_output=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, want[i - 1])
+        pw = os.path.join(srv.tmp, 'pw')
+        with open(pw, 'w') as f:
+            f.write(srv.password('alice') + '\n')
+        r = subprocess.run([os.path.join(p23.BUILDDIR, 'pop2get'), '-h',
+                            '127.0.0.1', '-p', str(srv.pop2_port), '-u',
+                            'alice', '-P', pw, '--stdout', '--delete'],
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, b''.join(want))
+        self.assertEqual(srv.read('alice'), b'')
+
     def test_kill9_during_update_replayed(self):
         cycles = int(os.environ.get('P23_MBOX_CYCLES', '1000' if
                                     os.environ.get('P23_LONG') else '40'))
