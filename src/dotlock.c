@@ -267,10 +267,14 @@ dotlock_helper_start(const struct config *cfg, const char *location,
 	if (pid == 0) {
 		gid_t groups[2] = { gid, grp->gr_gid };
 
-		/* Nothing but the socket: not the client, not the log. */
+		/* Nothing but the socket: not the client, not the log;
+		 * 0-2 on /dev/null so no later file lands there. */
 		for (fd = 0; fd < 1024; fd++)
-			if (fd != sv[1] && fd != 2)
+			if (fd != sv[1])
 				close(fd);
+		for (fd = 0; fd < 3; fd++)
+			if (open("/dev/null", O_RDWR | O_CLOEXEC) == -1)
+				_exit(1);
 		if (setgroups(2, groups) != 0 ||
 		    setresgid(gid, gid, gid) != 0 ||
 		    setresuid(uid, uid, uid) != 0 || setuid(0) == 0 ||

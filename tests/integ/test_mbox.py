@@ -216,6 +216,55 @@ class TestMbox(p23.TestCase):
         self.assertFalse(os.path.exists(lock))
         self.assertEqual(srv.read('alice'), b'')
 
+    @unittest.skipUnless(p23.ROOT, 'the helper exists only under root')
+    def test_dotlock_helper_privileges(self):
+        """The session has no gid mail; the helper has it and nothing
+        more: the user's uid and gid, no capabilities, NoNewPrivs, no
+        descriptor but its socket (0-2 on /dev/null)."""
+        srv = self.mserver()
+        self.fill(srv, [mbox_msg(1)])
+        mail = grp.getgrnam('mail').gr_gid
+        c = self.login(srv)
+        self.assertEqual(c.cmd('STAT').split()[1], '1')
+
+        def status(pid):
+            out = {}
+            with open('/proc/%d/status' % pid) as f:
+                for line in f:
+                    k, _, v = line.partition(':')
+                    out[k] = v.split()
+            return out
+        procs = {p: status(p) for p in srv.sessions() if p != srv.pid}
+        helpers = [p for p, st in procs.items()
+                   if str(mail) in st['Groups']]
+        sessions = [p for p, st in procs.items()
+                    if p not in helpers and
+                    st['Uid'][0] == str(p23.SESSION_UID)]
+        self.assertEqual(len(helpers), 1, procs)
+        self.assertEqual(len(sessions), 1, procs)
+        h = procs[helpers[0]]
+        self.assertEqual(set(h['Uid']), {str(p23.SESSION_UID)})
+        self.assertEqual(set(h['Gid']), {str(p23.SESSION_GID)})
+        self.assertEqual(sorted(h['Groups']),
+                         sorted([str(p23.SESSION_GID), str(mail)]))
+        self.assertEqual(h['CapEff'], ['0000000000000000'])
+        self.assertEqual(h['CapPrm'], ['0000000000000000'])
+        self.assertEqual(h['NoNewPrivs'], ['1'])
+        targets = sorted(os.readlink('/proc/%d/fd/%s' % (helpers[0], fd))
+                         for fd in os.listdir('/proc/%d/fd' % helpers[0]))
+        self.assertEqual(targets[:3], ['/dev/null'] * 3, targets)
+        self.assertEqual(len(targets), 4, targets)
+        self.assertTrue(targets[3].startswith('socket:'), targets)
+        s = procs[sessions[0]]
+        self.assertNotIn(str(mail), s['Groups'])
+        self.assertOK(c.cmd('DELE 1'))
+        self.assertOK(c.cmd('QUIT'))
+        # the helper goes with the session
+        self.assertTrue(p23.wait_until(
+            lambda: not os.path.exists('/proc/%d/status' % helpers[0]) or
+            status(helpers[0]).get('State', ['Z'])[0] in 'ZX', 10))
+        self.assertEqual(srv.read('alice'), b'')
+
     @p23.need('dotlockfile')
     def test_live_dotlock_respected(self):
         srv = self.mserver()
