@@ -23,6 +23,7 @@ enum proto {
 #define CONF_BAD_COMMANDS_MAX		1000
 #define CONF_CONNECTIONS_MAX		1000000
 #define CONF_SHUTDOWN_TIMEOUT_MAX	3600	/* an hour */
+#define CONF_EXPIRE_DAYS_MAX		36500	/* a hundred years */
 
 /* Plugin and user names in the file; host names (RFC 1035: 255). */
 #define CONF_NAME_MAX	64
@@ -35,6 +36,17 @@ struct listener_conf {
 	char host[CONF_HOST_MAX];	/* numeric address, name; "*": any */
 	char port[16];
 	int line;		/* config line, for messages */
+};
+
+/* One user_policy line: the RFC 2449 policy of one user (policy.h). */
+#define CONF_POLICY_USER_MAX	256	/* a login name (IPC_USER_MAX) + NUL */
+#define CONF_EXPIRE_NEVER	(-1)	/* expire_days: EXPIRE NEVER */
+#define CONF_POLICY_UNSET_DELAY	(-1)	/* not given: the server's value */
+#define CONF_POLICY_UNSET_EXPIRE	(-2)
+struct user_policy {
+	char user[CONF_POLICY_USER_MAX];
+	int login_delay;	/* seconds, or CONF_POLICY_UNSET_DELAY */
+	int expire_days;	/* days, CONF_EXPIRE_NEVER, or UNSET_EXPIRE */
 };
 
 /* A key=value from a plugin's own [section]; the plugin validates it. */
@@ -60,6 +72,10 @@ struct config {
 	uid_t login_uid;	/* its ids, resolved by the master at start */
 	gid_t login_gid;
 	char login_chroot[PATH_MAX];	/* and chroot here (root only) */
+	char auth_user[CONF_NAME_MAX];	/* the auth service runs as it ... */
+	char auth_group[CONF_NAME_MAX];	/* ... and this group ("": its own) */
+	uid_t auth_uid;		/* resolved by the master at start */
+	gid_t auth_gid;
 	uid_t virtual_uid;	/* for identities without a uid */
 	gid_t virtual_gid;
 	char mail_location[PATH_MAX];	/* "%h/Maildir"; %h home, %u user */
@@ -74,6 +90,7 @@ struct config {
 	int timeout_pop2;
 	int write_timeout;
 	int auth_failure_delay_ms;
+	int auth_failure_delay_max_ms;	/* the per-address penalty's cap */
 	int max_auth_failures;
 	int max_bad_commands_preauth;
 	int max_bad_commands;
@@ -82,6 +99,13 @@ struct config {
 	int per_ip_prefix4;	/* max_per_ip counts per IPv4 /N ... */
 	int per_ip_prefix6;	/* ... and per IPv6 /N */
 	int shutdown_timeout;
+	/* Policy, RFC 2449 and RFC 6856 (pop23d.conf(5), doc/PROTOCOLS.md) */
+	int login_delay;	/* LOGIN-DELAY seconds; 0: none */
+	int expire_days;	/* EXPIRE days; -1: NEVER */
+	int utf8_user;		/* CAPA "UTF8 USER": UTF-8 names accepted */
+	int send_8bit_headers;	/* legacy_8bit_headers = send */
+	struct user_policy *user_policies;	/* user_policy lines */
+	size_t n_user_policies;
 	int syslog_facility;
 	int debug;
 
@@ -95,6 +119,14 @@ struct config {
  * conf.c and valid until the next config_load().
  */
 int config_load(const char *path, struct config *cfg, const char **error_r);
+/*
+ * Parse a user_policy value: "NAME [login_delay=SECONDS] [expire=DAYS|
+ * never]", at least one setting, each at most once, words separated by
+ * single spaces; NAME as i18n_name_ok() with UTF-8 allowed.  Ranges as the
+ * server-wide keys.  0 and *out, or -1 with *why_r (static text).
+ */
+int config_parse_user_policy(const char *value, struct user_policy *out,
+    const char **why_r);
 /* Free what config_load allocated. */
 void config_free(struct config *cfg);
 /* Value of KEY in [SECTION], or NULL. */

@@ -21,6 +21,10 @@ Suite *suite_sandbox(void);
 Suite *suite_auth_sys(void);
 Suite *suite_mbox_parse(void);
 Suite *suite_store_mbox(void);
+Suite *suite_policy(void);
+Suite *suite_auth_sasl(void);
+Suite *suite_b64(void);
+Suite *suite_penalty(void);
 
 /* Helpers shared by the suites (check_main.c). */
 /* A fresh empty directory under $TMPDIR; the caller owns the string. */
