@@ -36,6 +36,7 @@
 #include "compat.h"
 #include "conf.h"
 #include "log.h"
+#include "peerchan.h"
 #include "plugin.h"
 #include "priv.h"
 #include "session.h"
@@ -68,6 +69,7 @@
 struct listener {
 	int fd;
 	enum proto proto;
+	int proxy;			/* a PROXY header comes first */
 	char name[SOCKET_NAME_MAX];	/* "pop3 127.0.0.1 110" for logs */
 };
 
@@ -92,6 +94,9 @@ static struct child *children;
 static size_t n_children;
 static volatile sig_atomic_t got_term, got_hup, got_chld;
 static int sig_pipe[2] = { -1, -1 };
+/* The monitors of "proxy" listeners tell us their real client here
+ * (peerchan.h): [0] ours, [1] theirs. */
+static int peer_chan[2] = { -1, -1 };
 /* -f: the children's end of the log relay (their stderr), else -1. */
 static int log_child_fd = -1;
 /* The error text of the last failed call in this file; valid until the
@@ -229,6 +234,7 @@ bind_one(const struct listener_conf *lc, const char **error_r)
 		l = &listeners[n_listeners++];
 		l->fd = fd;
 		l->proto = lc->proto;
+		l->proxy = lc->proxy;
 		if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
 		    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host,
 		    serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
@@ -428,13 +434,14 @@ start_monitor(int fd, const struct listener *l, const char *peer)
 
 	set_signals(SIG_DFL);
 	log_close();
-	if ((fd = priv_child_fds(fd, log_child_fd, &error)) == -1) {
+	if ((fd = priv_child_fds(fd, log_child_fd, l->proxy ? peer_chan[1] :
+	    -1, &error)) == -1) {
 		log_init(cfg.syslog_facility, -1, cfg.debug);
 		fatalx("%s", error);
 	}
 	log_init(cfg.syslog_facility, -1, cfg.debug);
 	session_run(fd, fd, &cfg, l->proto, &auth_plugin, &store_plugin,
-	    peer);
+	    peer, l->proxy ? PRIV_MASTER_FD : -1);
 }
 
 static void
@@ -460,7 +467,14 @@ handle_accept(struct listener *l)
 	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, serv,
 	    sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
 	addr_from_sockaddr((struct sockaddr *)&ss, sl, &a);
-	if ((why = over_limit(&a)) != NULL) {
+	/* From a trusted proxy, max_per_ip waits for the real client
+	 * (handle_peer()); the proxy's own address is not the client's. */
+	if (l->proxy && config_proxy_trusted(&cfg, &a))
+		why = n_children >= (size_t)cfg.max_sessions ?
+		    "max_sessions reached" : NULL;
+	else
+		why = over_limit(&a);
+	if (why != NULL) {
 		/* Rate-limited: a flood must not flood the log. */
 		if (time(NULL) != last_warn) {
 			last_warn = time(NULL);
@@ -484,6 +498,41 @@ handle_accept(struct listener *l)
 	track_child(pid, &a);
 }
 
+/*
+ * A monitor of a "proxy" listener names its real client: count the
+ * connection under that address from now on, and answer whether it is
+ * within max_per_ip.
+ */
+static void
+handle_peer(void)
+{
+	static time_t last_warn;
+	struct addr a;
+	pid_t pid;
+	size_t i, n;
+	int reply, ok = 0;
+
+	if (peerchan_recv(peer_chan[0], &pid, &a, &reply) != 0)
+		return;
+	for (i = 0; i < n_children; i++)
+		if (children[i].pid == pid)
+			break;
+	if (i < n_children) {
+		children[i].addr = a;
+		/* count_from() counts this connection too. */
+		n = count_from(&a);
+		ok = n <= (size_t)cfg.max_per_ip;
+		if (!ok && time(NULL) != last_warn) {
+			last_warn = time(NULL);
+			log_warnx("proxied connection (pid %ld) refused: "
+			    "max_per_ip reached for its /%d", (long)pid,
+			    a.family == AF_INET6 ? cfg.per_ip_prefix6 :
+			    cfg.per_ip_prefix4);
+		}
+	}
+	peerchan_answer(reply, ok);
+}
+
 static int
 listeners_equal(const struct config *a, const struct config *b)
 {
@@ -493,6 +542,7 @@ listeners_equal(const struct config *a, const struct config *b)
 		return 0;
 	for (i = 0; i < a->n_listeners; i++)
 		if (a->listeners[i].proto != b->listeners[i].proto ||
+		    a->listeners[i].proxy != b->listeners[i].proxy ||
 		    strcmp(a->listeners[i].host, b->listeners[i].host) != 0 ||
 		    strcmp(a->listeners[i].port, b->listeners[i].port) != 0)
 			return 0;
@@ -653,7 +703,7 @@ inetd_session(const char *proto_name)
 	setsockopt(STDIN_FILENO, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	signal(SIGPIPE, SIG_IGN);
 	session_run(STDIN_FILENO, STDOUT_FILENO, &cfg, proto, &auth_plugin,
-	    &store_plugin, peer);
+	    &store_plugin, peer, -1);
 }
 
 /* Drain the signal pipe after poll() said it is readable. */
@@ -666,10 +716,12 @@ drain_sig_pipe(void)
 		;
 }
 
-/* pfd[] slots before the listeners: the signal pipe, the log relay. */
+/* pfd[] slots before the listeners: the signal pipe, the log relay,
+ * the monitors' address channel. */
 #define POLL_SIG	0
 #define POLL_RELAY	1
-#define POLL_FIXED	2
+#define POLL_PEER	2
+#define POLL_FIXED	3
 
 /* The accept loop, until SIGTERM or SIGINT. */
 static void
@@ -684,6 +736,8 @@ master_loop(void)
 		pfd[POLL_SIG].events = POLLIN;
 		pfd[POLL_RELAY].fd = log_relay_fd();	/* -1: ignored */
 		pfd[POLL_RELAY].events = POLLIN;
+		pfd[POLL_PEER].fd = peer_chan[0];
+		pfd[POLL_PEER].events = POLLIN;
 		for (i = 0; i < n_listeners; i++) {
 			pfd[i + POLL_FIXED].fd = listeners[i].fd;
 			pfd[i + POLL_FIXED].events = POLLIN;
@@ -699,6 +753,8 @@ master_loop(void)
 			got_chld = 0;
 			reap_children();
 		}
+		if (n > 0 && (pfd[POLL_PEER].revents & POLLIN))
+			handle_peer();
 		if (got_term)
 			break;
 		if (got_hup) {
@@ -778,6 +834,8 @@ run_daemon(const struct options *o)
 		    "session runs as uid %ld", (long)getuid());
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
 		fatal("pipe");
+	if (peerchan_open(peer_chan) != 0)
+		fatal("socketpair");
 	/* In the foreground the children do not get our stderr (the
 	 * daemon's log): their lines come to us through the relay. */
 	if (o->foreground && log_relay_init(&log_child_fd, &error) != 0)
