@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "activation.h"
 #include "addr.h"
 #include "compat.h"
 #include "conf.h"
@@ -97,6 +98,9 @@ static int sig_pipe[2] = { -1, -1 };
 /* The monitors of "proxy" listeners tell us their real client here
  * (peerchan.h): [0] ours, [1] theirs. */
 static int peer_chan[2] = { -1, -1 };
+/* Sockets systemd passed (socket activation), from ACTIVATION_FD_START
+ * on; 0: we bind the listen lines ourselves. */
+static int n_activated;
 /* -f: the children's end of the log relay (their stderr), else -1. */
 static int log_child_fd = -1;
 /* The error text of the last failed call in this file; valid until the
@@ -249,6 +253,67 @@ bind_one(const struct listener_conf *lc, const char **error_r)
 	if (bound == 0)
 		return master_error(error_r, "%s:%d: listen %s:%s: no usable "
 		    "address", cfg.path, lc->line, lc->host, lc->port);
+	return 0;
+}
+
+/*
+ * Socket activation: serve the sockets systemd passed instead of binding.
+ * Each takes the protocol and options of the listen line with its port,
+ * else the protocol of its well-known port (109 POP2, 110 and 995 POP3).
+ */
+static int
+adopt_activated(const char **error_r)
+{
+	int i;
+
+	for (i = 0; i < n_activated; i++) {
+		int fd = ACTIVATION_FD_START + i, fl;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		char host[PEER_HOST_MAX] = "?", serv[PEER_SERV_MAX] = "?";
+		const struct listener_conf *lc = NULL;
+		struct listener *l;
+		size_t j;
+
+		if (!activation_is_tcp_listener(fd))
+			return master_error(error_r, "socket activation: "
+			    "descriptor %d is not a listening TCP socket", fd);
+		if (n_listeners >= sizeof listeners / sizeof listeners[0])
+			return master_error(error_r, "socket activation: more "
+			    "than %d sockets", MAX_SOCKETS);
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+		    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host,
+		    serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+			return master_error(error_r, "socket activation: "
+			    "descriptor %d: no address", fd);
+		for (j = 0; j < cfg.n_listeners && lc == NULL; j++)
+			if (strcmp(cfg.listeners[j].port, serv) == 0)
+				lc = &cfg.listeners[j];
+		l = &listeners[n_listeners];
+		memset(l, 0, sizeof *l);
+		l->fd = fd;
+		if (lc != NULL) {
+			l->proto = lc->proto;
+			l->proxy = lc->proxy;
+		} else if (strcmp(serv, "109") == 0)
+			l->proto = PROTO_POP2;
+		else if (strcmp(serv, "110") == 0 || strcmp(serv, "995") == 0)
+			l->proto = PROTO_POP3;
+		else
+			return master_error(error_r, "socket activation: port "
+			    "%s (descriptor %d) has no listen line in %s and is "
+			    "not 109 or 110", serv, fd, cfg.path);
+		/* The accept loop never blocks in accept(). */
+		if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+		    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+			return master_error(error_r, "socket activation: "
+			    "descriptor %d: %s", fd, strerror(errno));
+		snprintf(l->name, sizeof l->name, "%s %s %s",
+		    config_proto_name(l->proto), host, serv);
+		n_listeners++;
+		log_info("listening: %s (from systemd)%s", l->name,
+		    l->proxy ? " with PROXY headers" : "");
+	}
 	return 0;
 }
 
@@ -588,6 +653,14 @@ reload(void)
 		return;
 	}
 	same = listeners_equal(&cfg, &ncfg);
+	activation_notify("RELOADING=1");
+	if (!same && n_activated > 0) {
+		/* systemd owns the sockets: a change is the .socket unit's
+		 * to make. */
+		log_warnx("reload: the listen lines changed, but the sockets "
+		    "came from systemd and are kept (change pop23d.socket)");
+		same = 1;
+	}
 	plugin_unload(&auth_plugin);
 	plugin_unload(&store_plugin);
 	auth_plugin = na;
@@ -605,6 +678,7 @@ reload(void)
 		write_port_file();
 	}
 	log_info("configuration reloaded");
+	activation_notify("READY=1");
 }
 
 static void
@@ -828,7 +902,10 @@ run_daemon(const struct options *o)
 {
 	const char *error;
 
-	log_init(cfg.syslog_facility, o->foreground, cfg.debug);
+	/* Under systemd our stderr may be the journal, which gets the
+	 * syslog lines already: log each line once. */
+	log_init(cfg.syslog_facility, o->foreground &&
+	    !activation_stderr_is_journal(), cfg.debug);
 	if (!priv_is_root())
 		log_info("not started as root: running rootless, every "
 		    "session runs as uid %ld", (long)getuid());
@@ -838,9 +915,11 @@ run_daemon(const struct options *o)
 		fatal("socketpair");
 	/* In the foreground the children do not get our stderr (the
 	 * daemon's log): their lines come to us through the relay. */
-	if (o->foreground && log_relay_init(&log_child_fd, &error) != 0)
+	if (o->foreground && !activation_stderr_is_journal() &&
+	    log_relay_init(&log_child_fd, &error) != 0)
 		fatalx("%s", error);
-	if (bind_all(&error) != 0) {
+	if ((n_activated > 0 ? adopt_activated(&error) : bind_all(&error))
+	    != 0) {
 		fprintf(stderr, "pop23d: %s\n", error);
 		return 1;
 	}
@@ -850,7 +929,9 @@ run_daemon(const struct options *o)
 	write_pid_file();
 	write_port_file();
 	log_info("pop23d %s started", PACKAGE_VERSION);
+	activation_notify("READY=1");
 	master_loop();
+	activation_notify("STOPPING=1");
 	shutdown_sessions();
 	if (cfg.pid_file[0] != '\0')
 		unlink(cfg.pid_file);
@@ -869,10 +950,21 @@ main(int argc, char *argv[])
 	 * started us (a directory on the real /, a root-only file), no
 	 * environment but PATH and TZ. */
 	priv_stdio_open();
-	priv_close_from(STDERR_FILENO + 1);
+	/* systemd's sockets (and what to tell it), before both go. */
+	if ((n_activated = activation_take(&error)) < 0) {
+		fprintf(stderr, "pop23d: %s\n", error);
+		return 1;
+	}
+	priv_close_from(n_activated > 0 ? ACTIVATION_FD_START + n_activated :
+	    STDERR_FILENO + 1);
 	priv_scrub_env();
 	if ((r = parse_options(argc, argv, &o)) >= 0)
 		return r;
+	if (o.inetd_proto != NULL && n_activated > 0) {
+		/* Accept=yes: the connection is on stdin and stdout. */
+		priv_close_from(STDERR_FILENO + 1);
+		n_activated = 0;
+	}
 	log_init(LOG_MAIL, o.foreground || o.check_only, o.debug);
 	if (load_everything(o.conf_path, &cfg, &auth_plugin, &store_plugin,
 	    &error) != 0) {
