@@ -162,7 +162,7 @@ mech_name(enum login_mech m)
  * client sent after it stays buffered.
  */
 static void
-preauth_proxy(struct client *c, int64_t deadline)
+preauth_proxy(struct client *c, enum proto proto, int64_t deadline)
 {
 	struct ipc_proxy rec;
 	struct ipc_verdict v;
@@ -198,8 +198,21 @@ preauth_proxy(struct client *c, int64_t deadline)
 	} else
 		strlcpy(rec.error, error, sizeof(rec.error));
 	if (ipc_send(c->ipc_fd, IPC_PROXY, &rec, sizeof(rec)) != 0 ||
-	    ipc_recv(c->ipc_fd, IPC_VERDICT, &v, sizeof(v), deadline) != 0 ||
-	    v.result != POP23D_OK)
+	    ipc_recv(c->ipc_fd, IPC_VERDICT, &v, sizeof(v), deadline) != 0)
+		_exit(0);
+	if (v.result == POP23D_TEMPFAIL) {
+		/* Over max_per_ip: a client told "later" tries again later
+		 * instead of asking its user for a new password (RFC 2449
+		 * [SYS/TEMP]; POP2 has only "-"). */
+		if (proto == PROTO_POP2)
+			net_printf(&c->net, "- too many connections, try "
+			    "again later\r\n");
+		else
+			net_printf(&c->net, "-ERR [SYS/TEMP] too many "
+			    "connections, try again later\r\n");
+		net_flush(&c->net);
+	}
+	if (v.result != POP23D_OK)
 		_exit(0);
 }
 
@@ -243,7 +256,7 @@ preauth_child(struct session *s, int rfd, int wfd, pid_t monitor)
 	/* The whole phase, however busy the client keeps it. */
 	net_set_deadline(&c->net, s->login_deadline);
 	if (s->master_fd != -1)
-		preauth_proxy(c, s->login_deadline);
+		preauth_proxy(c, s->proto, s->login_deadline);
 	if (s->proto == PROTO_POP3)
 		how = pop3_preauth(c);
 	else
@@ -375,6 +388,14 @@ monitor_proxy(struct session *s, int64_t deadline)
 			    real, s->peer, r == 0 ? "max_per_ip reached" :
 			    "no answer from the master");
 			strlcpy(s->peer, real, sizeof(s->peer));
+			/* The child tells the client (it owns the output). */
+			memset(&v, 0, sizeof(v));
+			v.result = POP23D_TEMPFAIL;
+			/* ... and is waited for (its end closes the
+			 * channel) before monitor_end() kills it. */
+			if (ipc_send(s->ipc_fd, IPC_VERDICT, &v, sizeof(v)) == 0)
+				(void)ipc_recv(s->ipc_fd, IPC_PROXY, &rec,
+				    sizeof(rec), deadline);
 			monitor_end(s, "refused");
 		}
 		log_info("proxy client=%s via=%s version=%u", real, s->peer,
