@@ -168,6 +168,31 @@ class Activated(p23.TestCase):
         self.assertRegex(srv.log_text(), r'port %d \(descriptor 3\) has no '
                          r'listen line' % port)
 
+    def test_journal_stderr_logs_once(self):
+        """Under systemd stderr is the journal (JOURNAL_STREAM names its
+        device and inode): pop23d -f then logs to syslog only, so the
+        journal does not get every line twice.  Here the "journal" is
+        the log file: nothing may be written to it."""
+        srv = self.server(start=False)
+        st = os.stat(srv.log_path) if os.path.exists(srv.log_path) else \
+            None
+        if st is None:
+            open(srv.log_path, 'wb').close()
+            st = os.stat(srv.log_path)
+        srv.env['JOURNAL_STREAM'] = '%d:%d' % (st.st_dev, st.st_ino)
+        srv.start()
+        c = srv.login('alice')
+        c.cmd('QUIT')
+        c.close()
+        time.sleep(0.3)
+        self.assertEqual(srv.log_text(), '')
+        # Another stream (a file that is not stderr): lines as usual.
+        srv.stop()
+        srv.env['JOURNAL_STREAM'] = '%d:%d' % (st.st_dev, st.st_ino + 1)
+        srv.start()
+        self.assertTrue(p23.wait_until(
+            lambda: 'started' in srv.log_text(), 5))
+
     def test_inetd_accept_mode(self):
         """systemd-socket-activate --inetd -a: one pop23d -i pop3 per
         connection on stdin/stdout (a .socket with Accept=yes, xinetd)."""
