@@ -416,7 +416,7 @@ monitor_proxy(struct session *s, int64_t deadline)
  * 0, or -1 if it is malformed (a FAIL, like bad credentials: with SASL the
  * bytes will be the client's own).
  */
-static int
+int
 monitor_parse(const struct ipc_login *req, char *buf, const char **user_r,
     const char **secret_r)
 {
