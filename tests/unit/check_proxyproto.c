@@ -121,7 +121,8 @@ v2(unsigned char *out, int cmd, int fam, const void *addrs, size_t alen,
 	out[13] = (unsigned char)fam;
 	out[14] = (unsigned char)(n >> 8);
 	out[15] = (unsigned char)n;
-	memcpy(out + 16, addrs, alen);
+	if (alen > 0)
+		memcpy(out + 16, addrs, alen);
 	if (tlen > 0)
 		memcpy(out + 16 + alen, tlvs, tlen);
 	return 16 + n;
