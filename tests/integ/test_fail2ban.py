@@ -103,11 +103,28 @@ class Fail2ban(p23.TestCase):
                     'client=2001:db8::7:40001\n'
                     'Dec  7 01:48:03 mx pop23d[1]: 0badc0de pop3 auth '
                     'result=tempfail user=alice method=plain '
-                    'client=192.0.2.9:40001\n')
+                    'client=192.0.2.9:40001\n'
+                    # the auth service's form of the line (Dovecot's)
+                    'Dec  7 01:48:04 mx pop23d[1]: 0badc0de pop3 auth '
+                    'failed: user=<alice>, method=PLAIN, result=fail, '
+                    'rip=192.0.2.20, lip=192.0.2.1, session=<0badc0de>\n'
+                    'Dec  7 01:48:05 mx pop23d[1]: 0badc0de pop2 auth '
+                    'failed: method=plain, result=nouser, '
+                    'rip=2001:db8::21, lip=2001:db8::1, '
+                    'session=<0badc0de>\n'
+                    'Dec  7 01:48:06 mx pop23d[1]: 0badc0de pop3 auth '
+                    'failed: user=<bob>, method=PLAIN, result=tempfail, '
+                    'rip=192.0.2.22, lip=192.0.2.1, session=<0badc0de>\n'
+                    # a user name that tries to forge the address
+                    'Dec  7 01:48:07 mx pop23d[1]: 0badc0de pop3 auth '
+                    'result=fail user=x\\x20client=10.9.9.9:1 '
+                    'method=plain client=192.0.2.23:40001\n')
         r = subprocess.run(['fail2ban-regex', '-o', 'ip', log,
                             os.path.join(fdir, 'pop23d.conf')],
                            capture_output=True, text=True, timeout=120)
-        self.assertEqual(r.stdout.split(), ['192.0.2.7', '2001:db8::7'])
+        self.assertEqual(r.stdout.split(), ['192.0.2.7', '2001:db8::7',
+                                            '192.0.2.20', '2001:db8::21',
+                                            '192.0.2.23'])
 
     def test_fail2ban_server_bans(self):
         """A real fail2ban-server on its own socket with maxretry 3 bans
