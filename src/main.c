@@ -302,7 +302,7 @@ adopt_activated(const char **error_r)
 		else
 			return master_error(error_r, "socket activation: port "
 			    "%s (descriptor %d) has no listen line in %s and is "
-			    "not 109 or 110", serv, fd, cfg.path);
+			    "not 109, 110 or 995", serv, fd, cfg.path);
 		/* The accept loop never blocks in accept(). */
 		if ((fl = fcntl(fd, F_GETFL)) == -1 ||
 		    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
