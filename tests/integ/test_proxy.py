@@ -243,6 +243,44 @@ class Proxy(p23.TestCase):
         for c in held:
             c.close()
 
+    def test_master_channel_never_in_preauth(self):
+        """The monitor's channel to the master (fd 4 of a proxy
+        listener's monitor) is closed in the pre-auth process, and the
+        monitor closes it once the header is handled."""
+        srv = self.proxy_server()
+        c = self.conn(srv)      # no header yet: both processes wait
+
+        def fds(pid):
+            out = {}
+            try:
+                for f in os.listdir('/proc/%d/fd' % pid):
+                    try:
+                        out[int(f)] = os.readlink('/proc/%d/fd/%s'
+                                                  % (pid, f))
+                    except OSError:
+                        pass
+            except OSError:
+                pass
+            return out
+
+        def roles():
+            kids = srv.sessions()
+            mon = [k for k in kids if (p23.proc_stat(k) or (0,))[0] ==
+                   srv.pid]
+            pre = [k for k in kids if mon and
+                   (p23.proc_stat(k) or (0,))[0] == mon[0]]
+            return (mon[0], pre[0]) if mon and pre else None
+        r = p23.wait_until(roles, 5)
+        self.assertTrue(r, 'no monitor and pre-auth process')
+        mon, pre = r
+        chan = p23.wait_until(lambda: fds(mon).get(4), 5)
+        self.assertTrue(chan and chan.startswith('socket:'), chan)
+        self.assertNotIn(chan, fds(pre).values())
+        c.send(v2_inet('192.0.2.60', 42001))
+        self.assertOK(c.line())
+        self.assertTrue(p23.wait_until(lambda: 4 not in fds(mon), 5),
+                        'the monitor still holds the channel')
+
     def test_config_needs_trusted(self):
         srv = self.server(start=False)
         text = srv.config_text().replace('listen = pop3 127.0.0.1:0',
