@@ -12,12 +12,17 @@
  *   ... FAIL: the child answers the client and may try again ...
  *   OK:  IPC_HANDOVER {input}     ->     takes over the connection
  *
- * Reserved for SASL (AUTH, RFC 5034; not written yet): a verdict of
- * POP23D_CONTINUE carries a challenge, and the child answers with an
- * IPC_LOGIN_STEP record holding the client's decoded response; the
- * monitor answers that with another verdict.  Neither is sent yet (no
- * mechanism needs a second round), so IPC_LOGIN_STEP has no record
- * layout here.
+ * SASL (AUTH, RFC 5034): a verdict of POP23D_CONTINUE carries a challenge,
+ * and the child answers with an IPC_LOGIN_STEP record holding the
+ * client's decoded response (or a cancel); the monitor answers that with
+ * another verdict, until one is not CONTINUE.
+ *
+ * A login record whose mechanism is LOGIN_MECH_LIST is no check: the
+ * monitor answers it with an OK verdict whose challenge holds the SASL
+ * mechanism list (for CAPA and a bare AUTH).
+ *
+ * The monitor and the auth service (authsvc.h) use the same framing with
+ * IPC_AUTH_REQ and IPC_AUTH_REPLY.
  */
 #ifndef POP23D_IPC_H
 #define POP23D_IPC_H
@@ -31,10 +36,13 @@ enum ipc_type {
 	IPC_VERDICT = 2,	/* monitor -> child: struct ipc_verdict */
 	IPC_HANDOVER = 3,	/* child -> monitor after an OK verdict:
 				 * struct ipc_handover */
-	/* IPC_LOGIN_STEP = 4: reserved, see above */
+	IPC_LOGIN_STEP = 4,	/* child -> monitor after CONTINUE:
+				 * struct ipc_login_step */
 	IPC_PROXY = 5,		/* child -> monitor, first, on a "proxy"
 				 * listener: struct ipc_proxy; answered by
 				 * IPC_VERDICT (OK: go on to the greeting) */
+	IPC_AUTH_REQ = 16,	/* monitor -> auth service (authsvc.h) */
+	IPC_AUTH_REPLY = 17,	/* auth service -> monitor */
 };
 
 /* The text of a refused PROXY header, for the monitor's log line. */
@@ -61,14 +69,34 @@ struct ipc_proxy {
 #define IPC_LOGIN_DATA_MAX	(IPC_USER_MAX * 2 + IPC_SECRET_MAX + 2)
 /* A SASL challenge (POP23D_CONTINUE), before base64. */
 #define IPC_CHALLENGE_MAX	512
+/*
+ * A SASL response line from the client, in base64 characters: the whole
+ * input buffer (INPUT_BUF_MAX, 2048) less its CRLF, rounded down to a
+ * multiple of 4.  RFC 5034 sets no limit on these lines; every mechanism
+ * offered here (PLAIN, LOGIN, CRAM-MD5, DIGEST-MD5, SCRAM) answers in
+ * well under 1 KiB, a GSSAPI token with a large Kerberos PAC may not fit
+ * (doc/DESIGN.md section 4).
+ */
+#define SASL_LINE_MAX		2044
+/* One decoded SASL response. */
+#define IPC_STEP_MAX		(3 * SASL_LINE_MAX / 4)
 /* Input the client pipelined after its login command: the whole input
  * buffer (INPUT_BUF_MAX) fits. */
 #define IPC_LEFTOVER_MAX	4096
 
 struct ipc_login {
 	uint32_t mech;			/* enum login_mech */
+	/* What the child knows of the connection (login_plaintext_ok(),
+	 * TLS): it holds the plaintext anyway, so it is believed here. */
+	uint32_t secured, plaintext_ok;
 	uint32_t len;			/* octets of data in use */
 	unsigned char data[IPC_LOGIN_DATA_MAX];
+};
+
+struct ipc_login_step {
+	uint32_t cancel;		/* the client sent "*" */
+	uint32_t len;
+	unsigned char data[IPC_STEP_MAX];
 };
 
 struct ipc_verdict {

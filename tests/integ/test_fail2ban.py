@@ -65,10 +65,12 @@ class Fail2ban(p23.TestCase):
             self.assertOK(g.login('bob', 'bobpw'))
             g.cmd('QUIT')
         # the monitors' lines are in the log
+        # (the auth service's form of the line, or the older one)
         ok = p23.wait_until(lambda: len(re.findall(
-            r'auth result=\w+ user=\S+ method=\S+ client=127\.0\.0\.2:',
-            srv.log_text())) >= n and srv.log_text().count(
-            'login result=ok') >= 2, 10)
+            r'auth failed: (?:user=<[^>]*>, )?method=\S+, result=\w+, '
+            r'rip=127\.0\.0\.2,|auth result=\w+ user=\S+ method=\S+ '
+            r'client=127\.0\.0\.2:', srv.log_text())) >= n and
+            srv.log_text().count('login result=ok') >= 2, 10)
         self.assertTrue(ok, 'failures not logged')
         return n
 

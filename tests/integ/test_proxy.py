@@ -110,8 +110,11 @@ class Proxy(p23.TestCase):
         self.assertOK(c.cmd('PASS alicepw'))
         self.assertOK(c.cmd('STAT'))
         c.cmd('QUIT')
-        self.wait_log(srv, r'auth result=fail user=alice method=plain '
-                      r'client=192\.0\.2\.7:40001')
+        # the failed-login line (the auth service's form, or the older
+        # one) names the real client
+        self.wait_log(srv, r'auth failed: user=<alice>, method=\S+, '
+                      r'result=fail, rip=192\.0\.2\.7,|auth result=fail '
+                      r'user=alice method=plain client=192\.0\.2\.7:40001')
         self.wait_log(srv, r'login result=ok client=192\.0\.2\.7:40001')
         self.wait_log(srv, r'proxy client=192\.0\.2\.7:40001 '
                       r'via=127\.0\.0\.1:\d+ version=1')
