@@ -625,7 +625,8 @@ start_authsvc(void)
 	}
 	set_signals(SIG_DFL);
 	log_close();
-	if ((fd = priv_child_fds(auth_listen_fd, log_child_fd, &error)) == -1) {
+	if ((fd = priv_child_fds(auth_listen_fd, log_child_fd, -1,
+	    &error)) == -1) {
 		log_init(cfg.syslog_facility, -1, cfg.debug);
 		fatalx("%s", error);
 	}
