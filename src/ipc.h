@@ -105,9 +105,15 @@ struct ipc_verdict {
 	unsigned char challenge[IPC_CHALLENGE_MAX];
 };
 
+/* ipc_handover.flags: the client sent UTF8 (RFC 6856).  A claim of the
+ * client's, not a privilege: it only lets the session send 8-bit
+ * headers as they are stored.  Other bits: a bad record. */
+#define IPC_HANDOVER_UTF8	0x1u
+
 struct ipc_handover {
 	uint32_t len;
 	unsigned char input[IPC_LEFTOVER_MAX];
+	uint32_t flags;			/* IPC_HANDOVER_* */
 };
 
 /* Send one record.  0 or -1. */

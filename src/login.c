@@ -259,6 +259,7 @@ login_handover(struct client *c)
 		return -1;	/* cannot happen: the input buffer is smaller */
 	memcpy(h->input, input, len);
 	h->len = (uint32_t)len;
+	h->flags = c->utf8 ? IPC_HANDOVER_UTF8 : 0;
 	rc = ipc_send(c->ipc_fd, IPC_HANDOVER, h, sizeof(*h));
 	explicit_bzero(h, sizeof(*h));
 	free(h);
