@@ -34,4 +34,14 @@ void addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
 int addr_same_prefix(const struct addr *a, const struct addr *b,
     int prefix4, int prefix6);
 
+/*
+ * Parse a network "ADDRESS/BITS" or a single "ADDRESS" (IPv4 a.b.c.d or
+ * IPv6, BITS 0..32 or 0..128; a single address is a /32 or /128) into *A
+ * and *BITS_R.  An IPv4-mapped IPv6 network becomes IPv4.  0, or -1 if
+ * TEXT is not one.  For the trusted proxies of pop23d.conf.
+ */
+int addr_parse_net(const char *text, struct addr *a, int *bits_r);
+/* 1 if A lies in the network NET/BITS (addr_parse_net()), else 0. */
+int addr_in_net(const struct addr *a, const struct addr *net, int bits);
+
 #endif

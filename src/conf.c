@@ -151,7 +151,33 @@ conf_copy(char *dst, size_t sz, const char *v)
 	return strlcpy(dst, v, sz) >= sz ? -1 : 0;
 }
 
-/* "pop3 127.0.0.1:110", "pop2 [::1]:109", "pop3 *:110" */
+/* The words after "ADDRESS:PORT" (each after one or more spaces):
+ * "proxy" (a PROXY header first). */
+static int
+conf_listen_options(const char *v, struct listener_conf *l)
+{
+	char word[32];
+	size_t n;
+
+	for (;;) {
+		while (*v == ' ')
+			v++;
+		if (*v == '\0')
+			return 0;
+		n = strcspn(v, " ");
+		if (n >= sizeof word)
+			return -1;
+		memcpy(word, v, n);
+		word[n] = '\0';
+		v += n;
+		if (strcmp(word, "proxy") == 0)
+			l->proxy = 1;
+		else
+			return -1;
+	}
+}
+
+/* "pop3 127.0.0.1:110", "pop2 [::1]:109", "pop3 *:110", then options */
 static int
 conf_parse_listen(const char *v, struct listener_conf *l)
 {
@@ -193,11 +219,21 @@ conf_parse_listen(const char *v, struct listener_conf *l)
 	if (strchr(l->host, ' ') != NULL)
 		return -1;
 	{
+		char pbuf[sizeof l->port];
+		const char *opt = strchr(colon + 1, ' ');
+		size_t plen = opt != NULL ? (size_t)(opt - colon - 1) :
+		    strlen(colon + 1);
 		int port;
 
-		if (conf_parse_int(colon + 1, 0, 65535, &port) != 0)
+		if (plen >= sizeof pbuf)
+			return -1;
+		memcpy(pbuf, colon + 1, plen);
+		pbuf[plen] = '\0';
+		if (conf_parse_int(pbuf, 0, 65535, &port) != 0)
 			return -1;
 		snprintf(l->port, sizeof l->port, "%d", port);
+		if (opt != NULL && conf_listen_options(opt, l) != 0)
+			return -1;
 	}
 	return 0;
 }
@@ -413,6 +449,42 @@ conf_str_key(struct conf_parse_ctx *ctx, const char *name, const char *value)
 	return 0;
 }
 
+/* proxy_trusted: networks, separated by spaces or commas; each line
+ * adds to the list. */
+static void
+conf_proxy_trusted(struct conf_parse_ctx *ctx, const char *v)
+{
+	struct config *cfg = ctx->cfg;
+	char net[64];
+	size_t n;
+
+	for (;;) {
+		v += strspn(v, " ,");
+		if (*v == '\0')
+			return;
+		n = strcspn(v, " ,");
+		if (n >= sizeof net) {
+			conf_fail(ctx, "proxy_trusted: not a network: %.*s",
+			    (int)n, v);
+			return;
+		}
+		memcpy(net, v, n);
+		net[n] = '\0';
+		v += n;
+		if (cfg->n_proxy_nets >= CONF_PROXY_NETS_MAX) {
+			conf_fail(ctx, "proxy_trusted: more than %d networks",
+			    CONF_PROXY_NETS_MAX);
+			return;
+		}
+		if (addr_parse_net(net, &cfg->proxy_nets[cfg->n_proxy_nets],
+		    &cfg->proxy_bits[cfg->n_proxy_nets]) != 0) {
+			conf_fail(ctx, "proxy_trusted: not a network: %s", net);
+			return;
+		}
+		cfg->n_proxy_nets++;
+	}
+}
+
 /* The keys with a syntax of their own: as conf_int_key(). */
 static int
 conf_other_key(struct conf_parse_ctx *ctx, const char *name,
@@ -433,11 +505,15 @@ conf_other_key(struct conf_parse_ctx *ctx, const char *name,
 		memset(l, 0, sizeof *l);
 		if (conf_parse_listen(value, l) != 0) {
 			conf_fail(ctx, "listen: expected \"pop3|pop2 "
-			    "ADDRESS:PORT\", got \"%s\"", value);
+			    "ADDRESS:PORT [proxy]\", got \"%s\"", value);
 			return 1;
 		}
 		l->line = ctx->line;
 		cfg->n_listeners++;
+		return 1;
+	}
+	if (strcmp(name, "proxy_trusted") == 0) {
+		conf_proxy_trusted(ctx, value);
 		return 1;
 	}
 	if (strcmp(name, "apop") == 0 || strcmp(name, "last") == 0 ||
@@ -607,6 +683,7 @@ config_load(const char *path, struct config *cfg, const char **error_r)
 	struct conf_parse_ctx ctx;
 	struct conf_reader rd;
 	const char *e;
+	size_t i;
 	int line;
 
 	config_defaults(cfg);
@@ -635,6 +712,13 @@ config_load(const char *path, struct config *cfg, const char **error_r)
 		config_free(cfg);
 		return conf_error(error_r, "%s: no \"listen\" line", path);
 	}
+	for (i = 0; i < cfg->n_listeners; i++)
+		if (cfg->listeners[i].proxy && cfg->n_proxy_nets == 0) {
+			line = cfg->listeners[i].line;
+			config_free(cfg);
+			return conf_error(error_r, "%s:%d: listen ... proxy: no "
+			    "proxy_trusted networks are set", path, line);
+		}
 	return 0;
 }
 
@@ -663,4 +747,15 @@ config_plugin_get(const struct config *cfg, const char *section,
 			return ps->value;
 	}
 	return NULL;
+}
+
+int
+config_proxy_trusted(const struct config *cfg, const struct addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_proxy_nets; i++)
+		if (addr_in_net(a, &cfg->proxy_nets[i], cfg->proxy_bits[i]))
+			return 1;
+	return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <limits.h>
 #include <sys/types.h>
+#include "addr.h"
 #include "defaults.h"
 
 enum proto {
@@ -25,6 +26,9 @@ enum proto {
 #define CONF_SHUTDOWN_TIMEOUT_MAX	3600	/* an hour */
 #define CONF_EXPIRE_DAYS_MAX		36500	/* a hundred years */
 
+/* Networks in proxy_trusted: a handful of load balancers. */
+#define CONF_PROXY_NETS_MAX		16
+
 /* Plugin and user names in the file; host names (RFC 1035: 255). */
 #define CONF_NAME_MAX	64
 #define CONF_HOST_MAX	256
@@ -35,6 +39,8 @@ struct listener_conf {
 	enum proto proto;
 	char host[CONF_HOST_MAX];	/* numeric address, name; "*": any */
 	char port[16];
+	int proxy;		/* "proxy": a PROXY header (v1 or v2) comes
+				 * first, from a proxy_trusted address */
 	int line;		/* config line, for messages */
 };
 
@@ -109,6 +115,11 @@ struct config {
 	int syslog_facility;
 	int debug;
 
+	/* proxy_trusted: who may send a PROXY header (pop23d.conf(5)) */
+	struct addr proxy_nets[CONF_PROXY_NETS_MAX];
+	int proxy_bits[CONF_PROXY_NETS_MAX];
+	size_t n_proxy_nets;
+
 	struct plugin_setting *plugin_settings;
 	size_t n_plugin_settings;
 };
@@ -133,5 +144,7 @@ void config_free(struct config *cfg);
 const char *config_plugin_get(const struct config *cfg, const char *section,
     const char *key);
 const char *config_proto_name(enum proto p);
+/* 1 if A is in one of the proxy_trusted networks, else 0. */
+int config_proxy_trusted(const struct config *cfg, const struct addr *a);
 
 #endif

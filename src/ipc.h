@@ -27,6 +27,7 @@
 #ifndef POP23D_IPC_H
 #define POP23D_IPC_H
 
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,8 +38,26 @@ enum ipc_type {
 				 * struct ipc_handover */
 	IPC_LOGIN_STEP = 4,	/* child -> monitor after CONTINUE:
 				 * struct ipc_login_step */
+	IPC_PROXY = 5,		/* child -> monitor, first, on a "proxy"
+				 * listener: struct ipc_proxy; answered by
+				 * IPC_VERDICT (OK: go on to the greeting) */
 	IPC_AUTH_REQ = 16,	/* monitor -> auth service (authsvc.h) */
 	IPC_AUTH_REPLY = 17,	/* auth service -> monitor */
+};
+
+/* The text of a refused PROXY header, for the monitor's log line. */
+#define IPC_PROXY_ERROR_MAX	96
+
+/* The PROXY header as the pre-auth child parsed it (proxyproto.h).  The
+ * monitor checks the families and lengths before it believes it. */
+struct ipc_proxy {
+	uint32_t ok;			/* 1: a valid header */
+	uint32_t version;		/* 1 or 2 */
+	uint32_t local;			/* no client address: keep the
+					 * connection's own */
+	uint32_t src_len;		/* octets of src in use */
+	struct sockaddr_storage src;	/* the real client */
+	char error[IPC_PROXY_ERROR_MAX]; /* ok == 0: why */
 };
 
 /* A user name or a secret (password, APOP digest): RFC 1939 arguments

@@ -35,12 +35,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "activation.h"
 #include "addr.h"
 #include "authc.h"
 #include "authsvc.h"
 #include "compat.h"
 #include "conf.h"
 #include "log.h"
+#include "peerchan.h"
 #include "plugin.h"
 #include "priv.h"
 #include "session.h"
@@ -73,6 +75,7 @@
 struct listener {
 	int fd;
 	enum proto proto;
+	int proxy;			/* a PROXY header comes first */
 	char name[SOCKET_NAME_MAX];	/* "pop3 127.0.0.1 110" for logs */
 };
 
@@ -97,6 +100,12 @@ static struct child *children;
 static size_t n_children;
 static volatile sig_atomic_t got_term, got_hup, got_chld;
 static int sig_pipe[2] = { -1, -1 };
+/* The monitors of "proxy" listeners tell us their real client here
+ * (peerchan.h): [0] ours, [1] theirs. */
+static int peer_chan[2] = { -1, -1 };
+/* Sockets systemd passed (socket activation), from ACTIVATION_FD_START
+ * on; 0: we bind the listen lines ourselves. */
+static int n_activated;
 /* -f: the children's end of the log relay (their stderr), else -1. */
 static int log_child_fd = -1;
 /* The error text of the last failed call in this file; valid until the
@@ -284,6 +293,7 @@ bind_one(const struct listener_conf *lc, const char **error_r)
 		l = &listeners[n_listeners++];
 		l->fd = fd;
 		l->proto = lc->proto;
+		l->proxy = lc->proxy;
 		if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
 		    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host,
 		    serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
@@ -298,6 +308,67 @@ bind_one(const struct listener_conf *lc, const char **error_r)
 	if (bound == 0)
 		return master_error(error_r, "%s:%d: listen %s:%s: no usable "
 		    "address", cfg.path, lc->line, lc->host, lc->port);
+	return 0;
+}
+
+/*
+ * Socket activation: serve the sockets systemd passed instead of binding.
+ * Each takes the protocol and options of the listen line with its port,
+ * else the protocol of its well-known port (109 POP2, 110 and 995 POP3).
+ */
+static int
+adopt_activated(const char **error_r)
+{
+	int i;
+
+	for (i = 0; i < n_activated; i++) {
+		int fd = ACTIVATION_FD_START + i, fl;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		char host[PEER_HOST_MAX] = "?", serv[PEER_SERV_MAX] = "?";
+		const struct listener_conf *lc = NULL;
+		struct listener *l;
+		size_t j;
+
+		if (!activation_is_tcp_listener(fd))
+			return master_error(error_r, "socket activation: "
+			    "descriptor %d is not a listening TCP socket", fd);
+		if (n_listeners >= sizeof listeners / sizeof listeners[0])
+			return master_error(error_r, "socket activation: more "
+			    "than %d sockets", MAX_SOCKETS);
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+		    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host,
+		    serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+			return master_error(error_r, "socket activation: "
+			    "descriptor %d: no address", fd);
+		for (j = 0; j < cfg.n_listeners && lc == NULL; j++)
+			if (strcmp(cfg.listeners[j].port, serv) == 0)
+				lc = &cfg.listeners[j];
+		l = &listeners[n_listeners];
+		memset(l, 0, sizeof *l);
+		l->fd = fd;
+		if (lc != NULL) {
+			l->proto = lc->proto;
+			l->proxy = lc->proxy;
+		} else if (strcmp(serv, "109") == 0)
+			l->proto = PROTO_POP2;
+		else if (strcmp(serv, "110") == 0 || strcmp(serv, "995") == 0)
+			l->proto = PROTO_POP3;
+		else
+			return master_error(error_r, "socket activation: port "
+			    "%s (descriptor %d) has no listen line in %s and is "
+			    "not 109, 110 or 995", serv, fd, cfg.path);
+		/* The accept loop never blocks in accept(). */
+		if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+		    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+			return master_error(error_r, "socket activation: "
+			    "descriptor %d: %s", fd, strerror(errno));
+		snprintf(l->name, sizeof l->name, "%s %s %s",
+		    config_proto_name(l->proto), host, serv);
+		n_listeners++;
+		log_info("listening: %s (from systemd)%s", l->name,
+		    l->proxy ? " with PROXY headers" : "");
+	}
 	return 0;
 }
 
@@ -492,13 +563,14 @@ start_monitor(int fd, const struct listener *l, const char *peer)
 
 	set_signals(SIG_DFL);
 	log_close();
-	if ((fd = priv_child_fds(fd, log_child_fd, &error)) == -1) {
+	if ((fd = priv_child_fds(fd, log_child_fd, l->proxy ? peer_chan[1] :
+	    -1, &error)) == -1) {
 		log_init(cfg.syslog_facility, -1, cfg.debug);
 		fatalx("%s", error);
 	}
 	log_init(cfg.syslog_facility, -1, cfg.debug);
 	session_run(fd, fd, &cfg, l->proto, &auth_plugin, &store_plugin,
-	    peer);
+	    peer, l->proxy ? PRIV_MASTER_FD : -1);
 }
 
 /*
@@ -553,7 +625,8 @@ start_authsvc(void)
 	}
 	set_signals(SIG_DFL);
 	log_close();
-	if ((fd = priv_child_fds(auth_listen_fd, log_child_fd, &error)) == -1) {
+	if ((fd = priv_child_fds(auth_listen_fd, log_child_fd, -1,
+	    &error)) == -1) {
 		log_init(cfg.syslog_facility, -1, cfg.debug);
 		fatalx("%s", error);
 	}
@@ -620,7 +693,14 @@ handle_accept(struct listener *l)
 	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, serv,
 	    sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
 	addr_from_sockaddr((struct sockaddr *)&ss, sl, &a);
-	if ((why = over_limit(&a)) != NULL) {
+	/* From a trusted proxy, max_per_ip waits for the real client
+	 * (handle_peer()); the proxy's own address is not the client's. */
+	if (l->proxy && config_proxy_trusted(&cfg, &a))
+		why = n_children >= (size_t)cfg.max_sessions ?
+		    "max_sessions reached" : NULL;
+	else
+		why = over_limit(&a);
+	if (why != NULL) {
 		/* Rate-limited: a flood must not flood the log. */
 		if (time(NULL) != last_warn) {
 			last_warn = time(NULL);
@@ -645,6 +725,41 @@ handle_accept(struct listener *l)
 	track_child(pid, &a);
 }
 
+/*
+ * A monitor of a "proxy" listener names its real client: count the
+ * connection under that address from now on, and answer whether it is
+ * within max_per_ip.
+ */
+static void
+handle_peer(void)
+{
+	static time_t last_warn;
+	struct addr a;
+	pid_t pid;
+	size_t i, n;
+	int reply, ok = 0;
+
+	if (peerchan_recv(peer_chan[0], &pid, &a, &reply) != 0)
+		return;
+	for (i = 0; i < n_children; i++)
+		if (children[i].pid == pid)
+			break;
+	if (i < n_children) {
+		children[i].addr = a;
+		/* count_from() counts this connection too. */
+		n = count_from(&a);
+		ok = n <= (size_t)cfg.max_per_ip;
+		if (!ok && time(NULL) != last_warn) {
+			last_warn = time(NULL);
+			log_warnx("proxied connection (pid %ld) refused: "
+			    "max_per_ip reached for its /%d", (long)pid,
+			    a.family == AF_INET6 ? cfg.per_ip_prefix6 :
+			    cfg.per_ip_prefix4);
+		}
+	}
+	peerchan_answer(reply, ok);
+}
+
 static int
 listeners_equal(const struct config *a, const struct config *b)
 {
@@ -654,6 +769,7 @@ listeners_equal(const struct config *a, const struct config *b)
 		return 0;
 	for (i = 0; i < a->n_listeners; i++)
 		if (a->listeners[i].proto != b->listeners[i].proto ||
+		    a->listeners[i].proxy != b->listeners[i].proxy ||
 		    strcmp(a->listeners[i].host, b->listeners[i].host) != 0 ||
 		    strcmp(a->listeners[i].port, b->listeners[i].port) != 0)
 			return 0;
@@ -700,6 +816,14 @@ reload(void)
 		return;
 	}
 	same = listeners_equal(&cfg, &ncfg);
+	activation_notify("RELOADING=1");
+	if (!same && n_activated > 0) {
+		/* systemd owns the sockets: a change is the .socket unit's
+		 * to make. */
+		log_warnx("reload: the listen lines changed, but the sockets "
+		    "came from systemd and are kept (change pop23d.socket)");
+		same = 1;
+	}
 	plugin_unload(&auth_plugin);
 	plugin_unload(&store_plugin);
 	auth_plugin = na;
@@ -720,6 +844,7 @@ reload(void)
 		write_port_file();
 	}
 	log_info("configuration reloaded");
+	activation_notify("READY=1");
 }
 
 static void
@@ -840,7 +965,7 @@ inetd_session(const char *proto_name)
 	signal(SIGPIPE, SIG_IGN);
 	inetd_authsvc();
 	session_run(STDIN_FILENO, STDOUT_FILENO, &cfg, proto, &auth_plugin,
-	    &store_plugin, peer);
+	    &store_plugin, peer, -1);
 }
 
 /* Drain the signal pipe after poll() said it is readable. */
@@ -853,10 +978,12 @@ drain_sig_pipe(void)
 		;
 }
 
-/* pfd[] slots before the listeners: the signal pipe, the log relay. */
+/* pfd[] slots before the listeners: the signal pipe, the log relay,
+ * the monitors' address channel. */
 #define POLL_SIG	0
 #define POLL_RELAY	1
-#define POLL_FIXED	2
+#define POLL_PEER	2
+#define POLL_FIXED	3
 
 /* The accept loop, until SIGTERM or SIGINT. */
 static void
@@ -879,6 +1006,8 @@ master_loop(void)
 		pfd[POLL_SIG].events = POLLIN;
 		pfd[POLL_RELAY].fd = log_relay_fd();	/* -1: ignored */
 		pfd[POLL_RELAY].events = POLLIN;
+		pfd[POLL_PEER].fd = peer_chan[0];
+		pfd[POLL_PEER].events = POLLIN;
 		for (i = 0; i < n_listeners; i++) {
 			pfd[i + POLL_FIXED].fd = listeners[i].fd;
 			pfd[i + POLL_FIXED].events = POLLIN;
@@ -894,6 +1023,8 @@ master_loop(void)
 			got_chld = 0;
 			reap_children();
 		}
+		if (n > 0 && (pfd[POLL_PEER].revents & POLLIN))
+			handle_peer();
 		if (got_term)
 			break;
 		if (got_hup) {
@@ -967,17 +1098,24 @@ run_daemon(const struct options *o)
 {
 	const char *error;
 
-	log_init(cfg.syslog_facility, o->foreground, cfg.debug);
+	/* Under systemd our stderr may be the journal, which gets the
+	 * syslog lines already: log each line once. */
+	log_init(cfg.syslog_facility, o->foreground &&
+	    !activation_stderr_is_journal(), cfg.debug);
 	if (!priv_is_root())
 		log_info("not started as root: running rootless, every "
 		    "session runs as uid %ld", (long)getuid());
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
 		fatal("pipe");
+	if (peerchan_open(peer_chan) != 0)
+		fatal("socketpair");
 	/* In the foreground the children do not get our stderr (the
 	 * daemon's log): their lines come to us through the relay. */
-	if (o->foreground && log_relay_init(&log_child_fd, &error) != 0)
+	if (o->foreground && !activation_stderr_is_journal() &&
+	    log_relay_init(&log_child_fd, &error) != 0)
 		fatalx("%s", error);
-	if (bind_all(&error) != 0) {
+	if ((n_activated > 0 ? adopt_activated(&error) : bind_all(&error))
+	    != 0) {
 		fprintf(stderr, "pop23d: %s\n", error);
 		return 1;
 	}
@@ -988,7 +1126,9 @@ run_daemon(const struct options *o)
 	write_pid_file();
 	write_port_file();
 	log_info("pop23d %s started", PACKAGE_VERSION);
+	activation_notify("READY=1");
 	master_loop();
+	activation_notify("STOPPING=1");
 	shutdown_sessions();
 	stop_authsvc();
 	if (cfg.pid_file[0] != '\0')
@@ -1008,10 +1148,21 @@ main(int argc, char *argv[])
 	 * started us (a directory on the real /, a root-only file), no
 	 * environment but PATH and TZ. */
 	priv_stdio_open();
-	priv_close_from(STDERR_FILENO + 1);
+	/* systemd's sockets (and what to tell it), before both go. */
+	if ((n_activated = activation_take(&error)) < 0) {
+		fprintf(stderr, "pop23d: %s\n", error);
+		return 1;
+	}
+	priv_close_from(n_activated > 0 ? ACTIVATION_FD_START + n_activated :
+	    STDERR_FILENO + 1);
 	priv_scrub_env();
 	if ((r = parse_options(argc, argv, &o)) >= 0)
 		return r;
+	if (o.inetd_proto != NULL && n_activated > 0) {
+		/* Accept=yes: the connection is on stdin and stdout. */
+		priv_close_from(STDERR_FILENO + 1);
+		n_activated = 0;
+	}
 	log_init(LOG_MAIL, o.foreground || o.check_only, o.debug);
 	if (load_everything(o.conf_path, &cfg, &auth_plugin, &store_plugin,
 	    &error) != 0) {

@@ -212,6 +212,60 @@ net_readline(struct net *n, char *line, size_t maxlen, size_t *len_r,
 	}
 }
 
+enum net_status
+net_read_raw(struct net *n, size_t want)
+{
+	struct buf *in = &n->in;
+	struct pollfd pfd;
+	size_t room;
+	ssize_t r;
+
+	if (want > in->max) {
+		errno = EMSGSIZE;
+		return NET_ERROR;
+	}
+	while (in->len < want) {
+		if (net_flush(n) == -1)
+			return NET_ERROR;
+		if (deadline_passed(n->deadline))
+			return NET_EXPIRED;
+		pfd.fd = n->rfd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		r = poll(&pfd, 1, deadline_poll_ms(n->deadline));
+		if (r == -1 && errno != EINTR)
+			return NET_ERROR;
+		if (r <= 0)
+			continue;
+		/* What is there, up to the bound: bytes past the header
+		 * stay buffered for net_readline(). */
+		room = in->max - in->len;
+		if (room > NET_READ_CHUNK)
+			room = NET_READ_CHUNK;
+		if (buf_reserve(in, room) == -1) {
+			errno = ENOMEM;
+			return NET_ERROR;
+		}
+		r = read(n->rfd, in->data + in->len, room);
+		if (r == -1) {
+			if (errno == EINTR || errno == EAGAIN ||
+			    errno == EWOULDBLOCK)
+				continue;
+			return NET_ERROR;
+		}
+		if (r == 0)
+			return NET_EOF;
+		in->len += (size_t)r;
+	}
+	return NET_LINE;
+}
+
+void
+net_consume(struct net *n, size_t len)
+{
+	buf_consume(&n->in, len < n->in.len ? len : n->in.len);
+}
+
 int
 net_line_pending(const struct net *n)
 {

@@ -70,6 +70,16 @@ int net_preload(struct net *n, const void *p, size_t len);
  */
 enum net_status net_readline(struct net *n, char *line, size_t maxlen,
     size_t *len_r, int timeout_s);
+/*
+ * Read until at least WANT octets (at most the input bound) are buffered,
+ * whatever they are: for a binary header before the first line (the
+ * PROXY protocol).  Bounded by the deadline only.  NET_LINE once they
+ * are there, else NET_EOF, NET_EXPIRED or NET_ERROR.  The octets are
+ * then at net_pending() and are dropped with net_consume().
+ */
+enum net_status net_read_raw(struct net *n, size_t want);
+/* Drop the first LEN buffered octets (at most what is buffered). */
+void net_consume(struct net *n, size_t len);
 /* Non-zero if a complete line is already buffered. */
 int net_line_pending(const struct net *n);
 /* Queue bytes for the client.  0, or -1 if the connection failed. */

@@ -141,9 +141,10 @@ priv_scrub_env(void)
 }
 
 int
-priv_child_fds(int client_fd, int log_fd, const char **error_r)
+priv_child_fds(int client_fd, int log_fd, int master_fd,
+    const char **error_r)
 {
-	int nul;
+	int nul, m = -1;
 
 	if ((nul = open(_PATH_DEVNULL, O_RDWR | O_CLOEXEC)) == -1)
 		return priv_error(error_r, "%s: %s", _PATH_DEVNULL,
@@ -153,9 +154,20 @@ priv_child_fds(int client_fd, int log_fd, const char **error_r)
 	if (dup2(log_fd != -1 ? log_fd : nul, STDERR_FILENO) == -1 ||
 	    dup2(nul, STDIN_FILENO) == -1 || dup2(nul, STDOUT_FILENO) == -1)
 		return priv_error(error_r, "dup2: %s", strerror(errno));
+	/* Out of the way first: it may sit on PRIV_CLIENT_FD. */
+	if (master_fd != -1 && (m = fcntl(master_fd, F_DUPFD_CLOEXEC,
+	    PRIV_MASTER_FD + 1)) == -1)
+		return priv_error(error_r, "fcntl: %s", strerror(errno));
 	if (client_fd != PRIV_CLIENT_FD &&
 	    dup2(client_fd, PRIV_CLIENT_FD) == -1)
 		return priv_error(error_r, "dup2: %s", strerror(errno));
+	if (m != -1) {
+		if (dup3(m, PRIV_MASTER_FD, O_CLOEXEC) == -1)
+			return priv_error(error_r, "dup3: %s",
+			    strerror(errno));
+		priv_close_from(PRIV_MASTER_FD + 1);
+		return PRIV_CLIENT_FD;
+	}
 	priv_close_from(PRIV_CLIENT_FD + 1);
 	return PRIV_CLIENT_FD;
 }

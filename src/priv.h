@@ -24,6 +24,9 @@ int priv_drop(uid_t uid, gid_t gid, const char *chroot_dir);
 
 /* Where a connection's processes find the client socket. */
 #define PRIV_CLIENT_FD	3
+/* ... and a monitor of a "proxy" listener its channel to the master
+ * (peerchan.h). */
+#define PRIV_MASTER_FD	4
 
 /* Make sure descriptors 0, 1 and 2 are open (on /dev/null if they were
  * closed), so no socket or file the daemon opens lands on one of them. */
@@ -41,8 +44,10 @@ void priv_scrub_env(void);
  * client socket CLIENT_FD moved to PRIV_CLIENT_FD, and every descriptor
  * above that closed.  (Call closelog() before and log_init() after: the
  * syslog socket is closed too.)  PRIV_CLIENT_FD, or -1.
+ * MASTER_FD, if not -1, is kept as PRIV_MASTER_FD.
  */
-int priv_child_fds(int client_fd, int log_fd, const char **error_r);
+int priv_child_fds(int client_fd, int log_fd, int master_fd,
+    const char **error_r);
 
 /*
  * The pre-auth child, right after priv_drop() (and PR_SET_PDEATHSIG):

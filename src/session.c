@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <errno.h>
 #include <malloc.h>
+#include <netdb.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "authc.h"
 #include "client.h"
 #include "compat.h"
@@ -41,11 +43,13 @@
 #include "ipc.h"
 #include "log.h"
 #include "login.h"
+#include "peerchan.h"
 #include "plugin.h"
 #include "pop2.h"
 #include "pop3.h"
 #include "priv.h"
 #include "proto.h"
+#include "proxyproto.h"
 #include "session.h"
 
 /* The session id: 4 random octets in hex, in every log line. */
@@ -66,6 +70,8 @@ struct session {
 	char apop_challenge[300];	/* "<...@host>", "" if APOP is off */
 	int64_t login_deadline;		/* end of the AUTHORIZATION phase */
 	struct client client;		/* what the front ends get */
+	int master_fd;			/* -1, or a "proxy" listener's
+					 * channel to the master */
 
 	/* the monitor's side of the login */
 	pid_t child;			/* the pre-auth child */
@@ -160,6 +166,68 @@ mech_name(enum login_mech m)
 
 /* ------------------------------------------------------ pre-auth child */
 
+/*
+ * A "proxy" listener: read the PROXY header (under the login deadline,
+ * like everything before the login), parse it, and send what it says to
+ * the monitor, which checks it and answers.  Returns only if the
+ * connection goes on; the header's octets are consumed, anything the
+ * client sent after it stays buffered.
+ */
+static void
+preauth_proxy(struct client *c, enum proto proto, int64_t deadline)
+{
+	struct ipc_proxy rec;
+	struct ipc_verdict v;
+	struct proxy_info pi;
+	enum proxy_result r;
+	enum net_status st;
+	const void *p;
+	const char *error;
+	size_t have, need;
+
+	for (;;) {
+		p = net_pending(&c->net, &have);
+		r = proxy_parse(p, have, &pi, &need, &error);
+		if (r != PROXY_MORE)
+			break;
+		if ((st = net_read_raw(&c->net, need)) != NET_LINE) {
+			r = PROXY_BAD;
+			error = st == NET_EXPIRED ? "no complete PROXY header "
+			    "before the login deadline" : st == NET_EOF ?
+			    "connection closed inside the PROXY header" :
+			    "read error inside the PROXY header";
+			break;
+		}
+	}
+	memset(&rec, 0, sizeof(rec));
+	if (r == PROXY_OK) {
+		net_consume(&c->net, need);
+		rec.ok = 1;
+		rec.version = (uint32_t)pi.version;
+		rec.local = (uint32_t)pi.local;
+		rec.src = pi.src;
+		rec.src_len = (uint32_t)pi.src_len;
+	} else
+		strlcpy(rec.error, error, sizeof(rec.error));
+	if (ipc_send(c->ipc_fd, IPC_PROXY, &rec, sizeof(rec)) != 0 ||
+	    ipc_recv(c->ipc_fd, IPC_VERDICT, &v, sizeof(v), deadline) != 0)
+		_exit(0);
+	if (v.result == POP23D_TEMPFAIL) {
+		/* Over max_per_ip: a client told "later" tries again later
+		 * instead of asking its user for a new password (RFC 2449
+		 * [SYS/TEMP]; POP2 has only "-"). */
+		if (proto == PROTO_POP2)
+			net_printf(&c->net, "- too many connections, try "
+			    "again later\r\n");
+		else
+			net_printf(&c->net, "-ERR [SYS/TEMP] too many "
+			    "connections, try again later\r\n");
+		net_flush(&c->net);
+	}
+	if (v.result != POP23D_OK)
+		_exit(0);
+}
+
 /* The pre-auth child: become login_user, speak until a verdict. */
 static void __attribute__((noreturn))
 preauth_child(struct session *s, int rfd, int wfd, pid_t monitor)
@@ -174,6 +242,9 @@ preauth_child(struct session *s, int rfd, int wfd, pid_t monitor)
 	/* inetd mode: the monitor's socket to its auth service is not for
 	 * this process (daemon mode: it is opened only after this fork). */
 	authc_close();
+	/* The master's channel is the monitor's, never ours. */
+	if (s->master_fd != -1)
+		close(s->master_fd);
 	if (priv_is_root()) {
 		/* Looked up once by the master (check_login_user). */
 		uid = cfg->login_uid;
@@ -199,6 +270,8 @@ preauth_child(struct session *s, int rfd, int wfd, pid_t monitor)
 	net_init(&c->net, rfd, wfd, INPUT_BUF_MAX, cfg->write_timeout);
 	/* The whole phase, however busy the client keeps it. */
 	net_set_deadline(&c->net, s->login_deadline);
+	if (s->master_fd != -1)
+		preauth_proxy(c, s->proto, s->login_deadline);
 	if (s->proto == PROTO_POP3)
 		how = pop3_preauth(c);
 	else
@@ -257,6 +330,105 @@ monitor_end(struct session *s, const char *result)
 	monitor_reap(s);
 	log_info("disconnect client=%s result=%s", s->peer, result);
 	_exit(0);
+}
+
+/*
+ * A "proxy" listener, before the child forks: the connection must come
+ * from a proxy_trusted network, or it ends here, before a byte of it is
+ * read.
+ */
+static void
+monitor_proxy_peer(struct session *s, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct addr a;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+		memset(&ss, 0, sizeof(ss));
+	addr_from_sockaddr((struct sockaddr *)&ss, sl, &a);
+	if (!config_proxy_trusted(s->cfg, &a)) {
+		log_warnx("PROXY header refused: client=%s is not in "
+		    "proxy_trusted", s->peer);
+		log_info("disconnect client=%s result=untrusted", s->peer);
+		_exit(0);
+	}
+}
+
+/*
+ * A "proxy" listener: take the child's PROXY record, check it, name the
+ * real client to the master (max_per_ip) and from now on in every log
+ * line, then let the child go on to the greeting.
+ */
+static void
+monitor_proxy(struct session *s, int64_t deadline)
+{
+	struct ipc_proxy rec;
+	struct ipc_verdict v;
+	struct addr a;
+	char host[NI_MAXHOST], serv[NI_MAXSERV], esc[IPC_PROXY_ERROR_MAX * 4],
+	    real[sizeof(s->peer)];
+	socklen_t want;
+	int r;
+
+	if (ipc_recv(s->ipc_fd, IPC_PROXY, &rec, sizeof(rec), deadline) != 0)
+		monitor_end(s, errno == ETIMEDOUT ? "expired" : "nologin");
+	if (!rec.ok) {
+		rec.error[sizeof(rec.error) - 1] = '\0';
+		log_escape(rec.error, strlen(rec.error), esc, sizeof(esc));
+		log_warnx("PROXY header refused from %s: %s", s->peer, esc);
+		monitor_end(s, "badproxy");
+	}
+	if (rec.local) {
+		log_info("PROXY v%u header without a client address (a "
+		    "health check): client=%s stays", rec.version == 1 ? 1 : 2,
+		    s->peer);
+	} else {
+		/* The child is not trusted: a family and length we know. */
+		want = rec.src.ss_family == AF_INET ?
+		    sizeof(struct sockaddr_in) : rec.src.ss_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : 0;
+		if (want == 0 || rec.src_len != want ||
+		    getnameinfo((struct sockaddr *)&rec.src, want, host,
+		    sizeof(host), serv, sizeof(serv),
+		    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+			log_warnx("bad PROXY record from the pre-auth process");
+			monitor_end(s, "nologin");
+		}
+		snprintf(real, sizeof(real), "%s:%s", host, serv);
+		addr_from_sockaddr((struct sockaddr *)&rec.src, want, &a);
+		r = peerchan_ask(s->master_fd, &a, deadline);
+		if (r != 1) {
+			log_warnx("connection from client=%s via %s refused: %s",
+			    real, s->peer, r == 0 ? "max_per_ip reached" :
+			    "no answer from the master");
+			strlcpy(s->peer, real, sizeof(s->peer));
+			/* The child tells the client (it owns the output). */
+			memset(&v, 0, sizeof(v));
+			v.result = POP23D_TEMPFAIL;
+			/* ... and is waited for (its end closes the
+			 * channel) before monitor_end() kills it. */
+			if (ipc_send(s->ipc_fd, IPC_VERDICT, &v, sizeof(v)) == 0)
+				(void)ipc_recv(s->ipc_fd, IPC_PROXY, &rec,
+				    sizeof(rec), deadline);
+			monitor_end(s, "refused");
+		}
+		log_info("proxy client=%s via=%s version=%u", real, s->peer,
+		    rec.version == 1 ? 1 : 2);
+		strlcpy(s->peer, real, sizeof(s->peer));
+		/* The auth service's view too: its failed-login line (rip=)
+		 * and its per-address penalty are the real client's. */
+		if (strlcpy(s->conn.remote_ip, host,
+		    sizeof(s->conn.remote_ip)) >= sizeof(s->conn.remote_ip))
+			s->conn.remote_ip[0] = '\0';
+		s->conn.remote_port = (uint32_t)strtoul(serv, NULL, 10);
+	}
+	close(s->master_fd);
+	s->master_fd = -1;
+	memset(&v, 0, sizeof(v));
+	v.result = POP23D_OK;
+	if (ipc_send(s->ipc_fd, IPC_VERDICT, &v, sizeof(v)) != 0)
+		monitor_end(s, "nologin");
 }
 
 /*
@@ -677,6 +849,8 @@ monitor_login(struct session *s, struct ipc_handover *h)
 	/* The child is not trusted to keep its own deadline. */
 	if (s->login_deadline != 0)
 		deadline = s->login_deadline + LOGIN_DEADLINE_GRACE_MS;
+	if (s->master_fd != -1)
+		monitor_proxy(s, deadline);
 
 	for (;;) {
 		if (ipc_recv(s->ipc_fd, IPC_LOGIN, &req, sizeof(req),
@@ -856,7 +1030,7 @@ session_conn(struct session *s, int rfd, enum proto proto)
 void
 session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
     struct loaded_plugin *auth, const struct loaded_plugin *store,
-    const char *peer)
+    const char *peer, int master_fd)
 {
 	/*
 	 * Static, not on the stack: session_run() runs once per process
@@ -876,6 +1050,9 @@ session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
 	    auth->auth.sasl_start != NULL;
 	plugin_unload(auth);
 	session_conn(&s, rfd, proto);
+	s.master_fd = master_fd;
+	if (master_fd != -1)
+		monitor_proxy_peer(&s, rfd);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
 		log_warn("socketpair");
 		_exit(1);

@@ -32,10 +32,15 @@ struct loaded_plugin;
  * unloaded in this process (its user table, password hashes included, is
  * wiped by the plugin's destructor), so the mail-user session holds no
  * credentials.
+ *
+ * MASTER_FD is -1, or the connection came in on a "proxy" listener: the
+ * pre-auth child reads the PROXY header first, and the monitor names the
+ * real client to the master on MASTER_FD (peerchan.h), which answers
+ * under max_per_ip.
  */
 void session_run(int rfd, int wfd, const struct config *cfg,
     enum proto proto, struct loaded_plugin *auth,
-    const struct loaded_plugin *store, const char *peer)
+    const struct loaded_plugin *store, const char *peer, int master_fd)
     __attribute__((noreturn));
 
 struct ipc_login;

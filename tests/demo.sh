@@ -30,7 +30,7 @@ PKGS="build-essential autoconf automake libtool pkg-config libgdbm-dev gdbmtool
 libsasl2-dev libsasl2-modules sasl2-bin check libcrypt-dev libssl-dev
 libpam0g-dev libinih-dev libseccomp-dev python3 curl fetchmail mpop openssl
 procps strace passwd libpam-modules clang libclang-rt-14-dev gsasl
-liblockfile-bin procmail"
+liblockfile-bin procmail libsystemd-dev systemd fail2ban xinetd"
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then

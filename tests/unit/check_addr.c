@@ -119,6 +119,48 @@ START_TEST(test_other_family)
 }
 END_TEST
 
+/* proxy_trusted networks: "ADDRESS[/BITS]", and who is inside. */
+static const struct {
+	const char *net, *addr;
+	int ok, inside;
+} nets[] = {
+	{ "10.0.0.0/8", "10.200.1.1", 1, 1 },
+	{ "10.0.0.0/8", "11.0.0.1", 1, 0 },
+	{ "127.0.0.1", "127.0.0.1", 1, 1 },
+	{ "127.0.0.1", "127.0.0.2", 1, 0 },
+	{ "0.0.0.0/0", "192.0.2.1", 1, 1 },
+	{ "2001:db8::/32", "2001:db8:ffff::1", 1, 1 },
+	{ "2001:db8::/32", "2001:db9::1", 1, 0 },
+	{ "2001:db8::/32", "10.0.0.1", 1, 0 },
+	{ "::ffff:10.0.0.0/104", "10.1.2.3", 1, 1 },
+	{ "::1", "::1", 1, 1 },
+	{ "10.0.0.0/33", NULL, 0, 0 },
+	{ "10.0.0.0/", NULL, 0, 0 },
+	{ "10.0.0.0/08", NULL, 0, 0 },
+	{ "10.0.0.0/-1", NULL, 0, 0 },
+	{ "::1/129", NULL, 0, 0 },
+	{ "::ffff:10.0.0.0/64", NULL, 0, 0 },
+	{ "10.0.0", NULL, 0, 0 },
+	{ "", NULL, 0, 0 },
+	{ "/8", NULL, 0, 0 },
+	{ "example.org/8", NULL, 0, 0 },
+};
+
+START_TEST(test_parse_net)
+{
+	struct addr net, a;
+	int bits, r;
+
+	r = addr_parse_net(nets[_i].net, &net, &bits);
+	ck_assert_msg((r == 0) == nets[_i].ok, "%s", nets[_i].net);
+	if (!nets[_i].ok)
+		return;
+	parse(nets[_i].addr, &a);
+	ck_assert_msg(addr_in_net(&a, &net, bits) == nets[_i].inside,
+	    "%s in %s", nets[_i].addr, nets[_i].net);
+}
+END_TEST
+
 Suite *
 suite_addr(void)
 {
@@ -129,6 +171,8 @@ suite_addr(void)
 	    (int)(sizeof cases / sizeof cases[0]));
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_other_family);
+	tcase_add_loop_test(tc, test_parse_net, 0,
+	    (int)(sizeof nets / sizeof nets[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

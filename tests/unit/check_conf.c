@@ -106,7 +106,39 @@ static const struct {
 	{ "listen = pop3 127.0.0.1:1\nmax_sessions = 0\n", "test.conf:2: max_sessions" },
 	{ "listen = pop3 127.0.0.1:1\nmax_per_ip_ipv4_prefix = 33\n", "test.conf:2: max_per_ip_ipv4_prefix" },
 	{ "listen = pop3 127.0.0.1:1\nmax_per_ip_ipv6_prefix = 129\n", "test.conf:2: max_per_ip_ipv6_prefix" },
+	/* PROXY protocol listeners */
+	{ "listen = pop3 127.0.0.1:1 proxy\n", "test.conf:1: listen ... proxy: no proxy_trusted" },
+	{ "listen = pop3 127.0.0.1:1 proxi\nproxy_trusted = ::1\n", "test.conf:1: listen" },
+	{ "listen = pop3 127.0.0.1:1x proxy\nproxy_trusted = ::1\n", "test.conf:1: listen" },
+	{ "listen = pop3 127.0.0.1:1\nproxy_trusted = 10.0.0.0/33\n", "test.conf:2: proxy_trusted: not a network: 10.0.0.0/33" },
+	{ "listen = pop3 127.0.0.1:1\nproxy_trusted = 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n", "test.conf:2: proxy_trusted" },
+	{ "listen = pop3 127.0.0.1:1\nproxy_trusted = 10.0.0.1,,host.example\n", "test.conf:2: proxy_trusted: not a network: host.example" },
 };
+
+START_TEST(test_proxy_listener)
+{
+	struct config cfg;
+	struct addr a;
+	int bits;
+	const char *err;
+
+	ck_assert_msg(load("listen = pop3 127.0.0.1:1110   proxy\n"
+	    "listen = pop3 127.0.0.1:1111\n"
+	    "proxy_trusted = 10.0.0.0/8, 192.0.2.1\n"
+	    "proxy_trusted = 2001:db8::/32\n", &cfg, &err) == 0, "%s", err);
+	ck_assert_int_eq(cfg.listeners[0].proxy, 1);
+	ck_assert_str_eq(cfg.listeners[0].port, "1110");
+	ck_assert_int_eq(cfg.listeners[1].proxy, 0);
+	ck_assert_uint_eq(cfg.n_proxy_nets, 3);
+	ck_assert_int_eq(addr_parse_net("10.200.0.9", &a, &bits), 0);
+	ck_assert_int_eq(config_proxy_trusted(&cfg, &a), 1);
+	ck_assert_int_eq(addr_parse_net("192.0.2.2", &a, &bits), 0);
+	ck_assert_int_eq(config_proxy_trusted(&cfg, &a), 0);
+	ck_assert_int_eq(addr_parse_net("2001:db8:1::1", &a, &bits), 0);
+	ck_assert_int_eq(config_proxy_trusted(&cfg, &a), 1);
+	config_free(&cfg);
+}
+END_TEST
 
 START_TEST(test_bad)
 {
@@ -141,6 +173,7 @@ suite_conf(void)
 	tcase_add_test(tc, test_defaults_and_values);
 	tcase_add_loop_test(tc, test_bad, 0, sizeof bad / sizeof bad[0]);
 	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_proxy_listener);
 	suite_add_tcase(s, tc);
 	return s;
 }

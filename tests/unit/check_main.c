@@ -79,6 +79,7 @@ main(void)
 	srunner_add_suite(sr, suite_log());
 	srunner_add_suite(sr, suite_trust());
 	srunner_add_suite(sr, suite_addr());
+	srunner_add_suite(sr, suite_proxyproto());
 	srunner_add_suite(sr, suite_sandbox());
 	srunner_add_suite(sr, suite_auth_sys());
 	srunner_add_suite(sr, suite_mbox_parse());

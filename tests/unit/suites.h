@@ -17,6 +17,7 @@ Suite *suite_wire(void);
 Suite *suite_log(void);
 Suite *suite_trust(void);
 Suite *suite_addr(void);
+Suite *suite_proxyproto(void);
 Suite *suite_sandbox(void);
 Suite *suite_auth_sys(void);
 Suite *suite_mbox_parse(void);
