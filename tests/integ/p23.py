@@ -523,9 +523,10 @@ class Server:
         with WITH_WORKERS their descendants too."""
         if not self.running():
             return []
-        out = [p for p in descendants(self.pid)
-               if proc_stat(p) and proc_stat(p)[0] == self.pid and
-               not holds_tcp(p)]
+        # One read of each process's stat: it may exit between two.
+        out = [p for p, st in ((p, proc_stat(p))
+                               for p in descendants(self.pid))
+               if st and st[0] == self.pid and not holds_tcp(p)]
         if with_workers:
             out += [k for p in list(out) for k in descendants(p)]
         return out
