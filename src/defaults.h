@@ -51,6 +51,16 @@
 /* SIGTERM: how long sessions may take to finish. */
 #define DEF_SHUTDOWN_TIMEOUT	10
 
+/*
+ * TLS session tickets (tls.c): the master makes a new ticket key this
+ * often and keeps the one before it, so a ticket is accepted for at most
+ * two rotations.  An hour: a client that polls every few minutes resumes
+ * its sessions, and a stolen ticket key opens at most two hours of
+ * resumed sessions (Mozilla's server-side TLS guide asks for rotation at
+ * least daily).
+ */
+#define DEF_TLS_TICKET_ROTATE	3600
+
 /* UIDL: RFC 1939 section 7, 1 to 70 characters 0x21-0x7E. */
 #define UIDL_MAX		70
 
