@@ -11,6 +11,8 @@
  *                                 <-     IPC_VERDICT {result}
  *   ... FAIL: the child answers the client and may try again ...
  *   OK:  IPC_HANDOVER {input}     ->     takes over the connection
+ *        (under TLS the child stays: it proxies the session's bytes
+ *        through TLS over a socketpair the monitor made, tls.h)
  *
  * Reserved for SASL (AUTH, RFC 5034; not written yet): a verdict of
  * POP23D_CONTINUE carries a challenge, and the child answers with an
@@ -45,12 +47,29 @@ enum ipc_type {
 /* Input the client pipelined after its login command: the whole input
  * buffer (INPUT_BUF_MAX) fits. */
 #define IPC_LEFTOVER_MAX	4096
+/* TLS facts the child reports (tls.h TLS_PEER_MAX, TLS_INFO_MAX): a
+ * client certificate's name, "TLSv1.3/TLS_AES_128_GCM_SHA256". */
+#define IPC_TLS_PEER_MAX	255
+#define IPC_TLS_INFO_MAX	96
+
+/* ipc_login.flags */
+#define IPC_LOGIN_SECURED	0x1	/* the client's bytes cross TLS */
 
 struct ipc_login {
 	uint32_t mech;			/* enum login_mech */
 	uint32_t len;			/* octets of data in use */
 	unsigned char data[IPC_LOGIN_DATA_MAX];
+	/* The connection as the child sees it, for pop23d_conn_info
+	 * (secured, tls_peer_cn).  Believed only as far as a child can be:
+	 * see doc/DESIGN.md section 2.6. */
+	uint32_t flags;
+	char tls_peer[IPC_TLS_PEER_MAX + 1];	/* NUL-terminated, "" none */
 };
+
+/* ipc_handover.flags */
+#define IPC_HANDOVER_PROXY	0x1	/* the child stays as the TLS proxy:
+					 * the session speaks on its end of
+					 * the proxy socketpair */
 
 struct ipc_verdict {
 	uint32_t result;		/* enum pop23d_result */
@@ -60,6 +79,8 @@ struct ipc_verdict {
 
 struct ipc_handover {
 	uint32_t len;
+	uint32_t flags;
+	char tls_info[IPC_TLS_INFO_MAX];	/* NUL-terminated, for logs */
 	unsigned char input[IPC_LEFTOVER_MAX];
 };
 

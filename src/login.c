@@ -13,10 +13,12 @@
 #include <string.h>
 
 #include "client.h"
+#include "compat.h"
 #include "ipc.h"
 #include "log.h"
 #include "login.h"
 #include "net.h"
+#include "tls.h"
 
 enum pop23d_result
 login_start(struct client *c, enum login_mech mech, void *data, size_t len,
@@ -40,6 +42,10 @@ login_start(struct client *c, enum login_mech mech, void *data, size_t len,
 	}
 	req->mech = (uint32_t)mech;
 	req->len = (uint32_t)len;
+	req->flags = c->secured ? IPC_LOGIN_SECURED : 0;
+	if (c->tls != NULL)
+		strlcpy(req->tls_peer, tls_conn_peer(c->tls),
+		    sizeof(req->tls_peer));
 	memcpy(req->data, data, len);
 	explicit_bzero(data, len);
 	if (ipc_send(c->ipc_fd, IPC_LOGIN, req, sizeof(*req)) == 0 &&
@@ -129,6 +135,33 @@ login_apop(struct client *c, const char *user, char *digest)
 }
 
 int
+login_plaintext_ok(const struct client *c)
+{
+	if (c->secured)
+		return 1;
+	/* RFC 2595 section 2.4 leaves the policy to the site; RFC 8314
+	 * section 4 asks for no cleartext secrets on the network. */
+	if (c->tls_mode == TLS_MODE_REQUIRED)
+		return 0;
+	switch (c->cfg->plaintext_auth) {
+	case PLAINTEXT_YES:
+		return 1;
+	case PLAINTEXT_LOOPBACK:
+		return c->loopback;
+	default:
+		return 0;
+	}
+}
+
+int
+login_stls_offered(const struct client *c)
+{
+	return !c->secured && c->tls == NULL &&
+	    (c->tls_mode == TLS_MODE_OPTIONAL ||
+	    c->tls_mode == TLS_MODE_REQUIRED) && tls_enabled();
+}
+
+int
 login_exhausted(const struct client *c)
 {
 	return c->login_checks >= c->cfg->max_auth_failures;
@@ -147,6 +180,12 @@ login_handover(struct client *c)
 		return -1;	/* cannot happen: the input buffer is smaller */
 	memcpy(h->input, input, len);
 	h->len = (uint32_t)len;
+	if (c->tls != NULL) {
+		/* We stay, as the TLS proxy of the session (session.c). */
+		h->flags = IPC_HANDOVER_PROXY;
+		strlcpy(h->tls_info, tls_conn_info(c->tls),
+		    sizeof(h->tls_info));
+	}
 	rc = ipc_send(c->ipc_fd, IPC_HANDOVER, h, sizeof(*h));
 	explicit_bzero(h, sizeof(*h));
 	free(h);

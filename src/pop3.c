@@ -30,6 +30,7 @@
 #include "net.h"
 #include "pop3.h"
 #include "proto.h"
+#include "tls.h"
 #include "wire.h"
 
 enum pop3_state {
@@ -70,6 +71,10 @@ enum pop3_err {
 	POP3_E_UPDATE,
 	POP3_E_READ,
 	POP3_E_READONLY,
+	POP3_E_PLAIN_STLS,
+	POP3_E_PLAIN_NOTLS,
+	POP3_E_TLS_ACTIVE,
+	POP3_E_TLS_NONE,
 };
 
 static const char *const pop3_errors[] = {
@@ -97,6 +102,15 @@ static const char *const pop3_errors[] = {
 	    "removed",
 	[POP3_E_READ] = "-ERR [SYS/TEMP] cannot read the message",
 	[POP3_E_READONLY] = "-ERR [SYS/PERM] the maildrop is read-only",
+	/* login_plaintext_ok() says no: [AUTH] as Dovecot's, and what to
+	 * do about it. */
+	[POP3_E_PLAIN_STLS] = "-ERR [AUTH] plaintext authentication is not "
+	    "allowed before TLS: use STLS first",
+	[POP3_E_PLAIN_NOTLS] = "-ERR [AUTH] plaintext authentication is not "
+	    "allowed on this connection without TLS",
+	/* RFC 2595 section 4's example text */
+	[POP3_E_TLS_ACTIVE] = "-ERR command not permitted when TLS active",
+	[POP3_E_TLS_NONE] = "-ERR STLS is not available on this port",
 };
 
 struct pop3 {
@@ -152,10 +166,16 @@ pop3_capa(void *fe, char **argv, int argc)
 	struct net *n = &p->c->net;
 
 	/* RFC 2449: anything listed before login is listed after it too;
-	 * LOGIN-DELAY and EXPIRE may differ. */
-	net_printf(n, "+OK capability list follows\r\n"
-	    "TOP\r\nUSER\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+	 * LOGIN-DELAY and EXPIRE may differ.  USER only where plaintext
+	 * passwords may be used; STLS only where it may be given now (RFC
+	 * 2595 section 4: "permitted in the current state"). */
+	net_printf(n, "+OK capability list follows\r\nTOP\r\n");
+	if (login_plaintext_ok(p->c))
+		net_printf(n, "USER\r\n");
+	net_printf(n, "UIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\nEXPIRE NEVER\r\nLOGIN-DELAY 0\r\n");
+	if (p->state == POP3_ST_AUTHORIZATION && login_stls_offered(p->c))
+		net_printf(n, "STLS\r\n");
 	if (p->state == POP3_ST_TRANSACTION)
 		net_printf(n, "IMPLEMENTATION pop23d-%s\r\n", PACKAGE_VERSION);
 	net_printf(n, ".\r\n");
@@ -164,11 +184,61 @@ pop3_capa(void *fe, char **argv, int argc)
 
 /* ------------------------------------------------------- AUTHORIZATION */
 
+/* The plaintext rule's refusal, naming STLS where it is offered.  Not a
+ * bad command: a client that tries USER, then APOP, then STLS is doing
+ * what it should (the login deadline bounds the dialogue). */
+static int
+pop3_refuse_plaintext(struct pop3 *p)
+{
+	p->have_user = 0;
+	return pop3_reply_err(p, login_stls_offered(p->c) ?
+	    POP3_E_PLAIN_STLS : POP3_E_PLAIN_NOTLS);
+}
+
+/*
+ * RFC 2595 section 4: "+OK", then the TLS handshake right after its CRLF;
+ * the state stays AUTHORIZATION, and anything learnt before (a USER name)
+ * is forgotten.  Whatever the client sent after STLS in the same packet
+ * was sent in the clear, before TLS: it is dropped unread (the STARTTLS
+ * command injection of CVE-2011-0411 and CVE-2021-38084).  A failed
+ * handshake ends the connection: nothing can be said to the client.
+ */
+static int
+pop3_stls(void *fe, char **argv, int argc)
+{
+	struct pop3 *p = fe;
+	struct client *c = p->c;
+	const char *err;
+	size_t dropped;
+
+	if (c->secured)
+		return pop3_reply_bad(p, POP3_E_TLS_ACTIVE);
+	if (!login_stls_offered(c))
+		return pop3_reply_bad(p, POP3_E_TLS_NONE);
+	if ((dropped = net_discard_input(&c->net)) > 0)
+		log_warnx("STLS: %zu octets sent after STLS before the "
+		    "handshake were discarded", dropped);
+	net_printf(&c->net, "+OK begin TLS negotiation\r\n");
+	if (net_flush(&c->net) != 0)
+		return POP3_EV_CRASH;
+	if (tls_accept(&c->net, &c->tls, &err) != 0) {
+		log_info("STLS: TLS failed: %s", err);
+		return POP3_EV_CRASH;
+	}
+	c->secured = 1;
+	p->have_user = 0;
+	explicit_bzero(p->user, sizeof(p->user));
+	tls_conn_log(c->tls);
+	return POP3_EV_OK;
+}
+
 static int
 pop3_user(void *fe, char **argv, int argc)
 {
 	struct pop3 *p = fe;
 
+	if (!login_plaintext_ok(p->c))
+		return pop3_refuse_plaintext(p);
 	if (strlen(argv[0]) >= sizeof(p->user) || !proto_printable(argv[0]))
 		return pop3_reply_bad(p, POP3_E_SYNTAX);
 	memcpy(p->user, argv[0], strlen(argv[0]) + 1);
@@ -214,6 +284,10 @@ pop3_pass(void *fe, char **argv, int argc)
 		explicit_bzero(argv[0], strlen(argv[0]));
 		return pop3_reply_bad(p, POP3_E_NEEDUSER);
 	}
+	if (!login_plaintext_ok(p->c)) {	/* not reached: USER refused */
+		explicit_bzero(argv[0], strlen(argv[0]));
+		return pop3_refuse_plaintext(p);
+	}
 	if (argv[0][0] == '\0') {
 		p->have_user = 0;
 		return pop3_reply_bad(p, POP3_E_SYNTAX);
@@ -228,6 +302,12 @@ pop3_apop(void *fe, char **argv, int argc)
 
 	if (p->c->apop_challenge[0] == '\0')
 		return pop3_reply_bad(p, POP3_E_NOAPOP);
+	/* MD5 of a challenge and the password: as good as plaintext to an
+	 * eavesdropper with a dictionary. */
+	if (!login_plaintext_ok(p->c)) {
+		explicit_bzero(argv[1], strlen(argv[1]));
+		return pop3_refuse_plaintext(p);
+	}
 	if (strlen(argv[0]) > IPC_USER_MAX || !proto_printable(argv[0]))
 		return pop3_reply_bad(p, POP3_E_SYNTAX);
 	return pop3_verdict(p, login_apop(p->c, argv[0], argv[1]));
@@ -499,6 +579,7 @@ static const struct proto_cmd pop3_cmds[] = {
 	{ "APOP", AUTHZ, 2, 2, pop3_apop },
 	{ "RPOP", AUTHZ, 0, PROTO_REST, pop3_rpop },
 	{ "QUIT", AUTHZ, 0, 0, pop3_quit_auth },
+	{ "STLS", AUTHZ, 0, 0, pop3_stls },
 	{ "CAPA", AUTHZ | TRANS, 0, 0, pop3_capa },
 	{ "STAT", TRANS, 0, 0, pop3_stat },
 	{ "LIST", TRANS, 0, 1, pop3_list },

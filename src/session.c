@@ -13,6 +13,13 @@
  * deadlines of its own, then calls priv_drop() to the mail user and only
  * then touches the connection and the maildrop.  In rootless mode the
  * same processes run as the invoking user.
+ *
+ * TLS (tls.h, doc/DESIGN.md section 2.6): the monitor frees the TLS
+ * context the master loaded (and the private key in it) right after the
+ * fork; only the pre-auth child speaks TLS.  A child that logged a client
+ * in under TLS does not exit at the hand-over: it stays, still sandboxed,
+ * as the session's TLS proxy, and the session speaks plaintext on its end
+ * of a socketpair the monitor made before the fork.
  */
 #include "config.h"
 
@@ -42,11 +49,14 @@
 #include "priv.h"
 #include "proto.h"
 #include "session.h"
+#include "tls.h"
 
 /* The session id: 4 random octets in hex, in every log line. */
 #define SESSION_ID_OCTETS	4
 /* The random part of the APOP timestamp, in octets. */
 #define APOP_RANDOM_OCTETS	8
+/* How often the ended session looks whether its TLS proxy has exited. */
+#define SESSION_PROXY_POLL_MS	10
 
 struct session {
 	const struct config *cfg;
@@ -56,6 +66,10 @@ struct session {
 	char apop_challenge[300];	/* "<...@host>", "" if APOP is off */
 	int64_t login_deadline;		/* end of the AUTHORIZATION phase */
 	struct client client;		/* what the front ends get */
+	int tls_mode;			/* enum tls_mode of the listener */
+	int loopback;			/* the client is on this host */
+	int proxy_fd;			/* our end of the TLS proxy's
+					 * socketpair, or -1 */
 
 	/* the monitor's side of the login */
 	pid_t child;			/* the pre-auth child */
@@ -67,6 +81,13 @@ struct session {
 	char location[PATH_MAX];	/* expanded maildrop location */
 	uid_t uid;
 	gid_t gid;
+	/* What the child reported with the accepted login (ipc_login): for
+	 * pop23d_conn_info's secured and tls_peer_cn. */
+	int secured;
+	char tls_peer[IPC_TLS_PEER_MAX + 1];
+	/* The hand-over: the child stays as the TLS proxy */
+	int proxied;
+	char tls_info[IPC_TLS_INFO_MAX];
 };
 
 static void
@@ -150,7 +171,8 @@ mech_name(enum login_mech m)
 
 /* The pre-auth child: become login_user, speak until a verdict. */
 static void __attribute__((noreturn))
-preauth_child(struct session *s, int rfd, int wfd, pid_t monitor)
+preauth_child(struct session *s, int rfd, int wfd, pid_t monitor,
+    int proxy_fd)
 {
 	const struct config *cfg = s->cfg;
 	struct client *c = &s->client;
@@ -181,18 +203,36 @@ preauth_child(struct session *s, int rfd, int wfd, pid_t monitor)
 	c->cfg = cfg;
 	c->apop_challenge = s->apop_challenge;
 	c->ipc_fd = s->ipc_fd;
+	c->tls_mode = s->tls_mode;
+	c->loopback = s->loopback;
 	net_init(&c->net, rfd, wfd, INPUT_BUF_MAX, cfg->write_timeout);
-	/* The whole phase, however busy the client keeps it. */
+	/* The whole phase, however busy the client keeps it (the TLS
+	 * handshake included). */
 	net_set_deadline(&c->net, s->login_deadline);
+	if (s->tls_mode == TLS_MODE_IMPLICIT) {
+		/* RFC 8314 section 3.3: TLS from the first octet. */
+		if (tls_accept(&c->net, &c->tls, &error) != 0) {
+			log_info("tls: %s", error);
+			_exit(0);
+		}
+		c->secured = 1;
+		tls_conn_log(c->tls);
+	}
 	if (s->proto == PROTO_POP3)
 		how = pop3_preauth(c);
 	else
 		how = pop2_preauth(c);
 	/* On a hand-over the monitor owns the connection: not one more
 	 * octet to the client from here, only its unparsed input to the
-	 * monitor. */
-	if (how == CLIENT_HANDOVER && login_handover(c) != 0)
-		_exit(1);
+	 * monitor.  Under TLS we stay as the session's proxy. */
+	if (how == CLIENT_HANDOVER) {
+		if (login_handover(c) != 0)
+			_exit(1);
+		if (c->tls == NULL)
+			_exit(0);
+		tls_proxy(c->tls, &c->net, proxy_fd);
+	}
+	tls_close(c->tls, &c->net);	/* close_notify */
 	_exit(0);
 }
 
@@ -334,6 +374,28 @@ monitor_identity(struct session *s, const struct pop23d_auth_ops *ops,
 	return POP23D_OK;
 }
 
+/* Non-zero if BUF (SIZE octets) holds a NUL-terminated printable
+ * string. */
+static int
+monitor_text_ok(const char *buf, size_t size)
+{
+	const char *nul = memchr(buf, '\0', size);
+
+	return nul != NULL && proto_printable(buf);
+}
+
+/* The TLS facts of a login record: 0, or -1 if they are malformed. */
+static int
+monitor_tls_facts(struct session *s, const struct ipc_login *req)
+{
+	if ((req->flags & ~IPC_LOGIN_SECURED) != 0 ||
+	    !monitor_text_ok(req->tls_peer, sizeof(req->tls_peer)))
+		return -1;
+	s->secured = (req->flags & IPC_LOGIN_SECURED) != 0;
+	strlcpy(s->tls_peer, req->tls_peer, sizeof(s->tls_peer));
+	return 0;
+}
+
 /* Check one login record with the auth plugin.  On OK fills s->user,
  * s->ident, s->location, s->uid and s->gid. */
 static enum pop23d_result
@@ -402,6 +464,10 @@ monitor_login(struct session *s, const struct loaded_plugin *auth,
 		}
 		arrived = deadline_now();
 		s->checks++;
+		if (monitor_tls_facts(s, &req) != 0) {
+			log_warnx("bad login record from the pre-auth process");
+			monitor_end(s, "nologin");
+		}
 		r = monitor_check(s, auth, &req);
 		explicit_bzero(&req, sizeof(req));
 		/* A failure is answered at one fixed time after the request
@@ -418,16 +484,58 @@ monitor_login(struct session *s, const struct loaded_plugin *auth,
 			break;
 	}
 	if (ipc_recv(s->ipc_fd, IPC_HANDOVER, h, sizeof(*h), deadline) != 0 ||
-	    h->len > sizeof(h->input)) {
+	    h->len > sizeof(h->input) || (h->flags & ~IPC_HANDOVER_PROXY) ||
+	    ((h->flags & IPC_HANDOVER_PROXY) && (s->proxy_fd == -1 ||
+	    !monitor_text_ok(h->tls_info, sizeof(h->tls_info))))) {
 		log_warnx("bad hand-over from the pre-auth process");
 		monitor_end(s, "nologin");
 	}
+	close(s->ipc_fd);
+	if (h->flags & IPC_HANDOVER_PROXY) {
+		/* The child stays as the TLS proxy; the session speaks on
+		 * our end of its socketpair.  (A lying child gains nothing:
+		 * it holds the client's connection either way.) */
+		s->proxied = 1;
+		strlcpy(s->tls_info, h->tls_info, sizeof(s->tls_info));
+		return;
+	}
 	/* Stop the child before touching the connection. */
 	monitor_reap(s);
-	close(s->ipc_fd);
+	if (s->proxy_fd != -1) {
+		close(s->proxy_fd);
+		s->proxy_fd = -1;
+	}
 }
 
 /* ------------------------------------------------------------- session */
+
+/*
+ * The session is over: close our end of the proxy's socketpair, so the
+ * proxy sends what is left and a close_notify, and wait for it (it dies
+ * with us, PR_SET_PDEATHSIG, which would cut the last reply short).  It
+ * bounds its own writes by write_timeout; we wait that long and a little
+ * more, then go anyway.
+ */
+static void
+session_end_proxy(struct session *s, int fd)
+{
+	int64_t end = deadline_now() + (int64_t)s->cfg->write_timeout *
+	    1000 + LOGIN_DEADLINE_GRACE_MS;
+	int status;
+	pid_t r;
+
+	close(fd);
+	for (;;) {
+		r = waitpid(s->child, &status, WNOHANG);
+		if (r == s->child || (r == -1 && errno != EINTR))
+			return;
+		if (deadline_passed(end)) {
+			log_warnx("tls proxy did not end, leaving it");
+			return;
+		}
+		deadline_sleep(deadline_now() + SESSION_PROXY_POLL_MS);
+	}
+}
 
 /* Become the mail user and serve TRANSACTION and UPDATE. */
 static void __attribute__((noreturn))
@@ -437,8 +545,21 @@ session_serve(struct session *s, struct loaded_plugin *auth,
 {
 	struct client *c = &s->client;
 	char prefix[200], esc[128];
+	char tlsdesc[IPC_TLS_INFO_MAX + IPC_TLS_PEER_MAX + 32] = "";
 	const char *error;
 
+	if (s->proxied) {
+		/* Only the proxy holds the client's socket from now on, so
+		 * it closes when the proxy ends.  (0 and 1 stay: inetd mode
+		 * must not leave them free for the next open().) */
+		if (rfd > STDERR_FILENO)
+			close(rfd);
+		if (wfd != rfd && wfd > STDERR_FILENO)
+			close(wfd);
+		rfd = wfd = s->proxy_fd;
+		snprintf(tlsdesc, sizeof(tlsdesc), " tls=%s%s%s", s->tls_info,
+		    s->tls_peer[0] != '\0' ? " tls_peer=" : "", s->tls_peer);
+	}
 	/* The session needs no credentials: unload the auth plugin (its
 	 * destructor wipes what it read) and give the memory back. */
 	plugin_unload(auth);
@@ -453,11 +574,14 @@ session_serve(struct session *s, struct loaded_plugin *auth,
 	snprintf(prefix, sizeof(prefix), "%s %s user=%s", s->id,
 	    config_proto_name(s->proto), esc);
 	log_set_session(prefix);
-	log_info("login result=ok client=%s method=%s", s->peer,
-	    mech_name(s->mech));
+	log_info("login result=ok client=%s method=%s%s", s->peer,
+	    mech_name(s->mech), tlsdesc);
 
 	memset(c, 0, sizeof(*c));
 	c->cfg = s->cfg;
+	c->tls_mode = s->tls_mode;
+	c->loopback = s->loopback;
+	c->secured = s->proxied;
 	c->apop_challenge = "";
 	c->ipc_fd = -1;
 	c->user = s->user;
@@ -478,6 +602,8 @@ session_serve(struct session *s, struct loaded_plugin *auth,
 		pop2_postauth(c);
 	net_flush(&c->net);
 	net_free(&c->net);
+	if (s->proxied)
+		session_end_proxy(s, rfd);
 	_exit(0);
 }
 
@@ -509,16 +635,21 @@ session_start(struct session *s, const struct config *cfg, enum proto proto,
 
 void
 session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
-    struct loaded_plugin *auth, const struct loaded_plugin *store,
-    const char *peer)
+    int tls_mode, int loopback, struct loaded_plugin *auth,
+    const struct loaded_plugin *store, const char *peer)
 {
 	struct session s;
 	struct ipc_handover *h;
 	pid_t monitor;
-	int sv[2];
+	int sv[2], pv[2] = { -1, -1 };
 
 	session_start(&s, cfg, proto, peer);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+	s.tls_mode = tls_enabled() ? tls_mode : TLS_MODE_NONE;
+	s.loopback = loopback;
+	s.proxy_fd = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0 ||
+	    (s.tls_mode != TLS_MODE_NONE && socketpair(AF_UNIX, SOCK_STREAM |
+	    SOCK_CLOEXEC, 0, pv) != 0)) {
 		log_warn("socketpair");
 		_exit(1);
 	}
@@ -529,10 +660,18 @@ session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
 	}
 	if (s.child == 0) {
 		close(sv[0]);
+		if (pv[0] != -1)
+			close(pv[0]);
 		s.ipc_fd = sv[1];
-		preauth_child(&s, rfd, wfd, monitor);
+		preauth_child(&s, rfd, wfd, monitor, pv[1]);
 	}
+	/* The monitor never speaks TLS and becomes the mail user: the
+	 * context, the private key in it and the ticket keys go now. */
+	tls_forget();
 	close(sv[1]);
+	if (pv[1] != -1)
+		close(pv[1]);
+	s.proxy_fd = pv[0];
 	s.ipc_fd = sv[0];
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		fatal("calloc");
