@@ -197,6 +197,9 @@ class Server:
         self.pop2 = pop2
         self.apop = apop
         self.conf = dict(conf or {})
+        # More "listen" values (e.g. "pop3s 127.0.0.1:0"), after the
+        # default ones; their ports are in self.ports.
+        self.extra_listen = []
         self.conf_path = os.path.join(self.tmp, 'pop23d.conf')
         self.passwd_path = os.path.join(self.tmp, 'passwd')
         self.port_file = os.path.join(self.tmp, 'ports')
@@ -323,6 +326,7 @@ class Server:
                  'listen = pop3 127.0.0.1:0']
         if self.pop2:
             lines.append('listen = pop2 127.0.0.1:0')
+        lines += ['listen = %s' % l for l in self.extra_listen]
         lines += ['%s = %s' % kv for kv in glob.items()]
         for sec, d in sections.items():
             lines += ['', '[%s]' % sec] + ['%s = %s' % kv for kv in d.items()]
@@ -425,6 +429,10 @@ class Server:
             time.sleep(0.01)
         self._set_ports(ports)
         return self
+
+    def port(self, proto):
+        """The port of the first listener of PROTO ("pop3s" ...)."""
+        return next((p for pr, a, p in self.ports if pr == proto), None)
 
     def _set_ports(self, ports):
         self.ports = ports
