@@ -305,6 +305,32 @@ class Stls(TLSCase):
         self.assertEqual(c.cmd('PASS alicepw'), '-ERR USER first')
         self.assertNotIn('login result=ok', self.srv.log_text())
 
+    def test_injection_many_times(self):
+        # SECURITY.md S5: the injected CAPA is never answered, run after
+        # run (each a new connection, the two lines in one write).
+        for i in range(100):
+            s = socket.create_connection(('127.0.0.1', self.srv.pop3_port),
+                                         timeout=10)
+            t = None
+            try:
+                f = s.makefile('rb')
+                self.assertTrue(f.readline().startswith(b'+OK'))
+                s.sendall(b'STLS\r\nCAPA\r\n')
+                self.assertEqual(f.readline(),
+                                 b'+OK begin TLS negotiation\r\n')
+                f.close()
+                t = client_ctx().wrap_socket(s, server_hostname='localhost')
+                t.sendall(b'QUIT\r\n')
+                got = recv_all(t)
+                self.assertTrue(got.startswith(b'+OK test.example POP3 '
+                                               b'server signing off\r\n'),
+                                (i, got))
+                self.assertEqual(got.count(b'\r\n'), 1, (i, got))
+            finally:
+                if t is not None:
+                    t.close()
+                s.close()
+
     def test_garbage_instead_of_client_hello(self):
         c = self.conn(self.srv)
         c.line()
@@ -461,6 +487,51 @@ class SClient(TLSCase):
             self.resume(self.srv.port('pop3s'), False, proto)
         self.assertTrue(wait_log(self.srv, r'tls: TLSv1\.3/\S+ resumed'))
         self.assertTrue(wait_log(self.srv, r'tls: TLSv1\.2/\S+ resumed'))
+
+
+class Inetd(TLSCase):
+    """pop23d -i pop3s: implicit TLS on an inherited socket."""
+
+    def test_pop3s_on_stdin(self):
+        srv = self.tls_server({'plaintext_auth': 'no'}, start=False)
+        a, b = socket.socketpair()
+        self.addCleanup(a.close)
+        p = subprocess.Popen([srv.binary, '-i', 'pop3s', '-c',
+                              srv.conf_path], stdin=b, stdout=b,
+                             stderr=subprocess.DEVNULL)
+        self.addCleanup(p.kill)
+        b.close()
+        a.settimeout(10)
+        t = client_ctx().wrap_socket(a, server_hostname='localhost')
+        f = t.makefile('rwb', buffering=0)
+        self.assertTrue(f.readline().startswith(b'+OK'))
+        for cmd, want in ((b'USER alice', b'+OK'), (b'PASS alicepw', b'+OK'),
+                          (b'STAT', b'+OK 1 '), (b'DELE 1', b'+OK'),
+                          (b'QUIT', b'+OK')):
+            t.sendall(cmd + b'\r\n')
+            line = f.readline()
+            self.assertTrue(line.startswith(want), (cmd, line))
+        self.assertEqual(p.wait(10), 0)
+        self.assertEqual(srv.messages('alice'), [])
+
+    def test_unix_socket_counts_as_local(self):
+        # plaintext_auth = loopback: a local program on a Unix socket
+        srv = self.tls_server(start=False)
+        a, b = socket.socketpair()
+        self.addCleanup(a.close)
+        p = subprocess.Popen([srv.binary, '-i', 'pop3', '-c',
+                              srv.conf_path], stdin=b, stdout=b,
+                             stderr=subprocess.DEVNULL)
+        self.addCleanup(p.kill)
+        b.close()
+        a.settimeout(10)
+        f = a.makefile('rwb', buffering=0)
+        self.assertTrue(f.readline().startswith(b'+OK'))
+        a.sendall(b'USER alice\r\n')
+        self.assertTrue(f.readline().startswith(b'+OK'))
+        a.sendall(b'QUIT\r\n')
+        self.assertTrue(f.readline().startswith(b'+OK'))
+        self.assertEqual(p.wait(10), 0)
 
 
 class TicketRotation(TLSCase):
