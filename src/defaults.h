@@ -86,8 +86,9 @@
 
 /*
  * RLIMIT_NOFILE of the pre-auth child.  poll() fails with EINVAL when
- * nfds exceeds RLIMIT_NOFILE, and the child polls one descriptor (two
- * once it proxies TLS); with 0, 1 and 2 always open, a limit of 3 lets it
+ * nfds exceeds RLIMIT_NOFILE, and the child polls one descriptor (three
+ * entries once it proxies TLS: the client's input and output and the
+ * session's socket pair); with 0, 1 and 2 always open, a limit of 3 lets it
  * poll what it has but get no new descriptor at all (its seccomp filter
  * refuses open() and socket() anyway).
  */

@@ -111,7 +111,7 @@ struct tls_server {
 struct tls_conn {
 	SSL *ssl;
 	struct net *net;
-	int fd;			/* the client socket */
+	int rfd, wfd;		/* the client socket (inetd: 0 and 1) */
 	char info[TLS_INFO_MAX];
 	char peer[TLS_PEER_MAX + 1];
 	int resumed;
@@ -217,18 +217,23 @@ tls_init_memory(void)
 
 /* ------------------------------------------------------------ the BIO */
 
-/* recv()/send() with MSG_DONTWAIT on the client socket (file comment). */
+/*
+ * recv()/send() with MSG_DONTWAIT on the client socket (file comment);
+ * the BIO's data is the struct tls_conn.  Reads go to its rfd, writes to
+ * its wfd: in inetd mode the one socket is descriptors 0 and 1.  (Two
+ * pipes fail here with ENOTSOCK: a wrapper on pipes does its own TLS.)
+ */
 static int
 tls_bio_read(BIO *b, char *buf, int len)
 {
+	const struct tls_conn *c = BIO_get_data(b);
 	ssize_t r;
 
 	BIO_clear_retry_flags(b);
 	if (len <= 0)
 		return 0;
 	do {
-		r = recv(BIO_get_fd(b, NULL), buf, (size_t)len,
-		    MSG_DONTWAIT);
+		r = recv(c->rfd, buf, (size_t)len, MSG_DONTWAIT);
 	} while (r == -1 && errno == EINTR);
 	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		BIO_set_retry_read(b);
@@ -238,13 +243,14 @@ tls_bio_read(BIO *b, char *buf, int len)
 static int
 tls_bio_write(BIO *b, const char *buf, int len)
 {
+	const struct tls_conn *c = BIO_get_data(b);
 	ssize_t r;
 
 	BIO_clear_retry_flags(b);
 	if (len <= 0)
 		return 0;
 	do {
-		r = send(BIO_get_fd(b, NULL), buf, (size_t)len,
+		r = send(c->wfd, buf, (size_t)len,
 		    MSG_DONTWAIT | MSG_NOSIGNAL);
 	} while (r == -1 && errno == EINTR);
 	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -255,26 +261,17 @@ tls_bio_write(BIO *b, const char *buf, int len)
 static long
 tls_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
-	switch (cmd) {
-	case BIO_C_SET_FD:
-		BIO_set_data(b, (void *)(intptr_t)*(int *)ptr);
-		BIO_set_init(b, 1);
-		return 1;
-	case BIO_C_GET_FD:
-		if (ptr != NULL)
-			*(int *)ptr = (int)(intptr_t)BIO_get_data(b);
-		return (long)(intptr_t)BIO_get_data(b);
-	case BIO_CTRL_FLUSH:
-		return 1;	/* nothing is buffered here */
-	default:
-		return 0;
-	}
+	(void)b;
+	(void)num;
+	(void)ptr;
+	/* nothing is buffered here; everything else is "not supported" */
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
 }
 
 static int
 tls_bio_create(BIO *b)
 {
-	BIO_set_data(b, (void *)(intptr_t)-1);
+	BIO_set_data(b, NULL);
 	BIO_set_init(b, 0);
 	return 1;
 }
@@ -789,12 +786,12 @@ tls_forget(void)
 /* Wait (poll) for what SSL_get_error() asked for, until DEADLINE.  0, or
  * -1 with errno (ETIMEDOUT). */
 static int
-tls_wait(int fd, int ssl_err, int64_t deadline)
+tls_wait(const struct tls_conn *c, int ssl_err, int64_t deadline)
 {
 	struct pollfd pfd;
 	int r;
 
-	pfd.fd = fd;
+	pfd.fd = ssl_err == SSL_ERROR_WANT_WRITE ? c->wfd : c->rfd;
 	pfd.events = ssl_err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
 	for (;;) {
 		pfd.revents = 0;
@@ -919,19 +916,19 @@ tls_accept(struct net *n, struct tls_conn **conn_r, const char **error_r)
 	*conn_r = NULL;
 	if (tls_current == NULL)
 		return tls_error(error_r, "TLS is not configured");
-	if (n->rfd != n->wfd)
-		return tls_error(error_r, "TLS needs a socket (not two pipes)");
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		return tls_error(error_r, "out of memory");
 	c->net = n;
-	c->fd = n->rfd;
+	c->rfd = n->rfd;
+	c->wfd = n->wfd;
 	if ((c->ssl = SSL_new(tls_current->ctx)) == NULL ||
 	    (bio = BIO_new(tls_bio_method)) == NULL) {
 		SSL_free(c->ssl);
 		free(c);
 		return tls_error(error_r, "%s", tls_ossl_reason());
 	}
-	BIO_set_fd(bio, c->fd, BIO_NOCLOSE);
+	BIO_set_data(bio, c);
+	BIO_set_init(bio, 1);
 	SSL_set_bio(c->ssl, bio, bio);
 	for (;;) {
 		ERR_clear_error();
@@ -939,7 +936,7 @@ tls_accept(struct net *n, struct tls_conn **conn_r, const char **error_r)
 			break;
 		e = SSL_get_error(c->ssl, r);
 		if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) &&
-		    tls_wait(c->fd, e, n->deadline) == 0)
+		    tls_wait(c, e, n->deadline) == 0)
 			continue;
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 			tls_error(error_r, "handshake: %s", errno == ETIMEDOUT ?
@@ -1007,7 +1004,7 @@ tls_close(struct tls_conn *c, struct net *n)
 			e = SSL_get_error(c->ssl, r);
 			if ((e != SSL_ERROR_WANT_WRITE &&
 			    e != SSL_ERROR_WANT_READ) ||
-			    tls_wait(c->fd, e, deadline) != 0)
+			    tls_wait(c, e, deadline) != 0)
 				break;
 		}
 	ERR_clear_error();
@@ -1028,7 +1025,10 @@ int
 tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 {
 	struct tls_pipe up = { NULL, 0, 0 }, down = { NULL, 0, 0 };
-	struct pollfd pfd[2];
+	/* the client's input, its output (one socket, maybe as two
+	 * descriptors in inetd mode), the session's socket pair */
+	enum { P_CIN, P_COUT, P_PLAIN, P_N };
+	struct pollfd pfd[P_N];
 	int client_eof = 0, session_eof = 0, failed = 0, progress, e;
 	int64_t stalled = 0;
 	size_t k;
@@ -1043,10 +1043,8 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 	/* The login deadline is over; the session keeps the time now. */
 	n->deadline = 0;
 	for (;;) {
-		pfd[0].fd = c->fd;
-		pfd[0].events = 0;
-		pfd[1].fd = plain_fd;
-		pfd[1].events = 0;
+		pfd[P_CIN].events = pfd[P_COUT].events = 0;
+		pfd[P_PLAIN].events = 0;
 		do {
 			progress = 0;
 			if (up.len == 0 && !client_eof) {
@@ -1058,9 +1056,9 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 					progress = 1;
 				} else if ((e = SSL_get_error(c->ssl, 0)) ==
 				    SSL_ERROR_WANT_READ)
-					pfd[0].events |= POLLIN;
+					pfd[P_CIN].events |= POLLIN;
 				else if (e == SSL_ERROR_WANT_WRITE)
-					pfd[0].events |= POLLOUT;
+					pfd[P_COUT].events |= POLLOUT;
 				else
 					client_eof = 1;	/* or an error */
 			}
@@ -1073,7 +1071,7 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 					progress = 1;
 				} else if (r == -1 && (errno == EAGAIN ||
 				    errno == EWOULDBLOCK || errno == EINTR))
-					pfd[1].events |= POLLOUT;
+					pfd[P_PLAIN].events |= POLLOUT;
 				else {
 					session_eof = 1;
 					up.len = 0;
@@ -1088,7 +1086,7 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 					progress = 1;
 				} else if (r == -1 && (errno == EAGAIN ||
 				    errno == EWOULDBLOCK || errno == EINTR))
-					pfd[1].events |= POLLIN;
+					pfd[P_PLAIN].events |= POLLIN;
 				else
 					session_eof = 1;
 			}
@@ -1102,9 +1100,9 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 					stalled = 0;
 				} else if ((e = SSL_get_error(c->ssl, 0)) ==
 				    SSL_ERROR_WANT_WRITE)
-					pfd[0].events |= POLLOUT;
+					pfd[P_COUT].events |= POLLOUT;
 				else if (e == SSL_ERROR_WANT_READ)
-					pfd[0].events |= POLLIN;
+					pfd[P_CIN].events |= POLLIN;
 				else
 					failed = 1;
 			}
@@ -1125,7 +1123,12 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 				break;
 			}
 		}
-		if (poll(pfd, 2, stalled != 0 ? deadline_poll_ms(stalled) :
+		/* Only what we wait for: a hung-up descriptor we are not
+		 * reading would wake poll() at once, again and again. */
+		pfd[P_CIN].fd = pfd[P_CIN].events ? c->rfd : -1;
+		pfd[P_COUT].fd = pfd[P_COUT].events ? c->wfd : -1;
+		pfd[P_PLAIN].fd = pfd[P_PLAIN].events ? plain_fd : -1;
+		if (poll(pfd, P_N, stalled != 0 ? deadline_poll_ms(stalled) :
 		    -1) == -1 && errno != EINTR) {
 			failed = 1;
 			break;

@@ -1096,6 +1096,7 @@ END_TEST
 /* A transport as TLS is one (net_io): it holds input the descriptor no
  * longer shows, and it may ask to wait for the other direction. */
 struct t_io {
+	int fd;			/* the "record" arrives here */
 	const char *in;
 	size_t inlen, inoff;
 	char out[256];
@@ -1109,6 +1110,10 @@ t_io_read(void *ctx, void *buf, size_t len, short *want_r)
 	struct t_io *t = ctx;
 
 	if (t->reads++ == 0) {
+		char rec;
+
+		/* the whole input came as one "record" on the socket */
+		ck_assert_int_eq(recv(t->fd, &rec, 1, 0), 1);
 		*want_r = POLLOUT;	/* like SSL_ERROR_WANT_WRITE */
 		errno = EAGAIN;
 		return -1;
@@ -1165,10 +1170,13 @@ START_TEST(test_transport)
 	t.in = in;
 	t.inlen = sizeof(in) - 1;
 	t_socketpair(SOCK_STREAM, sv);
+	t.fd = sv[0];
 	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	net_set_io(&n, &io, &t);
-	/* The descriptor never becomes readable: the lines come from what
-	 * the transport holds, without a wait. */
+	/* One octet (a "record") makes the descriptor readable once; the
+	 * transport takes it and then holds both lines, which must come
+	 * out without another wait. */
+	ck_assert_int_eq(send(sv[1], "r", 1, 0), 1);
 	t0 = t_now();
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 2),
 	    NET_LINE);
