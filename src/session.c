@@ -290,7 +290,7 @@ monitor_end(struct session *s, const char *result)
  * 0, or -1 if it is malformed (a FAIL, like bad credentials: with SASL the
  * bytes will be the client's own).
  */
-static int
+int
 monitor_parse(const struct ipc_login *req, char *buf, const char **user_r,
     const char **secret_r)
 {

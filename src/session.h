@@ -40,4 +40,16 @@ void session_run(int rfd, int wfd, const struct config *cfg,
     const struct loaded_plugin *store, const char *peer)
     __attribute__((noreturn));
 
+struct ipc_login;
+
+/*
+ * The monitor's decoder of a login record from the pre-auth child (which
+ * it does not trust): split REQ's data into *USER_R and *SECRET_R by its
+ * mechanism, copied into BUF (IPC_LOGIN_DATA_MAX + 1 octets).  0, or -1
+ * if the record is malformed.  Called by the monitor and by the IPC fuzz
+ * target (tests/fuzz/fuzz_ipc.c).
+ */
+int monitor_parse(const struct ipc_login *req, char *buf,
+    const char **user_r, const char **secret_r);
+
 #endif

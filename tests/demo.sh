@@ -25,7 +25,7 @@ cd "$TOP"
 PKGS="build-essential autoconf automake libtool pkg-config libgdbm-dev gdbmtool
 libsasl2-dev libsasl2-modules sasl2-bin check libcrypt-dev libssl-dev
 libpam0g-dev libinih-dev libseccomp-dev python3 curl fetchmail mpop openssl
-procps strace passwd libpam-modules"
+procps strace passwd libpam-modules clang libclang-rt-14-dev"
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then
@@ -167,6 +167,9 @@ run_tests() {
 	build _build-san --enable-sanitizers
 	(cd _build-san && ASAN_OPTIONS=detect_leaks=1 make check) ||
 		{ cat _build-san/test-suite.log 2>/dev/null | tail -200; exit 1; }
+	echo "== libFuzzer build and make check-fuzz"
+	build _build-fuzz --enable-fuzzing
+	(cd _build-fuzz && make check-fuzz)
 	echo "== all tests passed"
 }
 
