@@ -52,17 +52,14 @@ enum ipc_type {
 #define IPC_TLS_PEER_MAX	255
 #define IPC_TLS_INFO_MAX	96
 
-/* ipc_login.flags */
-#define IPC_LOGIN_SECURED	0x1	/* the client's bytes cross TLS */
-
 struct ipc_login {
 	uint32_t mech;			/* enum login_mech */
-	uint32_t len;			/* octets of data in use */
-	unsigned char data[IPC_LOGIN_DATA_MAX];
 	/* The connection as the child sees it, for pop23d_conn_info
 	 * (secured, tls_peer_cn).  Believed only as far as a child can be:
 	 * see doc/DESIGN.md section 2.6. */
-	uint32_t flags;
+	uint32_t secured;		/* 1: the client's bytes cross TLS */
+	uint32_t len;			/* octets of data in use */
+	unsigned char data[IPC_LOGIN_DATA_MAX];
 	char tls_peer[IPC_TLS_PEER_MAX + 1];	/* NUL-terminated, "" none */
 };
 

@@ -42,7 +42,7 @@ login_start(struct client *c, enum login_mech mech, void *data, size_t len,
 	}
 	req->mech = (uint32_t)mech;
 	req->len = (uint32_t)len;
-	req->flags = c->secured ? IPC_LOGIN_SECURED : 0;
+	req->secured = c->secured ? 1 : 0;
 	if (c->tls != NULL)
 		strlcpy(req->tls_peer, tls_conn_peer(c->tls),
 		    sizeof(req->tls_peer));

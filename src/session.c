@@ -388,10 +388,10 @@ monitor_text_ok(const char *buf, size_t size)
 static int
 monitor_tls_facts(struct session *s, const struct ipc_login *req)
 {
-	if ((req->flags & ~IPC_LOGIN_SECURED) != 0 ||
+	if (req->secured > 1 ||
 	    !monitor_text_ok(req->tls_peer, sizeof(req->tls_peer)))
 		return -1;
-	s->secured = (req->flags & IPC_LOGIN_SECURED) != 0;
+	s->secured = req->secured != 0;
 	strlcpy(s->tls_peer, req->tls_peer, sizeof(s->tls_peer));
 	return 0;
 }
