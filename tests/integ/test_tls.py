@@ -647,6 +647,41 @@ class RealClients(TLSCase):
             self.assertEqual(got, [crlf_msg().replace(b'\r\n', b'\n')])
 
 
+class Proxy(TLSCase):
+    """The TLS proxy ends with its session, and a session ends with its
+    client, whichever side goes first."""
+
+    def test_client_drops_after_dele(self):
+        srv = self.tls_server(listen=['pop3s 127.0.0.1:0'])
+        before = srv.messages('alice')
+        c = self.implicit(srv.port('pop3s'))
+        c.line()
+        c.cmd('USER alice')
+        self.assertOK(c.cmd('PASS alicepw'))
+        self.assertOK(c.cmd('DELE 1'))
+        self.assertEqual(len(srv.sessions()), 2)
+        c.sock.close()                  # no QUIT, no close_notify
+        self.assertTrue(p23.wait_until(lambda: srv.sessions() == [], 10),
+                        srv.sessions())
+        self.assertEqual(srv.messages('alice'), before)
+        self.assertTrue(wait_log(srv, r'logout result=dropped'))
+
+    def test_client_that_does_not_read(self):
+        srv = self.tls_server({'write_timeout': '2'},
+                              listen=['pop3s 127.0.0.1:0'])
+        srv.add_message('alice', (b'y' * 998 + b'\n') * 8000)   # 8 MB
+        c = self.implicit(srv.port('pop3s'))
+        c.line()
+        c.cmd('USER alice')
+        self.assertOK(c.cmd('PASS alicepw'))
+        c.send(b'RETR 2\r\n')         # and never read
+        t0 = time.monotonic()
+        self.assertTrue(p23.wait_until(lambda: srv.sessions() == [], 20),
+                        srv.sessions())
+        self.assertLess(time.monotonic() - t0, 15)
+        self.assertEqual(len(srv.messages('alice')), 2)
+
+
 class ClientCertificates(TLSCase):
     def setUp(self):
         self.srv = self.tls_server({'tls_client_ca': pki('ca.pem')},
