@@ -10,7 +10,9 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "client.h"
 #include "conf.h"
+#include "login.h"
 #include "suites.h"
 
 static char *dir;
@@ -210,6 +212,50 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+/* login_plaintext_ok(): plaintext_auth x listener mode x loopback x TLS.
+ * (No TLS context is loaded here, so STLS is never offered.) */
+START_TEST(test_plaintext_rule)
+{
+	static const struct {
+		const char *setting;
+		int mode, loopback, secured, ok;
+	} t[] = {
+		{ "no", TLS_MODE_NONE, 1, 0, 0 },
+		{ "no", TLS_MODE_OPTIONAL, 0, 1, 1 },
+		{ "no", TLS_MODE_IMPLICIT, 0, 1, 1 },
+		{ "loopback", TLS_MODE_NONE, 1, 0, 1 },
+		{ "loopback", TLS_MODE_NONE, 0, 0, 0 },
+		{ "loopback", TLS_MODE_OPTIONAL, 0, 0, 0 },
+		{ "loopback", TLS_MODE_OPTIONAL, 0, 1, 1 },
+		{ "loopback", TLS_MODE_REQUIRED, 1, 0, 0 },
+		{ "loopback", TLS_MODE_REQUIRED, 1, 1, 1 },
+		{ "yes", TLS_MODE_NONE, 0, 0, 1 },
+		{ "yes", TLS_MODE_OPTIONAL, 0, 0, 1 },
+		{ "yes", TLS_MODE_REQUIRED, 0, 0, 0 },
+		{ "yes", TLS_MODE_REQUIRED, 0, 1, 1 },
+	};
+	struct config cfg;
+	struct client c;
+	const char *err;
+	char text[128];
+	size_t i;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		snprintf(text, sizeof text, "listen = pop3 127.0.0.1:1\n"
+		    "plaintext_auth = %s\n", t[i].setting);
+		ck_assert_msg(load(text, &cfg, &err) == 0, "%s", err);
+		memset(&c, 0, sizeof c);
+		c.cfg = &cfg;
+		c.tls_mode = t[i].mode;
+		c.loopback = t[i].loopback;
+		c.secured = t[i].secured;
+		ck_assert_msg(login_plaintext_ok(&c) == t[i].ok, "case %zu", i);
+		ck_assert(!login_stls_offered(&c));
+		config_free(&cfg);
+	}
+}
+END_TEST
+
 Suite *
 suite_conf(void)
 {
@@ -221,6 +267,7 @@ suite_conf(void)
 	tcase_add_loop_test(tc, test_bad, 0, sizeof bad / sizeof bad[0]);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_tls_modes);
+	tcase_add_test(tc, test_plaintext_rule);
 	suite_add_tcase(s, tc);
 	return s;
 }
