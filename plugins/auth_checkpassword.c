@@ -648,7 +648,7 @@ cp_run(const char *user, const char *secret, const char *timestamp)
 	struct cp_outcome o;
 	int cred[2] = { -1, -1 }, out[2] = { -1, -1 }, r, e;
 	const char *why;
-	pid_t pid;
+	pid_t pid = -1;		/* set by posix_spawn() when it returns 0 */
 
 	if (ul > CP_INPUT_MAX || sl > CP_INPUT_MAX || n > CP_INPUT_MAX) {
 		host->log(LOG_INFO, "user=%s: credentials longer than %d "

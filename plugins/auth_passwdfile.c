@@ -845,7 +845,8 @@ pf_verify_plain(const char *user, const char *pass)
 
 	if (user == NULL || pass == NULL)
 		return POP23D_FAIL;
-	if (refresh() == -1)
+	/* refresh() == 0 means a table; said again for the analyzer. */
+	if (refresh() == -1 || table == NULL)
 		return POP23D_TEMPFAIL;
 	e = find(user);
 

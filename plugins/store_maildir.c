@@ -255,6 +255,90 @@ ent_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* ent_cmp() on pointers, for runs of equal timestamps. */
+static int
+ent_ptr_cmp(const void *a, const void *b)
+{
+	return ent_cmp(*(const struct md_ent *const *)a,
+	    *(const struct md_ent *const *)b);
+}
+
+struct ts_ref {
+	uint64_t ts;
+	struct md_ent *e;
+};
+
+/*
+ * Sort the N entries of *VP in ent_cmp() order: a radix sort on the
+ * timestamp (a byte at a time, skipping the bytes all keys share), then
+ * qsort() with ent_cmp() inside each run of equal timestamps, then each
+ * entry moved once.  For 100 000 messages this is about a tenth of the
+ * instructions of qsort() over the entries (which copies every 32-octet
+ * entry some 17 times and calls ent_cmp() 1.7 million times).
+ * 0, or -1 (no memory).
+ */
+static int
+sort_ents(struct md_ent **vp, size_t n)
+{
+	struct ts_ref *a, *b, *t;
+	struct md_ent *out, **run;
+	size_t i, j, k, count[256];
+	uint64_t diff = 0;
+	int shift;
+
+	if (n < 2)
+		return 0;
+	if (n > SIZE_MAX / (2 * sizeof *a) ||
+	    (a = calloc(2 * n, sizeof *a)) == NULL)
+		return -1;
+	b = a + n;
+	for (i = 0; i < n; i++) {
+		a[i].ts = (*vp)[i].ts;
+		a[i].e = &(*vp)[i];
+		diff |= a[i].ts ^ a[0].ts;
+	}
+	for (shift = 0; shift < 64; shift += 8) {
+		if (((diff >> shift) & 0xff) == 0)
+			continue;	/* every key has the same byte here */
+		memset(count, 0, sizeof count);
+		for (i = 0; i < n; i++)
+			count[(a[i].ts >> shift) & 0xff]++;
+		for (i = 0, k = 0; i < 256; i++) {
+			j = count[i];
+			count[i] = k;
+			k += j;
+		}
+		for (i = 0; i < n; i++)
+			b[count[(a[i].ts >> shift) & 0xff]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
+	}
+	/* a holds the order; b is free scratch: the pointers of a run. */
+	run = (struct md_ent **)b;
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && a[j].ts == a[i].ts; j++)
+			;
+		if (j - i < 2)
+			continue;
+		for (k = i; k < j; k++)
+			run[k - i] = a[k].e;
+		qsort(run, j - i, sizeof *run, ent_ptr_cmp);
+		for (k = i; k < j; k++)
+			a[k].e = run[k - i];
+	}
+	if ((out = calloc(n, sizeof *out)) == NULL) {
+		free(a < b ? a : b);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		out[i] = *a[i].e;
+	free(a < b ? a : b);
+	free(*vp);
+	*vp = out;
+	return 0;
+}
+
 /* bsearch() by (ts, key) only. */
 static int
 ent_key_cmp(const void *a, const void *b)
@@ -492,8 +576,13 @@ build_list(struct pop23d_mbox *mb)
 		arena_free(&c.arena);
 		return POP23D_TEMPFAIL;
 	}
-	if (c.n > 0)
-		qsort(c.v, c.n, sizeof *c.v, ent_cmp);
+	if (sort_ents(&c.v, c.n) != 0) {
+		host->log(LOG_ERR, "list: out of memory for %zu messages",
+		    c.n);
+		free_ents(c.v, c.n);
+		arena_free(&c.arena);
+		return POP23D_TEMPFAIL;
+	}
 	mb->logged = mb->unlogged = 0;
 	for (i = n = 0; i < c.n; i++) {
 		if (n > 0 && strcmp(c.v[n - 1].key, c.v[i].key) == 0) {
@@ -907,7 +996,7 @@ md_msg_open(struct pop23d_mbox *mb, size_t i, int *fd_r, off_t *offset_r,
 {
 	struct md_ent *e;
 	struct stat st;
-	int fd, fl, tries;
+	int fd, tries;
 	char en[LOG_NAME_MAX];
 
 	*fd_r = -1;
@@ -952,12 +1041,9 @@ md_msg_open(struct pop23d_mbox *mb, size_t i, int *fd_r, off_t *offset_r,
 		close(fd);
 		return POP23D_PERMFAIL;
 	}
-	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
-		msg_log(mb, LOG_ERR, "fcntl message: %s", strerror(errno));
-		close(fd);
-		return POP23D_TEMPFAIL;
-	}
+	/* O_NONBLOCK (there against a FIFO at open) stays on: reads of a
+	 * regular file do not look at it (open(2), read(2)), and clearing
+	 * it cost two system calls per message opened. */
 	*fd_r = fd;
 	*offset_r = 0;
 	*length_r = st.st_size;

@@ -116,6 +116,7 @@ config_defaults(struct config *cfg)
 	cfg->hostname[sizeof cfg->hostname - 1] = '\0';
 	strlcpy(cfg->login_user, "pop23d", sizeof cfg->login_user);
 	strlcpy(cfg->login_chroot, "/var/empty", sizeof cfg->login_chroot);
+	strlcpy(cfg->auth_user, "pop23d-auth", sizeof cfg->auth_user);
 	cfg->virtual_uid = (uid_t)-1;
 	cfg->virtual_gid = (gid_t)-1;
 	strlcpy(cfg->mail_location, "%h/Maildir", sizeof cfg->mail_location);
@@ -127,6 +128,7 @@ config_defaults(struct config *cfg)
 	cfg->timeout_pop2 = DEF_POP2_TIMEOUT;
 	cfg->write_timeout = DEF_WRITE_TIMEOUT;
 	cfg->auth_failure_delay_ms = DEF_AUTH_FAILURE_DELAY;
+	cfg->auth_failure_delay_max_ms = DEF_AUTH_FAILURE_DELAY_MAX;
 	cfg->max_auth_failures = DEF_AUTH_FAILURES;
 	cfg->max_bad_commands_preauth = DEF_BAD_COMMANDS_PREAUTH;
 	cfg->max_bad_commands = DEF_BAD_COMMANDS;
@@ -324,6 +326,8 @@ static const struct conf_int_key {
 	INT_KEY("write_timeout", write_timeout, 1, CONF_SECONDS_MAX),
 	INT_KEY("auth_failure_delay", auth_failure_delay_ms, 0,
 	    CONF_FAILURE_DELAY_MAX),
+	INT_KEY("auth_failure_delay_max", auth_failure_delay_max_ms, 0,
+	    CONF_FAILURE_DELAY_MAX),
 	INT_KEY("max_auth_failures", max_auth_failures, 1,
 	    CONF_AUTH_FAILURES_MAX),
 	INT_KEY("max_bad_commands_preauth", max_bad_commands_preauth, 1,
@@ -354,6 +358,8 @@ static const struct conf_str_key {
 	STR_KEY("hostname", hostname),
 	STR_KEY("login_user", login_user),
 	STR_KEY("login_chroot", login_chroot),
+	STR_KEY("auth_user", auth_user),
+	STR_KEY("auth_group", auth_group),
 	STR_KEY("mail_location", mail_location),
 	STR_KEY("pid_file", pid_file),
 	STR_KEY("port_file", port_file),

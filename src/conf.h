@@ -82,6 +82,10 @@ struct config {
 	uid_t login_uid;	/* its ids, resolved by the master at start */
 	gid_t login_gid;
 	char login_chroot[PATH_MAX];	/* and chroot here (root only) */
+	char auth_user[CONF_NAME_MAX];	/* the auth service runs as it ... */
+	char auth_group[CONF_NAME_MAX];	/* ... and this group ("": its own) */
+	uid_t auth_uid;		/* resolved by the master at start */
+	gid_t auth_gid;
 	uid_t virtual_uid;	/* for identities without a uid */
 	gid_t virtual_gid;
 	char mail_location[PATH_MAX];	/* "%h/Maildir"; %h home, %u user */
@@ -96,6 +100,7 @@ struct config {
 	int timeout_pop2;
 	int write_timeout;
 	int auth_failure_delay_ms;
+	int auth_failure_delay_max_ms;	/* the per-address penalty's cap */
 	int max_auth_failures;
 	int max_bad_commands_preauth;
 	int max_bad_commands;

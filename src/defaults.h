@@ -44,6 +44,10 @@
 #define DEF_AUTH_FAILURES	3
 /* Delay before answering a failed login (milliseconds). */
 #define DEF_AUTH_FAILURE_DELAY	2000
+/* Failures from one client address double the delay up to this cap
+ * (Dovecot's auth penalty: 2 s doubling to 15 s); a success resets it
+ * (penalty.h). */
+#define DEF_AUTH_FAILURE_DELAY_MAX	15000
 
 /* Connection caps in the master (popa3d standalone.c). */
 #define DEF_MAX_SESSIONS	10000

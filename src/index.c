@@ -55,6 +55,8 @@
 #define MSG_PREFIX		"m:"
 #define MSG_PREFIX_LEN		2
 #define SCHEMA_KEY		"#schema"
+/* Present (value "1") while records of hinted keys may exist. */
+#define HINTED_KEY		"#hinted"
 #define STR1(x)			#x
 #define STR(x)			STR1(x)
 #define SCHEMA_VALUE		"pop23d-index " STR(INDEX_SCHEMA)
@@ -97,6 +99,7 @@ struct index {
 	char		*path;
 	int		 recovered;	/* gdbm_recover() was tried */
 	int		 unusable;	/* off until the session ends */
+	int		 suspended;	/* dbf closed by index_suspend() */
 	unsigned long	 damaged;	/* dropped by index_lookup() */
 };
 
@@ -715,6 +718,50 @@ index_trouble(struct index *idx, const char *op)
 	return 0;
 }
 
+void
+index_suspend(struct index *idx)
+{
+	if (idx == NULL || idx->unusable || idx->suspended || idx->dbf == NULL)
+		return;
+	if (gdbm_close(idx->dbf) != 0)
+		log_warnx("index %s: close: %s", idx->path,
+		    gdbm_strerror(gdbm_errno));
+	idx->dbf = NULL;
+	idx->suspended = 1;
+}
+
+/* Reopen after index_suspend().  0, or -1 with the index switched off. */
+static int
+index_resume(struct index *idx)
+{
+	const char *why = NULL, *e = NULL;
+	off_t size = 0;
+	int fd, replaced = 0;
+
+	if (!idx->suspended)
+		return 0;
+	idx->suspended = 0;
+	fd = open_file(idx->path, &size, &replaced, &e);
+	if (fd == -1)
+		why = e != NULL ? e : "cannot open";
+	else if ((idx->dbf = gdbm_fd_open(fd, idx->path, 0,
+	    INDEX_GDBM_FLAGS, NULL)) == NULL)
+		why = open_strerror(gdbm_errno);
+	else if (replaced || size == 0)
+		why = "replaced while the session held it closed";
+	else
+		why = schema_check(idx->dbf);
+	if (why == NULL)
+		return 0;
+	log_warnx("index %s: reopen: %s; off for this session", idx->path,
+	    why);
+	if (idx->dbf != NULL)
+		gdbm_close(idx->dbf);
+	idx->dbf = NULL;
+	idx->unusable = 1;
+	return -1;
+}
+
 int
 index_lookup(struct index *idx, const char *key, struct index_rec *rec_r)
 {
@@ -723,7 +770,7 @@ index_lookup(struct index *idx, const char *key, struct index_rec *rec_r)
 	char *kbuf, esc[128];
 	int r;
 
-	if (idx == NULL || idx->unusable)
+	if (idx == NULL || idx->unusable || index_resume(idx) != 0)
 		return 0;
 	if ((kbuf = msg_key(key, &k)) == NULL)
 		return -1;
@@ -774,7 +821,7 @@ index_store(struct index *idx, const char *key, const struct index_rec *rec)
 	size_t len;
 	char *kbuf;
 
-	if (idx == NULL || idx->unusable)
+	if (idx == NULL || idx->unusable || index_resume(idx) != 0)
 		return -1;
 	if ((len = index_encode(key, rec, buf)) == 0)
 		return -1;
@@ -800,7 +847,7 @@ index_delete(struct index *idx, const char *key)
 	datum k;
 	char *kbuf;
 
-	if (idx == NULL || idx->unusable)
+	if (idx == NULL || idx->unusable || index_resume(idx) != 0)
 		return -1;
 	if ((kbuf = msg_key(key, &k)) == NULL)
 		return -1;
@@ -879,7 +926,7 @@ index_count(struct index *idx)
 {
 	struct count_ctx c;
 
-	if (idx == NULL || idx->unusable)
+	if (idx == NULL || idx->unusable || index_resume(idx) != 0)
 		return -1;
 	c.n = 0;
 	if (index_walk(idx, "count", count_one, count_reset, &c) == -1)
@@ -965,7 +1012,8 @@ index_prune(struct index *idx, int (*keep)(void *ctx, const char *key),
 	long removed = 0;
 	size_t i;
 
-	if (idx == NULL || idx->unusable || keep == NULL)
+	if (idx == NULL || idx->unusable || keep == NULL ||
+	    index_resume(idx) != 0)
 		return -1;
 	memset(&c, 0, sizeof(c));
 	c.keep = keep;
@@ -1000,10 +1048,48 @@ out:
 }
 
 int
+index_hinted_get(struct index *idx)
+{
+	datum k, v;
+
+	if (idx == NULL || idx->unusable)
+		return 0;	/* no records at all */
+	if (index_resume(idx) != 0)
+		return 0;	/* off now: no records either */
+	k.dptr = (char *)HINTED_KEY;
+	k.dsize = (int)(sizeof(HINTED_KEY) - 1);
+	v = gdbm_fetch(idx->dbf, k);
+	if (v.dptr != NULL) {
+		free(v.dptr);
+		return 1;
+	}
+	return gdbm_last_errno(idx->dbf) == GDBM_ITEM_NOT_FOUND ? 0 : 1;
+}
+
+int
+index_hinted_set(struct index *idx, int on)
+{
+	datum k, v;
+
+	if (idx == NULL || idx->unusable || index_resume(idx) != 0)
+		return -1;
+	k.dptr = (char *)HINTED_KEY;
+	k.dsize = (int)(sizeof(HINTED_KEY) - 1);
+	if (!on)
+		return gdbm_delete(idx->dbf, k) == 0 ||
+		    gdbm_last_errno(idx->dbf) == GDBM_ITEM_NOT_FOUND ? 0 : -1;
+	v.dptr = (char *)"1";
+	v.dsize = 1;
+	return gdbm_store(idx->dbf, k, v, GDBM_REPLACE) == 0 ? 0 : -1;
+}
+
+int
 index_sync(struct index *idx)
 {
 	if (idx == NULL || idx->unusable)
 		return -1;
+	if (idx->suspended)
+		return 0;	/* gdbm_close() wrote everything out */
 	for (;;) {
 		if (gdbm_sync(idx->dbf) == 0)
 			return 0;

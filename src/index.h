@@ -15,8 +15,12 @@
 
 #define INDEX_FILE		"pop23d.index"
 /* Schema 1 records held the UIDL and had no checksum; a schema 1 file is
- * rebuilt (see doc/DESIGN.md section 7). */
-#define INDEX_SCHEMA		2
+ * rebuilt (see doc/DESIGN.md section 7).  Schema 3 has schema 2's record
+ * layout, but a message whose key carries size hints (maildrop.c) has a
+ * record only by exception, flagged by the "#hinted" record
+ * (index_hinted_get()); a schema 2 file, with a record for every message,
+ * is rebuilt once so that logins stop walking and reading them. */
+#define INDEX_SCHEMA		3
 
 struct index;
 
@@ -63,6 +67,24 @@ long index_count(struct index *idx);
  * -1. */
 long index_prune(struct index *idx, int (*keep)(void *ctx, const char *key),
     void *ctx);
+/*
+ * The "hinted" flag: 1 if records of messages whose keys carry size hints
+ * may exist (maildrop.c stores one only when a hint proved wrong, or a
+ * seen flag could not be stored in the maildrop).  While it is 0 the
+ * caller need not look such keys up: one fetch instead of one per
+ * message.  index_hinted_get() says 1 when it cannot tell (an error).
+ * index_hinted_set() returns 0 or -1.
+ */
+int index_hinted_get(struct index *idx);
+int index_hinted_set(struct index *idx, int on);
+/*
+ * Close the GDBM handle until the next call that needs it, which reopens
+ * the file (owner, mode and schema checked again; without the full walk
+ * of index_open(): the session lock kept everyone else out meanwhile).
+ * For the idle part of a session: its buffers and descriptor go.  A
+ * reopen that fails switches the index off for the session.
+ */
+void index_suspend(struct index *idx);
 /* Flush to disk (gdbm_sync).  0 or -1. */
 int index_sync(struct index *idx);
 /* Records found damaged (and dropped) by index_lookup() since open. */

@@ -7,8 +7,9 @@
  * an exact type and size; anything else - including a record too large
  * for it (MSG_TRUNC) - fails, and the caller ends the session
  * (OpenSMTPD mproc.c, m_error).
- * PRIVILEGE: runs in the monitor (root) and the pre-auth child
- * (unprivileged); the monitor never trusts what it receives.
+ * PRIVILEGE: runs in the monitor (root), the pre-auth child
+ * (unprivileged) and the auth service (auth_user); the monitor and the
+ * service never trust what they receive.
  */
 #include "config.h"
 

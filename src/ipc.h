@@ -14,12 +14,17 @@
  *        (under TLS the child stays: it proxies the session's bytes
  *        through TLS over a socketpair the monitor made, tls.h)
  *
- * Reserved for SASL (AUTH, RFC 5034; not written yet): a verdict of
- * POP23D_CONTINUE carries a challenge, and the child answers with an
- * IPC_LOGIN_STEP record holding the client's decoded response; the
- * monitor answers that with another verdict.  Neither is sent yet (no
- * mechanism needs a second round), so IPC_LOGIN_STEP has no record
- * layout here.
+ * SASL (AUTH, RFC 5034): a verdict of POP23D_CONTINUE carries a challenge,
+ * and the child answers with an IPC_LOGIN_STEP record holding the
+ * client's decoded response (or a cancel); the monitor answers that with
+ * another verdict, until one is not CONTINUE.
+ *
+ * A login record whose mechanism is LOGIN_MECH_LIST is no check: the
+ * monitor answers it with an OK verdict whose challenge holds the SASL
+ * mechanism list (for CAPA and a bare AUTH).
+ *
+ * The monitor and the auth service (authsvc.h) use the same framing with
+ * IPC_AUTH_REQ and IPC_AUTH_REPLY.
  */
 #ifndef POP23D_IPC_H
 #define POP23D_IPC_H
@@ -32,7 +37,10 @@ enum ipc_type {
 	IPC_VERDICT = 2,	/* monitor -> child: struct ipc_verdict */
 	IPC_HANDOVER = 3,	/* child -> monitor after an OK verdict:
 				 * struct ipc_handover */
-	/* IPC_LOGIN_STEP = 4: reserved, see above */
+	IPC_LOGIN_STEP = 4,	/* child -> monitor after CONTINUE:
+				 * struct ipc_login_step */
+	IPC_AUTH_REQ = 16,	/* monitor -> auth service (authsvc.h) */
+	IPC_AUTH_REPLY = 17,	/* auth service -> monitor */
 };
 
 /* A user name or a secret (password, APOP digest): RFC 1939 arguments
@@ -44,6 +52,17 @@ enum ipc_type {
 #define IPC_LOGIN_DATA_MAX	(IPC_USER_MAX * 2 + IPC_SECRET_MAX + 2)
 /* A SASL challenge (POP23D_CONTINUE), before base64. */
 #define IPC_CHALLENGE_MAX	512
+/*
+ * A SASL response line from the client, in base64 characters: the whole
+ * input buffer (INPUT_BUF_MAX, 2048) less its CRLF, rounded down to a
+ * multiple of 4.  RFC 5034 sets no limit on these lines; every mechanism
+ * offered here (PLAIN, LOGIN, CRAM-MD5, DIGEST-MD5, SCRAM) answers in
+ * well under 1 KiB, a GSSAPI token with a large Kerberos PAC may not fit
+ * (doc/DESIGN.md section 4).
+ */
+#define SASL_LINE_MAX		2044
+/* One decoded SASL response. */
+#define IPC_STEP_MAX		(3 * SASL_LINE_MAX / 4)
 /* Input the client pipelined after its login command: the whole input
  * buffer (INPUT_BUF_MAX) fits. */
 #define IPC_LEFTOVER_MAX	4096
@@ -54,10 +73,11 @@ enum ipc_type {
 
 struct ipc_login {
 	uint32_t mech;			/* enum login_mech */
-	/* The connection as the child sees it, for pop23d_conn_info
-	 * (secured, tls_peer_cn).  Believed only as far as a child can be:
-	 * see doc/DESIGN.md section 2.6. */
-	uint32_t secured;		/* 1: the client's bytes cross TLS */
+	/* What the child knows of the connection (login_plaintext_ok(),
+	 * TLS): it holds the plaintext anyway, so it is believed here (see
+	 * doc/DESIGN.md section 2.7); with tls_peer below, for
+	 * pop23d_conn_info's secured, plaintext_ok and tls_peer_cn. */
+	uint32_t secured, plaintext_ok;
 	uint32_t len;			/* octets of data in use */
 	unsigned char data[IPC_LOGIN_DATA_MAX];
 	char tls_peer[IPC_TLS_PEER_MAX + 1];	/* NUL-terminated, "" none */
@@ -67,6 +87,11 @@ struct ipc_login {
 #define IPC_HANDOVER_PROXY	0x1	/* the child stays as the TLS proxy:
 					 * the session speaks on its end of
 					 * the proxy socketpair */
+struct ipc_login_step {
+	uint32_t cancel;		/* the client sent "*" */
+	uint32_t len;
+	unsigned char data[IPC_STEP_MAX];
+};
 
 struct ipc_verdict {
 	uint32_t result;		/* enum pop23d_result */

@@ -11,12 +11,11 @@
  *   login_start(mech, data) -> verdict | POP23D_CONTINUE + challenge
  *   login_step(response)    -> verdict | POP23D_CONTINUE + challenge ...
  *
- * USER/PASS, APOP and POP2 HELO need one round.  SASL (AUTH, RFC 5034;
- * not written yet) will decode each base64 line, call login_start() with
- * the mechanism and the initial response, send every challenge as
- * "+ base64" and answer it with login_step().  login_step() and the IPC
- * record it sends are not written yet: no mechanism continues (see
- * ipc.h).
+ * USER/PASS, APOP and POP2 HELO need one round.  SASL (AUTH, RFC 5034):
+ * the front end decodes each base64 line, calls login_sasl() with the
+ * mechanism and the initial response, sends every challenge as
+ * "+ base64" and answers it with login_step().  The SASL library itself
+ * runs in the auth service, never here.
  *
  * PRIVILEGE: the pre-auth child (login_user, chrooted).
  */
@@ -37,6 +36,11 @@ enum login_mech {
 	/* RFC 1939 APOP: user NUL digest; the monitor checks the digest
 	 * against its own copy of the greeting's timestamp. */
 	LOGIN_MECH_APOP = 2,
+	/* SASL (RFC 5034 AUTH): "MECH NUL flag response", see
+	 * login_sasl(); further rounds with login_step(). */
+	LOGIN_MECH_SASL = 3,
+	/* Not a login: ask for the SASL mechanism list (login_mechs()). */
+	LOGIN_MECH_LIST = 4,
 };
 
 /* What a mechanism that needs another round sends the client. */
@@ -67,12 +71,35 @@ enum pop23d_result login_plain(struct client *c, const char *user,
 enum pop23d_result login_apop(struct client *c, const char *user,
     char *digest);
 /*
- * Non-zero if a plaintext secret may be used on this connection: USER and
- * PASS, APOP, POP2 HELO and the plaintext SASL mechanisms.  Yes under TLS
- * (c->secured); never before TLS on a tls=required listener; otherwise
- * as plaintext_auth says (no; loopback: only from a loopback address;
- * yes).  Callers refuse with "-ERR [AUTH] ..." that names STLS when
- * login_stls_offered() (and CAPA lists USER only when this is non-zero).
+ * SASL: start mechanism MECH (upper case, at most 20 characters) with
+ * its initial response IN/LEN (IN NULL: none; wiped).  Results as
+ * login_start(); on POP23D_CONTINUE answer with login_step().
+ */
+enum pop23d_result login_sasl(struct client *c, const char *mech,
+    unsigned char *in, size_t len, struct login_challenge *challenge_r);
+/*
+ * SASL: the client's next decoded response IN/LEN (wiped), or CANCEL
+ * ("*", RFC 5034: the exchange ends, the verdict is POP23D_FAIL).
+ * Results as login_start().
+ */
+enum pop23d_result login_step(struct client *c, unsigned char *in,
+    size_t len, int cancel, struct login_challenge *challenge_r);
+/*
+ * The SASL mechanisms offered on this connection (the auth plugin's
+ * sasl_mechs(), asked through the monitor and kept until
+ * login_plaintext_ok()'s answer changes, e.g. after STLS): upper-case
+ * names separated by spaces, "" for none.
+ */
+const char *login_mechs(struct client *c);
+/*
+ * May plaintext credentials (USER/PASS, APOP, POP2 HELO, SASL mechanisms
+ * that send a reusable password) be used on this connection?  Non-zero:
+ * yes.  The one place where TLS (or a trusted network) decides it: yes
+ * under TLS (c->secured); never before TLS on a tls=required listener;
+ * otherwise as plaintext_auth says (no; loopback: only from a loopback
+ * address; yes).  Callers refuse with "-ERR [AUTH] ..." that names STLS
+ * when login_stls_offered(), and CAPA lists USER only when this is
+ * non-zero.
  */
 int login_plaintext_ok(const struct client *c);
 /* Non-zero if STLS may be given now: TLS is configured for this POP3

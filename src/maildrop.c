@@ -20,8 +20,11 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +46,18 @@
 #define SKIP_LOG_MAX	10
 #define MD5_LEN		16
 
+/* Storage for MD5 UIDLs (33 octets each), freed at close. */
+#define UIDL_MD5_STR	(2 * MD5_LEN + 1)
+#define UIDL_BLOCK_N	120
+struct uidl_block {
+	struct uidl_block *next;
+	size_t used;
+	char s[UIDL_BLOCK_N][UIDL_MD5_STR];
+};
+
 /* One MD5 context for all the UIDLs of a login (make_uidl). */
 struct uidl_maker {
+	struct uidl_block **blocks;	/* the maildrop's */
 	EVP_MD_CTX *ctx;
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
 	EVP_MD *md5;		/* fetched once, not per message */
@@ -63,27 +76,46 @@ uidl_maker_free(struct uidl_maker *um)
 }
 
 /*
- * The UIDL of the message with storage key KEY, into OUT (UIDL_MAX + 1
- * octets): the key itself when it is a valid UIDL (RFC 1939 section 7:
- * 1-70 octets 0x21-0x7E), else the MD5 of the key in lower-case hex.  It
- * depends on the key alone, so neither losing nor damaging the index can
- * change a UIDL, and no two keys of a maildrop share one (up to MD5
- * collisions between keys that are not UIDLs).  0, or -1 if libcrypto
- * has no MD5 (a FIPS-only configuration).
+ * The UIDL of the message with storage key KEY, into *UIDL_R: the key
+ * itself when it is a valid UIDL (RFC 1939 section 7: 1-70 octets
+ * 0x21-0x7E; then nothing is copied: a key lives as long as the
+ * maildrop), else the MD5 of the key in lower-case hex, kept in the
+ * maildrop's uidl blocks.  It depends on the key alone, so neither losing
+ * nor damaging the index can change a UIDL, and no two keys of a maildrop
+ * share one (up to MD5 collisions between keys that are not UIDLs).  0,
+ * or -1 if libcrypto has no MD5 (a FIPS-only configuration) or no memory.
  */
 static int
-make_uidl(struct uidl_maker *um, const char *key, char *out)
+make_uidl(struct uidl_maker *um, const char *key, const char **uidl_r)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
-	size_t len = strnlen(key, UIDL_MAX + 1);
 	const EVP_MD *type;
+	struct uidl_block *b;
+	char *out;
 
-	if (len <= UIDL_MAX && index_uidl_valid(key)) {
-		memcpy(out, key, len + 1);
-		return 0;
+	/* index.c's index_uidl_valid() rule, in one pass. */
+	for (i = 0; i <= UIDL_MAX; i++) {
+		unsigned char ch = (unsigned char)key[i];
+
+		if (ch == '\0') {
+			if (i == 0)
+				break;
+			*uidl_r = key;
+			return 0;
+		}
+		if (ch < 0x21 || ch > 0x7e)
+			break;
 	}
+	b = *um->blocks;
+	if (b == NULL || b->used == UIDL_BLOCK_N) {
+		if ((b = calloc(1, sizeof *b)) == NULL)
+			return -1;
+		b->next = *um->blocks;
+		*um->blocks = b;
+	}
+	out = b->s[b->used];
 	if (um->ctx == NULL && (um->ctx = EVP_MD_CTX_new()) == NULL)
 		return -1;
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
@@ -103,6 +135,8 @@ make_uidl(struct uidl_maker *um, const char *key, char *out)
 		out[2 * i + 1] = hex[md[i] & 0x0f];
 	}
 	out[2 * MD5_LEN] = '\0';
+	b->used++;
+	*uidl_r = out;
 	return 0;
 }
 
@@ -135,6 +169,61 @@ maildrop_measure(int fd, off_t offset, off_t len, uint64_t *size_r)
 	free(buf);
 	*size_r = size + crlf_count_end(&cr);
 	return 0;
+}
+
+/*
+ * Size hints in a storage key.  Many Maildir deliverers (Dovecot's LDA and
+ * LMTP, Courier's maildrop, ...) put ",S=<stored octets>" and
+ * ",W=<octets with CRLF line ends>" into the unique name, and the key is
+ * that name; Dovecot takes its sizes from them.  With both present and
+ * consistent (S <= W <= 2 S + 2, the CRLF rule's bounds) a login needs
+ * neither to read the message nor to look it up in the index.  A hint is
+ * only a claim of whoever named the file: maildrop_msg_open() measures a
+ * hinted message before anything of it is sent, and a wrong hint is
+ * replaced by a measured index record (maildrop_forget()), which wins
+ * over the hint at every later login.  1 and the two sizes, or 0.
+ */
+#define HINT_MAX	((uint64_t)1 << 40)	/* 1 TiB: more is nonsense */
+
+static int
+key_hints(const char *key, uint64_t *size_r, uint64_t *raw_r)
+{
+	const char *p = strchr(key, ',');
+	uint64_t v, s = 0, w = 0;
+	int have_s = 0, have_w = 0;
+	char tag;
+
+	/* One pass over the ",X=..." fields after the first ','. */
+	while (p != NULL) {
+		p++;
+		tag = p[0];
+		if ((tag != 'S' && tag != 'W') || p[1] != '=' ||
+		    p[2] < '0' || p[2] > '9') {
+			p = strchr(p, ',');
+			continue;
+		}
+		for (v = 0, p += 2; *p >= '0' && *p <= '9'; p++) {
+			v = v * 10 + (uint64_t)(*p - '0');
+			if (v >= HINT_MAX)
+				return 0;
+		}
+		if (*p != '\0' && *p != ',')
+			return 0;
+		if (tag == 'S' && !have_s) {
+			s = v;
+			have_s = 1;
+		} else if (tag == 'W' && !have_w) {
+			w = v;
+			have_w = 1;
+		}
+		if (*p == '\0')
+			break;
+	}
+	if (!have_s || !have_w || w < s || w > 2 * s + 2)
+		return 0;
+	*size_r = w;
+	*raw_r = s;
+	return 1;
 }
 
 /* Sorted copy of the message keys, for index_prune(). */
@@ -205,21 +294,36 @@ load_msg(struct maildrop *md, struct uidl_maker *um,
 {
 	struct index_rec rec;
 	enum pop23d_result r;
-	int fd;
+	uint64_t hsize, hraw;
+	int fd, hinted;
 	off_t off, len;
 
 	m->key = pm->key;
 	m->sidx = sidx;
-	if (make_uidl(um, pm->key, m->uidl) != 0)
+	if (make_uidl(um, pm->key, &m->uidl) != 0)
 		return LOAD_FAIL;
+	hinted = key_hints(pm->key, &hsize, &hraw);
 	/* A record counts only if the raw size the storage knows (if it
-	 * knows one without a stat) agrees with it as well. */
-	if (md->index != NULL && index_lookup(md->index, pm->key, &rec) == 1 &&
+	 * knows one without a stat) agrees with it as well.  A hinted key
+	 * is looked up only while the index may hold such records. */
+	if (md->index != NULL && (!hinted || md->hinted_lookup) &&
+	    index_lookup(md->index, pm->key, &rec) == 1 &&
 	    (pm->raw_size < 0 || (uint64_t)pm->raw_size == rec.raw_size)) {
 		m->size = rec.size;
 		m->raw_size = rec.raw_size;
 		m->accessed = rec.accessed || pm->accessed;
 		md->index_hits++;
+		if (hinted)
+			md->hinted_hits++;
+		return LOAD_OK;
+	}
+	if (hinted && (pm->raw_size < 0 || (uint64_t)pm->raw_size == hraw)) {
+		m->size = hsize;
+		m->raw_size = hraw;
+		m->accessed = pm->accessed;
+		m->from_hint = 1;
+		m->unverified = 1;
+		md->hinted++;
 		return LOAD_OK;
 	}
 	md->index_misses++;
@@ -285,6 +389,8 @@ load_all(struct maildrop *md, const struct pop23d_msg *pm, size_t n,
 	int dirty = 0;
 
 	memset(&um, 0, sizeof um);
+	um.blocks = &md->uidl_blocks;
+	md->hinted_lookup = index_hinted_get(md->index);
 	if (n > 0 && (md->msgs = calloc(n, sizeof *md->msgs)) == NULL) {
 		*error_r = "out of memory";
 		return -1;
@@ -318,9 +424,47 @@ load_all(struct maildrop *md, const struct pop23d_msg *pm, size_t n,
 	if (md->index != NULL && md->index_misses > md->skipped &&
 	    prune_index(md) > 0)
 		dirty = 1;
+	/* The flag was up, but no listed hinted key has a record any more
+	 * (the messages whose hints were wrong are gone): drop what is left
+	 * of them and stop looking hinted keys up. */
+	if (md->index != NULL && md->hinted_lookup && md->hinted_hits == 0) {
+		if (prune_index(md) >= 0 &&
+		    index_hinted_set(md->index, 0) == 0) {
+			md->hinted_lookup = 0;
+			dirty = 1;
+		}
+	}
 	if (dirty && md->index != NULL)
 		index_sync(md->index);
 	return 0;
+}
+
+/*
+ * Idle-session memory (doc/PERFORMANCE.md, "Idle memory").  Once the
+ * maildrop is loaded, a session mostly waits for its client, and what it
+ * dirtied to get there stays its own: the monitor's password check and
+ * the load touched stack pages far below where the command loop runs,
+ * and the load's temporary arrays left free heap.  Hand both back: free
+ * heap pages with malloc_trim(0), and the stack pages below this frame
+ * with MADV_DONTNEED (they hold only dead frames; touched again, they
+ * come back as zero pages).  STACK_KEEP octets under this frame stay, for
+ * the system call's own frame; STACK_SHED is the window below that:
+ * smaller than the kernel's 1 MiB guard gap under the stack, so the range
+ * holds nothing but this stack (madvise() skips the unmapped part and
+ * says ENOMEM, which is ignored).
+ */
+#define STACK_KEEP	(16 * 1024)
+#define STACK_SHED	(512 * 1024)
+
+static void __attribute__((noinline))
+shed_memory(void)
+{
+	volatile char here = 0;
+	uintptr_t top, page = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+	(void)malloc_trim(0);
+	top = ((uintptr_t)&here - STACK_KEEP) & ~(page - 1);
+	(void)madvise((void *)(top - STACK_SHED), STACK_SHED, MADV_DONTNEED);
 }
 
 enum pop23d_result
@@ -377,9 +521,14 @@ maildrop_open(const struct pop23d_store_ops *ops, const char *location,
 		return POP23D_TEMPFAIL;
 	}
 	log_debug("maildrop open: %zu messages (%zu skipped), index hits=%zu "
-	    "misses=%zu damaged=%lu", md->count, md->skipped, md->index_hits,
-	    md->index_misses, index_damaged(md->index));
+	    "misses=%zu damaged=%lu hinted=%zu", md->count, md->skipped,
+	    md->index_hits, md->index_misses, index_damaged(md->index),
+	    md->hinted);
 	*md_r = md;
+	/* An idle session need not hold the index open (its GDBM buffers,
+	 * a descriptor): reopened by the first use, if any. */
+	index_suspend(md->index);
+	shed_memory();
 	return POP23D_OK;
 }
 
@@ -430,9 +579,40 @@ maildrop_reset(struct maildrop *md)
 }
 
 /*
+ * Measure message M's file and store what it really holds as M's record,
+ * with the "hinted" flag up first, so that from the next login on the
+ * record wins over the key's hints.  0, or -1 (nothing stored).
+ */
+static int
+record_measured(struct maildrop *md, struct maildrop_msg *m)
+{
+	struct index_rec rec;
+	off_t off, len;
+	int fd, r;
+
+	if (md->index == NULL || md->ops->msg_open(md->mbox, m->sidx, &fd,
+	    &off, &len) != POP23D_OK)
+		return -1;
+	memset(&rec, 0, sizeof rec);
+	r = maildrop_measure(fd, off, len, &rec.size);
+	close(fd);
+	if (r != 0)
+		return -1;
+	rec.raw_size = (uint64_t)len;
+	rec.accessed = m->accessed_before;
+	if (index_hinted_set(md->index, 1) != 0 ||
+	    index_store(md->index, m->key, &rec) != 0)
+		return -1;
+	md->hinted_lookup = 1;
+	return 0;
+}
+
+/*
  * The record of message N disagrees with the message: drop it now, so the
  * next look (this session's index lookups, the next login) measures the
- * file again instead of trusting it.
+ * file again instead of trusting it.  For a message whose sizes came from
+ * its key's hints, "measure again" would only meet the same hints: the
+ * file is measured now and the result stored (record_measured()).
  */
 void
 maildrop_forget(struct maildrop *md, size_t n)
@@ -442,10 +622,12 @@ maildrop_forget(struct maildrop *md, size_t n)
 	if (md == NULL || n < 1 || n > md->count)
 		return;
 	m = &md->msgs[n - 1];
-	log_warnx("message %zu: stored message and index record disagree; "
-	    "record dropped", n);
+	log_warnx("message %zu: stored message and %s disagree; %s", n,
+	    m->from_hint ? "the size hints in its name" : "index record",
+	    m->from_hint ? "measured and recorded" : "record dropped");
 	if (md->index != NULL) {
-		index_delete(md->index, m->key);
+		if (!m->from_hint || record_measured(md, m) != 0)
+			index_delete(md->index, m->key);
 		index_sync(md->index);
 	}
 }
@@ -456,6 +638,7 @@ maildrop_msg_open(struct maildrop *md, size_t n, struct msgstream *st_r,
 {
 	struct maildrop_msg *m = maildrop_get(md, n);
 	struct stat st;
+	uint64_t size;
 	off_t off, len;
 	int fd;
 
@@ -476,6 +659,19 @@ maildrop_msg_open(struct maildrop *md, size_t n, struct msgstream *st_r,
 		maildrop_forget(md, n);
 		*error_r = "message changed under us";
 		return -1;
+	}
+	/* Sizes from the name's hints are checked before the first octet
+	 * (and "+OK n octets") goes out: a name that lies must not make
+	 * us announce a size we do not send. */
+	if (m->unverified) {
+		if (maildrop_measure(fd, off, len, &size) != 0 ||
+		    size != m->size) {
+			close(fd);
+			maildrop_forget(md, n);
+			*error_r = "message size differs from its name's hint";
+			return -1;
+		}
+		m->unverified = 0;
 	}
 	msgstream_init(st_r, fd, off, len);
 	return 0;
@@ -503,9 +699,11 @@ maildrop_commit(struct maildrop *md, const char **error_r)
 		else if (m->accessed && !m->accessed_before) {
 			marked++;
 			if (md->ops->mark_accessed(md->mbox, m->sidx) !=
-			    POP23D_OK)
+			    POP23D_OK) {
 				log_warnx("cannot flag message %zu as seen",
 				    i + 1);
+				m->mark_failed = 1;
+			}
 		}
 	}
 	/* Nothing changed (a poll session): no expunge, no fsync. */
@@ -521,12 +719,22 @@ maildrop_commit(struct maildrop *md, const char **error_r)
 		struct index_rec rec;
 
 		if (m->deleted) {
-			if (rc == 0)
+			/* A hinted key has no record while the flag is
+			 * down: nothing to delete. */
+			if (rc == 0 && (!m->from_hint || md->hinted_lookup))
 				index_delete(md->index, m->key);
 			continue;
 		}
 		if (!m->accessed || m->accessed_before)
 			continue;
+		/* The maildrop itself keeps the seen flag of a hinted
+		 * message; a record only if that failed (and the size was
+		 * checked, which a RETR does). */
+		if (m->from_hint && (!m->mark_failed || m->unverified ||
+		    index_hinted_set(md->index, 1) != 0))
+			continue;
+		if (m->from_hint)
+			md->hinted_lookup = 1;
 		memset(&rec, 0, sizeof rec);
 		rec.size = m->size;
 		rec.raw_size = m->raw_size;
@@ -551,6 +759,12 @@ maildrop_close(struct maildrop **mdp)
 	index_close(&md->index);
 	if (md->mbox != NULL)
 		md->ops->close(&md->mbox);
+	while (md->uidl_blocks != NULL) {
+		struct uidl_block *b = md->uidl_blocks;
+
+		md->uidl_blocks = b->next;
+		free(b);
+	}
 	free(md->msgs);
 	free(md);
 	*mdp = NULL;

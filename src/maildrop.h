@@ -17,17 +17,22 @@
 #include "msgstream.h"
 
 struct index;
+struct uidl_block;
 
 struct maildrop_msg {
 	const char *key;	/* the storage's unique key */
 	size_t sidx;		/* the storage's index (list() order): not
 				 * n - 1 once a message was skipped */
-	char uidl[UIDL_MAX + 1];	/* from the key, never the index */
+	const char *uidl;	/* from the key, never the index: the key
+				 * itself, or its MD5 in md->uidl_blocks */
 	uint64_t size;		/* CRLF octets sent, no stuffing */
 	uint64_t raw_size;	/* stored octets */
 	unsigned deleted:1;	/* marked in this session (DELE / ACKD) */
 	unsigned accessed:1;	/* accessed, this session or earlier */
 	unsigned accessed_before:1;	/* accessed before this session */
+	unsigned from_hint:1;	/* sizes from the key's hints, no record */
+	unsigned unverified:1;	/* ... not yet checked against the file */
+	unsigned mark_failed:1;	/* the storage could not record it seen */
 };
 
 struct maildrop {
@@ -43,6 +48,11 @@ struct maildrop {
 	int read_only;
 	/* statistics for the log and tests */
 	size_t index_hits, index_misses;
+	struct uidl_block *uidl_blocks;	/* MD5 UIDLs of keys that are
+					 * not UIDLs themselves */
+	size_t hinted;		/* sizes taken from key hints */
+	size_t hinted_hits;	/* hinted keys that had a record */
+	int hinted_lookup;	/* the index may hold records of hinted keys */
 	size_t skipped;		/* listed but unreadable: left out */
 };
 

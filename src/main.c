@@ -13,6 +13,8 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/random.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -22,6 +24,7 @@
 #include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -33,6 +36,8 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "authc.h"
+#include "authsvc.h"
 #include "compat.h"
 #include "conf.h"
 #include "log.h"
@@ -99,6 +104,15 @@ static int log_child_fd = -1;
 /* The error text of the last failed call in this file; valid until the
  * next one. */
 static char master_errbuf[MASTER_ERROR_MAX];
+/* The auth service (authsvc.c): its listening socket, held here for the
+ * daemon's life, its pid (0: not running) and when it last started. */
+static int auth_listen_fd = -1;
+static pid_t auth_pid;
+static time_t auth_started;
+/* A service that dies within this many seconds of its start is started
+ * again only after that long: a plugin that crashes at once must not
+ * make the master fork in a loop. */
+#define AUTH_RESTART_MIN_S	1
 
 static void
 master_usage(FILE *fp)
@@ -185,6 +199,47 @@ check_login_user(struct config *c, const char **error_r)
 	    trust_check(c->login_chroot, TRUST_DIR, &e) != 0)
 		return master_error(error_r, "%s: login_chroot: %s", c->path,
 		    e);
+	return 0;
+}
+
+/* Root mode: the auth service's user, unless the plugin needs root. */
+static int
+check_auth_user(struct config *c, const struct loaded_plugin *auth,
+    const char **error_r)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	if (auth->desc->api_built >= 4 &&
+	    (auth->desc->flags & POP23D_PLUGIN_F_NEEDS_ROOT)) {
+		c->auth_uid = 0;
+		c->auth_gid = 0;
+		return 0;
+	}
+	pw = getpwnam(c->auth_user);
+	if (pw == NULL || pw->pw_uid == 0)
+		return master_error(error_r, "%s: auth_user \"%s\" %s "
+		    "(create it: useradd -r -s /usr/sbin/nologin %s)", c->path,
+		    c->auth_user, pw == NULL ? "does not exist" : "is root",
+		    c->auth_user);
+	/* Not the pre-auth processes' user: they could signal or trace
+	 * the process that holds the password database. */
+	if (pw->pw_uid == c->login_uid)
+		return master_error(error_r, "%s: auth_user \"%s\" must not "
+		    "be login_user's uid", c->path, c->auth_user);
+	c->auth_uid = pw->pw_uid;
+	c->auth_gid = pw->pw_gid;
+	if (c->auth_group[0] != '\0') {
+		if ((gr = getgrnam(c->auth_group)) == NULL ||
+		    gr->gr_gid == 0)
+			return master_error(error_r, "%s: auth_group \"%s\" %s",
+			    c->path, c->auth_group, gr == NULL ?
+			    "does not exist" : "is root's group");
+		c->auth_gid = gr->gr_gid;
+	}
+	if (c->auth_gid == 0)
+		return master_error(error_r, "%s: auth_user \"%s\" has gid 0: "
+		    "set auth_group", c->path, c->auth_user);
 	return 0;
 }
 
@@ -379,6 +434,15 @@ reap_children(void)
 	size_t i;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == auth_pid) {
+			auth_pid = 0;
+			log_warnx("auth service (pid %ld) %s %d; restarting it",
+			    (long)pid, WIFSIGNALED(status) ?
+			    "died of signal" : "exited with status",
+			    WIFSIGNALED(status) ? WTERMSIG(status) :
+			    WEXITSTATUS(status));
+			continue;
+		}
 		for (i = 0; i < n_children; i++)
 			if (children[i].pid == pid) {
 				children[i] = children[--n_children];
@@ -446,6 +510,81 @@ start_monitor(int fd, const struct listener *l, const char *peer,
 	log_init(cfg.syslog_facility, -1, cfg.debug);
 	session_run(fd, fd, &cfg, l->proto, l->tls, loopback, &auth_plugin,
 	    &store_plugin, peer);
+}
+
+/*
+ * The auth service's socket: SOCK_SEQPACKET in the abstract namespace
+ * under a random name, bound here once.  The master holds it for the
+ * daemon's life, so no other process can take the name, and monitors
+ * that connect while the service restarts wait in its backlog.  The
+ * service accepts only root (rootless: our uid) as its peer.
+ */
+static void
+auth_socket_init(void)
+{
+	struct sockaddr_un sun;
+	unsigned char r[16];
+	socklen_t len;
+	size_t i;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		fatal("getrandom");
+	memcpy(sun.sun_path + 1, "pop23d-auth-", 12);
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(sun.sun_path + 13 + 2 * i, 3, "%02x", r[i]);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 13 +
+	    2 * sizeof(r));
+	auth_listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0);
+	if (auth_listen_fd == -1 ||
+	    bind(auth_listen_fd, (struct sockaddr *)&sun, len) != 0 ||
+	    listen(auth_listen_fd, LISTEN_BACKLOG) != 0)
+		fatal("auth service socket");
+	authc_set_address(&sun, len);
+}
+
+/* Fork the auth service (it keeps only its socket and the log). */
+static void
+start_authsvc(void)
+{
+	const char *error;
+	pid_t pid;
+	int fd;
+
+	auth_started = time(NULL);
+	if ((pid = fork()) == -1) {
+		log_warn("fork (auth service)");
+		return;
+	}
+	if (pid > 0) {
+		auth_pid = pid;
+		return;
+	}
+	set_signals(SIG_DFL);
+	log_close();
+	if ((fd = priv_child_fds(auth_listen_fd, log_child_fd, &error)) == -1) {
+		log_init(cfg.syslog_facility, -1, cfg.debug);
+		fatalx("%s", error);
+	}
+	log_init(cfg.syslog_facility, -1, cfg.debug);
+	plugin_unload(&store_plugin);
+	/* It checks passwords, it never speaks TLS: no private key, no
+	 * ticket keys (tls.c). */
+	tls_forget();
+	authsvc_serve(fd, -1, &cfg, &auth_plugin);
+}
+
+/* A SIGTERM to the running service (it finishes what it has); then a
+ * new one is started by the loop. */
+static void
+stop_authsvc(void)
+{
+	if (auth_pid > 0)
+		kill(auth_pid, SIGTERM);
+	auth_pid = 0;
+	auth_started = 0;
 }
 
 static void
@@ -530,7 +669,8 @@ load_everything(const char *path, struct config *c, struct loaded_plugin *auth,
 	}
 	/* The certificate and key are read again on every load: a SIGHUP
 	 * after a renewal (certbot's deploy hook) picks up the new ones. */
-	if ((priv_is_root() && check_login_user(c, error_r) != 0) ||
+	if ((priv_is_root() && (check_login_user(c, error_r) != 0 ||
+	    check_auth_user(c, auth, error_r) != 0)) ||
 	    tls_server_load(c, tls_r, error_r) != 0) {
 		plugin_unload(auth);
 		plugin_unload(store);
@@ -567,6 +707,9 @@ reload(void)
 	log_init(cfg.syslog_facility, -1, cfg.debug);
 	if (tls_enabled())
 		log_info("tls: %s", tls_server_desc());
+	/* The new plugin and settings: a new auth service; the old one
+	 * answers the monitors it has, then exits. */
+	stop_authsvc();
 	/* Listeners are re-bound only if the listen lines changed, so
 	 * clients never see a refused connection on a plain reload. */
 	if (!same) {
@@ -644,6 +787,28 @@ daemonize(void)
 	}
 }
 
+/* inetd mode: an auth service of this connection's own, on a socketpair;
+ * it ends when the monitor closes its end (authc_close()). */
+static void
+inetd_authsvc(void)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+		fatal("socketpair");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0) {
+		close(sv[0]);
+		plugin_unload(&store_plugin);
+		tls_forget();		/* as start_authsvc() */
+		authsvc_serve(-1, sv[1], &cfg, &auth_plugin);
+	}
+	close(sv[1]);
+	authc_set_fd(sv[0]);
+}
+
 /*
  * inetd mode (also systemd Accept=yes): the connection is on stdin and
  * stdout.  The listen lines are not used; PROTO says what to speak.
@@ -689,6 +854,7 @@ inetd_session(const char *proto_name)
 	snprintf(peer, sizeof peer, "%s:%s", host, serv);
 	setsockopt(STDIN_FILENO, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	signal(SIGPIPE, SIG_IGN);
+	inetd_authsvc();
 	session_run(STDIN_FILENO, STDOUT_FILENO, &cfg, lc.proto,
 	    config_listener_tls(&cfg, &lc), loopback, &auth_plugin,
 	    &store_plugin, peer);
@@ -715,11 +881,19 @@ master_loop(void)
 {
 	struct pollfd pfd[MAX_SOCKETS + POLL_FIXED];
 	size_t i;
-	int n, wait_ms;
+	int n;
 
 	while (!got_term) {
+		int timeout;
+
 		/* Rotates the TLS ticket key when it is due; -1: no TLS. */
-		wait_ms = tls_tickets_tick(cfg.tls_ticket_rotate);
+		timeout = tls_tickets_tick(cfg.tls_ticket_rotate);
+		if (auth_pid == 0) {
+			if (time(NULL) - auth_started >= AUTH_RESTART_MIN_S)
+				start_authsvc();
+			else if (timeout == -1 || timeout > 200)
+				timeout = 200;
+		}
 		pfd[POLL_SIG].fd = sig_pipe[0];
 		pfd[POLL_SIG].events = POLLIN;
 		pfd[POLL_RELAY].fd = log_relay_fd();	/* -1: ignored */
@@ -728,7 +902,7 @@ master_loop(void)
 			pfd[i + POLL_FIXED].fd = listeners[i].fd;
 			pfd[i + POLL_FIXED].events = POLLIN;
 		}
-		n = poll(pfd, n_listeners + POLL_FIXED, wait_ms);
+		n = poll(pfd, n_listeners + POLL_FIXED, timeout);
 		if (n == -1 && errno != EINTR)
 			fatal("poll");
 		if (n > 0 && (pfd[POLL_SIG].revents & POLLIN))
@@ -829,6 +1003,7 @@ run_daemon(const struct options *o)
 	if (!o->foreground)
 		daemonize();
 	set_signals(on_signal);
+	auth_socket_init();
 	write_pid_file();
 	write_port_file();
 	log_info("pop23d %s started", PACKAGE_VERSION);
@@ -836,6 +1011,7 @@ run_daemon(const struct options *o)
 		log_info("tls: %s", tls_server_desc());
 	master_loop();
 	shutdown_sessions();
+	stop_authsvc();
 	if (cfg.pid_file[0] != '\0')
 		unlink(cfg.pid_file);
 	tls_server_install(NULL);

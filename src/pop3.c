@@ -20,10 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "b64.h"
 #include "client.h"
 #include "conf.h"
 #include "defaults.h"
 #include "log.h"
+#include "authsvc.h"
 #include "login.h"
 #include "maildrop.h"
 #include "msgstream.h"
@@ -75,6 +77,10 @@ enum pop3_err {
 	POP3_E_PLAIN_NOTLS,
 	POP3_E_TLS_ACTIVE,
 	POP3_E_TLS_NONE,
+	POP3_E_SASL_NOMECH,
+	POP3_E_SASL_CANCEL,
+	POP3_E_SASL_B64,
+	POP3_E_SASL_TOOLONG,
 };
 
 static const char *const pop3_errors[] = {
@@ -111,6 +117,11 @@ static const char *const pop3_errors[] = {
 	/* RFC 2595 section 4's example text */
 	[POP3_E_TLS_ACTIVE] = "-ERR command not permitted when TLS active",
 	[POP3_E_TLS_NONE] = "-ERR STLS is not available on this port",
+	[POP3_E_SASL_NOMECH] = "-ERR [AUTH] unsupported authentication "
+	    "mechanism",
+	[POP3_E_SASL_CANCEL] = "-ERR [AUTH] authentication cancelled",
+	[POP3_E_SASL_B64] = "-ERR [AUTH] invalid base64 data",
+	[POP3_E_SASL_TOOLONG] = "-ERR [AUTH] response too long",
 };
 
 struct pop3 {
@@ -169,11 +180,20 @@ pop3_capa(void *fe, char **argv, int argc)
 	 * LOGIN-DELAY and EXPIRE may differ.  USER only where plaintext
 	 * passwords may be used; STLS only where it may be given now (RFC
 	 * 2595 section 4: "permitted in the current state"). */
-	net_printf(n, "+OK capability list follows\r\nTOP\r\n");
-	if (login_plaintext_ok(p->c))
-		net_printf(n, "USER\r\n");
-	net_printf(n, "UIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-	    "PIPELINING\r\nEXPIRE NEVER\r\nLOGIN-DELAY 0\r\n");
+	net_printf(n, "+OK capability list follows\r\n"
+	    "TOP\r\n%sUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+	    "PIPELINING\r\nEXPIRE NEVER\r\nLOGIN-DELAY 0\r\n",
+	    login_plaintext_ok(p->c) ? "USER\r\n" : "");
+	/* RFC 5034 section 5: SASL and the mechanisms, before login only
+	 * (the AUTH command is valid in AUTHORIZATION only; the session
+	 * has no link to the auth service, and Dovecot lists none either).
+	 * Nothing when the auth plugin has no SASL. */
+	if (p->state == POP3_ST_AUTHORIZATION) {
+		const char *m = login_mechs(p->c);
+
+		if (m[0] != '\0')
+			net_printf(n, "SASL %s\r\n", m);
+	}
 	if (p->state == POP3_ST_AUTHORIZATION && login_stls_offered(p->c))
 		net_printf(n, "STLS\r\n");
 	if (p->state == POP3_ST_TRANSACTION)
@@ -311,6 +331,113 @@ pop3_apop(void *fe, char **argv, int argc)
 	if (strlen(argv[0]) > IPC_USER_MAX || !proto_printable(argv[0]))
 		return pop3_reply_bad(p, POP3_E_SYNTAX);
 	return pop3_verdict(p, login_apop(p->c, argv[0], argv[1]));
+}
+
+/*
+ * AUTH (RFC 5034).  Only base64 is parsed here (b64.c); the mechanism's
+ * octets go to the monitor and on to the auth service, where the SASL
+ * library reads them.  Every response line is bounded by SASL_LINE_MAX
+ * (ipc.h); a longer one ends the exchange with -ERR.
+ */
+static int
+pop3_auth(void *fe, char **argv, int argc)
+{
+	struct pop3 *p = fe;
+	struct net *n = &p->c->net;
+	struct login_challenge ch;
+	char mech[AUTHSVC_MECH_MAX + 1], line[SASL_LINE_MAX + 1];
+	char enc[B64_ENCODED_LEN(IPC_CHALLENGE_MAX) + 1];
+	unsigned char dec[IPC_STEP_MAX];
+	const char *list;
+	enum pop23d_result r;
+	size_t i, len;
+	long dl = 0;
+	int ev = POP3_EV_OK, has_ir = argc == 2;
+
+	p->have_user = 0;
+	list = login_mechs(p->c);
+	if (argc == 0) {
+		/* RFC 5034 section 4 leaves a bare AUTH open; Dovecot and
+		 * Cyrus answer it with the list, as CAPA's SASL line. */
+		net_printf(n, "+OK\r\n");
+		for (i = 0; list[i] != '\0'; i++)
+			net_write(n, list[i] == ' ' ? "\r\n" : &list[i], list[i]
+			    == ' ' ? 2 : 1);
+		net_printf(n, "%s.\r\n", list[0] != '\0' ? "\r\n" : "");
+		return POP3_EV_OK;
+	}
+	/* Mechanism names are case-insensitive (RFC 4422 section 3.1). */
+	len = strlen(argv[0]);
+	if (len > AUTHSVC_MECH_MAX)
+		return pop3_reply_bad(p, POP3_E_SASL_NOMECH);
+	for (i = 0; i <= len; i++)
+		mech[i] = (argv[0][i] >= 'a' && argv[0][i] <= 'z') ?
+		    (char)(argv[0][i] - 'a' + 'A') : argv[0][i];
+	/* Only what is offered: the list is the plugin's, for this
+	 * connection (plaintext ones left out where not allowed). */
+	for (i = 0; list[i] != '\0';) {
+		size_t w = strcspn(list + i, " ");
+
+		if (w == len && memcmp(list + i, mech, len) == 0)
+			break;
+		i += w + (list[i + w] == ' ');
+	}
+	if (list[i] == '\0')
+		return pop3_reply_bad(p, POP3_E_SASL_NOMECH);
+	if (has_ir) {
+		/* "=" is a present but empty initial response. */
+		if (strcmp(argv[1], "=") == 0)
+			dl = 0;
+		else if ((dl = b64_decode(argv[1], strlen(argv[1]), dec,
+		    sizeof(dec))) < 0) {
+			explicit_bzero(argv[1], strlen(argv[1]));
+			return pop3_reply_bad(p, POP3_E_SASL_B64);
+		}
+		explicit_bzero(argv[1], strlen(argv[1]));
+	}
+	r = login_sasl(p->c, mech, has_ir ? dec : NULL, (size_t)dl, &ch);
+	while (r == POP23D_CONTINUE) {
+		enum net_status st;
+		int cancel = 0;
+
+		/* An empty challenge is "+ " (RFC 5034 section 4). */
+		if (b64_encode(ch.data, ch.len, enc, sizeof(enc)) < 0)
+			enc[0] = '\0';
+		net_printf(n, "+ %s\r\n", enc);
+		st = net_readline(n, line, SASL_LINE_MAX, &len,
+		    p->c->cfg->timeout_preauth);
+		dl = 0;
+		if (st == NET_LINE && strcmp(line, "*") == 0)
+			cancel = 1;
+		else if (st == NET_LINE) {
+			if ((dl = b64_decode(line, len, dec, sizeof(dec))) < 0) {
+				/* The exchange ends: cancel it with the
+				 * monitor, answer the client. */
+				ev = POP3_EV_BAD;
+				cancel = 2;
+				dl = 0;
+			}
+		} else if (st == NET_TOOLONG || st == NET_NUL) {
+			ev = POP3_EV_BAD;
+			cancel = st == NET_TOOLONG ? 3 : 2;
+		} else {
+			/* EOF, timeout, the phase deadline: gone. */
+			explicit_bzero(line, sizeof(line));
+			return POP3_EV_CRASH;
+		}
+		explicit_bzero(line, sizeof(line));
+		r = login_step(p->c, dec, (size_t)dl, cancel != 0, &ch);
+		if (cancel != 0 && r != POP23D_TEMPFAIL) {
+			pop3_reply_err(p, cancel == 1 ? POP3_E_SASL_CANCEL :
+			    cancel == 2 ? POP3_E_SASL_B64 :
+			    POP3_E_SASL_TOOLONG);
+			if (login_exhausted(p->c))
+				return POP3_EV_LEAVE;
+			return ev;
+		}
+	}
+	explicit_bzero(dec, sizeof(dec));
+	return pop3_verdict(p, r);
 }
 
 static int
@@ -577,6 +704,7 @@ static const struct proto_cmd pop3_cmds[] = {
 	/* the rest of the line: a password may hold spaces */
 	{ "PASS", AUTHZ, 0, PROTO_REST, pop3_pass },
 	{ "APOP", AUTHZ, 2, 2, pop3_apop },
+	{ "AUTH", AUTHZ, 0, 2, pop3_auth },
 	{ "RPOP", AUTHZ, 0, PROTO_REST, pop3_rpop },
 	{ "QUIT", AUTHZ, 0, 0, pop3_quit_auth },
 	{ "STLS", AUTHZ, 0, 0, pop3_stls },

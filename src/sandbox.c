@@ -144,6 +144,12 @@ sandbox_preauth(const char **error_r)
 		*error_r = "prctl(PR_SET_NO_NEW_PRIVS) failed";
 		return -1;
 	}
+#ifdef POP23D_VALGRIND
+	/* The valgrind test build (configure --enable-valgrind): valgrind
+	 * implements no seccomp(2) (its own system calls would meet the
+	 * filter), so this build runs without one. */
+	return 0;
+#endif
 	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL) {
 		*error_r = "seccomp_init failed";
 		return -1;

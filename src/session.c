@@ -8,13 +8,13 @@
  * reads the client's input while it is root: the pre-auth child does,
  * after priv_drop() to login_user inside login_chroot, and sends the
  * monitor typed, size-checked login records (ipc.h).  The monitor checks
- * them with the auth plugin (root may be needed to read the password
- * database), bounds the whole login phase and every failed check by
- * deadlines of its own, then calls priv_drop() to the mail user and only
+ * them through the auth service (authc.h, authsvc.c: the process that
+ * holds the auth plugin; the monitor no longer maps it), bounds the whole
+ * login phase and every failed check by deadlines of its own, then calls priv_drop() to the mail user and only
  * then touches the connection and the maildrop.  In rootless mode the
  * same processes run as the invoking user.
  *
- * TLS (tls.h, doc/DESIGN.md section 2.6): the monitor frees the TLS
+ * TLS (tls.h, doc/DESIGN.md section 2.7): the monitor frees the TLS
  * context the master loaded (and the private key in it) right after the
  * fork; only the pre-auth child speaks TLS.  A child that logged a client
  * in under TLS does not exit at the hand-over: it stays, still sandboxed,
@@ -27,9 +27,11 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <netdb.h>
 #include <sys/wait.h>
 #include <errno.h>
 #include <malloc.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "authc.h"
 #include "client.h"
 #include "compat.h"
 #include "deadline.h"
@@ -63,6 +66,11 @@ struct session {
 	enum proto proto;
 	char id[2 * SESSION_ID_OCTETS + 1];
 	char peer[80];			/* "addr:port", for logs */
+	struct authsvc_conn conn;	/* addresses, for the auth service */
+	char mechs[IPC_CHALLENGE_MAX];	/* SASL list, once asked for */
+	int have_mechs;
+	uint32_t mechs_secured, mechs_plaintext_ok;	/* asked with these */
+	int plugin_sasl;		/* the auth plugin has SASL ops */
 	char apop_challenge[300];	/* "<...@host>", "" if APOP is off */
 	int64_t login_deadline;		/* end of the AUTHORIZATION phase */
 	struct client client;		/* what the front ends get */
@@ -88,6 +96,7 @@ struct session {
 	/* The hand-over: the child stays as the TLS proxy */
 	int proxied;
 	char tls_info[IPC_TLS_INFO_MAX];
+	uint32_t penalty_ms;		/* of the last failed check */
 };
 
 static void
@@ -164,7 +173,8 @@ result_name(enum pop23d_result r)
 static const char *
 mech_name(enum login_mech m)
 {
-	return m == LOGIN_MECH_APOP ? "apop" : "plain";
+	return m == LOGIN_MECH_APOP ? "apop" : m == LOGIN_MECH_SASL ?
+	    "sasl" : "plain";
 }
 
 /* ------------------------------------------------------ pre-auth child */
@@ -181,6 +191,9 @@ preauth_child(struct session *s, int rfd, int wfd, pid_t monitor,
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 
+	/* inetd mode: the monitor's socket to its auth service is not for
+	 * this process (daemon mode: it is opened only after this fork). */
+	authc_close();
 	if (priv_is_root()) {
 		/* Looked up once by the master (check_login_user). */
 		uid = cfg->login_uid;
@@ -336,23 +349,44 @@ monitor_parse(const struct ipc_login *req, char *buf, const char **user_r,
 	return 0;
 }
 
-/* After good credentials: the identity, the maildrop, the ids. */
+/* After good credentials: the identity (LOOKUP in the auth service),
+ * the maildrop, the ids. */
 static enum pop23d_result
-monitor_identity(struct session *s, const struct pop23d_auth_ops *ops,
-    const char *user, const char *esc)
+monitor_identity(struct session *s, const char *user, const char *esc)
 {
 	const struct config *cfg = s->cfg;
-	enum pop23d_result r;
+	struct authsvc_req *req;
+	struct authsvc_reply *rep;
+	enum pop23d_result r = POP23D_TEMPFAIL;
 
 	memset(&s->ident, 0, sizeof(s->ident));
-	if ((r = ops->lookup(user, &s->ident)) != POP23D_OK) {
+	if ((req = calloc(1, sizeof(*req))) == NULL ||
+	    (rep = calloc(1, sizeof(*rep))) == NULL) {
+		free(req);
+		return POP23D_TEMPFAIL;
+	}
+	req->op = AUTHSVC_LOOKUP;
+	req->conn = s->conn;
+	strlcpy(req->user, user, sizeof(req->user));
+	if (authc_call(req, rep, 0) == 0)
+		r = (enum pop23d_result)rep->result;
+	if (r != POP23D_OK) {
 		log_warnx("auth result=%s user=%s: lookup failed after a "
 		    "good password", result_name(r), esc);
-		return r == POP23D_NOUSER ? POP23D_PERMFAIL : r;
+		free(req);
+		free(rep);
+		return r == POP23D_NOUSER || r == POP23D_FAIL ?
+		    POP23D_PERMFAIL : r;
 	}
+	s->ident.uid = rep->uid_set ? (uid_t)rep->uid : (uid_t)-1;
+	s->ident.gid = rep->gid_set ? (gid_t)rep->gid : (gid_t)-1;
+	rep->home[sizeof(rep->home) - 1] = '\0';
+	rep->maildrop[sizeof(rep->maildrop) - 1] = '\0';
+	strlcpy(s->ident.home, rep->home, sizeof(s->ident.home));
+	strlcpy(s->ident.maildrop, rep->maildrop, sizeof(s->ident.maildrop));
+	free(req);
+	free(rep);
 	strlcpy(s->user, user, sizeof(s->user));
-	s->ident.home[sizeof(s->ident.home) - 1] = '\0';
-	s->ident.maildrop[sizeof(s->ident.maildrop) - 1] = '\0';
 	if (s->ident.maildrop[0] != '\0') {
 		if (strlcpy(s->location, s->ident.maildrop,
 		    sizeof(s->location)) >= sizeof(s->location))
@@ -396,36 +430,293 @@ monitor_tls_facts(struct session *s, const struct ipc_login *req)
 	return 0;
 }
 
-/* Check one login record with the auth plugin.  On OK fills s->user,
- * s->ident, s->location, s->uid and s->gid. */
-static enum pop23d_result
-monitor_check(struct session *s, const struct loaded_plugin *auth,
-    const struct ipc_login *req)
+/*
+ * The one log line per failed login (doc/SECURITY.md, "The failed-login
+ * line"): fixed text, the escaped user in <>, the client address alone
+ * in rip=, so a fail2ban filter can match it.
+ */
+static void
+monitor_log_failure(struct session *s, const char *user, const char *method,
+    enum pop23d_result r)
 {
-	const struct pop23d_auth_ops *ops = &auth->auth;
-	char buf[IPC_LOGIN_DATA_MAX + 1], esc[128];
-	const char *user = "", *secret = "";
-	enum pop23d_result r;
+	char esc[128];
+	size_t i, o = 0;
 
-	if (monitor_parse(req, buf, &user, &secret) != 0)
-		r = POP23D_FAIL;
-	else if (req->mech == LOGIN_MECH_PLAIN)
-		r = ops->verify_plain(user, secret);
-	else if (s->cfg->apop && s->apop_challenge[0] != '\0' &&
-	    ops->verify_apop != NULL)
-		r = ops->verify_apop(user, s->apop_challenge, secret);
+	/* log_escape()'s rule, and also "<", ">" and ",": the user ends
+	 * at the first ">" and no field can be forged into the line. */
+	for (i = 0; user[i] != '\0' && o + 5 < sizeof(esc) - 4; i++) {
+		unsigned char ch = (unsigned char)user[i];
+
+		if (ch < 0x21 || ch > 0x7e || ch == '\\' || ch == '<' ||
+		    ch == '>' || ch == ',')
+			o += (size_t)snprintf(esc + o, sizeof(esc) - o,
+			    "\\x%02x", ch);
+		else
+			esc[o++] = (char)ch;
+	}
+	if (user[i] != '\0')
+		o += (size_t)snprintf(esc + o, sizeof(esc) - o, "...");
+	esc[o] = '\0';
+	if (user[0] != '\0')
+		log_info("auth failed: user=<%s>, method=%s, result=%s, "
+		    "rip=%s, lip=%s, session=<%s>", esc, method,
+		    result_name(r), s->conn.remote_ip[0] != '\0' ?
+		    s->conn.remote_ip : "unknown", s->conn.local_ip[0] !=
+		    '\0' ? s->conn.local_ip : "unknown", s->id);
 	else
-		r = POP23D_FAIL;
-	log_escape(user, strlen(user), esc, sizeof(esc));
-	if (r == POP23D_OK)
-		r = monitor_identity(s, ops, user, esc);
-	else
-		log_info("auth result=%s user=%s method=%s client=%s",
-		    result_name(r), esc, mech_name(req->mech), s->peer);
-	explicit_bzero(buf, sizeof(buf));
-	if (r == POP23D_OK)
-		s->mech = (enum login_mech)req->mech;
+		log_info("auth failed: method=%s, result=%s, rip=%s, lip=%s, "
+		    "session=<%s>", method, result_name(r),
+		    s->conn.remote_ip[0] != '\0' ? s->conn.remote_ip :
+		    "unknown", s->conn.local_ip[0] != '\0' ?
+		    s->conn.local_ip : "unknown", s->id);
+}
+
+/* The monitor's request for the auth service, with the connection. */
+static struct authsvc_req *
+monitor_req(struct session *s, enum authsvc_op op,
+    const struct ipc_login *login)
+{
+	struct authsvc_req *req = calloc(1, sizeof(*req));
+
+	if (req == NULL)
+		return NULL;
+	req->op = (uint32_t)op;
+	req->conn = s->conn;
+	if (login != NULL) {
+		req->conn.secured = login->secured ? 1 : 0;
+		req->conn.plaintext_ok = login->plaintext_ok ? 1 : 0;
+	}
+	return req;
+}
+
+/* One SASL round trip; the reply's result (TEMPFAIL if none). */
+static enum pop23d_result
+monitor_sasl_call(struct authsvc_req *req, struct authsvc_reply *rep,
+    int64_t deadline)
+{
+	memset(rep, 0, sizeof(*rep));
+	if (authc_call(req, rep, deadline) != 0)
+		return POP23D_TEMPFAIL;
+	if (rep->result == POP23D_CONTINUE &&
+	    rep->out_len > sizeof(rep->out))
+		return POP23D_TEMPFAIL;
+	return (enum pop23d_result)rep->result;
+}
+
+/*
+ * SASL (RFC 5034 AUTH): the child's record holds "MECH NUL flag initial
+ * response" (flag '1': an initial response follows, possibly empty).
+ * Every challenge goes to the child as a CONTINUE verdict, every response
+ * comes back as IPC_LOGIN_STEP and is relayed to the auth service, where
+ * the SASL library parses it.  On OK *user_r holds the identity.
+ */
+static enum pop23d_result
+monitor_sasl(struct session *s, const struct ipc_login *login,
+    int64_t deadline, char *user_r, size_t user_size, int *cancelled_r,
+    char *mech_r, size_t mech_size)
+{
+	struct authsvc_req *req;
+	struct authsvc_reply *rep;
+	struct ipc_login_step *step;
+	struct ipc_verdict v;
+	enum pop23d_result r = POP23D_PERMFAIL;
+	size_t len = login->len, n;
+	const unsigned char *d = login->data;
+
+	*cancelled_r = 0;
+	if (len > sizeof(login->data))
+		return POP23D_PERMFAIL;
+	n = strnlen((const char *)d, len);
+	if (n == 0 || n > AUTHSVC_MECH_MAX || n + 2 > len ||
+	    (d[n + 1] != '0' && d[n + 1] != '1') ||
+	    len - (n + 2) > AUTHSVC_IN_MAX)
+		return POP23D_PERMFAIL;
+	if ((req = monitor_req(s, AUTHSVC_SASL_START, login)) == NULL)
+		return POP23D_TEMPFAIL;
+	rep = calloc(1, sizeof(*rep));
+	step = calloc(1, sizeof(*step));
+	if (rep == NULL || step == NULL) {
+		free(req);
+		free(rep);
+		free(step);
+		return POP23D_TEMPFAIL;
+	}
+	memcpy(req->mech, d, n);
+	/* For the log: the name as the service will check it. */
+	if (proto_printable(req->mech) && strchr(req->mech, ' ') == NULL &&
+	    strchr(req->mech, ',') == NULL)
+		strlcpy(mech_r, req->mech, mech_size);
+	req->has_in = d[n + 1] == '1';
+	req->in_len = (uint32_t)(len - (n + 2));
+	memcpy(req->in, d + n + 2, req->in_len);
+	for (;;) {
+		r = monitor_sasl_call(req, rep, 0);
+		if (r != POP23D_CONTINUE)
+			break;
+		memset(&v, 0, sizeof(v));
+		v.result = POP23D_CONTINUE;
+		v.challenge_len = rep->out_len;
+		memcpy(v.challenge, rep->out, rep->out_len);
+		if (ipc_send(s->ipc_fd, IPC_VERDICT, &v, sizeof(v)) != 0 ||
+		    ipc_recv(s->ipc_fd, IPC_LOGIN_STEP, step, sizeof(*step),
+		    deadline) != 0 || step->len > sizeof(step->data)) {
+			/* The child left mid-exchange: end it there too. */
+			memset(req, 0, sizeof(*req));
+			req->op = AUTHSVC_SASL_END;
+			req->conn = s->conn;
+			(void)monitor_sasl_call(req, rep, 0);
+			explicit_bzero(step, sizeof(*step));
+			free(req);
+			free(rep);
+			free(step);
+			monitor_end(s, errno == ETIMEDOUT ? "expired" :
+			    "nologin");
+		}
+		memset(req, 0, sizeof(*req));
+		req->conn = s->conn;
+		req->conn.secured = login->secured ? 1 : 0;
+		req->conn.plaintext_ok = login->plaintext_ok ? 1 : 0;
+		if (step->cancel) {
+			req->op = AUTHSVC_SASL_END;
+			(void)monitor_sasl_call(req, rep, 0);
+			*cancelled_r = 1;
+			r = POP23D_FAIL;
+			break;
+		}
+		req->op = AUTHSVC_SASL_STEP;
+		req->in_len = step->len;
+		memcpy(req->in, step->data, step->len);
+		explicit_bzero(step, sizeof(*step));
+	}
+	if (r == POP23D_OK) {
+		rep->user[sizeof(rep->user) - 1] = '\0';
+		strlcpy(user_r, rep->user, user_size);
+	}
+	s->penalty_ms = rep->penalty_ms;
+	explicit_bzero(req, sizeof(*req));
+	explicit_bzero(step, sizeof(*step));
+	free(req);
+	free(rep);
+	free(step);
 	return r;
+}
+
+/* Check one login record through the auth service.  On OK fills
+ * s->user, s->ident, s->location, s->uid and s->gid. */
+static enum pop23d_result
+monitor_check(struct session *s, const struct ipc_login *req,
+    int64_t deadline)
+{
+	char buf[IPC_LOGIN_DATA_MAX + 1], esc[128];
+	char sasl_user[IPC_USER_MAX + 1] = "", mech[AUTHSVC_MECH_MAX + 1];
+	const char *user = "", *secret = "", *method = "PLAIN";
+	struct authsvc_req *ar = NULL;
+	struct authsvc_reply *rep = NULL;
+	enum pop23d_result r = POP23D_TEMPFAIL;
+	int cancelled = 0;
+
+	s->penalty_ms = (uint32_t)s->cfg->auth_failure_delay_ms;
+	if (req->mech == LOGIN_MECH_SASL) {
+		strlcpy(mech, "SASL", sizeof(mech));
+		r = monitor_sasl(s, req, deadline, sasl_user,
+		    sizeof(sasl_user), &cancelled, mech, sizeof(mech));
+		method = mech;
+		/* The SASL ops' PERMFAIL is a refused mechanism or
+		 * malformed input: a failed login ([AUTH]).  [SYS/PERM]
+		 * comes only after good credentials (lookup, below). */
+		if (r == POP23D_PERMFAIL)
+			r = POP23D_FAIL;
+		user = sasl_user;
+	} else {
+		if (req->mech == LOGIN_MECH_APOP)
+			method = "APOP";
+		ar = monitor_req(s, req->mech == LOGIN_MECH_APOP ?
+		    AUTHSVC_APOP : AUTHSVC_PLAIN, req);
+		rep = calloc(1, sizeof(*rep));
+		if (ar == NULL || rep == NULL)
+			r = POP23D_TEMPFAIL;
+		else {
+			/* A malformed record goes to the service as an
+			 * empty one: a failure it counts like any other. */
+			if (monitor_parse(req, buf, &user, &secret) == 0 &&
+			    (req->mech == LOGIN_MECH_PLAIN ||
+			    (s->cfg->apop && s->apop_challenge[0] != '\0'))) {
+				strlcpy(ar->user, user, sizeof(ar->user));
+				strlcpy(sasl_user, user, sizeof(sasl_user));
+				ar->in_len = (uint32_t)strlen(secret);
+				memcpy(ar->in, secret, ar->in_len);
+				strlcpy(ar->challenge, s->apop_challenge,
+				    sizeof(ar->challenge));
+			}
+			r = POP23D_TEMPFAIL;
+			if (authc_call(ar, rep, 0) == 0) {
+				r = (enum pop23d_result)rep->result;
+				s->penalty_ms = rep->penalty_ms;
+			}
+		}
+		/* The user outlives BUF, which held the secret. */
+		if (user != sasl_user && user >= buf &&
+		    user < buf + sizeof(buf))
+			strlcpy(sasl_user, user, sizeof(sasl_user));
+		user = sasl_user;
+		explicit_bzero(buf, sizeof(buf));
+		if (ar != NULL)
+			explicit_bzero(ar, sizeof(*ar));
+		free(ar);
+		free(rep);
+	}
+	if (r == POP23D_CONTINUE)
+		r = POP23D_TEMPFAIL;	/* not from a one-round mechanism */
+	log_escape(user, strlen(user), esc, sizeof(esc));
+	if (r == POP23D_OK) {
+		r = monitor_identity(s, user, esc);
+		if (r == POP23D_OK)
+			s->mech = (enum login_mech)req->mech;
+	} else if (cancelled) {
+		s->penalty_ms = 0;	/* nothing was checked */
+		log_info("auth cancelled by the client: method=%s", method);
+	} else
+		monitor_log_failure(s, user, method, r);
+	explicit_bzero(sasl_user, sizeof(sasl_user));
+	return r;
+}
+
+/* The SASL mechanisms for the child (asked once per connection). */
+static void
+monitor_mechs(struct session *s, const struct ipc_login *login)
+{
+	struct authsvc_req *req;
+	struct authsvc_reply *rep;
+	struct ipc_verdict v;
+
+	/* A plugin without SASL ops offers none: no need to ask (CAPA
+	 * comes with most connections). */
+	if (!s->plugin_sasl)
+		s->have_mechs = 1;
+	/* The list depends on the connection (TLS, plaintext allowed):
+	 * asked again when the child says it changed. */
+	else if (s->have_mechs && (login->secured != s->mechs_secured ||
+	    login->plaintext_ok != s->mechs_plaintext_ok))
+		s->have_mechs = 0;
+	if (!s->have_mechs && (req = monitor_req(s, AUTHSVC_MECHS,
+	    login)) != NULL) {
+		if ((rep = calloc(1, sizeof(*rep))) != NULL &&
+		    authc_call(req, rep, 0) == 0) {
+			rep->mechs[sizeof(rep->mechs) - 1] = '\0';
+			strlcpy(s->mechs, rep->mechs, sizeof(s->mechs));
+			s->have_mechs = 1;
+			s->mechs_secured = login->secured;
+			s->mechs_plaintext_ok = login->plaintext_ok;
+		}
+		free(req);
+		free(rep);
+	}
+	memset(&v, 0, sizeof(v));
+	v.result = POP23D_OK;
+	v.challenge_len = (uint32_t)strlen(s->mechs);
+	memcpy(v.challenge, s->mechs, v.challenge_len);
+	if (ipc_send(s->ipc_fd, IPC_VERDICT, &v, sizeof(v)) != 0)
+		monitor_end(s, "nologin");
 }
 
 /*
@@ -434,8 +725,7 @@ monitor_check(struct session *s, const struct loaded_plugin *auth,
  * phase deadline, too many failures) ends the connection here.
  */
 static void
-monitor_login(struct session *s, const struct loaded_plugin *auth,
-    struct ipc_handover *h)
+monitor_login(struct session *s, struct ipc_handover *h)
 {
 	const struct config *cfg = s->cfg;
 	struct ipc_login req;
@@ -456,6 +746,10 @@ monitor_login(struct session *s, const struct loaded_plugin *auth,
 			monitor_end(s, errno == ETIMEDOUT ? "expired" :
 			    "nologin");
 		}
+		if (req.mech == LOGIN_MECH_LIST) {
+			monitor_mechs(s, &req);	/* not a check */
+			continue;
+		}
 		/* Counted here too: the child is not trusted to stop
 		 * after max_auth_failures checks. */
 		if (s->checks >= cfg->max_auth_failures) {
@@ -468,14 +762,15 @@ monitor_login(struct session *s, const struct loaded_plugin *auth,
 			log_warnx("bad login record from the pre-auth process");
 			monitor_end(s, "nologin");
 		}
-		r = monitor_check(s, auth, &req);
+		r = monitor_check(s, &req, deadline);
 		explicit_bzero(&req, sizeof(req));
 		/* A failure is answered at one fixed time after the request
 		 * arrived, whatever the user and the hash cost, so timing
 		 * does not tell which users exist (the delay must exceed the
-		 * slowest check). */
+		 * slowest check).  The auth service doubles it for an
+		 * address that keeps failing (penalty.h). */
 		if (r != POP23D_OK)
-			deadline_sleep(arrived + cfg->auth_failure_delay_ms);
+			deadline_sleep(arrived + s->penalty_ms);
 		memset(&v, 0, sizeof(v));
 		v.result = (uint32_t)r;
 		if (ipc_send(s->ipc_fd, IPC_VERDICT, &v, sizeof(v)) != 0)
@@ -491,6 +786,7 @@ monitor_login(struct session *s, const struct loaded_plugin *auth,
 		monitor_end(s, "nologin");
 	}
 	close(s->ipc_fd);
+	authc_close();
 	if (h->flags & IPC_HANDOVER_PROXY) {
 		/* The child stays as the TLS proxy; the session speaks on
 		 * our end of its socketpair.  (A lying child gains nothing:
@@ -577,7 +873,12 @@ session_serve(struct session *s, struct loaded_plugin *auth,
 	log_info("login result=ok client=%s method=%s%s", s->peer,
 	    mech_name(s->mech), tlsdesc);
 
-	memset(c, 0, sizeof(*c));
+	/* Zero all of *c but net.out, whose 16 KiB net_init() does not
+	 * need zeroed: an idle session owns only the pages it writes. */
+	memset(c, 0, offsetof(struct client, net) + offsetof(struct net, out));
+	memset(c->net.out + sizeof(c->net.out), 0, sizeof(*c) -
+	    (offsetof(struct client, net) + offsetof(struct net, out) +
+	    sizeof(c->net.out)));
 	c->cfg = s->cfg;
 	c->tls_mode = s->tls_mode;
 	c->loopback = s->loopback;
@@ -615,7 +916,10 @@ session_start(struct session *s, const struct config *cfg, enum proto proto,
 {
 	char prefix[200], r[2 * APOP_RANDOM_OCTETS + 1];
 
-	memset(s, 0, sizeof(*s));
+	/* Already zero the first time (static storage the master never
+	 * touches); clearing it again would dirty all of its pages. */
+	if (s->cfg != NULL)
+		memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
 	s->proto = proto;
 	random_hex(s->id, SESSION_ID_OCTETS);
@@ -633,12 +937,51 @@ session_start(struct session *s, const struct config *cfg, enum proto proto,
 	}
 }
 
+/* The connection's addresses for the auth service ("" when rfd is not a
+ * socket: inetd mode on pipes).  getpeername() and getsockname() only:
+ * the monitor reads nothing from the client. */
+static void
+session_conn(struct session *s, int rfd, enum proto proto)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char serv[16];
+
+	strlcpy(s->conn.service, config_proto_name(proto),
+	    sizeof(s->conn.service));
+	sl = sizeof(ss);
+	if (getpeername(rfd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    getnameinfo((struct sockaddr *)&ss, sl, s->conn.remote_ip,
+	    sizeof(s->conn.remote_ip), serv, sizeof(serv),
+	    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		s->conn.remote_port = (uint32_t)strtoul(serv, NULL, 10);
+	else
+		s->conn.remote_ip[0] = '\0';
+	sl = sizeof(ss);
+	if (getsockname(rfd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    getnameinfo((struct sockaddr *)&ss, sl, s->conn.local_ip,
+	    sizeof(s->conn.local_ip), serv, sizeof(serv),
+	    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		s->conn.local_port = (uint32_t)strtoul(serv, NULL, 10);
+	else
+		s->conn.local_ip[0] = '\0';
+	if (s->conn.remote_port > 65535 || s->conn.local_port > 65535)
+		s->conn.remote_port = s->conn.local_port = 0;
+}
+
 void
 session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
     int tls_mode, int loopback, struct loaded_plugin *auth,
     const struct loaded_plugin *store, const char *peer)
 {
-	struct session s;
+	/*
+	 * Static, not on the stack: session_run() runs once per process
+	 * (a child of the master, or inetd mode), and an idle session keeps
+	 * every stack page above its command loop.  In static storage only
+	 * the pages it writes become its own (about 29 KiB, mostly buffers
+	 * it never fills).
+	 */
+	static struct session s;
 	struct ipc_handover *h;
 	pid_t monitor;
 	int sv[2], pv[2] = { -1, -1 };
@@ -647,6 +990,11 @@ session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
 	s.tls_mode = tls_enabled() ? tls_mode : TLS_MODE_NONE;
 	s.loopback = loopback;
 	s.proxy_fd = -1;
+	/* The auth service holds the plugin: not mapped here at all. */
+	s.plugin_sasl = auth->auth.sasl_mechs != NULL &&
+	    auth->auth.sasl_start != NULL;
+	plugin_unload(auth);
+	session_conn(&s, rfd, proto);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0 ||
 	    (s.tls_mode != TLS_MODE_NONE && socketpair(AF_UNIX, SOCK_STREAM |
 	    SOCK_CLOEXEC, 0, pv) != 0)) {
@@ -675,6 +1023,6 @@ session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
 	s.ipc_fd = sv[0];
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		fatal("calloc");
-	monitor_login(&s, auth, h);
+	monitor_login(&s, h);
 	session_serve(&s, auth, store, rfd, wfd, h);
 }

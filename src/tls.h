@@ -3,7 +3,7 @@
  * TLS (pop3s/pop2s, RFC 8314), the TLS proxy that carries a logged-in
  * session, and session tickets whose keys the master holds and rotates.
  *
- * Who calls what (doc/DESIGN.md section 2.6):
+ * Who calls what (doc/DESIGN.md section 2.7):
  *   master (root)      tls_server_load() and tls_server_install() at
  *                      start-up and on SIGHUP: reads and checks the files
  *                      (trust.c), builds the server context; and

@@ -94,8 +94,19 @@ run_demo() {
 		mkdir -p "$H"
 		chown "$uid:$gid" "$H"
 		chmod 700 "$H"
+		# The auth service runs as pop23d-auth and reads the
+		# passwd-file through its group, from a root-owned directory
+		# outside the tree (which may be under /root, mode 700).
+		getent passwd pop23d-auth >/dev/null ||
+			useradd -r -M -d /nonexistent -s /usr/sbin/nologin \
+			    pop23d-auth
+		PWDIR=${POP23D_DEMO_AUTHDIR:-/var/lib/pop23d-demo-auth}
+		mkdir -p "$PWDIR"
+		chown root:root "$PWDIR"
+		chmod 755 "$PWDIR"
 		extra="login_user = nobody
-login_chroot = $D/empty"
+login_chroot = $D/empty
+auth_user = pop23d-auth"
 		if ! runuser -u pop23d-demo -- test -x "$H"; then
 			echo "pop23d-demo cannot reach $H: make the folders" \
 			    "above it searchable (chmod o+x), or set" \
@@ -104,6 +115,7 @@ login_chroot = $D/empty"
 		fi
 	else
 		H=$D/home
+		PWDIR=$D
 	fi
 	M=$H/Maildir
 	# The maildrop is made by its owner: as root, files are never created
@@ -127,8 +139,12 @@ if [ ! -f "$H/.made" ]; then
 fi
 EOS
 	hash=$(openssl passwd -6 demo)
-	printf 'demo:{CRYPT}%s:%s:%s::%s::\n' "$hash" "$uid" "$gid" "$H" >"$D/passwd"
-	chmod 600 "$D/passwd"
+	printf 'demo:{CRYPT}%s:%s:%s::%s::\n' "$hash" "$uid" "$gid" "$H" \
+		>"$PWDIR/passwd"
+	chmod 640 "$PWDIR/passwd"
+	if [ "$uid" != "$(id -u)" ]; then
+		chgrp pop23d-auth "$PWDIR/passwd"
+	fi
 	cat >"$D/pop23d.conf" <<CONF
 # demo configuration written by tests/demo.sh
 listen = pop3 127.0.0.1:1110
@@ -142,7 +158,7 @@ auth_failure_delay = 1000
 $extra
 
 [passwdfile]
-path = $D/passwd
+path = $PWDIR/passwd
 CONF
 	cat <<MSG
 

@@ -251,6 +251,11 @@ pop23d_conf() {
 		home=$(echo "$ent" | cut -d: -f6)
 		echo "$u:{CRYPT}$hash:$uid:$gid::$home::" >>"$tmp"
 	done
+	# the auth service reads it as pop23d-auth, through its group
+	getent passwd pop23d-auth >/dev/null ||
+		useradd -r -M -d /nonexistent -s /usr/sbin/nologin pop23d-auth
+	chgrp pop23d-auth "$tmp"
+	chmod 640 "$tmp"
 	mv "$tmp" "$d/passwd"
 	cat >"$d/pop23d.conf" <<EOF
 # written by tests/bench/peers.sh for the benchmark (pop23d)
@@ -262,6 +267,7 @@ storage = maildir
 hostname = bench.localhost
 login_user = nobody
 login_chroot = $d/empty
+auth_user = pop23d-auth
 mail_location = %h/Maildir
 pid_file = $d/pop23d.pid
 auth_failure_delay = 2000

@@ -15,7 +15,9 @@
 # Started as root, the harness makes the sessions run as nobody (65534):
 # the passwd-file gives uid/gid 65534, pre-auth runs as login_user nobody
 # chrooted in <tmp>/empty, and every file it creates under the home dirs
-# belongs to 65534.  As any other user everything runs as that user
+# belongs to 65534; the auth service runs as auth_user daemon (uid 1,
+# AUTH_UID), which reads the passwd-file through its group (0640
+# root:daemon).  As any other user everything runs as that user
 # ("rootless" mode).
 
 import hashlib
@@ -41,13 +43,21 @@ ROOT = os.geteuid() == 0
 NOBODY = 65534
 SESSION_UID = NOBODY if ROOT else os.getuid()
 SESSION_GID = NOBODY if ROOT else os.getgid()
+# The auth service's user and group in root mode (not login_user's).
+AUTH_USER = 'daemon'
+AUTH_UID = 1
+AUTH_GID = 1
 
 DEFAULT_USERS = {'alice': 'alicepw', 'bob': 'bobpw'}
-START_TIMEOUT = 10.0
-STOP_TIMEOUT = 10.0
+# POP23D_WRAPPER: a command the daemon runs under ("make check-valgrind"
+# sets valgrind's); everything is slower under it, so the waits grow.
+WRAPPER = os.environ.get('POP23D_WRAPPER', '').split()
+START_TIMEOUT = 10.0 * (6 if WRAPPER else 1)
+STOP_TIMEOUT = 10.0 * (6 if WRAPPER else 1)
 # Reports a sanitizer build writes to stderr (= server.log).
 SANITIZER_RE = re.compile(r'ERROR: (Address|Leak|Memory|Thread)Sanitizer|'
-                          r'runtime error: |SUMMARY: \w+Sanitizer')
+                          r'runtime error: |SUMMARY: \w+Sanitizer|'
+                          r'VALGRIND-ERROR-BEGIN')
 
 # Servers alive now or started by the running test: their log tails are
 # printed when the test fails.
@@ -127,6 +137,38 @@ def proc_stat(pid):
         return None
     rest = s[s.rfind(')') + 2:].split()
     return int(rest[1]), rest[0]
+
+
+def tcp_inodes():
+    """Inodes of every TCP socket on the host."""
+    out = set()
+    for name in ('tcp', 'tcp6'):
+        try:
+            with open('/proc/net/' + name) as f:
+                next(f)
+                out.update(line.split()[9] for line in f)
+        except (FileNotFoundError, IndexError):
+            pass
+    return out
+
+
+def holds_tcp(pid):
+    """Does PID hold a TCP socket?  Its socket inodes are read first and
+    the TCP table after them, so a socket it got just now (a monitor
+    forked after an accept()) is already in the table."""
+    mine = set()
+    try:
+        fds = os.listdir('/proc/%d/fd' % pid)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            t = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+        except OSError:
+            continue
+        if t.startswith('socket:['):
+            mine.add(t[8:-1])
+    return bool(mine & tcp_inodes())
 
 
 def descendants(pid):
@@ -290,7 +332,9 @@ class Server:
         tmp = self.passwd_path + '.new'
         with open(tmp, 'w') as f:
             f.write(text)
-        os.chmod(tmp, 0o600)
+        os.chmod(tmp, 0o640)
+        if ROOT:
+            os.chown(tmp, 0, AUTH_GID)
         os.rename(tmp, self.passwd_path)
 
     def config_lines(self):
@@ -310,6 +354,7 @@ class Server:
         }
         if ROOT:
             glob['login_user'] = 'nobody'
+            glob['auth_user'] = AUTH_USER
             glob['login_chroot'] = os.path.join(self.tmp, 'empty')
         sections = {'passwdfile': {'path': self.passwd_path}}
         for k, v in self.conf.items():
@@ -405,7 +450,7 @@ class Server:
         log = open(self.log_path, 'ab')
         try:
             self.proc = subprocess.Popen(
-                [self.binary, '-f', '-d', '-c', self.conf_path],
+                WRAPPER + [self.binary, '-f', '-d', '-c', self.conf_path],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 cwd=self.tmp, pass_fds=pass_fds,
                 env=dict(os.environ, **self.env))
@@ -474,8 +519,24 @@ class Server:
 
     def sessions(self):
         """Live descendants of the master (monitors, sessions, pre-auth
-        children)."""
-        return descendants(self.pid) if self.running() else []
+        children), without the auth service and its workers."""
+        if not self.running():
+            return []
+        svc = set(self.auth_services(with_workers=True))
+        return [p for p in descendants(self.pid) if p not in svc]
+
+    def auth_services(self, with_workers=False):
+        """The auth service (the master's child that holds no TCP
+        socket; more than one while an old one drains after SIGHUP), and
+        with WITH_WORKERS their descendants too."""
+        if not self.running():
+            return []
+        out = [p for p in descendants(self.pid)
+               if proc_stat(p) and proc_stat(p)[0] == self.pid and
+               not holds_tcp(p)]
+        if with_workers:
+            out += [k for p in list(out) for k in descendants(p)]
+        return out
 
     def stop(self, sig=signal.SIGTERM):
         """Send SIG to the master and wait (SIGKILL after 10 s).  Leftover

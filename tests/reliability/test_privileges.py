@@ -8,8 +8,10 @@
 # (nobody), so that the pre-auth process could not read the maildrop even
 # outside its chroot.  With one connection waiting at the greeting and one
 # logged in, every role is alive: the master, the monitor and the pre-auth
-# child of the first, the session of the second; any other child of the
-# master (a service such as an auth process) is checked as "service".
+# child of the first, the session of the second, and the auth service
+# (role "auth": the master's child that holds the auth plugin, as
+# auth_user, doc/DESIGN.md section 2.6); any other child of the master is
+# checked as "service".
 # For each: uids, gids, groups, capabilities, NoNewPrivs, Seccomp, root
 # and working directory, every descriptor (classified: a listening or a
 # client TCP socket, a Unix socket, a pipe, /dev/null, the log, a file of
@@ -200,6 +202,8 @@ class Privileges(p23.TestCase):
         """[(role, description)] with one connection at the greeting and
         one logged in; also returns the two connections."""
         srv = self.srv
+        # the master starts the auth service right after its port file
+        p23.wait_until(lambda: srv.auth_services(), 5)
         services = [p for p in p23.descendants(srv.pid)]
         waiting = self.conn(srv)
         self.assertTrue(waiting.line().startswith('+OK'))
@@ -215,7 +219,10 @@ class Privileges(p23.TestCase):
         self.assertEqual(len(kids), 1, kids)
         socks = sockets()
         out = [('master', describe(srv.pid, srv, socks))]
-        out += [('service', describe(p, srv, socks)) for p in services]
+        for p in services:
+            d = describe(p, srv, socks)
+            out.append(('auth' if p in srv.auth_services() else 'service',
+                        d))
         out += [('monitor', describe(monitor, srv, socks)),
                 ('pre-auth', describe(preauth, srv, socks)),
                 ('session', describe(kids[0], srv, socks))]
@@ -241,7 +248,7 @@ class Privileges(p23.TestCase):
             kinds = {c for c, t in d['fds'].values()}
             check('other' not in kinds, name, 'unexpected descriptor(s): '
                   '%s' % fd_summary(d['fds']))
-            if name in ('pre-auth', 'session', 'service'):
+            if name in ('pre-auth', 'session', 'service', 'auth'):
                 check(0 not in d['uid'] + d['gid'], name,
                       'uid/gid 0: %r %r' % (d['uid'], d['gid']))
                 check(d['CapEff'] == 0 and d['CapPrm'] == 0 and
@@ -294,6 +301,26 @@ class Privileges(p23.TestCase):
                       'not exactly one client socket')
                 check(not [p for p in d['plugins'] if p.startswith('auth')],
                       name, 'an auth plugin is mapped: %r' % d['plugins'])
+            if name == 'auth':
+                check(d['uid'] == [p23.AUTH_UID] * 4 and
+                      d['gid'] == [p23.AUTH_GID] * 4, name,
+                      'ids %r %r, want auth_user %s' % (
+                          d['uid'], d['gid'], p23.AUTH_USER))
+                check(set(d['groups']) <= {p23.AUTH_GID}, name,
+                      'supplementary groups %r' % d['groups'])
+                check(d['NoNewPrivs'] == 1, name, 'NoNewPrivs is not set')
+                check(d['uid'][0] != login_uid and
+                      MAIL_UID not in d['uid'], name,
+                      'shares a uid with login_user or the mail user')
+                check(kinds <= {'null', 'log', 'unix'}, name,
+                      'descriptors %s' % fd_summary(d['fds']))
+                check(d['plugins'] == ['auth_passwdfile.so'], name,
+                      'plugins mapped: %r' % d['plugins'])
+            if name in ('monitor', 'pre-auth', 'master'):
+                # master: loads it to check the configuration only
+                check(name == 'master' or not [
+                    p for p in d['plugins'] if p.startswith('auth')],
+                    name, 'an auth plugin is mapped: %r' % d['plugins'])
             if name == 'monitor':
                 check(kinds <= {'null', 'log', 'tcp-client', 'unix'},
                       name, 'descriptors %s' % fd_summary(d['fds']))
@@ -303,6 +330,8 @@ class Privileges(p23.TestCase):
                 check('tcp-client' not in kinds, name,
                       'holds a client socket')
         self.assertEqual(problems, [], '\n'.join(problems) + '\n' +
+                         table(roles))
+        self.assertEqual([n for n, d in roles].count('auth'), 1,
                          table(roles))
 
     def test_preauth_cannot_read_maildrop(self):

@@ -81,6 +81,9 @@ main(void)
 	srunner_add_suite(sr, suite_addr());
 	srunner_add_suite(sr, suite_sandbox());
 	srunner_add_suite(sr, suite_auth_sys());
+	srunner_add_suite(sr, suite_auth_sasl());
+	srunner_add_suite(sr, suite_b64());
+	srunner_add_suite(sr, suite_penalty());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -378,6 +378,46 @@ START_TEST(test_crlf_chunking)
 }
 END_TEST
 
+/* crlf_count() against the sum of crlf_next()'s pieces, on random octets
+ * (mostly CR, LF, '.', 'x') cut into random chunks. */
+START_TEST(test_crlf_count_matches_next)
+{
+	static const char alphabet[] = "\r\n.x";
+	char raw[300];
+	struct crlf a, b;
+	struct crlf_piece pc;
+	uint64_t na, nb;
+	size_t len, i, step, k, used;
+	unsigned seed = 1939;
+	int round;
+
+	for (round = 0; round < 3000; round++) {
+		len = (size_t)(rand_r(&seed) % sizeof(raw));
+		for (i = 0; i < len; i++)
+			raw[i] = alphabet[rand_r(&seed) % 4];
+		crlf_init(&a);
+		crlf_init(&b);
+		na = nb = 0;
+		for (i = 0; i < len; i += step) {
+			step = 1 + (size_t)(rand_r(&seed) % 40);
+			if (step > len - i)
+				step = len - i;
+			na += crlf_count(&a, raw + i, step);
+			for (k = 0; k < step; k += used) {
+				used = crlf_next(&b, raw + i + k, step - k, &pc);
+				nb += pc.len;
+			}
+		}
+		na += crlf_count_end(&a);
+		while (crlf_end(&b, &pc))
+			nb += pc.len;
+		ck_assert_msg(na == nb, "round %d len %zu: %llu != %llu",
+		    round, len, (unsigned long long)na,
+		    (unsigned long long)nb);
+	}
+}
+END_TEST
+
 Suite *
 suite_wire(void)
 {
@@ -395,6 +435,7 @@ suite_wire(void)
 	tcase_add_test(tc, test_wire_short_file);
 	tcase_add_test(tc, test_wire_write_error);
 	tcase_add_test(tc, test_crlf_chunking);
+	tcase_add_test(tc, test_crlf_count_matches_next);
 	suite_add_tcase(s, tc);
 	return s;
 }

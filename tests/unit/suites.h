@@ -19,6 +19,9 @@ Suite *suite_trust(void);
 Suite *suite_addr(void);
 Suite *suite_sandbox(void);
 Suite *suite_auth_sys(void);
+Suite *suite_auth_sasl(void);
+Suite *suite_b64(void);
+Suite *suite_penalty(void);
 
 /* Helpers shared by the suites (check_main.c). */
 /* A fresh empty directory under $TMPDIR; the caller owns the string. */

@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+# session-profile.py - where a fetch or poll session's work goes, in
+# counts that do not depend on the machine's load (doc/PERFORMANCE.md,
+# "Per-session profile").  GPL-3.0-or-later.
+#
+# Runs the daemon (master, per-connection monitor + pre-auth child, the
+# session) and K sessions of one kind against one maildrop of M messages
+# (sizes log-uniform 1-100 KB, Dovecot-style names with ,S= and ,W=, like
+# tests/bench/gen-maildrops.py), then stops it and reports per session:
+#   --strace     system calls by name and by process role (strace -c -f:
+#                all processes together, divided by K);
+#   --callgrind  instructions (Ir) by process and the inclusive Ir of the
+#                phases (fork, login check and crypt, maildrop load,
+#                command loop, commit), from callgrind_annotate.
+# Kinds: poll = USER, PASS, STAT, QUIT; fetch = USER, PASS, STAT, RETR
+# every message, QUIT (nothing deleted, so every session sees the same).
+#
+# Callgrind needs the daemon rootless (the session could not write its
+# output file after changing user) and the pre-auth child's seccomp
+# filter and rlimits off (prof-noseccomp.c); the pre-auth child is ended
+# by the monitor with SIGKILL, so its instructions are not in the
+# callgrind figures (strace -c counts its system calls).  strace runs the
+# daemon as root, exactly as deployed.
+#
+#   session-profile.py --kind poll|fetch [-k 20] [-m 50] --strace|--callgrind
+
+import argparse
+import math
+import os
+import pwd
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+PW = 'sppass'
+
+
+def make_maildrop(md, m, uid, gid):
+    cur = os.path.join(md, 'cur')
+    if os.path.isdir(cur) and len(os.listdir(cur)) == m:
+        return
+    if os.path.isdir(md):
+        shutil.rmtree(md)
+    for sub in ('', 'cur', 'new', 'tmp'):
+        os.mkdir(os.path.join(md, sub), 0o700)
+        os.chown(os.path.join(md, sub), uid, gid)
+    rng = random.Random(42)
+    line = b'a line of a benchmark message body, sixty-odd octets long.\n'
+    for i in range(m):
+        size = int(math.exp(rng.uniform(math.log(1024), math.log(102400))))
+        head = b'Subject: profile %d\n\n' % i
+        body = (line * (size // len(line) + 1))[:size - len(head) - 1]
+        data = head + body + b'\n'
+        name = '%d.M%dP%d.sp,S=%d,W=%d:2,' % (1600000000 + i, i, i,
+                                            len(data),
+                                            len(data) + data.count(b'\n'))
+        p = os.path.join(cur, name)
+        with open(p, 'wb') as f:
+            f.write(data)
+        os.chown(p, uid, gid)
+
+
+def session(port, kind):
+    s = socket.create_connection(('127.0.0.1', port), timeout=60)
+    f = s.makefile('rwb', buffering=0)
+
+    def cmd(c):
+        f.write(c + b'\r\n')
+        r = f.readline()
+        if not r.startswith(b'+OK'):
+            raise SystemExit('%r -> %r' % (c, r))
+        return r
+    f.readline()
+    cmd(b'USER sp')
+    cmd(b'PASS ' + PW.encode())
+    n = int(cmd(b'STAT').split()[1])
+    if kind == 'fetch':
+        for i in range(1, n + 1):
+            cmd(b'RETR %d' % i)
+            while f.readline() != b'.\r\n':
+                pass
+    cmd(b'QUIT')
+    s.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--kind', choices=('poll', 'fetch'), default='poll')
+    ap.add_argument('-k', type=int, default=20)
+    ap.add_argument('-m', type=int, default=50)
+    ap.add_argument('--binary', default='_build/pop23d')
+    ap.add_argument('--plugins', default='_build/.libs')
+    ap.add_argument('--dir', default='/var/tmp/pop23d-sp')
+    ap.add_argument('--strace', action='store_true')
+    ap.add_argument('--callgrind', action='store_true')
+    ap.add_argument('--hash', default='plain', choices=('plain', 'sha512'),
+                    help='password hash in the passwd-file (sha512: '
+                    'SHA512-crypt, 5000 rounds, as the benchmark)')
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit('run as root')
+    nb = pwd.getpwnam('nobody')
+    uid, gid = nb.pw_uid, nb.pw_gid
+    home = os.path.join(a.dir, 'home')
+    os.makedirs(home, exist_ok=True)
+    for d in (a.dir, home):
+        os.chmod(d, 0o755)
+    make_maildrop(os.path.join(home, 'Maildir'), a.m, uid, gid)
+    tmp = tempfile.mkdtemp(prefix='sp-')
+    os.chmod(tmp, 0o1777)
+    os.mkdir(os.path.join(tmp, 'empty'), 0o755)
+    if a.hash == 'sha512':
+        h = subprocess.run(['openssl', 'passwd', '-6', '-salt',
+                            'profilesalt', PW], capture_output=True,
+                           text=True, check=True).stdout.strip()
+        h = '{CRYPT}' + h
+    else:
+        h = '{PLAIN}' + PW
+    pw = os.path.join(tmp, 'passwd')
+    with open(pw, 'w') as f:
+        f.write('sp:%s:%d:%d::%s::\n' % (h, uid, gid, home))
+    os.chmod(pw, 0o600)
+    rootless = a.callgrind
+    if rootless:
+        os.chown(pw, uid, gid)
+    portf = os.path.join(tmp, 'ports')
+    conf = os.path.join(tmp, 'pop23d.conf')
+    with open(conf, 'w') as f:
+        f.write('listen = pop3 127.0.0.1:0\nport_file = %s\n'
+                'pid_file = %s/pid\nplugin_dir = %s\nauth = passwdfile\n'
+                'storage = maildir\nmail_location = %%h/Maildir\n'
+                'auth_failure_delay = 0\nhostname = sp.example\n%s'
+                '\n[passwdfile]\npath = %s\n' % (
+                    portf, tmp, os.path.abspath(a.plugins),
+                    '' if rootless else
+                    'login_user = nobody\nlogin_chroot = %s/empty\n' % tmp,
+                    pw))
+    cmd = [os.path.abspath(a.binary), '-f', '-c', conf]
+    env = dict(os.environ)
+    trace = os.path.join(tmp, 'trace')
+    if a.strace:
+        cmd = ['strace', '-c', '-f', '-o', trace] + cmd
+    if a.callgrind:
+        shim = os.path.join(tmp, 'prof-noseccomp.so')
+        subprocess.run(['cc', '-shared', '-fPIC', '-o', shim,
+                        os.path.join(os.path.dirname(
+                            os.path.abspath(__file__)),
+                            'prof-noseccomp.c')], check=True)
+        env['LD_PRELOAD'] = shim
+        cmd = ['setpriv', '--reuid=%d' % uid, '--regid=%d' % gid,
+               '--clear-groups', 'valgrind', '--tool=callgrind',
+               '--vgdb=no', '--callgrind-out-file=%s.%%p' % trace] + cmd
+    log = open(os.path.join(tmp, 'log'), 'w')
+    d = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
+    try:
+        for _ in range(600):
+            if os.path.exists(portf) and os.path.getsize(portf) > 0:
+                break
+            time.sleep(0.05)
+        port = int(open(portf).read().split()[-1].split(':')[-1])
+        session(port, a.kind)          # warm-up (index, page cache)
+        time.sleep(0.5)
+        if a.strace or a.callgrind:
+            # restart with the tracer only around the K measured sessions
+            pass
+        for _ in range(a.k):
+            session(port, a.kind)
+        time.sleep(1.0)
+    finally:
+        pid = int(open(os.path.join(tmp, 'pid')).read())
+        os.kill(pid, signal.SIGTERM)
+        d.wait(120)
+        log.close()
+    n = a.k + 1
+    print('kind=%s sessions=%d (1 warm-up included below) messages=%d' %
+          (a.kind, n, a.m))
+    if a.strace:
+        calls = {}
+        for line in open(trace):
+            p = line.split()
+            if len(p) >= 5 and p[0][0].isdigit() and p[-1].isidentifier() \
+                    and p[-1] != 'total':
+                calls[p[-1]] = int(p[3])
+        tot = sum(calls.values())
+        print('system calls per session (all processes): %.1f' % (tot / n))
+        for k, v in sorted(calls.items(), key=lambda kv: -kv[1]):
+            print('  %-16s %8.1f' % (k, v / n))
+    if a.callgrind:
+        per = []
+        for name in sorted(os.listdir(tmp)):
+            if not name.startswith('trace.'):
+                continue
+            path = os.path.join(tmp, name)
+            text = open(path).read()
+            m = re.search(r'^(?:summary|totals): (\d+)', text, re.M)
+            per.append((name, int(m.group(1)) if m else 0, path))
+        master = max(per, key=lambda t: t[1] if t[0] else 0)
+        sess = [t for t in per if t is not master and t[1] > 0]
+        print('callgrind processes: %d with output; master Ir=%d' %
+              (len(per), master[1]))
+        if sess:
+            avg = sum(t[1] for t in sess) / len(sess)
+            print('per session process (monitor -> session): Ir=%.0f '
+                  '(%d processes)' % (avg, len(sess)))
+            path = sess[len(sess) // 2][2]
+            out = subprocess.run(['callgrind_annotate', '--inclusive=yes',
+                                  path], capture_output=True,
+                                 text=True).stdout
+            want = ('session_run', 'monitor_login', 'monitor_check',
+                    'crypt', 'session_serve', 'plugin_unload',
+                    'malloc_trim', 'pop3_postauth', 'maildrop_open',
+                    'build_list', 'open_index', 'index_open',
+                    'load_all', 'shed_memory', 'pop3_loop',
+                    'pop3_send_msg', 'wire_send', 'maildrop_msg_open',
+                    'maildrop_measure', 'maildrop_commit',
+                    'maildrop_close', 'index_close', 'net_flush',
+                    'log_info', 'log_line', '_dl_', 'fork')
+            print('one session process, inclusive Ir of some functions:')
+            for line in out.splitlines():
+                m = re.match(r'\s*([\d,]+) \([\s\d.]+%\)\s+\S*:(\S+)', line)
+                if m and any(w in m.group(2) for w in want):
+                    print('  %14s  %s' % (m.group(1), m.group(2)[:70]))
+        print('callgrind files kept in', tmp)
+        return
+    shutil.rmtree(tmp)
+
+
+if __name__ == '__main__':
+    main()
