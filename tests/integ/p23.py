@@ -527,13 +527,17 @@ class Server:
 
     def auth_services(self, with_workers=False):
         """The auth service (the master's child that holds no TCP
-        socket; more than one while an old one drains after SIGHUP), and
+        socket, nor does any process below it; more than one while an
+        old one drains after SIGHUP), and
         with WITH_WORKERS their descendants too."""
         if not self.running():
             return []
+        # A session under TLS has given its TCP socket to its TLS proxy
+        # (its child): it is no auth service.
         out = [p for p in descendants(self.pid)
                if proc_stat(p) and proc_stat(p)[0] == self.pid and
-               not holds_tcp(p)]
+               not holds_tcp(p) and
+               not any(holds_tcp(k) for k in descendants(p))]
         if with_workers:
             out += [k for p in list(out) for k in descendants(p)]
         return out
