@@ -486,6 +486,9 @@ monitor_req(struct session *s, enum authsvc_op op,
 		req->conn.secured = login->secured ? 1 : 0;
 		req->conn.plaintext_ok = login->plaintext_ok ? 1 : 0;
 	}
+	/* checked by monitor_tls_facts() */
+	strlcpy(req->conn.tls_peer_cn, s->tls_peer,
+	    sizeof(req->conn.tls_peer_cn));
 	return req;
 }
 
@@ -746,6 +749,12 @@ monitor_login(struct session *s, struct ipc_handover *h)
 			monitor_end(s, errno == ETIMEDOUT ? "expired" :
 			    "nologin");
 		}
+		/* TLS and the client certificate's name, for this record
+		 * and the auth service's pop23d_conn_info */
+		if (monitor_tls_facts(s, &req) != 0) {
+			log_warnx("bad login record from the pre-auth process");
+			monitor_end(s, "nologin");
+		}
 		if (req.mech == LOGIN_MECH_LIST) {
 			monitor_mechs(s, &req);	/* not a check */
 			continue;
@@ -758,10 +767,6 @@ monitor_login(struct session *s, struct ipc_handover *h)
 		}
 		arrived = deadline_now();
 		s->checks++;
-		if (monitor_tls_facts(s, &req) != 0) {
-			log_warnx("bad login record from the pre-auth process");
-			monitor_end(s, "nologin");
-		}
 		r = monitor_check(s, &req, deadline);
 		explicit_bzero(&req, sizeof(req));
 		/* A failure is answered at one fixed time after the request
