@@ -25,7 +25,7 @@ cd "$TOP"
 PKGS="build-essential autoconf automake libtool pkg-config libgdbm-dev gdbmtool
 libsasl2-dev libsasl2-modules sasl2-bin check libcrypt-dev libssl-dev
 libpam0g-dev libinih-dev libseccomp-dev python3 curl fetchmail mpop openssl
-procps strace passwd libpam-modules clang libclang-rt-14-dev"
+procps strace passwd libpam-modules clang libclang-rt-14-dev gsasl"
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then
