@@ -41,6 +41,7 @@
 #include "compat.h"
 #include "conf.h"
 #include "deadline.h"
+#include "i18n.h"
 #include "ipc.h"
 #include "log.h"
 #include "penalty.h"
@@ -100,12 +101,17 @@ field_ok(const char *f, size_t size)
 	return memchr(f, '\0', size) != NULL;
 }
 
-/* A user name: not empty, printable ASCII, no space. */
+/* utf8_user of the configuration this service runs with (set once in
+ * authsvc_serve(); a reload starts a new service). */
+static int user_utf8;
+
+/* A user name: not empty, no space or control character, printable
+ * ASCII or, with utf8_user, well-formed UTF-8 (RFC 6856; i18n.h). */
 static int
 user_ok(const char *u)
 {
 	return u[0] != '\0' && strlen(u) <= IPC_USER_MAX &&
-	    proto_printable(u) && strchr(u, ' ') == NULL;
+	    i18n_name_ok(u, user_utf8);
 }
 
 /* RFC 4422 section 3.1: 1-20 of A-Z 0-9 - _ (upper case by now). */
@@ -641,6 +647,7 @@ authsvc_serve(int listen_fd, int conn_fd, const struct config *cfg,
 
 	memset(&svc, 0, sizeof(svc));
 	svc.cfg = cfg;
+	user_utf8 = cfg->utf8_user;
 	svc.ops = &auth->auth;
 	svc.note_fd = -1;
 	if (auth->desc != NULL && auth->desc->api_built >= 4)

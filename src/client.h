@@ -43,6 +43,7 @@ struct client {
 	const char *apop_challenge;	/* "<...@host>", "" if APOP is off */
 	int ipc_fd;			/* to the monitor */
 	int login_checks;		/* credentials the monitor checked */
+	int utf8;			/* RFC 6856 UTF8 sent (both phases) */
 
 	/* TRANSACTION: the mail-user session */
 	const char *user;		/* the login name */

@@ -27,6 +27,8 @@
 
 #include "compat.h"
 #include "conf.h"
+#include "i18n.h"
+#include "lex.h"
 #include "trust.h"
 
 #ifndef PLUGINDIR
@@ -137,6 +139,8 @@ config_defaults(struct config *cfg)
 	cfg->per_ip_prefix4 = DEF_PER_IP_PREFIX4;
 	cfg->per_ip_prefix6 = DEF_PER_IP_PREFIX6;
 	cfg->shutdown_timeout = DEF_SHUTDOWN_TIMEOUT;
+	cfg->expire_days = CONF_EXPIRE_NEVER;
+	cfg->utf8_user = 1;
 	cfg->syslog_facility = LOG_MAIL;
 	cfg->tls_default = TLS_MODE_UNSET;
 	cfg->tls_ticket_rotate = DEF_TLS_TICKET_ROTATE;
@@ -342,6 +346,7 @@ static const struct conf_int_key {
 	    CONF_SHUTDOWN_TIMEOUT_MAX),
 	INT_KEY("tls_ticket_rotate", tls_ticket_rotate, 1,
 	    CONF_TICKET_ROTATE_MAX),
+	INT_KEY("login_delay", login_delay, 0, CONF_SECONDS_MAX),
 };
 
 /* String settings: name, field offset, size of the field. */
@@ -368,6 +373,76 @@ static const struct conf_str_key {
 	STR_KEY("tls_chain", tls_chain),
 	STR_KEY("tls_client_ca", tls_client_ca),
 };
+
+
+/* S is all decimal digits (lex.h rules) and at most MAX: 0 and *N_R. */
+static int
+conf_parse_policy_number(const char *s, long max, int *n_r)
+{
+	uint64_t v;
+	const char *end;
+
+	if (lex_number(s, (uint64_t)max, &v, &end) != 0 || *end != '\0')
+		return -1;
+	*n_r = (int)v;
+	return 0;
+}
+
+int
+config_parse_user_policy(const char *value, struct user_policy *out,
+    const char **why_r)
+{
+	char buf[512], *word, *next;
+	size_t len;
+
+	memset(out, 0, sizeof *out);
+	out->login_delay = CONF_POLICY_UNSET_DELAY;
+	out->expire_days = CONF_POLICY_UNSET_EXPIRE;
+	if ((len = strlen(value)) >= sizeof buf) {
+		*why_r = "line too long";
+		return -1;
+	}
+	memcpy(buf, value, len + 1);
+	if ((next = strchr(buf, ' ')) != NULL)
+		*next++ = '\0';
+	if (strlen(buf) >= sizeof out->user || !i18n_name_ok(buf, 1)) {
+		*why_r = "expected a user name first";
+		return -1;
+	}
+	memcpy(out->user, buf, strlen(buf) + 1);
+	if (next == NULL) {
+		*why_r = "expected login_delay=SECONDS or expire=DAYS|never "
+		    "after the name";
+		return -1;
+	}
+	while (next != NULL) {
+		word = next;
+		if ((next = strchr(word, ' ')) != NULL)
+			*next++ = '\0';
+		if (strncmp(word, "login_delay=", 12) == 0 &&
+		    out->login_delay == CONF_POLICY_UNSET_DELAY) {
+			if (conf_parse_policy_number(word + 12,
+			    CONF_SECONDS_MAX, &out->login_delay) != 0) {
+				*why_r = "login_delay: expected 0..86400";
+				return -1;
+			}
+		} else if (strncmp(word, "expire=", 7) == 0 &&
+		    out->expire_days == CONF_POLICY_UNSET_EXPIRE) {
+			if (strcasecmp(word + 7, "never") == 0)
+				out->expire_days = CONF_EXPIRE_NEVER;
+			else if (conf_parse_policy_number(word + 7,
+			    CONF_EXPIRE_DAYS_MAX, &out->expire_days) != 0) {
+				*why_r = "expire: expected never or 0..36500";
+				return -1;
+			}
+		} else {
+			*why_r = "expected login_delay=SECONDS or "
+			    "expire=DAYS|never, each once";
+			return -1;
+		}
+	}
+	return 0;
+}
 
 /* An integer key: 1 if NAME is one (ctx->err set when its value is bad),
  * 0 if it is not. */
@@ -475,6 +550,50 @@ conf_other_key(struct conf_parse_ctx *ctx, const char *name,
 			cfg->plaintext_auth = PLAINTEXT_YES;
 		else
 			conf_fail(ctx, "%s: expected no, loopback or yes, got "
+			    "\"%s\"", name, value);
+		return 1;
+	}
+	if (strcmp(name, "utf8_user") == 0) {
+		if (conf_parse_bool(value, &cfg->utf8_user) != 0)
+			conf_fail(ctx, "%s: expected yes or no, got \"%s\"",
+			    name, value);
+		return 1;
+	}
+	if (strcmp(name, "expire") == 0) {
+		if (strcasecmp(value, "never") == 0)
+			cfg->expire_days = CONF_EXPIRE_NEVER;
+		else if (conf_parse_int(value, 0, CONF_EXPIRE_DAYS_MAX,
+		    &cfg->expire_days) != 0)
+			conf_fail(ctx, "%s: expected never or a number of "
+			    "days in 0..%d, got \"%s\"", name,
+			    CONF_EXPIRE_DAYS_MAX, value);
+		return 1;
+	}
+	if (strcmp(name, "user_policy") == 0) {
+		struct user_policy up, *n;
+		const char *why = NULL;
+
+		if (config_parse_user_policy(value, &up, &why) != 0) {
+			conf_fail(ctx, "%s: %s", name, why);
+			return 1;
+		}
+		n = reallocarray(cfg->user_policies, cfg->n_user_policies + 1,
+		    sizeof *n);
+		if (n == NULL) {
+			conf_fail(ctx, "out of memory");
+			return 1;
+		}
+		cfg->user_policies = n;
+		n[cfg->n_user_policies++] = up;
+		return 1;
+	}
+	if (strcmp(name, "legacy_8bit_headers") == 0) {
+		if (strcmp(value, "refuse") == 0)
+			cfg->send_8bit_headers = 0;
+		else if (strcmp(value, "send") == 0)
+			cfg->send_8bit_headers = 1;
+		else
+			conf_fail(ctx, "%s: expected refuse or send, got "
 			    "\"%s\"", name, value);
 		return 1;
 	}
@@ -664,6 +783,9 @@ config_free(struct config *cfg)
 	free(cfg->plugin_settings);
 	cfg->plugin_settings = NULL;
 	cfg->n_plugin_settings = 0;
+	free(cfg->user_policies);
+	cfg->user_policies = NULL;
+	cfg->n_user_policies = 0;
 }
 
 const char *

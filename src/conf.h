@@ -43,6 +43,7 @@ enum plaintext_auth {
 /* A session ticket lives two rotations at most (tls.c); RFC 8446 section
  * 4.6.1 caps a ticket's lifetime at 7 days. */
 #define CONF_TICKET_ROTATE_MAX		(7 * 86400 / 2)
+#define CONF_EXPIRE_DAYS_MAX		36500	/* a hundred years */
 
 /* Plugin and user names in the file; host names (RFC 1035: 255). */
 #define CONF_NAME_MAX	64
@@ -57,6 +58,17 @@ struct listener_conf {
 	int tls;		/* enum tls_mode as written; see
 				 * config_listener_tls() */
 	int line;		/* config line, for messages */
+};
+
+/* One user_policy line: the RFC 2449 policy of one user (policy.h). */
+#define CONF_POLICY_USER_MAX	256	/* a login name (IPC_USER_MAX) + NUL */
+#define CONF_EXPIRE_NEVER	(-1)	/* expire_days: EXPIRE NEVER */
+#define CONF_POLICY_UNSET_DELAY	(-1)	/* not given: the server's value */
+#define CONF_POLICY_UNSET_EXPIRE	(-2)
+struct user_policy {
+	char user[CONF_POLICY_USER_MAX];
+	int login_delay;	/* seconds, or CONF_POLICY_UNSET_DELAY */
+	int expire_days;	/* days, CONF_EXPIRE_NEVER, or UNSET_EXPIRE */
 };
 
 /* A key=value from a plugin's own [section]; the plugin validates it. */
@@ -109,6 +121,13 @@ struct config {
 	int per_ip_prefix4;	/* max_per_ip counts per IPv4 /N ... */
 	int per_ip_prefix6;	/* ... and per IPv6 /N */
 	int shutdown_timeout;
+	/* Policy, RFC 2449 and RFC 6856 (pop23d.conf(5), doc/PROTOCOLS.md) */
+	int login_delay;	/* LOGIN-DELAY seconds; 0: none */
+	int expire_days;	/* EXPIRE days; -1: NEVER */
+	int utf8_user;		/* CAPA "UTF8 USER": UTF-8 names accepted */
+	int send_8bit_headers;	/* legacy_8bit_headers = send */
+	struct user_policy *user_policies;	/* user_policy lines */
+	size_t n_user_policies;
 	int syslog_facility;
 	int debug;
 
@@ -134,6 +153,14 @@ struct config {
  * conf.c and valid until the next config_load().
  */
 int config_load(const char *path, struct config *cfg, const char **error_r);
+/*
+ * Parse a user_policy value: "NAME [login_delay=SECONDS] [expire=DAYS|
+ * never]", at least one setting, each at most once, words separated by
+ * single spaces; NAME as i18n_name_ok() with UTF-8 allowed.  Ranges as the
+ * server-wide keys.  0 and *out, or -1 with *why_r (static text).
+ */
+int config_parse_user_policy(const char *value, struct user_policy *out,
+    const char **why_r);
 /* Free what config_load allocated. */
 void config_free(struct config *cfg);
 /* Value of KEY in [SECTION], or NULL. */

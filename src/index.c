@@ -94,6 +94,12 @@
  * only at debug level and in one summary line at close. */
 #define INDEX_DAMAGE_LOG_MAX	1
 
+/* The LOGIN-DELAY record (index.h).  Its key starts with '#' like the
+ * schema's, so it is never a message key and prune never touches it. */
+#define LOGIN_KEY		"#login"
+#define LOGIN_VERSION		1
+#define LOGIN_CRC_OFF		10
+
 struct index {
 	GDBM_FILE	 dbf;		/* NULL once unusable */
 	char		*path;
@@ -238,6 +244,39 @@ index_decode(const char *key, const unsigned char *in, size_t len,
 	rec.accessed = (in[1] & REC_F_ACCESSED) != 0;
 	if (rec_r != NULL)
 		*rec_r = rec;
+	return 0;
+}
+
+size_t
+index_login_encode(int64_t t, unsigned char *out)
+{
+	if (out == NULL || t < 0)
+		return 0;
+	out[0] = LOGIN_VERSION;
+	out[1] = 0;
+	put_be64(out + 2, (uint64_t)t);
+	put_be32(out + LOGIN_CRC_OFF, crc32c(crc32c(0, LOGIN_KEY,
+	    sizeof(LOGIN_KEY) - 1), out, LOGIN_CRC_OFF));
+	return INDEX_LOGIN_LEN;
+}
+
+int
+index_login_decode(const unsigned char *in, size_t len, int64_t *t_r)
+{
+	uint64_t t;
+
+	if (in == NULL || len != INDEX_LOGIN_LEN)
+		return -1;
+	if (get_be32(in + LOGIN_CRC_OFF) != crc32c(crc32c(0, LOGIN_KEY,
+	    sizeof(LOGIN_KEY) - 1), in, LOGIN_CRC_OFF))
+		return -1;
+	if (in[0] != LOGIN_VERSION || in[1] != 0)
+		return -1;
+	t = get_be64(in + 2);
+	if (t > (uint64_t)INT64_MAX)
+		return -1;
+	if (t_r != NULL)
+		*t_r = (int64_t)t;
 	return 0;
 }
 
@@ -1094,6 +1133,59 @@ index_sync(struct index *idx)
 		if (gdbm_sync(idx->dbf) == 0)
 			return 0;
 		if (index_trouble(idx, "sync") != 1)
+			return -1;
+	}
+}
+
+int
+index_login_get(struct index *idx, int64_t *t_r)
+{
+	datum k, v;
+	int r;
+
+	if (idx == NULL || idx->unusable || index_resume(idx) != 0)
+		return -1;
+	k.dptr = (char *)LOGIN_KEY;
+	k.dsize = (int)(sizeof(LOGIN_KEY) - 1);
+	for (;;) {
+		v = gdbm_fetch(idx->dbf, k);
+		if (v.dptr != NULL)
+			break;
+		if (gdbm_last_errno(idx->dbf) == GDBM_ITEM_NOT_FOUND)
+			return 0;
+		if ((r = index_trouble(idx, "fetch")) != 1)
+			return r == 0 ? -1 : r;
+	}
+	r = v.dsize >= 0 && index_login_decode((unsigned char *)v.dptr,
+	    (size_t)v.dsize, t_r) == 0;
+	free(v.dptr);
+	if (r)
+		return 1;
+	/* Damaged: drop it, and the login it would have delayed goes in. */
+	log_warnx("index %s: damaged login-time record, dropped", idx->path);
+	if (gdbm_delete(idx->dbf, k) != 0 &&
+	    gdbm_last_errno(idx->dbf) != GDBM_ITEM_NOT_FOUND)
+		(void)index_trouble(idx, "delete");
+	return 0;
+}
+
+int
+index_login_put(struct index *idx, int64_t t)
+{
+	unsigned char buf[INDEX_LOGIN_LEN];
+	datum k, v;
+
+	if (idx == NULL || idx->unusable || index_resume(idx) != 0 ||
+	    index_login_encode(t, buf) == 0)
+		return -1;
+	k.dptr = (char *)LOGIN_KEY;
+	k.dsize = (int)(sizeof(LOGIN_KEY) - 1);
+	v.dptr = (char *)buf;
+	v.dsize = (int)sizeof buf;
+	for (;;) {
+		if (gdbm_store(idx->dbf, k, v, GDBM_REPLACE) == 0)
+			return 0;
+		if (index_trouble(idx, "store") != 1)
 			return -1;
 	}
 }

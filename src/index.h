@@ -107,6 +107,26 @@ size_t index_encode(const char *key, const struct index_rec *rec,
 int index_decode(const char *key, const unsigned char *in, size_t len,
     struct index_rec *rec_r);
 
+/*
+ * The time of the maildrop's last accepted login (RFC 2449 LOGIN-DELAY),
+ * under the key "#login": version (1 octet, 1), flags (1 octet, 0), the
+ * time in seconds since the epoch (8 octets, big-endian, signed), and a
+ * CRC-32C of the key's octets and octets 0-9 (4 octets, big-endian).
+ * index_login_get() returns 1 and *t_r for a valid record, 0 when there
+ * is none or it fails a check (it is then deleted: a damaged record lets
+ * the next login in, it never keeps a user out), -1 on an I/O error (or
+ * no index).  index_login_put() stores T: 0 or -1.
+ */
+#define INDEX_LOGIN_LEN	(1 + 1 + 8 + 4)
+int index_login_get(struct index *idx, int64_t *t_r);
+int index_login_put(struct index *idx, int64_t t);
+/* Encode / decode the "#login" record (exposed for the unit tests):
+ * encode writes INDEX_LOGIN_LEN octets and returns that length (0 for a
+ * negative T); decode returns 0, or -1 if the octets are not a valid
+ * record. */
+size_t index_login_encode(int64_t t, unsigned char *out);
+int index_login_decode(const unsigned char *in, size_t len, int64_t *t_r);
+
 /* Non-zero if S (NUL-terminated) is a valid UIDL: 1-70 octets 0x21-0x7E
  * (RFC 1939 section 7).  make_uidl() in maildrop.c uses it. */
 int index_uidl_valid(const char *s);

@@ -83,10 +83,6 @@ struct ipc_login {
 	char tls_peer[IPC_TLS_PEER_MAX + 1];	/* NUL-terminated, "" none */
 };
 
-/* ipc_handover.flags */
-#define IPC_HANDOVER_PROXY	0x1	/* the child stays as the TLS proxy:
-					 * the session speaks on its end of
-					 * the proxy socketpair */
 struct ipc_login_step {
 	uint32_t cancel;		/* the client sent "*" */
 	uint32_t len;
@@ -99,11 +95,19 @@ struct ipc_verdict {
 	unsigned char challenge[IPC_CHALLENGE_MAX];
 };
 
+/* ipc_handover.flags: the client sent UTF8 (RFC 6856).  A claim of the
+ * client's, not a privilege: it only lets the session send 8-bit
+ * headers as they are stored.  Other bits: a bad record. */
+#define IPC_HANDOVER_UTF8	0x1u
+/* ipc_handover.flags: the child stays as the TLS proxy, the session
+ * speaks on its end of the proxy socketpair (tls.h). */
+#define IPC_HANDOVER_PROXY	0x2u
+
 struct ipc_handover {
 	uint32_t len;
-	uint32_t flags;
-	char tls_info[IPC_TLS_INFO_MAX];	/* NUL-terminated, for logs */
 	unsigned char input[IPC_LEFTOVER_MAX];
+	uint32_t flags;			/* IPC_HANDOVER_* */
+	char tls_info[IPC_TLS_INFO_MAX];	/* NUL-terminated, for logs */
 };
 
 /* Send one record.  0 or -1. */

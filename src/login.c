@@ -284,9 +284,10 @@ login_handover(struct client *c)
 		return -1;	/* cannot happen: the input buffer is smaller */
 	memcpy(h->input, input, len);
 	h->len = (uint32_t)len;
+	h->flags = c->utf8 ? IPC_HANDOVER_UTF8 : 0;
 	if (c->tls != NULL) {
 		/* We stay, as the TLS proxy of the session (session.c). */
-		h->flags = IPC_HANDOVER_PROXY;
+		h->flags |= IPC_HANDOVER_PROXY;
 		strlcpy(h->tls_info, tls_conn_info(c->tls),
 		    sizeof(h->tls_info));
 	}

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -467,9 +468,51 @@ shed_memory(void)
 	(void)madvise((void *)(top - STACK_SHED), STACK_SHED, MADV_DONTNEED);
 }
 
-enum pop23d_result
-maildrop_open(const struct pop23d_store_ops *ops, const char *location,
-    const char *name, struct maildrop **md_r, const char **error_r)
+/*
+ * LOGIN-DELAY (RFC 2449 section 6.5): 0 to let the login in (and record
+ * its time), -1 when it comes too early (L->wait set).  Only an intact
+ * record younger than the delay refuses; a record from the future (the
+ * clock was set back) is treated as damaged, so a wrong clock never
+ * keeps a user out for longer than it takes to notice.
+ */
+static int
+login_delay_check(struct maildrop *md, struct maildrop_login *l)
+{
+	int64_t last;
+
+	l->wait = 0;
+	if (md->index == NULL || l->delay == 0)
+		return 0;	/* off: no record read or written */
+	if (index_login_get(md->index, &last) == 1) {
+		if (last > l->now)
+			log_warnx("login-time record is in the future; "
+			    "ignored");
+		else if (l->now - last < (int64_t)l->delay) {
+			l->wait = (int64_t)l->delay - (l->now - last);
+			return -1;
+		}
+	}
+	/* Not synced on its own: a crash that loses it lets one login in
+	 * early, which is not worth an fsync at every login.  The
+	 * index's next sync or close writes it. */
+	(void)index_login_put(md->index, l->now);
+	return 0;
+}
+
+int
+maildrop_expired(int64_t mtime, int64_t now, int days)
+{
+	if (days < 0)
+		return 0;
+	if (days == 0)
+		return 1;	/* RFC 2449: an implicit DELE, any age */
+	return now - mtime >= (int64_t)days * 86400;
+}
+
+static enum pop23d_result
+open_common(const struct pop23d_store_ops *ops, const char *location,
+    const char *name, struct maildrop_login *l, struct maildrop **md_r,
+    const char **error_r)
 {
 	struct maildrop *md;
 	const struct pop23d_msg *pm;
@@ -483,6 +526,7 @@ maildrop_open(const struct pop23d_store_ops *ops, const char *location,
 		return POP23D_TEMPFAIL;
 	}
 	md->ops = ops;
+	md->expire_days = -1;
 	if (name != NULL) {
 		if (ops->folder_open == NULL) {
 			free(md);
@@ -505,9 +549,16 @@ maildrop_open(const struct pop23d_store_ops *ops, const char *location,
 		*error_r = e != NULL ? e : "cannot open the maildrop";
 		return r;
 	}
+	/* The index is opened before the listing: a login refused by
+	 * LOGIN-DELAY lists, measures and stores nothing. */
+	open_index(md);
+	if (l != NULL && login_delay_check(md, l) != 0) {
+		maildrop_close(&md);
+		*error_r = "login delay";
+		return POP23D_INUSE;
+	}
 	if ((r = ops->list(md->mbox, &pm, &n)) != POP23D_OK) {
-		ops->close(&md->mbox);
-		free(md);
+		maildrop_close(&md);
 		*error_r = "cannot list the maildrop";
 		return r;
 	}
@@ -515,7 +566,6 @@ maildrop_open(const struct pop23d_store_ops *ops, const char *location,
 	 * is refused instead.  Nothing is ever removed from a maildrop the
 	 * user may not change. */
 	md->read_only = ops->writable != NULL && !ops->writable(md->mbox);
-	open_index(md);
 	if (load_all(md, pm, n, error_r) != 0) {
 		maildrop_close(&md);
 		return POP23D_TEMPFAIL;
@@ -530,6 +580,20 @@ maildrop_open(const struct pop23d_store_ops *ops, const char *location,
 	index_suspend(md->index);
 	shed_memory();
 	return POP23D_OK;
+}
+
+enum pop23d_result
+maildrop_open(const struct pop23d_store_ops *ops, const char *location,
+    const char *name, struct maildrop **md_r, const char **error_r)
+{
+	return open_common(ops, location, name, NULL, md_r, error_r);
+}
+
+enum pop23d_result
+maildrop_open_login(const struct pop23d_store_ops *ops, const char *location,
+    struct maildrop_login *l, struct maildrop **md_r, const char **error_r)
+{
+	return open_common(ops, location, NULL, l, md_r, error_r);
 }
 
 struct maildrop_msg *
@@ -677,6 +741,53 @@ maildrop_msg_open(struct maildrop *md, size_t n, struct msgstream *st_r,
 	return 0;
 }
 
+/*
+ * EXPIRE (RFC 2449 section 6.7) at a commit: mark deleted every message
+ * that was retrieved (the accessed mark: this session's RETR, or an
+ * earlier session's, POP2's ACKS/ACKD included, from the index or the
+ * storage's seen flag) and whose stored file is expire_days old or more.
+ * The age is the file's modification time, which is a Maildir message's
+ * delivery time (deliverers write the file once; renames keep it).  A
+ * message that is a range of a larger file (offset not 0, or a file
+ * longer than the message: a future mbox storage) has no time of its
+ * own and never expires; nor does one that cannot be opened now.
+ */
+static void
+expire_mark(struct maildrop *md)
+{
+	struct stat st;
+	off_t off, len;
+	size_t i, n = 0;
+	int64_t now;
+	int fd;
+
+	if (md->expire_days < 0)
+		return;
+	now = (int64_t)time(NULL);
+	for (i = 0; i < md->count; i++) {
+		struct maildrop_msg *m = &md->msgs[i];
+
+		if (m->deleted || !m->accessed)
+			continue;
+		if (md->ops->msg_open(md->mbox, m->sidx, &fd, &off, &len) !=
+		    POP23D_OK)
+			continue;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && off == 0 &&
+		    st.st_size == len &&
+		    maildrop_expired((int64_t)st.st_mtime, now,
+		    md->expire_days)) {
+			m->deleted = 1;
+			md->live--;
+			md->live_octets -= m->size;
+			n++;
+		}
+		close(fd);
+	}
+	if (n > 0)
+		log_info("expire: %zu retrieved message%s at least %d days "
+		    "old removed", n, n == 1 ? "" : "s", md->expire_days);
+}
+
 int
 maildrop_commit(struct maildrop *md, const char **error_r)
 {
@@ -685,6 +796,7 @@ maildrop_commit(struct maildrop *md, const char **error_r)
 
 	if (md->mbox == NULL || md->read_only)
 		return 0;	/* a new user's empty maildrop; read-only */
+	expire_mark(md);
 	if (md->count > 0 && (idx = calloc(md->count, sizeof *idx)) == NULL) {
 		*error_r = "out of memory";
 		return -1;

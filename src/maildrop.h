@@ -46,6 +46,10 @@ struct maildrop {
 	size_t last;		/* RFC 1225 LAST: highest message accessed */
 	size_t last_start;	/* LAST at the start of the session */
 	int read_only;
+	/* RFC 2449 EXPIRE: at a commit, messages accessed (this session or
+	 * before) whose stored file is at least this many days old are
+	 * removed too; -1 (the default): never.  Set by the front end. */
+	int expire_days;
 	/* statistics for the log and tests */
 	size_t index_hits, index_misses;
 	struct uidl_block *uidl_blocks;	/* MD5 UIDLs of keys that are
@@ -68,6 +72,35 @@ struct maildrop {
 enum pop23d_result maildrop_open(const struct pop23d_store_ops *ops,
     const char *location, const char *name, struct maildrop **md_r,
     const char **error_r);
+/*
+ * A login's policy check (RFC 2449 LOGIN-DELAY), for maildrop_open_login().
+ * DELAY: minimum seconds between accepted logins (0: none); NOW: the
+ * time; WAIT: set to the seconds still to wait when the login is refused.
+ */
+struct maildrop_login {
+	unsigned delay;
+	int64_t now;
+	int64_t wait;
+};
+/*
+ * maildrop_open() of the default maildrop for a login.  After the lock is
+ * taken and before anything is listed or measured, the index's login-time
+ * record is compared with L->now: less than L->delay seconds since the
+ * last accepted login gives POP23D_INUSE with L->wait > 0, and nothing is
+ * stored or changed.  Otherwise L->now becomes the new login time.  No
+ * index, or a missing, damaged or future record, lets the login in
+ * (never a lock-out); a maildrop that does not exist yet has no index.
+ */
+enum pop23d_result maildrop_open_login(const struct pop23d_store_ops *ops,
+    const char *location, struct maildrop_login *l, struct maildrop **md_r,
+    const char **error_r);
+/*
+ * RFC 2449 EXPIRE: 1 if a message of file time MTIME, accessed, is due at
+ * NOW under a policy of DAYS (>= 0): at least DAYS * 86400 seconds old.
+ * DAYS 0 expires every accessed message.  Pure, for the unit tests.
+ */
+int maildrop_expired(int64_t mtime, int64_t now, int days);
+
 /* Message N (1-based) if it exists and is not marked deleted, else NULL. */
 struct maildrop_msg *maildrop_get(struct maildrop *md, size_t n);
 /* Mark N deleted.  0, or -1 if absent or already deleted. */

@@ -587,6 +587,30 @@ stop_authsvc(void)
 	auth_started = 0;
 }
 
+/*
+ * Tell a client refused by a limit why, in one fixed line, then the caller
+ * closes: RFC 2449 section 8 / RFC 3206 [SYS/TEMP] for POP3 (a client
+ * tries again later instead of asking for a new password), "-" for POP2
+ * (RFC 937: an error reply, then the close).  The master reads nothing
+ * and never waits: one non-blocking send into an empty socket buffer;
+ * if even that fails the close alone says it.
+ */
+static void
+refuse_over_limit(int fd, enum proto proto)
+{
+	static const char pop3[] = "-ERR [SYS/TEMP] too many connections, "
+	    "try again later\r\n";
+	static const char pop2[] = "- too many connections, try again "
+	    "later\r\n";
+
+	if (proto == PROTO_POP2)
+		(void)send(fd, pop2, sizeof(pop2) - 1,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+	else
+		(void)send(fd, pop3, sizeof(pop3) - 1,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 static void
 handle_accept(struct listener *l)
 {
@@ -617,6 +641,7 @@ handle_accept(struct listener *l)
 			log_warnx("connection from %s refused: %s", host,
 			    why);
 		}
+		refuse_over_limit(fd, l->proto);
 		close(fd);
 		return;
 	}

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "client.h"
 #include "conf.h"
@@ -44,6 +45,7 @@
 #include "maildrop.h"
 #include "msgstream.h"
 #include "net.h"
+#include "policy.h"
 #include "pop2.h"
 #include "proto.h"
 #include "wire.h"
@@ -88,6 +90,7 @@ enum pop2_text {
 	POP2_E_LOGIN_TEMP,
 	POP2_E_LOGIN_PERM,
 	POP2_E_INUSE,
+	POP2_E_LOGIN_DELAY,
 	POP2_E_OPEN,
 	POP2_E_FOLD_SYNTAX,
 	POP2_E_FOLD_INUSE,
@@ -121,6 +124,10 @@ static const char *const pop2_texts[POP2_T_COUNT] = {
 	[POP2_E_LOGIN_TEMP] = "login temporarily unavailable, try again later",
 	[POP2_E_LOGIN_PERM] = "login unavailable",
 	[POP2_E_INUSE] = "maildrop is locked by another session",
+	/* RFC 2449's LOGIN-DELAY applies to the maildrop whatever the
+	 * protocol; POP2 has no response codes, the text says it. */
+	[POP2_E_LOGIN_DELAY] = "[LOGIN-DELAY] logged in too recently, try "
+	    "again later",
 	[POP2_E_OPEN] = "cannot open maildrop, try again later",
 	[POP2_E_FOLD_SYNTAX] = "bad mailbox name quoting",
 	[POP2_E_FOLD_INUSE] = "mailbox is locked by another session",
@@ -627,16 +634,28 @@ pop2_postauth(struct client *c)
 {
 	struct pop2 p;
 	struct maildrop *md = NULL;
+	struct maildrop_login ld;
 	const char *err = NULL;
 	enum pop23d_result r;
+	int delay, expire;
 
 	memset(&p, 0, sizeof(p));
 	p.c = c;
 	p.state = POP2_ST_AUTH;
 
-	r = maildrop_open(c->store, c->location, NULL, &md, &err);
+	/* EXPIRE is not applied to POP2 (doc/PROTOCOLS.md, POP3 ambiguity
+	 * 17); the user's LOGIN-DELAY is. */
+	policy_for_user(c->cfg, c->user, &delay, &expire);
+	memset(&ld, 0, sizeof(ld));
+	ld.delay = (unsigned)delay;
+	ld.now = (int64_t)time(NULL);
+	r = maildrop_open_login(c->store, c->location, &ld, &md, &err);
 	if (r != POP23D_OK) {
-		if (r == POP23D_INUSE) {
+		if (r == POP23D_INUSE && ld.wait > 0) {
+			log_info("maildrop result=login-delay wait=%" PRId64,
+			    ld.wait);
+			pop2_reply_err(&p, POP2_E_LOGIN_DELAY);
+		} else if (r == POP23D_INUSE) {
 			log_info("maildrop result=in-use");
 			pop2_reply_err(&p, POP2_E_INUSE);
 		} else {

@@ -19,17 +19,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "b64.h"
 #include "client.h"
 #include "conf.h"
 #include "defaults.h"
+#include "i18n.h"
 #include "log.h"
 #include "authsvc.h"
 #include "login.h"
 #include "maildrop.h"
 #include "msgstream.h"
 #include "net.h"
+#include "policy.h"
 #include "pop3.h"
 #include "proto.h"
 #include "tls.h"
@@ -77,6 +80,9 @@ enum pop3_err {
 	POP3_E_PLAIN_NOTLS,
 	POP3_E_TLS_ACTIVE,
 	POP3_E_TLS_NONE,
+	POP3_E_UTF8MSG,
+	POP3_E_UTF8PASS,
+	POP3_E_LANG,
 	POP3_E_SASL_NOMECH,
 	POP3_E_SASL_CANCEL,
 	POP3_E_SASL_B64,
@@ -117,6 +123,11 @@ static const char *const pop3_errors[] = {
 	/* RFC 2595 section 4's example text */
 	[POP3_E_TLS_ACTIVE] = "-ERR command not permitted when TLS active",
 	[POP3_E_TLS_NONE] = "-ERR STLS is not available on this port",
+	/* RFC 6856 section 5 */
+	[POP3_E_UTF8MSG] = "-ERR [UTF8] the message has 8-bit header "
+	    "fields; send UTF8 first",
+	[POP3_E_UTF8PASS] = "-ERR the password is not valid UTF-8",
+	[POP3_E_LANG] = "-ERR unknown or invalid language range",
 	[POP3_E_SASL_NOMECH] = "-ERR [AUTH] unsupported authentication "
 	    "mechanism",
 	[POP3_E_SASL_CANCEL] = "-ERR [AUTH] authentication cancelled",
@@ -170,6 +181,33 @@ pop3_enter_state(struct pop3 *p, enum pop3_state st)
 
 /* ---------------------------------------------------------------- CAPA */
 
+/*
+ * The policy lines (RFC 2449 sections 6.5 and 6.7, RFC 6856 sections 2
+ * and 3).  Before login: the largest delay and the shortest retention any
+ * user may have, with "USER" when user_policy lines make them differ;
+ * after login: the user's own (policy.h).
+ */
+static void
+pop3_capa_policy(struct pop3 *p)
+{
+	const struct config *cfg = p->c->cfg;
+	struct net *n = &p->c->net;
+	int delay, expire, delay_user = 0, expire_user = 0;
+
+	if (p->state == POP3_ST_TRANSACTION)
+		policy_for_user(cfg, p->c->user, &delay, &expire);
+	else
+		policy_capa_preauth(cfg, &delay, &delay_user, &expire,
+		    &expire_user);
+	if (expire == POLICY_NEVER)
+		net_printf(n, "EXPIRE NEVER%s\r\n", expire_user ? " USER" : "");
+	else
+		net_printf(n, "EXPIRE %d%s\r\n", expire,
+		    expire_user ? " USER" : "");
+	net_printf(n, "LOGIN-DELAY %d%s\r\n", delay, delay_user ? " USER" : "");
+	net_printf(n, "UTF8%s\r\nLANG\r\n", cfg->utf8_user ? " USER" : "");
+}
+
 static int
 pop3_capa(void *fe, char **argv, int argc)
 {
@@ -182,8 +220,8 @@ pop3_capa(void *fe, char **argv, int argc)
 	 * 2595 section 4: "permitted in the current state"). */
 	net_printf(n, "+OK capability list follows\r\n"
 	    "TOP\r\n%sUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-	    "PIPELINING\r\nEXPIRE NEVER\r\nLOGIN-DELAY 0\r\n",
-	    login_plaintext_ok(p->c) ? "USER\r\n" : "");
+	    "PIPELINING\r\n", login_plaintext_ok(p->c) ? "USER\r\n" : "");
+	pop3_capa_policy(p);
 	/* RFC 5034 section 5: SASL and the mechanisms, before login only
 	 * (the AUTH command is valid in AUTHORIZATION only; the session
 	 * has no link to the auth service, and Dovecot lists none either).
@@ -259,7 +297,10 @@ pop3_user(void *fe, char **argv, int argc)
 
 	if (!login_plaintext_ok(p->c))
 		return pop3_refuse_plaintext(p);
-	if (strlen(argv[0]) >= sizeof(p->user) || !proto_printable(argv[0]))
+	/* RFC 6856 section 2.2: with "UTF8 USER" a UTF-8 name may come
+	 * before the UTF8 command too; ill-formed UTF-8 never. */
+	if (strlen(argv[0]) >= sizeof(p->user) ||
+	    !i18n_name_ok(argv[0], p->c->cfg->utf8_user))
 		return pop3_reply_bad(p, POP3_E_SYNTAX);
 	memcpy(p->user, argv[0], strlen(argv[0]) + 1);
 	p->have_user = 1;
@@ -312,6 +353,12 @@ pop3_pass(void *fe, char **argv, int argc)
 		p->have_user = 0;
 		return pop3_reply_bad(p, POP3_E_SYNTAX);
 	}
+	/* RFC 6856 section 2.2: in UTF-8 mode a password must be UTF-8. */
+	if (p->c->utf8 && !i18n_utf8_valid(argv[0], strlen(argv[0]))) {
+		explicit_bzero(argv[0], strlen(argv[0]));
+		p->have_user = 0;
+		return pop3_reply_bad(p, POP3_E_UTF8PASS);
+	}
 	return pop3_verdict(p, login_plain(p->c, p->user, argv[0]));
 }
 
@@ -323,14 +370,51 @@ pop3_apop(void *fe, char **argv, int argc)
 	if (p->c->apop_challenge[0] == '\0')
 		return pop3_reply_bad(p, POP3_E_NOAPOP);
 	/* MD5 of a challenge and the password: as good as plaintext to an
-	 * eavesdropper with a dictionary. */
+	 * eavesdropper with a dictionary (RFC 1939 section 13). */
 	if (!login_plaintext_ok(p->c)) {
 		explicit_bzero(argv[1], strlen(argv[1]));
 		return pop3_refuse_plaintext(p);
 	}
-	if (strlen(argv[0]) > IPC_USER_MAX || !proto_printable(argv[0]))
+	if (strlen(argv[0]) > IPC_USER_MAX ||
+	    !i18n_name_ok(argv[0], p->c->cfg->utf8_user))
 		return pop3_reply_bad(p, POP3_E_SYNTAX);
 	return pop3_verdict(p, login_apop(p->c, argv[0], argv[1]));
+}
+
+/* RFC 6856 section 2.1: UTF-8 mode, from here to the end of the
+ * session (the flag goes to the session with the hand-over). */
+static int
+pop3_utf8(void *fe, char **argv, int argc)
+{
+	struct pop3 *p = fe;
+
+	p->c->utf8 = 1;
+	net_printf(&p->c->net, "+OK UTF-8 mode enabled\r\n");
+	return POP3_EV_OK;
+}
+
+/*
+ * RFC 6856 section 3: LANG lists the languages; LANG range selects one
+ * ("*": the default).  A failure leaves the language as it was.
+ */
+static int
+pop3_lang(void *fe, char **argv, int argc)
+{
+	struct pop3 *p = fe;
+	struct net *n = &p->c->net;
+	const struct i18n_lang *l;
+
+	if (argc == 0) {
+		net_printf(n, "+OK language listing follows\r\n");
+		for (l = i18n_langs; l->tag != NULL; l++)
+			net_printf(n, "%s %s\r\n", l->tag, l->name);
+		net_printf(n, ".\r\n");
+		return POP3_EV_OK;
+	}
+	if ((l = i18n_lang_select(argv[0])) == NULL)
+		return pop3_reply_err(p, POP3_E_LANG);
+	net_printf(n, "+OK %s language is now %s\r\n", l->tag, l->name);
+	return POP3_EV_OK;
 }
 
 /*
@@ -572,6 +656,21 @@ pop3_send_msg(struct pop3 *p, size_t num, struct maildrop_msg *m,
 		log_warnx("message %zu: %s", num, err);
 		return pop3_reply_err(p, POP3_E_READ);
 	}
+	/* RFC 6856 section 2.1: without UTF-8 mode, a message whose
+	 * header holds 8-bit octets is refused (doc/PROTOCOLS.md). */
+	if (!p->c->utf8 && !p->c->cfg->send_8bit_headers) {
+		int eight = 0;
+
+		if (i18n_header_8bit(ms.fd, ms.off, ms.len, &eight) != 0) {
+			msgstream_close(&ms);
+			log_warnx("message %zu: cannot read its header", num);
+			return pop3_reply_err(p, POP3_E_READ);
+		}
+		if (eight) {
+			msgstream_close(&ms);
+			return pop3_reply_err(p, POP3_E_UTF8MSG);
+		}
+	}
 	if (lines < 0)
 		net_printf(n, "+OK %" PRIu64 " octets\r\n", m->size);
 	else
@@ -709,6 +808,8 @@ static const struct proto_cmd pop3_cmds[] = {
 	{ "QUIT", AUTHZ, 0, 0, pop3_quit_auth },
 	{ "STLS", AUTHZ, 0, 0, pop3_stls },
 	{ "CAPA", AUTHZ | TRANS, 0, 0, pop3_capa },
+	{ "UTF8", AUTHZ, 0, 0, pop3_utf8 },
+	{ "LANG", AUTHZ | TRANS, 0, 1, pop3_lang },
 	{ "STAT", TRANS, 0, 0, pop3_stat },
 	{ "LIST", TRANS, 0, 1, pop3_list },
 	{ "RETR", TRANS, 1, 1, pop3_retr },
@@ -818,15 +919,30 @@ void
 pop3_postauth(struct client *c)
 {
 	struct pop3 p;
+	struct maildrop_login ld;
 	const char *err = NULL;
 	enum pop23d_result r;
+	int delay, expire;
 	size_t live;
 	int ev;
 
 	memset(&p, 0, sizeof(p));
 	p.c = c;
 	p.state = POP3_ST_AUTHORIZATION;
-	r = maildrop_open(c->store, c->location, NULL, &p.md, &err);
+	policy_for_user(c->cfg, c->user, &delay, &expire);
+	memset(&ld, 0, sizeof(ld));
+	ld.delay = (unsigned)delay;
+	ld.now = (int64_t)time(NULL);
+	r = maildrop_open_login(c->store, c->location, &ld, &p.md, &err);
+	if (r == POP23D_INUSE && ld.wait > 0) {
+		/* RFC 2449 section 8.1.1, after the password was checked. */
+		log_info("maildrop result=login-delay wait=%" PRId64, ld.wait);
+		net_printf(&c->net, "-ERR [LOGIN-DELAY] logged in less than "
+		    "%d seconds ago; wait %" PRId64 " seconds\r\n",
+		    delay, ld.wait);
+		net_flush(&c->net);
+		return;
+	}
 	if (r != POP23D_OK) {
 		log_info("maildrop result=%s %s",
 		    r == POP23D_INUSE ? "in-use" : "error",
@@ -836,10 +952,14 @@ pop3_postauth(struct client *c)
 		net_flush(&c->net);
 		return;
 	}
+	p.md->expire_days = expire;
 	pop3_enter_state(&p, POP3_ST_TRANSACTION);
-	net_printf(&c->net, "+OK %s's maildrop has %zu message%s (%" PRIu64
-	    " octets)\r\n", c->user, p.md->live, pop3_plural(p.md->live),
-	    p.md->live_octets);
+	/* RFC 6856 section 2.1: no raw UTF-8 (a UTF-8 name) in a reply
+	 * before UTF8. */
+	net_printf(&c->net, "+OK %s%smaildrop has %zu message%s (%" PRIu64
+	    " octets)\r\n", c->utf8 || proto_printable(c->user) ? c->user :
+	    "your", c->utf8 || proto_printable(c->user) ? "'s " : " ",
+	    p.md->live, pop3_plural(p.md->live), p.md->live_octets);
 	ev = pop3_loop(&p, c->cfg->timeout_pop3, c->cfg->max_bad_commands);
 	live = p.md->live;
 	/* Unlock before the last reply leaves: a client that logs in again

@@ -43,6 +43,7 @@
 #include "client.h"
 #include "compat.h"
 #include "deadline.h"
+#include "i18n.h"
 #include "ipc.h"
 #include "log.h"
 #include "login.h"
@@ -305,7 +306,7 @@ monitor_end(struct session *s, const char *result)
  */
 int
 monitor_parse(const struct ipc_login *req, char *buf, const char **user_r,
-    const char **secret_r)
+    const char **secret_r, int utf8_user)
 {
 	size_t len = req->len, n;
 	const char *authzid;
@@ -343,7 +344,7 @@ monitor_parse(const struct ipc_login *req, char *buf, const char **user_r,
 	if ((size_t)(*secret_r - buf) + strlen(*secret_r) != len)
 		return -1;
 	if ((*user_r)[0] == '\0' || strlen(*user_r) > IPC_USER_MAX ||
-	    !proto_printable(*user_r) || strchr(*user_r, ' ') != NULL ||
+	    !i18n_name_ok(*user_r, utf8_user) ||
 	    (*secret_r)[0] == '\0' || strlen(*secret_r) > IPC_SECRET_MAX)
 		return -1;
 	return 0;
@@ -641,7 +642,8 @@ monitor_check(struct session *s, const struct ipc_login *req,
 		else {
 			/* A malformed record goes to the service as an
 			 * empty one: a failure it counts like any other. */
-			if (monitor_parse(req, buf, &user, &secret) == 0 &&
+			if (monitor_parse(req, buf, &user, &secret,
+			    s->cfg->utf8_user) == 0 &&
 			    (req->mech == LOGIN_MECH_PLAIN ||
 			    (s->cfg->apop && s->apop_challenge[0] != '\0'))) {
 				strlcpy(ar->user, user, sizeof(ar->user));
@@ -784,7 +786,8 @@ monitor_login(struct session *s, struct ipc_handover *h)
 			break;
 	}
 	if (ipc_recv(s->ipc_fd, IPC_HANDOVER, h, sizeof(*h), deadline) != 0 ||
-	    h->len > sizeof(h->input) || (h->flags & ~IPC_HANDOVER_PROXY) ||
+	    h->len > sizeof(h->input) ||
+	    (h->flags & ~(IPC_HANDOVER_UTF8 | IPC_HANDOVER_PROXY)) != 0 ||
 	    ((h->flags & IPC_HANDOVER_PROXY) && (s->proxy_fd == -1 ||
 	    !monitor_text_ok(h->tls_info, sizeof(h->tls_info))))) {
 		log_warnx("bad hand-over from the pre-auth process");
@@ -893,6 +896,7 @@ session_serve(struct session *s, struct loaded_plugin *auth,
 	c->user = s->user;
 	c->store = &store->store;
 	c->location = s->location;
+	c->utf8 = (h->flags & IPC_HANDOVER_UTF8) != 0;
 	net_init(&c->net, rfd, wfd, INPUT_BUF_MAX, s->cfg->write_timeout);
 	/* What the client pipelined after its login command: parsed only
 	 * now, as the mail user. */

@@ -46,10 +46,12 @@ struct ipc_login;
  * The monitor's decoder of a login record from the pre-auth child (which
  * it does not trust): split REQ's data into *USER_R and *SECRET_R by its
  * mechanism, copied into BUF (IPC_LOGIN_DATA_MAX + 1 octets).  0, or -1
- * if the record is malformed.  Called by the monitor and by the IPC fuzz
- * target (tests/fuzz/fuzz_ipc.c).
+ * if the record is malformed, or the user name breaks i18n_name_ok()
+ * (UTF-8 names allowed when UTF8_USER is non-zero: the utf8_user
+ * setting).  Called by the monitor and by the IPC fuzz target
+ * (tests/fuzz/fuzz_ipc.c).
  */
 int monitor_parse(const struct ipc_login *req, char *buf,
-    const char **user_r, const char **secret_r);
+    const char **user_r, const char **secret_r, int utf8_user);
 
 #endif

@@ -158,7 +158,8 @@ def main():
     pw = os.path.join(tmp, 'passwd')
     with open(pw, 'w') as f:
         f.writelines(lines)
-    os.chmod(pw, 0o600)
+    os.chmod(pw, 0o640)
+    os.chown(pw, 0, pwd.getpwnam('daemon').pw_gid)
     if a.server == 'dovecot':
         dv = pwd.getpwnam('dovecot')
         os.chown(pw, dv.pw_uid, dv.pw_gid)
@@ -170,6 +171,8 @@ def main():
                 'storage = maildir\nmail_location = %%h/Maildir\n'
                 'auth_failure_delay = 0\nhostname = idle.example\n'
                 'login_user = nobody\nlogin_chroot = %s/empty\n'
+                # the auth service reads the passwd-file through its group
+                'auth_user = daemon\n'
                 'max_sessions = %d\nmax_per_ip = %d\n'
                 # opening 10 000 sessions may take longer than the
                 # 10-minute autologout: keep the first ones alive
@@ -284,9 +287,9 @@ protocol pop3 {
         pss, rss, nproc = tree_mem(d.pid)
         mi1 = meminfo()
         n = len(socks)
-        if a.server == 'pop23d' and nproc - 1 != n:
+        if a.server == 'pop23d' and nproc - base[2] != n:
             print('WARNING: %d session processes for %d sessions'
-                  % (nproc - 1, n))
+                  % (nproc - base[2], n))
         print('sessions=%d procs=%d pss_kb_per_session=%.1f '
               'rss_kb_per_session=%.1f (tree before: pss=%d kB, %d procs)'
               % (n, nproc, (pss - base[0]) / n, (rss - base[1]) / n,

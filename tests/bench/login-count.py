@@ -88,7 +88,9 @@ def write_conf(tmp, plugins, home, uid, gid, rootless=False):
     passwd = os.path.join(tmp, 'passwd')
     with open(passwd, 'w') as f:
         f.write('lc:{PLAIN}%s:%d:%d::%s::\n' % (PW, uid, gid, home))
-    os.chmod(passwd, 0o600)
+    os.chmod(passwd, 0o640)
+    # root mode: the auth service (auth_user daemon) reads it by group
+    os.chown(passwd, 0, pwd.getpwnam('daemon').pw_gid)
     empty = os.path.join(tmp, 'empty')
     os.makedirs(empty, exist_ok=True)
     conf = os.path.join(tmp, 'pop23d.conf')
@@ -99,7 +101,8 @@ def write_conf(tmp, plugins, home, uid, gid, rootless=False):
                 'hostname = lc.example\n%s'
                 '\n[passwdfile]\npath = %s\n'
                 % (plugins, '' if rootless else
-                   'login_user = nobody\nlogin_chroot = %s\n' % empty,
+                   'login_user = nobody\nlogin_chroot = %s\n'
+                   'auth_user = daemon\n' % empty,
                    passwd))
     if rootless:
         os.chown(passwd, uid, gid)

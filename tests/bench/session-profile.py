@@ -125,7 +125,9 @@ def main():
     pw = os.path.join(tmp, 'passwd')
     with open(pw, 'w') as f:
         f.write('sp:%s:%d:%d::%s::\n' % (h, uid, gid, home))
-    os.chmod(pw, 0o600)
+    os.chmod(pw, 0o640)
+    # root mode: the auth service (auth_user daemon) reads it by group
+    os.chown(pw, 0, pwd.getpwnam('daemon').pw_gid)
     rootless = a.callgrind
     if rootless:
         os.chown(pw, uid, gid)
@@ -139,7 +141,8 @@ def main():
                 '\n[passwdfile]\npath = %s\n' % (
                     portf, tmp, os.path.abspath(a.plugins),
                     '' if rootless else
-                    'login_user = nobody\nlogin_chroot = %s/empty\n' % tmp,
+                    'login_user = nobody\nlogin_chroot = %s/empty\n'
+                    'auth_user = daemon\n' % tmp,
                     pw))
     cmd = [os.path.abspath(a.binary), '-f', '-c', conf]
     env = dict(os.environ)

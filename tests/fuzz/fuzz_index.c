@@ -60,6 +60,18 @@ decode_only(const uint8_t *d, size_t n, int fix)
 	/* Every other length is refused. */
 	if (index_decode(key, rec, INDEX_REC_LEN - 1, &r) == 0)
 		abort();
+	/* The LOGIN-DELAY record: what decodes encodes back the same. */
+	{
+		unsigned char lb[INDEX_LOGIN_LEN];
+		int64_t t;
+
+		if (index_login_decode(d, INDEX_LOGIN_LEN, &t) == 0 &&
+		    (t < 0 || index_login_encode(t, lb) != INDEX_LOGIN_LEN ||
+		    memcmp(lb, d, INDEX_LOGIN_LEN) != 0))
+			abort();
+		if (index_login_decode(d, INDEX_LOGIN_LEN - 1, &t) == 0)
+			abort();
+	}
 }
 
 static int

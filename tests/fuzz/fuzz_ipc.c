@@ -31,7 +31,7 @@ check_login(const struct ipc_login *req)
 	char buf[IPC_LOGIN_DATA_MAX + 1];
 	const char *user, *secret;
 
-	if (monitor_parse(req, buf, &user, &secret) != 0)
+	if (monitor_parse(req, buf, &user, &secret, 1) != 0)
 		return;
 	if (user < buf || user >= buf + sizeof(buf) ||
 	    secret < buf || secret >= buf + sizeof(buf) ||

@@ -15,6 +15,7 @@
 #include <inttypes.h>
 
 #include "fuzz.h"
+#include "i18n.h"
 #include "lex.h"
 #include "log.h"
 #include "proto.h"
@@ -171,5 +172,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(line, in, len + 1);
 	(void)proto_split(line, &args);
 	(void)proto_printable(in);
+
+	/* RFC 6856: a name accepted with UTF-8 is well-formed UTF-8, one
+	 * accepted without is printable ASCII; a LANG range selects a
+	 * listed tag or nothing. */
+	if (i18n_name_ok(in, 1) && !i18n_utf8_valid(in, strlen(in)))
+		abort();
+	if (i18n_name_ok(in, 0) && (!proto_printable(in) ||
+	    strchr(in, ' ') != NULL))
+		abort();
+	{
+		const struct i18n_lang *l = i18n_lang_select(in);
+
+		if (l != NULL && strcmp(l->tag, "en") != 0)
+			abort();
+	}
 	return 0;
 }

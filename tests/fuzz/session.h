@@ -157,7 +157,7 @@ fuzz_monitor_drain(int fd, struct ipc_handover *h)
 		if (type != IPC_LOGIN ||
 		    ipc_recv(fd, IPC_LOGIN, &req, sizeof(req), 1) != 0)
 			abort();	/* our own child sent it */
-		if (monitor_parse(&req, buf, &user, &secret) == 0 &&
+		if (monitor_parse(&req, buf, &user, &secret, 1) == 0 &&
 		    (strlen(user) > IPC_USER_MAX ||
 		    strlen(secret) > IPC_SECRET_MAX))
 			abort();

@@ -504,8 +504,11 @@ handle_lines(struct conn *c)
 		}
 		line[--len] = '\0';
 		if (c->kind == K_SLOW) {
-			if (!c->greeted)
-				c->greeted_at = now_us();
+			/* A connection over a cap gets one "-ERR
+			 * [SYS/TEMP]" line and a close: not a greeting. */
+			if (c->greeted || strncmp(line, "+OK", 3) != 0)
+				continue;
+			c->greeted_at = now_us();
 			c->greeted = 1;
 			continue;
 		}

@@ -19,6 +19,7 @@ Suite *suite_trust(void);
 Suite *suite_addr(void);
 Suite *suite_sandbox(void);
 Suite *suite_auth_sys(void);
+Suite *suite_policy(void);
 Suite *suite_auth_sasl(void);
 Suite *suite_b64(void);
 Suite *suite_penalty(void);
