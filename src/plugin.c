@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include "conf.h"
 #include "log.h"
 #include "plugin.h"
+#include "dotlock.h"
 #include "priv.h"
 #include "trust.h"
 
@@ -76,6 +78,39 @@ host_trusted_file(const char *path, const char **error_r)
 	return trust_check(path, TRUST_FILE, error_r);
 }
 
+/* The logged-in user of this session process (API 6), "" elsewhere. */
+static char session_user_buf[256], session_home_buf[PATH_MAX];
+
+static const char *
+host_session_user(void)
+{
+	return session_user_buf;
+}
+
+static const char *
+host_session_home(void)
+{
+	return session_home_buf;
+}
+
+void
+plugin_set_session(const char *user, const char *home)
+{
+	strlcpy(session_user_buf, user, sizeof session_user_buf);
+	strlcpy(session_home_buf, home, sizeof session_home_buf);
+}
+
+static int
+host_dotlock(const char *mbox_path, int op, unsigned stale_secs)
+{
+	if (op == POP23D_DOTLOCK_TAKE)
+		return dotlock_take(mbox_path, stale_secs);
+	if (op == POP23D_DOTLOCK_RELEASE)
+		return dotlock_release(mbox_path);
+	errno = EINVAL;
+	return -1;
+}
+
 static struct pop23d_host plugin_services = {
 	.api = POP23D_PLUGIN_API,
 	.log = host_log,
@@ -83,6 +118,9 @@ static struct pop23d_host plugin_services = {
 	.secure_zero = host_secure_zero,
 	.rootless = 0,
 	.trusted_file = host_trusted_file,
+	.session_user = host_session_user,
+	.session_home = host_session_home,
+	.dotlock = host_dotlock,
 };
 
 const struct pop23d_host *
@@ -182,7 +220,8 @@ plugin_load(const char *dir, const char *name, enum pop23d_plugin_kind kind,
 	}
 	lp->desc = desc;
 	/* Copy only what the plugin's API version defines: API 2 appended
-	 * verify_apop and folder_open/writable, API 5 the SASL ops.  What a
+	 * verify_apop and folder_open/writable, API 5 the SASL ops (API 3,
+	 * 4 and 6 appended host services and flags, no ops).  What a
 	 * plugin built against an older API lacks stays NULL. */
 	if (kind == POP23D_PLUGIN_AUTH)
 		memcpy(&lp->auth, desc->auth, desc->api_built >= 5 ?

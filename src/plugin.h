@@ -56,4 +56,8 @@ void plugin_unload(struct loaded_plugin *lp);
 const struct pop23d_host *plugin_host(void);
 void plugin_set_config(const struct config *cfg);
 
+/* API 6: the user a session process serves (session.c, before the
+ * privilege drop); host->session_user/session_home give them out. */
+void plugin_set_session(const char *user, const char *home);
+
 #endif

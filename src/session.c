@@ -43,6 +43,7 @@
 #include "client.h"
 #include "compat.h"
 #include "deadline.h"
+#include "dotlock.h"
 #include "i18n.h"
 #include "ipc.h"
 #include "log.h"
@@ -868,6 +869,11 @@ session_serve(struct session *s, struct loaded_plugin *auth,
 	 * destructor wipes what it read) and give the memory back. */
 	plugin_unload(auth);
 	malloc_trim(0);
+	/* mbox storage (API 6): who we serve, and the dotlock helper, which
+	 * must be forked while we are still root (src/dotlock.c). */
+	plugin_set_session(s->user, s->ident.home);
+	if (dotlock_helper_start(s->cfg, s->location, s->uid, s->gid) != 0)
+		_exit(1);
 	if (priv_drop(s->uid, s->gid, NULL) != 0)
 		_exit(1);
 	if (priv_harden_session(&error) != 0) {		/* NO_NEW_PRIVS */

@@ -17,6 +17,10 @@
 # system user pop23d-demo, which must reach the maildrop: a clone under
 # /root (mode 700) is out of its reach, so as root the maildrop lives in
 # /var/lib/pop23d-demo (POP23D_DEMO_HOME overrides it).
+#
+# POP23D_DEMO_STORAGE=mbox serves an mbox instead of the Maildir: $H/mbox
+# (what /var/mail/USER is on a real host) and the UW-style folder
+# $H/mail/saved for POP2 FOLD, with the "mbox" storage plugin.
 set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +29,8 @@ cd "$TOP"
 PKGS="build-essential autoconf automake libtool pkg-config libgdbm-dev gdbmtool
 libsasl2-dev libsasl2-modules sasl2-bin check libcrypt-dev libssl-dev
 libpam0g-dev libinih-dev libseccomp-dev python3 curl fetchmail mpop openssl
-procps strace passwd libpam-modules clang libclang-rt-14-dev gsasl"
+procps strace passwd libpam-modules clang libclang-rt-14-dev gsasl
+liblockfile-bin procmail"
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then
@@ -118,6 +123,14 @@ auth_user = pop23d-auth"
 		PWDIR=$D
 	fi
 	M=$H/Maildir
+	storage=${POP23D_DEMO_STORAGE:-maildir}
+	case $storage in
+	maildir) location=%h/Maildir; storage_conf= ;;
+	mbox) location=%h/mbox; M=$H/mbox; storage_conf="
+[mbox]
+folders = %h/mail" ;;
+	*) echo "POP23D_DEMO_STORAGE: maildir or mbox" >&2; exit 2 ;;
+	esac
 	# The maildrop is made by its owner: as root, files are never created
 	# as root in a directory another user controls.
 	as_owner "$H" <<'EOS'
@@ -137,6 +150,23 @@ if [ ! -f "$H/.made" ]; then
 		>"$M/.saved/new/$((now)).M4P1.demo"
 	touch "$H/.made"
 fi
+# The same sample messages as an mbox (separator lines, the empty line
+# after each message, as an MDA writes them) and a UW-style folder.
+if [ ! -f "$H/.made-mbox" ]; then
+	mkdir -p "$H/mail"
+	{
+	for f in "$M"/new/*.demo; do
+		printf 'From demo@localhost Mon Dec  7 01:00:00 2026\n'
+		cat "$f"
+		[ -z "$(tail -c1 "$f")" ] || printf '\n'
+		printf '\n'
+	done
+	} >"$H/mbox"
+	printf 'From dave@example.org Mon Dec  7 01:00:00 2026\nFrom: Dave <dave@example.org>\nTo: demo@localhost\nSubject: in a folder\n\nPOP2: FOLD saved\n\n' \
+		>"$H/mail/saved"
+	chmod 600 "$H/mbox" "$H/mail/saved"
+	touch "$H/.made-mbox"
+fi
 EOS
 	hash=$(openssl passwd -6 demo)
 	printf 'demo:{CRYPT}%s:%s:%s::%s::\n' "$hash" "$uid" "$gid" "$H" \
@@ -151,14 +181,15 @@ listen = pop3 127.0.0.1:1110
 listen = pop2 127.0.0.1:1109
 plugin_dir = $TOP/_build/.libs
 auth = passwdfile
-storage = maildir
+storage = $storage
 hostname = localhost
-mail_location = %h/Maildir
+mail_location = $location
 auth_failure_delay = 1000
 $extra
 
 [passwdfile]
 path = $PWDIR/passwd
+$storage_conf
 CONF
 	cat <<MSG
 

@@ -42,6 +42,10 @@
  *                       sasl_start, sasl_step, sasl_end; NULL when the
  *                       plugin has no SASL) with struct pop23d_conn_info,
  *                       and POP23D_CONTINUE given its meaning.
+ *   ABI 1, API 6 (0.1): host session_user, session_home and dotlock
+ *                       appended (the mbox storage: index and folders
+ *                       below the home directory, dotlocks in a
+ *                       root:mail spool without a setgid session).
  *
  * Plugins reach the daemon only through struct pop23d_host; they never call
  * daemon symbols, so they link with -no-undefined and can be driven by a
@@ -60,7 +64,7 @@ extern "C" {
 #endif
 
 #define POP23D_PLUGIN_ABI	1
-#define POP23D_PLUGIN_API	5
+#define POP23D_PLUGIN_API	6
 
 #define POP23D_PLUGIN_ENTRY	"pop23d_plugin_init"
 
@@ -93,7 +97,28 @@ struct pop23d_host {
 	 * may be writable by others).  Otherwise -1 with "PATH: reason" in
 	 * *error_r, text owned by the host and valid until the next call. */
 	int (*trusted_file)(const char *path, const char **error_r);
+	/* API 6: the logged-in user's name and home directory in a session
+	 * process ("" when unknown, and outside a session).  Storage plugins
+	 * use them for paths of their own (an index below the home, POP2
+	 * folders), never client text. */
+	const char *(*session_user)(void);
+	const char *(*session_home)(void);
+	/*
+	 * API 6: take (op POP23D_DOTLOCK_TAKE) or remove (op
+	 * POP23D_DOTLOCK_RELEASE) the dotlock MBOX_PATH.lock the way
+	 * liblockfile does: a unique file linked to the lock name, stale
+	 * locks (their process gone, or older than STALE_SECS) broken.  One
+	 * attempt, never blocks: 0 taken/removed, 1 held by another
+	 * program, -1 with errno.  The host takes it in the session itself
+	 * when the directory is writable, else through a helper that holds
+	 * the spool's group (doc/DESIGN.md); release removes only a lock
+	 * this process took.
+	 */
+	int (*dotlock)(const char *mbox_path, int op, unsigned stale_secs);
 };
+
+#define POP23D_DOTLOCK_RELEASE	0
+#define POP23D_DOTLOCK_TAKE	1
 
 enum pop23d_plugin_kind {
 	POP23D_PLUGIN_AUTH = 1,

@@ -251,8 +251,14 @@ class Sdk(p23.TestCase):
         so = self.staged.cc(src, os.path.join(self.work, 'api.so'),
                             extra=['-DABI=POP23D_PLUGIN_ABI',
                                    '-DAPI_MIN=(POP23D_PLUGIN_API+1)'])
+        # the daemon's API, from the header it was built with
+        hdr = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           '..', '..', 'include', 'pop23d', 'plugin.h')
+        with open(hdr) as f:
+            api = int(re.search(r'#define POP23D_PLUGIN_API\s+(\d+)',
+                                f.read()).group(1))
         self.refused(so, 'auth_nocheck.so', 'nocheck',
-                     'plugin needs API 6, daemon has 5')
+                     'plugin needs API %d, daemon has %d' % (api + 1, api))
 
 
 class PamFile(p23.TestCase):

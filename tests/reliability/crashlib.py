@@ -319,7 +319,185 @@ def chown_for(args, fd):
         os.fchmod(fd, 0o600)
 
 
-BACKENDS = {'maildir': MaildirBackend}
+MBOX_SEP_RE = re.compile(rb'^From \S+ (Mon|Tue|Wed|Thu|Fri|Sat|Sun) '
+                         rb'(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|'
+                         rb'Dec) +\d{1,2} \d{1,2}:\d\d', re.M)
+MBOX_SEP = b'From deliverer@example.org Mon Dec  7 01:00:00 2026\n'
+
+
+def _break_dead_dotlock(lock):
+    """Remove LOCK if the process it names is gone (liblockfile's rule;
+    a session killed during UPDATE leaves its dotlock)."""
+    try:
+        with open(lock) as f:
+            pid = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return
+    if pid <= 1:
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        try:
+            os.unlink(lock)
+        except FileNotFoundError:
+            pass
+    except PermissionError:
+        pass
+
+
+def mbox_lock(path):
+    """Lock the mbox PATH as Debian's MDAs do: a dotlock made with link()
+    (liblockfile's way), then an fcntl lock.  Returns the open file;
+    mbox_unlock() releases both."""
+    import fcntl
+    lock = path + '.lock'
+    tmp = '%s.lk%d' % (path, os.getpid())
+    while True:
+        with open(tmp, 'w') as f:
+            f.write('%d\n' % os.getpid())
+        try:
+            os.link(tmp, lock)
+            os.unlink(tmp)
+            break
+        except FileExistsError:
+            os.unlink(tmp)
+            _break_dead_dotlock(lock)
+            time.sleep(0.001)
+    f = open(path, 'ab')
+    fcntl.lockf(f, fcntl.LOCK_EX)
+    return f
+
+
+def mbox_unlock(path, f):
+    f.close()                   # drops the fcntl lock
+    os.unlink(path + '.lock')
+
+
+def mbox_append(path, data, chown=None):
+    """Append DATA as an MDA does: separator line, the message, a newline
+    if it has none, the empty line."""
+    f = mbox_lock(path)
+    try:
+        if chown is not None:
+            chown(f.fileno())
+        rec = MBOX_SEP + data + (b'' if data.endswith(b'\n') else b'\n') + \
+            b'\n'
+        f.write(rec)
+        f.flush()
+    finally:
+        mbox_unlock(path, f)
+
+
+def mbox_split(data):
+    """The messages of an mbox by the plugin's rules (doc/DESIGN.md): a
+    separator line with a date, the empty line before the next one (or
+    the end) not part of the message."""
+    starts = [m.start() for m in MBOX_SEP_RE.finditer(data)]
+    out = []
+    for i, st in enumerate(starts):
+        e = starts[i + 1] if i + 1 < len(starts) else len(data)
+        nl = data.find(b'\n', st)
+        body = data[nl + 1:e] if nl != -1 and nl < e else b''
+        if body.endswith(b'\n\n'):
+            body = body[:-1]
+        elif body.endswith(b'\n\r\n'):
+            body = body[:-2]
+        out.append(body)
+    return out
+
+
+class MboxBackend(Backend):
+    """An mbox in the home directory (%h/inbox): the same locks, the same
+    UPDATE code as /var/mail, without the dotlock helper (the directory
+    is the user's), so the session is a single process.  An mbox cannot
+    hold a message without a final newline: the deliverer adds one, as
+    every MDA does, and stored() gives such a message back without it
+    (its wire form, size and content hash are the same)."""
+    NAME = 'mbox'
+    PLUGIN = 'store_mbox.so'
+
+    def conf(self):
+        return {'storage': 'mbox', 'mail_location': '%h/inbox',
+                'mbox.lock_timeout': 20}
+
+    def mount_point(self):
+        return self.srv.home(self.user)
+
+    def mbox(self):
+        return os.path.join(self.srv.home(self.user), 'inbox')
+
+    def prepare(self):
+        home = self.srv.home(self.user)
+        if not os.path.isdir(home):
+            os.mkdir(home, 0o755)
+        self.srv._own(home)
+        if not os.path.exists(self.mbox()):
+            with open(self.mbox(), 'wb'):
+                pass
+            os.chmod(self.mbox(), 0o600)
+            self.srv._own(self.mbox())
+
+    def deliver(self, data):
+        mbox_append(self.mbox(), data)
+        return None
+
+    def stored(self):
+        """What the next session sees.  After a kill during UPDATE the
+        mbox alone is half written: the stage file in the index
+        directory completes it, and the plugin replays it at the next
+        open.  So a session is opened first (login and QUIT, no other
+        command: nothing is changed but that), then the file is read
+        under the MDA locks."""
+        if self.srv.running():
+            c = login(self.srv, self.user)
+            c.cmd('QUIT')
+            c.close()
+            p23.wait_until(lambda: not [p for p in self.srv.sessions()
+                                        if p != self.srv.pid], 10)
+        f = mbox_lock(self.mbox())
+        try:
+            with open(self.mbox(), 'rb') as r:
+                data = r.read()
+        finally:
+            mbox_unlock(self.mbox(), f)
+        out = []
+        for m in mbox_split(data):
+            seq = seq_of(m)
+            if seq is not None and m.endswith(b'\n') and \
+                    m[:-1] == message(seq) and \
+                    not message(seq).endswith(b'\n'):
+                m = m[:-1]
+            out.append((None, m))
+        return out
+
+    def index_path(self):
+        return os.path.join(self.srv.home(self.user), '.pop23d-mbox',
+                            'INBOX', 'pop23d.index')
+
+    def deliverer_args(self):
+        return ['--mbox', self.mbox()]
+
+    @classmethod
+    def deliver_loop(cls, args, seqs, stop):
+        import signal as sig
+        pause = []
+        sig.signal(sig.SIGUSR1, lambda *a: pause.append(1))
+        with open(args['--log'] + '.ready', 'w'):
+            pass
+        for seq in seqs:
+            if pause:
+                # cooperative pause (Deliverer.pause): never stopped
+                # while holding the mbox locks or half way through
+                pause.clear()
+                os.kill(os.getpid(), sig.SIGSTOP)
+            if stop():
+                return
+            mbox_append(args['--mbox'], message(seq))
+            yield seq
+
+
+BACKENDS = {'maildir': MaildirBackend, 'mbox': MboxBackend}
 
 
 def backends():
@@ -354,6 +532,7 @@ class Deliverer:
             argv += ['--chown', '%d:%d' % (p23.SESSION_UID,
                                            p23.SESSION_GID)]
         self.log = log
+        self.cooperative = backend.NAME == 'mbox'
         with open(log, 'wb'):
             pass
         if p23.ROOT:
@@ -368,7 +547,14 @@ class Deliverer:
     def pause(self):
         if not self.running:
             return
-        os.kill(self.proc.pid, signal.SIGSTOP)
+        # An mbox deliverer stops itself between two deliveries (a
+        # SIGSTOP could catch it holding the mbox locks or half way
+        # through an append); a Maildir one is stopped anywhere.
+        if self.cooperative:
+            # its SIGUSR1 handler must be in place first
+            p23.wait_until(lambda: os.path.exists(self.log + '.ready'), 10)
+        os.kill(self.proc.pid, signal.SIGUSR1 if self.cooperative
+                else signal.SIGSTOP)
         p23.wait_until(lambda: self._state() in ('T', 't', None), 5,
                        step=0.0005)
         self.running = False

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dotlock.h"
 #include "mock_host.h"
 #include "suites.h"
 #include "trust.h"
@@ -66,6 +67,31 @@ mock_trusted_file(const char *path, const char **error_r)
 	return trust_check(path, TRUST_FILE, error_r);
 }
 
+/* API 6: the session's user and home come from [session] user/home. */
+static const char *
+mock_session_user(void)
+{
+	const char *v = mock_config_get("session", "user");
+
+	return v != NULL ? v : "";
+}
+
+static const char *
+mock_session_home(void)
+{
+	const char *v = mock_config_get("session", "home");
+
+	return v != NULL ? v : "";
+}
+
+/* API 6: the daemon's own dotlocks, in-process. */
+static int
+mock_dotlock(const char *mbox_path, int op, unsigned stale_secs)
+{
+	return op == POP23D_DOTLOCK_TAKE ? dotlock_take(mbox_path, stale_secs) :
+	    dotlock_release(mbox_path);
+}
+
 const struct pop23d_host mock_host = {
 	.api = POP23D_PLUGIN_API,
 	.log = mock_log,
@@ -73,6 +99,9 @@ const struct pop23d_host mock_host = {
 	.secure_zero = mock_zero,
 	.rootless = 1,
 	.trusted_file = mock_trusted_file,
+	.session_user = mock_session_user,
+	.session_home = mock_session_home,
+	.dotlock = mock_dotlock,
 };
 
 void

@@ -19,6 +19,8 @@ Suite *suite_trust(void);
 Suite *suite_addr(void);
 Suite *suite_sandbox(void);
 Suite *suite_auth_sys(void);
+Suite *suite_mbox_parse(void);
+Suite *suite_store_mbox(void);
 Suite *suite_policy(void);
 Suite *suite_auth_sasl(void);
 Suite *suite_b64(void);
