@@ -132,3 +132,19 @@ addr_in_net(const struct addr *a, const struct addr *net, int bits)
 {
 	return addr_same_prefix(a, net, bits, bits);
 }
+
+int
+addr_is_loopback(const struct addr *a)
+{
+	static const unsigned char v6loop[ADDR_OCTETS_MAX] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
+	};
+
+	/* RFC 1122 section 3.2.1.3: 127/8 never leaves the host; RFC 4291
+	 * section 2.5.3: ::1.  (::ffff:127.x is IPv4 here already.) */
+	if (a->family == AF_INET)
+		return a->octets[0] == 127;
+	if (a->family == AF_INET6)
+		return memcmp(a->octets, v6loop, sizeof v6loop) == 0;
+	return 0;
+}

@@ -33,6 +33,12 @@ void addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
  */
 int addr_same_prefix(const struct addr *a, const struct addr *b,
     int prefix4, int prefix6);
+/*
+ * 1 if A is a loopback address (IPv4 127/8, IPv6 ::1, and so
+ * ::ffff:127.x.y.z): the connection does not leave the host, which is
+ * where plaintext_auth = loopback lets a password cross without TLS.
+ */
+int addr_is_loopback(const struct addr *a);
 
 /*
  * Parse a network "ADDRESS/BITS" or a single "ADDRESS" (IPv4 a.b.c.d or

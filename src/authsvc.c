@@ -141,6 +141,8 @@ conn_ok(const struct authsvc_conn *c)
 	    field_ok(c->local_ip, sizeof(c->local_ip)) &&
 	    proto_printable(c->local_ip) &&
 	    c->remote_port <= 65535 && c->local_port <= 65535 &&
+	    field_ok(c->tls_peer_cn, sizeof(c->tls_peer_cn)) &&
+	    proto_printable(c->tls_peer_cn) &&
 	    c->secured <= 1 && c->plaintext_ok <= 1;
 }
 
@@ -155,7 +157,7 @@ conn_info(const struct authsvc_conn *c, struct pop23d_conn_info *ci)
 	ci->local_port = c->local_port;
 	ci->secured = (int)c->secured;
 	ci->plaintext_ok = (int)c->plaintext_ok;
-	ci->tls_peer_cn = "";
+	ci->tls_peer_cn = c->tls_peer_cn;
 }
 
 /* The client address of a request (AF_UNSPEC if there is none). */

@@ -67,6 +67,8 @@ struct authsvc_conn {
 	char remote_ip[AUTHSVC_IP_MAX], local_ip[AUTHSVC_IP_MAX];
 	uint32_t remote_port, local_port;
 	uint32_t secured, plaintext_ok;
+	/* the verified client certificate's name under TLS, "" none */
+	char tls_peer_cn[IPC_TLS_PEER_MAX + 1];
 };
 
 struct authsvc_req {

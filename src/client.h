@@ -27,9 +27,17 @@ enum client_exit {
 				 * (login_handover()) and exit */
 };
 
+struct tls_conn;
+
 struct client {
 	const struct config *cfg;
 	struct net net;
+
+	/* TLS and the plaintext rule (tls.h, login_plaintext_ok()) */
+	int tls_mode;			/* enum tls_mode of the listener */
+	int loopback;			/* the client is on this host */
+	int secured;			/* the client's bytes cross TLS */
+	struct tls_conn *tls;		/* the pre-auth child's TLS, or NULL */
 
 	/* AUTHORIZATION: the pre-auth child (login.c) */
 	const char *apop_challenge;	/* "<...@host>", "" if APOP is off */

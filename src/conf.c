@@ -62,6 +62,49 @@ config_proto_name(enum proto p)
 	return p == PROTO_POP2 ? "pop2" : "pop3";
 }
 
+static const char *const conf_tls_names[] = {
+	[TLS_MODE_NONE] = "none",
+	[TLS_MODE_OPTIONAL] = "optional",
+	[TLS_MODE_REQUIRED] = "required",
+	[TLS_MODE_IMPLICIT] = "implicit",
+};
+
+const char *
+config_tls_name(int mode)
+{
+	if (mode < TLS_MODE_NONE || mode > TLS_MODE_IMPLICIT)
+		return "?";
+	return conf_tls_names[mode];
+}
+
+int
+config_listener_tls(const struct config *cfg, const struct listener_conf *l)
+{
+	if (l->tls != TLS_MODE_UNSET)
+		return l->tls;
+	/* POP2 has no STLS (RFC 937): plaintext unless pop2s. */
+	if (l->proto == PROTO_POP2)
+		return TLS_MODE_NONE;
+	if (cfg->tls_default != TLS_MODE_UNSET)
+		return cfg->tls_default;
+	return cfg->tls_cert[0] != '\0' ? TLS_MODE_OPTIONAL : TLS_MODE_NONE;
+}
+
+/* "none", "optional" or "required" (the values of tls= and "tls"). */
+static int
+conf_parse_tls(const char *v, size_t len, int *out)
+{
+	int m;
+
+	for (m = TLS_MODE_NONE; m <= TLS_MODE_REQUIRED; m++)
+		if (strlen(conf_tls_names[m]) == len &&
+		    strncasecmp(v, conf_tls_names[m], len) == 0) {
+			*out = m;
+			return 0;
+		}
+	return -1;
+}
+
 static void
 config_defaults(struct config *cfg)
 {
@@ -99,6 +142,9 @@ config_defaults(struct config *cfg)
 	cfg->expire_days = CONF_EXPIRE_NEVER;
 	cfg->utf8_user = 1;
 	cfg->syslog_facility = LOG_MAIL;
+	cfg->tls_default = TLS_MODE_UNSET;
+	cfg->tls_ticket_rotate = DEF_TLS_TICKET_ROTATE;
+	cfg->plaintext_auth = PLAINTEXT_LOOPBACK;
 }
 
 static int __attribute__((format(printf, 2, 3)))
@@ -151,53 +197,40 @@ conf_copy(char *dst, size_t sz, const char *v)
 	return strlcpy(dst, v, sz) >= sz ? -1 : 0;
 }
 
-/* The words after "ADDRESS:PORT" (each after one or more spaces):
- * "proxy" (a PROXY header first). */
-static int
-conf_listen_options(const char *v, struct listener_conf *l)
-{
-	char word[32];
-	size_t n;
-
-	for (;;) {
-		while (*v == ' ')
-			v++;
-		if (*v == '\0')
-			return 0;
-		n = strcspn(v, " ");
-		if (n >= sizeof word)
-			return -1;
-		memcpy(word, v, n);
-		word[n] = '\0';
-		v += n;
-		if (strcmp(word, "proxy") == 0)
-			l->proxy = 1;
-		else
-			return -1;
-	}
-}
-
-/* "pop3 127.0.0.1:110", "pop2 [::1]:109", "pop3 *:110", then options */
+/*
+ * "pop3 127.0.0.1:110", "pop2 [::1]:109", "pop3 *:110 tls=required",
+ * "pop3s *:995" (implicit TLS, RFC 8314), "pop2s HOST:PORT".  Words after
+ * the address: "tls=MODE" and "proxy" (a PROXY header comes first).
+ */
 static int
 conf_parse_listen(const char *v, struct listener_conf *l)
 {
-	const char *sp, *addr, *colon;
-	size_t alen;
+	const char *sp, *addr, *colon, *end, *opt;
+	size_t alen, plen;
 
+	l->tls = TLS_MODE_UNSET;
 	sp = strchr(v, ' ');
 	if (sp == NULL)
 		return -1;
-	if ((size_t)(sp - v) == 4 && strncasecmp(v, "pop3", 4) == 0)
+	plen = (size_t)(sp - v);
+	if ((plen == 4 || plen == 5) && strncasecmp(v, "pop3", 4) == 0)
 		l->proto = PROTO_POP3;
-	else if ((size_t)(sp - v) == 4 && strncasecmp(v, "pop2", 4) == 0)
+	else if ((plen == 4 || plen == 5) && strncasecmp(v, "pop2", 4) == 0)
 		l->proto = PROTO_POP2;
 	else
 		return -1;
+	if (plen == 5) {
+		if (v[4] != 's' && v[4] != 'S')
+			return -1;
+		l->tls = TLS_MODE_IMPLICIT;
+	}
 	addr = sp + 1;
 	while (*addr == ' ')
 		addr++;
+	/* the address ends at the first space: options follow */
+	end = addr + strcspn(addr, " ");
 	if (*addr == '[') {
-		const char *close = strchr(addr, ']');
+		const char *close = memchr(addr, ']', (size_t)(end - addr));
 
 		if (close == NULL || close[1] != ':')
 			return -1;
@@ -205,7 +238,10 @@ conf_parse_listen(const char *v, struct listener_conf *l)
 		addr++;
 		colon = close + 1;
 	} else {
-		colon = strrchr(addr, ':');
+		colon = NULL;
+		for (opt = addr; opt < end; opt++)
+			if (*opt == ':')
+				colon = opt;
 		if (colon == NULL)
 			return -1;
 		alen = (size_t)(colon - addr);
@@ -216,24 +252,35 @@ conf_parse_listen(const char *v, struct listener_conf *l)
 		return -1;
 	memcpy(l->host, addr, alen);
 	l->host[alen] = '\0';
-	if (strchr(l->host, ' ') != NULL)
-		return -1;
 	{
-		char pbuf[sizeof l->port];
-		const char *opt = strchr(colon + 1, ' ');
-		size_t plen = opt != NULL ? (size_t)(opt - colon - 1) :
-		    strlen(colon + 1);
+		char num[16];
+		size_t nlen = (size_t)(end - colon - 1);
 		int port;
 
-		if (plen >= sizeof pbuf)
+		if (nlen == 0 || nlen >= sizeof num)
 			return -1;
-		memcpy(pbuf, colon + 1, plen);
-		pbuf[plen] = '\0';
-		if (conf_parse_int(pbuf, 0, 65535, &port) != 0)
+		memcpy(num, colon + 1, nlen);
+		num[nlen] = '\0';
+		if (conf_parse_int(num, 0, 65535, &port) != 0)
 			return -1;
 		snprintf(l->port, sizeof l->port, "%d", port);
-		if (opt != NULL && conf_listen_options(opt, l) != 0)
-			return -1;
+	}
+	for (opt = end; *opt != '\0'; opt = end) {
+		while (*opt == ' ')
+			opt++;
+		if (*opt == '\0')
+			break;
+		end = opt + strcspn(opt, " ");
+		if ((size_t)(end - opt) > 4 && strncasecmp(opt, "tls=", 4) == 0 &&
+		    l->tls == TLS_MODE_UNSET &&
+		    conf_parse_tls(opt + 4, (size_t)(end - opt - 4), &l->tls) == 0)
+			continue;
+		if ((size_t)(end - opt) == 5 && strncmp(opt, "proxy", 5) == 0 &&
+		    !l->proxy) {
+			l->proxy = 1;
+			continue;
+		}
+		return -1;
 	}
 	return 0;
 }
@@ -302,6 +349,8 @@ static const struct conf_int_key {
 	INT_KEY("max_per_ip_ipv6_prefix", per_ip_prefix6, 0, 128),
 	INT_KEY("shutdown_timeout", shutdown_timeout, 0,
 	    CONF_SHUTDOWN_TIMEOUT_MAX),
+	INT_KEY("tls_ticket_rotate", tls_ticket_rotate, 1,
+	    CONF_TICKET_ROTATE_MAX),
 	INT_KEY("login_delay", login_delay, 0, CONF_SECONDS_MAX),
 };
 
@@ -324,6 +373,10 @@ static const struct conf_str_key {
 	STR_KEY("mail_location", mail_location),
 	STR_KEY("pid_file", pid_file),
 	STR_KEY("port_file", port_file),
+	STR_KEY("tls_cert", tls_cert),
+	STR_KEY("tls_key", tls_key),
+	STR_KEY("tls_chain", tls_chain),
+	STR_KEY("tls_client_ca", tls_client_ca),
 };
 
 
@@ -504,8 +557,9 @@ conf_other_key(struct conf_parse_ctx *ctx, const char *name,
 		l = &cfg->listeners[cfg->n_listeners];
 		memset(l, 0, sizeof *l);
 		if (conf_parse_listen(value, l) != 0) {
-			conf_fail(ctx, "listen: expected \"pop3|pop2 "
-			    "ADDRESS:PORT [proxy]\", got \"%s\"", value);
+			conf_fail(ctx, "listen: expected \"pop3|pop2|pop3s|"
+			    "pop2s ADDRESS:PORT [tls=none|optional|required] "
+			    "[proxy]\", got \"%s\"", value);
 			return 1;
 		}
 		l->line = ctx->line;
@@ -524,6 +578,24 @@ conf_other_key(struct conf_parse_ctx *ctx, const char *name,
 		if (conf_parse_bool(value, f) != 0)
 			conf_fail(ctx, "%s: expected yes or no, got \"%s\"",
 			    name, value);
+		return 1;
+	}
+	if (strcmp(name, "tls") == 0) {
+		if (conf_parse_tls(value, strlen(value), &cfg->tls_default) != 0)
+			conf_fail(ctx, "%s: expected none, optional or required, "
+			    "got \"%s\"", name, value);
+		return 1;
+	}
+	if (strcmp(name, "plaintext_auth") == 0) {
+		if (strcasecmp(value, "no") == 0)
+			cfg->plaintext_auth = PLAINTEXT_NO;
+		else if (strcasecmp(value, "loopback") == 0)
+			cfg->plaintext_auth = PLAINTEXT_LOOPBACK;
+		else if (strcasecmp(value, "yes") == 0)
+			cfg->plaintext_auth = PLAINTEXT_YES;
+		else
+			conf_fail(ctx, "%s: expected no, loopback or yes, got "
+			    "\"%s\"", name, value);
 		return 1;
 	}
 	if (strcmp(name, "utf8_user") == 0) {
@@ -677,6 +749,38 @@ conf_error(const char **error_r, const char *fmt, ...)
 	return -1;
 }
 
+/* The TLS settings fit together: a listener with TLS has a certificate
+ * and a key, POP2 has no STLS. */
+static int
+conf_check_tls(const struct config *cfg, const char **error_r)
+{
+	const struct listener_conf *l;
+	size_t i;
+	int m;
+
+	if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0'))
+		return conf_error(error_r, "%s: tls_cert and tls_key go "
+		    "together", cfg->path);
+	if (cfg->tls_cert[0] == '\0' && (cfg->tls_chain[0] != '\0' ||
+	    cfg->tls_client_ca[0] != '\0'))
+		return conf_error(error_r, "%s: tls_chain and tls_client_ca "
+		    "need tls_cert and tls_key", cfg->path);
+	for (i = 0; i < cfg->n_listeners; i++) {
+		l = &cfg->listeners[i];
+		m = config_listener_tls(cfg, l);
+		if (l->proto == PROTO_POP2 && (m == TLS_MODE_OPTIONAL ||
+		    m == TLS_MODE_REQUIRED))
+			return conf_error(error_r, "%s:%d: POP2 has no STLS: "
+			    "use \"pop2s\" for implicit TLS", cfg->path,
+			    l->line);
+		if (m != TLS_MODE_NONE && cfg->tls_cert[0] == '\0')
+			return conf_error(error_r, "%s:%d: tls=%s needs "
+			    "tls_cert and tls_key", cfg->path, l->line,
+			    config_tls_name(m));
+	}
+	return 0;
+}
+
 int
 config_load(const char *path, struct config *cfg, const char **error_r)
 {
@@ -719,6 +823,10 @@ config_load(const char *path, struct config *cfg, const char **error_r)
 			return conf_error(error_r, "%s:%d: listen ... proxy: no "
 			    "proxy_trusted networks are set", path, line);
 		}
+	if (conf_check_tls(cfg, error_r) != 0) {
+		config_free(cfg);
+		return -1;
+	}
 	return 0;
 }
 

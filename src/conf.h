@@ -16,6 +16,23 @@ enum proto {
 	PROTO_POP2 = 2,
 };
 
+/* TLS on a listener (tls.h; pop23d.conf(5) "listen" and "tls"). */
+enum tls_mode {
+	TLS_MODE_UNSET = -1,	/* not given: the "tls" key decides */
+	TLS_MODE_NONE = 0,	/* plaintext only, no STLS */
+	TLS_MODE_OPTIONAL,	/* STLS offered */
+	TLS_MODE_REQUIRED,	/* STLS offered, no login before it */
+	TLS_MODE_IMPLICIT,	/* pop3s/pop2s: TLS from the first octet */
+};
+
+/* May a plaintext secret (USER/PASS, APOP, POP2 HELO, plaintext SASL)
+ * cross a connection without TLS?  (login_plaintext_ok()) */
+enum plaintext_auth {
+	PLAINTEXT_NO = 0,	/* only under TLS */
+	PLAINTEXT_LOOPBACK,	/* under TLS, or from a loopback address */
+	PLAINTEXT_YES,		/* always (not recommended) */
+};
+
 /* Ranges of the numeric settings (pop23d.conf(5)); each is a sanity bound,
  * not a protocol limit. */
 #define CONF_SECONDS_MAX		86400	/* a day */
@@ -24,6 +41,9 @@ enum proto {
 #define CONF_BAD_COMMANDS_MAX		1000
 #define CONF_CONNECTIONS_MAX		1000000
 #define CONF_SHUTDOWN_TIMEOUT_MAX	3600	/* an hour */
+/* A session ticket lives two rotations at most (tls.c); RFC 8446 section
+ * 4.6.1 caps a ticket's lifetime at 7 days. */
+#define CONF_TICKET_ROTATE_MAX		(7 * 86400 / 2)
 #define CONF_EXPIRE_DAYS_MAX		36500	/* a hundred years */
 
 /* Networks in proxy_trusted: a handful of load balancers. */
@@ -41,6 +61,8 @@ struct listener_conf {
 	char port[16];
 	int proxy;		/* "proxy": a PROXY header (v1 or v2) comes
 				 * first, from a proxy_trusted address */
+	int tls;		/* enum tls_mode as written; see
+				 * config_listener_tls() */
 	int line;		/* config line, for messages */
 };
 
@@ -119,6 +141,17 @@ struct config {
 	struct addr proxy_nets[CONF_PROXY_NETS_MAX];
 	int proxy_bits[CONF_PROXY_NETS_MAX];
 	size_t n_proxy_nets;
+	/* TLS (tls.c): files root loads, checked by trust_check() */
+	char tls_cert[PATH_MAX];	/* certificate, then its chain (PEM) */
+	char tls_key[PATH_MAX];		/* its private key (PEM) */
+	char tls_chain[PATH_MAX];	/* more chain certificates, "" none */
+	char tls_client_ca[PATH_MAX];	/* CAs for client certificates, ""
+					 * asks for none */
+	int tls_default;	/* "tls": enum tls_mode of pop3 listeners
+				 * without tls=; TLS_MODE_UNSET: optional
+				 * when tls_cert is set, else none */
+	int tls_ticket_rotate;	/* seconds between ticket key rotations */
+	int plaintext_auth;	/* enum plaintext_auth */
 
 	struct plugin_setting *plugin_settings;
 	size_t n_plugin_settings;
@@ -146,5 +179,10 @@ const char *config_plugin_get(const struct config *cfg, const char *section,
 const char *config_proto_name(enum proto p);
 /* 1 if A is in one of the proxy_trusted networks, else 0. */
 int config_proxy_trusted(const struct config *cfg, const struct addr *a);
+/* The TLS mode a listener runs with (enum tls_mode, never UNSET). */
+int config_listener_tls(const struct config *cfg,
+    const struct listener_conf *l);
+/* "none", "optional", "required", "implicit". */
+const char *config_tls_name(int mode);
 
 #endif

@@ -55,6 +55,16 @@
 /* SIGTERM: how long sessions may take to finish. */
 #define DEF_SHUTDOWN_TIMEOUT	10
 
+/*
+ * TLS session tickets (tls.c): the master makes a new ticket key this
+ * often and keeps the one before it, so a ticket is accepted for at most
+ * two rotations.  An hour: a client that polls every few minutes resumes
+ * its sessions, and a stolen ticket key opens at most two hours of
+ * resumed sessions (Mozilla's server-side TLS guide asks for rotation at
+ * least daily).
+ */
+#define DEF_TLS_TICKET_ROTATE	3600
+
 /* UIDL: RFC 1939 section 7, 1 to 70 characters 0x21-0x7E. */
 #define UIDL_MAX		70
 
@@ -80,8 +90,9 @@
 
 /*
  * RLIMIT_NOFILE of the pre-auth child.  poll() fails with EINVAL when
- * nfds exceeds RLIMIT_NOFILE, and the child polls one descriptor (two
- * once it proxies TLS); with 0, 1 and 2 always open, a limit of 3 lets it
+ * nfds exceeds RLIMIT_NOFILE, and the child polls one descriptor (three
+ * entries once it proxies TLS: the client's input and output and the
+ * session's socket pair); with 0, 1 and 2 always open, a limit of 3 lets it
  * poll what it has but get no new descriptor at all (its seccomp filter
  * refuses open() and socket() anyway).
  */

@@ -11,6 +11,8 @@
  *                                 <-     IPC_VERDICT {result}
  *   ... FAIL: the child answers the client and may try again ...
  *   OK:  IPC_HANDOVER {input}     ->     takes over the connection
+ *        (under TLS the child stays: it proxies the session's bytes
+ *        through TLS over a socketpair the monitor made, tls.h)
  *
  * SASL (AUTH, RFC 5034): a verdict of POP23D_CONTINUE carries a challenge,
  * and the child answers with an IPC_LOGIN_STEP record holding the
@@ -83,14 +85,21 @@ struct ipc_proxy {
 /* Input the client pipelined after its login command: the whole input
  * buffer (INPUT_BUF_MAX) fits. */
 #define IPC_LEFTOVER_MAX	4096
+/* TLS facts the child reports (tls.h TLS_PEER_MAX, TLS_INFO_MAX): a
+ * client certificate's name, "TLSv1.3/TLS_AES_128_GCM_SHA256". */
+#define IPC_TLS_PEER_MAX	255
+#define IPC_TLS_INFO_MAX	96
 
 struct ipc_login {
 	uint32_t mech;			/* enum login_mech */
 	/* What the child knows of the connection (login_plaintext_ok(),
-	 * TLS): it holds the plaintext anyway, so it is believed here. */
+	 * TLS): it holds the plaintext anyway, so it is believed here (see
+	 * doc/DESIGN.md section 2.9); with tls_peer below, for
+	 * pop23d_conn_info's secured, plaintext_ok and tls_peer_cn. */
 	uint32_t secured, plaintext_ok;
 	uint32_t len;			/* octets of data in use */
 	unsigned char data[IPC_LOGIN_DATA_MAX];
+	char tls_peer[IPC_TLS_PEER_MAX + 1];	/* NUL-terminated, "" none */
 };
 
 struct ipc_login_step {
@@ -109,11 +118,15 @@ struct ipc_verdict {
  * client's, not a privilege: it only lets the session send 8-bit
  * headers as they are stored.  Other bits: a bad record. */
 #define IPC_HANDOVER_UTF8	0x1u
+/* ipc_handover.flags: the child stays as the TLS proxy, the session
+ * speaks on its end of the proxy socketpair (tls.h). */
+#define IPC_HANDOVER_PROXY	0x2u
 
 struct ipc_handover {
 	uint32_t len;
 	unsigned char input[IPC_LEFTOVER_MAX];
 	uint32_t flags;			/* IPC_HANDOVER_* */
+	char tls_info[IPC_TLS_INFO_MAX];	/* NUL-terminated, for logs */
 };
 
 /* Send one record.  0 or -1. */

@@ -13,10 +13,12 @@
 #include <string.h>
 
 #include "client.h"
+#include "compat.h"
 #include "ipc.h"
 #include "log.h"
 #include "login.h"
 #include "net.h"
+#include "tls.h"
 
 static enum pop23d_result login_verdict(struct client *c,
     enum pop23d_result r, const struct ipc_verdict *v,
@@ -25,17 +27,7 @@ static enum pop23d_result login_verdict(struct client *c,
 /* The SASL mechanism list (login_mechs()), and the plaintext answer it
  * was asked with: TLS may change it, and then the list. */
 static char login_mech_list[IPC_CHALLENGE_MAX + 1];
-static int login_have_mechs, login_mechs_plaintext;
-
-int
-login_plaintext_ok(const struct client *c)
-{
-	/* No TLS yet: every connection may use plaintext credentials.
-	 * TLS decides here (STLS done, an implicit-TLS listener, or a
-	 * configured trusted network); nothing else asks elsewhere. */
-	(void)c;
-	return 1;
-}
+static int login_have_mechs, login_mechs_plaintext, login_mechs_secured;
 
 enum pop23d_result
 login_start(struct client *c, enum login_mech mech, void *data, size_t len,
@@ -59,9 +51,12 @@ login_start(struct client *c, enum login_mech mech, void *data, size_t len,
 		return POP23D_TEMPFAIL;
 	}
 	req->mech = (uint32_t)mech;
-	req->secured = 0;	/* TLS will say (login_plaintext_ok()) */
+	req->secured = c->secured ? 1 : 0;
 	req->plaintext_ok = login_plaintext_ok(c) ? 1 : 0;
 	req->len = (uint32_t)len;
+	if (c->tls != NULL)
+		strlcpy(req->tls_peer, tls_conn_peer(c->tls),
+		    sizeof(req->tls_peer));
 	memcpy(req->data, data, len);
 	explicit_bzero(data, len);
 	if (ipc_send(c->ipc_fd, IPC_LOGIN, req, sizeof(*req)) == 0 &&
@@ -218,13 +213,15 @@ login_mechs(struct client *c)
 	struct ipc_verdict v;
 
 	if (login_have_mechs &&
-	    login_mechs_plaintext == (login_plaintext_ok(c) ? 1 : 0))
+	    login_mechs_plaintext == (login_plaintext_ok(c) ? 1 : 0) &&
+	    login_mechs_secured == (c->secured ? 1 : 0))
 		return login_mech_list;
 	login_have_mechs = 0;
 	login_mech_list[0] = '\0';
 	if ((req = calloc(1, sizeof(*req))) == NULL)
 		return "";
 	req->mech = LOGIN_MECH_LIST;
+	req->secured = c->secured ? 1 : 0;
 	req->plaintext_ok = login_plaintext_ok(c) ? 1 : 0;
 	memset(&v, 0, sizeof(v));
 	if (net_flush(&c->net) == 0 &&
@@ -235,9 +232,37 @@ login_mechs(struct client *c)
 		login_mech_list[v.challenge_len] = '\0';
 		login_have_mechs = 1;
 		login_mechs_plaintext = req->plaintext_ok ? 1 : 0;
+		login_mechs_secured = req->secured ? 1 : 0;
 	}
 	free(req);
 	return login_mech_list;
+}
+
+int
+login_plaintext_ok(const struct client *c)
+{
+	if (c->secured)
+		return 1;
+	/* RFC 2595 section 2.4 leaves the policy to the site; RFC 8314
+	 * section 4 asks for no cleartext secrets on the network. */
+	if (c->tls_mode == TLS_MODE_REQUIRED)
+		return 0;
+	switch (c->cfg->plaintext_auth) {
+	case PLAINTEXT_YES:
+		return 1;
+	case PLAINTEXT_LOOPBACK:
+		return c->loopback;
+	default:
+		return 0;
+	}
+}
+
+int
+login_stls_offered(const struct client *c)
+{
+	return !c->secured && c->tls == NULL &&
+	    (c->tls_mode == TLS_MODE_OPTIONAL ||
+	    c->tls_mode == TLS_MODE_REQUIRED) && tls_enabled();
 }
 
 int
@@ -260,6 +285,12 @@ login_handover(struct client *c)
 	memcpy(h->input, input, len);
 	h->len = (uint32_t)len;
 	h->flags = c->utf8 ? IPC_HANDOVER_UTF8 : 0;
+	if (c->tls != NULL) {
+		/* We stay, as the TLS proxy of the session (session.c). */
+		h->flags |= IPC_HANDOVER_PROXY;
+		strlcpy(h->tls_info, tls_conn_info(c->tls),
+		    sizeof(h->tls_info));
+	}
 	rc = ipc_send(c->ipc_fd, IPC_HANDOVER, h, sizeof(*h));
 	explicit_bzero(h, sizeof(*h));
 	free(h);

@@ -92,11 +92,19 @@ enum pop23d_result login_step(struct client *c, unsigned char *in,
  */
 const char *login_mechs(struct client *c);
 /*
- * May plaintext credentials (USER/PASS, APOP, SASL mechanisms that send
- * a reusable password) be used on this connection?  Non-zero: yes.  The
- * one place where TLS (or a trusted network) decides it.
+ * May plaintext credentials (USER/PASS, APOP, POP2 HELO, SASL mechanisms
+ * that send a reusable password) be used on this connection?  Non-zero:
+ * yes.  The one place where TLS (or a trusted network) decides it: yes
+ * under TLS (c->secured); never before TLS on a tls=required listener;
+ * otherwise as plaintext_auth says (no; loopback: only from a loopback
+ * address; yes).  Callers refuse with "-ERR [AUTH] ..." that names STLS
+ * when login_stls_offered(), and CAPA lists USER only when this is
+ * non-zero.
  */
 int login_plaintext_ok(const struct client *c);
+/* Non-zero if STLS may be given now: TLS is configured for this POP3
+ * listener and not active yet. */
+int login_stls_offered(const struct client *c);
 /*
  * Non-zero once max_auth_failures checks have failed on this connection:
  * the front end answers and closes (the monitor counts too, and refuses
@@ -105,7 +113,8 @@ int login_plaintext_ok(const struct client *c);
 int login_exhausted(const struct client *c);
 /*
  * After POP23D_OK: give the monitor the input the client has already sent
- * after its login command (pipelining), unparsed.  0 or -1.
+ * after its login command (pipelining), unparsed.  Under TLS the record
+ * says that this process stays as the session's TLS proxy.  0 or -1.
  */
 int login_handover(struct client *c);
 

@@ -46,6 +46,7 @@
 #include "plugin.h"
 #include "priv.h"
 #include "session.h"
+#include "tls.h"
 #include "trust.h"
 
 #ifndef SYSCONFDIR
@@ -76,6 +77,7 @@ struct listener {
 	int fd;
 	enum proto proto;
 	int proxy;			/* a PROXY header comes first */
+	int tls;			/* enum tls_mode */
 	char name[SOCKET_NAME_MAX];	/* "pop3 127.0.0.1 110" for logs */
 };
 
@@ -125,12 +127,13 @@ static void
 master_usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: pop23d [-c FILE] [-f] [-t] [-d] [-i pop3|pop2]\n"
+	    "usage: pop23d [-c FILE] [-f] [-t] [-d] [-i pop3|pop2|pop3s|pop2s]\n"
 	    "  -c FILE    configuration file (default %s/pop23d.conf)\n"
 	    "  -f         stay in the foreground, log to stderr too\n"
 	    "  -t         check the configuration and the plugins, then exit\n"
 	    "  -d         debug logging\n"
 	    "  -i PROTO   inetd mode: serve one connection on stdin/stdout\n"
+	    "             (pop3s, pop2s: implicit TLS)\n"
 	    "  --help     this text\n"
 	    "  --version  print the version\n"
 	    "POP2 (RFC 937) and POP3 (RFC 1939) server.  See pop23d(8) and\n"
@@ -294,14 +297,16 @@ bind_one(const struct listener_conf *lc, const char **error_r)
 		l->fd = fd;
 		l->proto = lc->proto;
 		l->proxy = lc->proxy;
+		l->tls = config_listener_tls(&cfg, lc);
 		if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
 		    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host,
 		    serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 			strlcpy(host, "?", sizeof host);
 			strlcpy(serv, "?", sizeof serv);
 		}
-		snprintf(l->name, sizeof l->name, "%s %s %s",
-		    config_proto_name(l->proto), host, serv);
+		snprintf(l->name, sizeof l->name, "%s%s %s %s",
+		    config_proto_name(l->proto),
+		    l->tls == TLS_MODE_IMPLICIT ? "s" : "", host, serv);
 		bound++;
 	}
 	freeaddrinfo(res);
@@ -350,14 +355,33 @@ adopt_activated(const char **error_r)
 		if (lc != NULL) {
 			l->proto = lc->proto;
 			l->proxy = lc->proxy;
-		} else if (strcmp(serv, "109") == 0)
-			l->proto = PROTO_POP2;
-		else if (strcmp(serv, "110") == 0 || strcmp(serv, "995") == 0)
-			l->proto = PROTO_POP3;
-		else
+			l->tls = config_listener_tls(&cfg, lc);
+		} else {
+			/* A well-known port: its protocol, and for 995
+			 * implicit TLS (RFC 8314), as a listen line would. */
+			struct listener_conf wk;
+
+			memset(&wk, 0, sizeof wk);
+			wk.tls = TLS_MODE_UNSET;
+			if (strcmp(serv, "109") == 0)
+				wk.proto = PROTO_POP2;
+			else if (strcmp(serv, "110") == 0)
+				wk.proto = PROTO_POP3;
+			else if (strcmp(serv, "995") == 0) {
+				wk.proto = PROTO_POP3;
+				wk.tls = TLS_MODE_IMPLICIT;
+			} else
+				return master_error(error_r, "socket "
+				    "activation: port %s (descriptor %d) has "
+				    "no listen line in %s and is not 109, 110 "
+				    "or 995", serv, fd, cfg.path);
+			l->proto = wk.proto;
+			l->tls = config_listener_tls(&cfg, &wk);
+		}
+		if (l->tls != TLS_MODE_NONE && !tls_enabled())
 			return master_error(error_r, "socket activation: port "
-			    "%s (descriptor %d) has no listen line in %s and is "
-			    "not 109, 110 or 995", serv, fd, cfg.path);
+			    "%s needs TLS, and tls_cert/tls_key are not set",
+			    serv);
 		/* The accept loop never blocks in accept(). */
 		if ((fl = fcntl(fd, F_GETFL)) == -1 ||
 		    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
@@ -393,7 +417,12 @@ bind_all(const char **error_r)
 			return -1;
 		}
 	for (i = 0; i < n_listeners; i++)
-		log_info("listening: %s", listeners[i].name);
+		log_info("listening: %s%s%s", listeners[i].name,
+		    listeners[i].tls == TLS_MODE_OPTIONAL ||
+		    listeners[i].tls == TLS_MODE_REQUIRED ? " tls=" : "",
+		    listeners[i].tls == TLS_MODE_OPTIONAL ||
+		    listeners[i].tls == TLS_MODE_REQUIRED ?
+		    config_tls_name(listeners[i].tls) : "");
 	return 0;
 }
 
@@ -557,7 +586,8 @@ over_limit(const struct addr *a)
  * (does not return).
  */
 static void __attribute__((noreturn))
-start_monitor(int fd, const struct listener *l, const char *peer)
+start_monitor(int fd, const struct listener *l, const char *peer,
+    int loopback)
 {
 	const char *error;
 
@@ -569,8 +599,8 @@ start_monitor(int fd, const struct listener *l, const char *peer)
 		fatalx("%s", error);
 	}
 	log_init(cfg.syslog_facility, -1, cfg.debug);
-	session_run(fd, fd, &cfg, l->proto, &auth_plugin, &store_plugin,
-	    peer, l->proxy ? PRIV_MASTER_FD : -1);
+	session_run(fd, fd, &cfg, l->proto, l->tls, loopback, &auth_plugin,
+	    &store_plugin, peer, l->proxy ? PRIV_MASTER_FD : -1);
 }
 
 /*
@@ -632,6 +662,9 @@ start_authsvc(void)
 	}
 	log_init(cfg.syslog_facility, -1, cfg.debug);
 	plugin_unload(&store_plugin);
+	/* It checks passwords, it never speaks TLS: no private key, no
+	 * ticket keys (tls.c). */
+	tls_forget();
 	authsvc_serve(fd, -1, &cfg, &auth_plugin);
 }
 
@@ -720,7 +753,7 @@ handle_accept(struct listener *l)
 		return;
 	}
 	if (pid == 0)
-		start_monitor(fd, l, peer);
+		start_monitor(fd, l, peer, addr_is_loopback(&a));
 	close(fd);
 	track_child(pid, &a);
 }
@@ -770,6 +803,8 @@ listeners_equal(const struct config *a, const struct config *b)
 	for (i = 0; i < a->n_listeners; i++)
 		if (a->listeners[i].proto != b->listeners[i].proto ||
 		    a->listeners[i].proxy != b->listeners[i].proxy ||
+		    config_listener_tls(a, &a->listeners[i]) !=
+		    config_listener_tls(b, &b->listeners[i]) ||
 		    strcmp(a->listeners[i].host, b->listeners[i].host) != 0 ||
 		    strcmp(a->listeners[i].port, b->listeners[i].port) != 0)
 			return 0;
@@ -783,7 +818,8 @@ listeners_equal(const struct config *a, const struct config *b)
  */
 static int
 load_everything(const char *path, struct config *c, struct loaded_plugin *auth,
-    struct loaded_plugin *store, const char **error_r)
+    struct loaded_plugin *store, struct tls_server **tls_r,
+    const char **error_r)
 {
 	if (config_load(path, c, error_r) != 0)
 		return -1;
@@ -791,8 +827,11 @@ load_everything(const char *path, struct config *c, struct loaded_plugin *auth,
 		config_free(c);
 		return -1;
 	}
-	if (priv_is_root() && (check_login_user(c, error_r) != 0 ||
-	    check_auth_user(c, auth, error_r) != 0)) {
+	/* The certificate and key are read again on every load: a SIGHUP
+	 * after a renewal (certbot's deploy hook) picks up the new ones. */
+	if ((priv_is_root() && (check_login_user(c, error_r) != 0 ||
+	    check_auth_user(c, auth, error_r) != 0)) ||
+	    tls_server_load(c, tls_r, error_r) != 0) {
 		plugin_unload(auth);
 		plugin_unload(store);
 		config_free(c);
@@ -806,10 +845,11 @@ reload(void)
 {
 	struct config ncfg;
 	struct loaded_plugin na, ns;
+	struct tls_server *ntls;
 	const char *error;
 	int same;
 
-	if (load_everything(cfg.path, &ncfg, &na, &ns, &error) != 0) {
+	if (load_everything(cfg.path, &ncfg, &na, &ns, &ntls, &error) != 0) {
 		log_warnx("reload refused, keeping the old configuration: %s",
 		    error);
 		plugin_set_config(&cfg);
@@ -831,7 +871,10 @@ reload(void)
 	config_free(&cfg);
 	cfg = ncfg;
 	plugin_set_config(&cfg);
+	tls_server_install(ntls);
 	log_init(cfg.syslog_facility, -1, cfg.debug);
+	if (tls_enabled())
+		log_info("tls: %s", tls_server_desc());
 	/* The new plugin and settings: a new auth service; the old one
 	 * answers the monitors it has, then exits. */
 	stop_authsvc();
@@ -928,6 +971,7 @@ inetd_authsvc(void)
 	if (pid == 0) {
 		close(sv[0]);
 		plugin_unload(&store_plugin);
+		tls_forget();		/* as start_authsvc() */
 		authsvc_serve(-1, sv[1], &cfg, &auth_plugin);
 	}
 	close(sv[1]);
@@ -945,26 +989,43 @@ inetd_session(const char *proto_name)
 	socklen_t sl = sizeof ss;
 	char host[PEER_HOST_MAX] = "?", serv[PEER_SERV_MAX] = "?";
 	char peer[PEER_NAME_MAX];
-	enum proto proto;
-	int one = 1;
+	struct listener_conf lc;
+	struct addr a;
+	int one = 1, loopback = 1;
 
-	if (strcmp(proto_name, "pop3") == 0)
-		proto = PROTO_POP3;
-	else if (strcmp(proto_name, "pop2") == 0)
-		proto = PROTO_POP2;
+	memset(&lc, 0, sizeof lc);
+	lc.tls = TLS_MODE_UNSET;
+	if (strcmp(proto_name, "pop3") == 0 || strcmp(proto_name, "pop3s") == 0)
+		lc.proto = PROTO_POP3;
+	else if (strcmp(proto_name, "pop2") == 0 ||
+	    strcmp(proto_name, "pop2s") == 0)
+		lc.proto = PROTO_POP2;
 	else
-		fatalx("-i takes pop3 or pop2, not \"%s\"", proto_name);
+		fatalx("-i takes pop3, pop2, pop3s or pop2s, not \"%s\"",
+		    proto_name);
+	if (proto_name[4] == 's')
+		lc.tls = TLS_MODE_IMPLICIT;
+	if (config_listener_tls(&cfg, &lc) != TLS_MODE_NONE && !tls_enabled())
+		fatalx("-i %s: TLS needs tls_cert and tls_key", proto_name);
 	log_init(cfg.syslog_facility, 0, cfg.debug);
-	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &sl) == 0)
+	/* A TCP client is on this host only from a loopback address; a
+	 * Unix socket or pipes come from a local program (a wrapper such
+	 * as stunnel, which does the TLS itself). */
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &sl) == 0) {
 		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host,
 		    serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
-	else
+		if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+			addr_from_sockaddr((struct sockaddr *)&ss, sl, &a);
+			loopback = addr_is_loopback(&a);
+		}
+	} else
 		strlcpy(host, "stdin", sizeof host);
 	snprintf(peer, sizeof peer, "%s:%s", host, serv);
 	setsockopt(STDIN_FILENO, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	signal(SIGPIPE, SIG_IGN);
 	inetd_authsvc();
-	session_run(STDIN_FILENO, STDOUT_FILENO, &cfg, proto, &auth_plugin,
+	session_run(STDIN_FILENO, STDOUT_FILENO, &cfg, lc.proto,
+	    config_listener_tls(&cfg, &lc), loopback, &auth_plugin,
 	    &store_plugin, peer, -1);
 }
 
@@ -994,12 +1055,14 @@ master_loop(void)
 	int n;
 
 	while (!got_term) {
-		int timeout = -1;
+		int timeout;
 
+		/* Rotates the TLS ticket key when it is due; -1: no TLS. */
+		timeout = tls_tickets_tick(cfg.tls_ticket_rotate);
 		if (auth_pid == 0) {
 			if (time(NULL) - auth_started >= AUTH_RESTART_MIN_S)
 				start_authsvc();
-			else
+			else if (timeout == -1 || timeout > 200)
 				timeout = 200;
 		}
 		pfd[POLL_SIG].fd = sig_pipe[0];
@@ -1126,6 +1189,8 @@ run_daemon(const struct options *o)
 	write_pid_file();
 	write_port_file();
 	log_info("pop23d %s started", PACKAGE_VERSION);
+	if (tls_enabled())
+		log_info("tls: %s", tls_server_desc());
 	activation_notify("READY=1");
 	master_loop();
 	activation_notify("STOPPING=1");
@@ -1133,6 +1198,7 @@ run_daemon(const struct options *o)
 	stop_authsvc();
 	if (cfg.pid_file[0] != '\0')
 		unlink(cfg.pid_file);
+	tls_server_install(NULL);
 	log_info("pop23d stopped");
 	return 0;
 }
@@ -1141,8 +1207,9 @@ int
 main(int argc, char *argv[])
 {
 	struct options o;
+	struct tls_server *tls;
 	const char *error;
-	int r;
+	int r, tls_hooked;
 
 	/* Nothing inherited reaches a child: no descriptor of whoever
 	 * started us (a directory on the real /, a root-only file), no
@@ -1156,6 +1223,8 @@ main(int argc, char *argv[])
 	priv_close_from(n_activated > 0 ? ACTIVATION_FD_START + n_activated :
 	    STDERR_FILENO + 1);
 	priv_scrub_env();
+	/* Before OpenSSL allocates: freed blocks are wiped (tls.c). */
+	tls_hooked = tls_init_memory() == 0;
 	if ((r = parse_options(argc, argv, &o)) >= 0)
 		return r;
 	if (o.inetd_proto != NULL && n_activated > 0) {
@@ -1165,16 +1234,23 @@ main(int argc, char *argv[])
 	}
 	log_init(LOG_MAIL, o.foreground || o.check_only, o.debug);
 	if (load_everything(o.conf_path, &cfg, &auth_plugin, &store_plugin,
-	    &error) != 0) {
+	    &tls, &error) != 0) {
 		fprintf(stderr, "pop23d: %s\n", error);
 		return 1;
 	}
+	if (!tls_hooked && tls != NULL)
+		log_warnx("tls: OpenSSL's allocator cannot be set: freed "
+		    "copies of the private key may stay in memory");
+	tls_server_install(tls);
 	if (o.debug)
 		cfg.debug = 1;
 	if (o.check_only) {
 		printf("pop23d: %s: configuration OK (auth %s, storage %s, "
 		    "%zu listener(s))\n", cfg.path, auth_plugin.desc->name,
 		    store_plugin.desc->name, cfg.n_listeners);
+		if (tls_enabled())
+			printf("pop23d: tls: %s\n", tls_server_desc());
+		tls_server_install(NULL);
 		return 0;
 	}
 	if (o.inetd_proto != NULL)

@@ -61,6 +61,8 @@ net_init(struct net *n, int rfd, int wfd, size_t input_max,
 	else
 		n->write_timeout_ms = write_timeout_s * 1000;
 	n->failed = 0;
+	n->io = NULL;
+	n->io_ctx = NULL;
 	/*
 	 * Replies are flushed whole, before we wait for input, so Nagle only
 	 * adds delay.  Fails harmlessly on a pipe or a non-TCP socket
@@ -73,6 +75,25 @@ void
 net_set_deadline(struct net *n, int64_t deadline)
 {
 	n->deadline = deadline;
+}
+
+void
+net_set_io(struct net *n, const struct net_io *io, void *ctx)
+{
+	n->io = io;
+	n->io_ctx = ctx;
+}
+
+size_t
+net_discard_input(struct net *n)
+{
+	size_t dropped = n->in.len;
+
+	if (n->in.data != NULL)
+		explicit_bzero(n->in.data, n->in.len);
+	buf_consume(&n->in, n->in.len);
+	n->discard = 0;
+	return dropped;
 }
 
 int
@@ -141,6 +162,17 @@ parse_line(struct net *n, char *line, size_t maxlen, size_t *len_r)
 	return NET_LINE;
 }
 
+/* Read what is there into P (at most LEN): the count, 0 at EOF, or -1
+ * with errno (EAGAIN: poll for *WANT_R first). */
+static ssize_t
+read_some(struct net *n, void *p, size_t len, short *want_r)
+{
+	*want_r = POLLIN;
+	if (n->io != NULL)
+		return n->io->read(n->io_ctx, p, len, want_r);
+	return read(n->rfd, p, len);
+}
+
 enum net_status
 net_readline(struct net *n, char *line, size_t maxlen, size_t *len_r,
     int timeout_s)
@@ -150,6 +182,7 @@ net_readline(struct net *n, char *line, size_t maxlen, size_t *len_r,
 	int64_t idle;
 	size_t want;
 	ssize_t r;
+	short events = POLLIN;
 	int st, ms;
 
 	*len_r = 0;
@@ -168,20 +201,24 @@ net_readline(struct net *n, char *line, size_t maxlen, size_t *len_r,
 			return NET_EXPIRED;
 		if (deadline_passed(idle))
 			return NET_TIMEOUT;
-		ms = deadline_poll_ms(deadline_min(idle, n->deadline));
-		pfd.fd = n->rfd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if ((r = poll(&pfd, 1, ms)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return NET_ERROR;
-		}
-		if (r == 0)
-			continue;	/* a deadline: see the checks above */
-		if (pfd.revents & POLLNVAL) {
-			errno = EBADF;
-			return NET_ERROR;
+		/* A transport holding input already (decrypted TLS records)
+		 * is read without waiting: poll() would not see it. */
+		if (n->io == NULL || n->io->pending(n->io_ctx) == 0) {
+			ms = deadline_poll_ms(deadline_min(idle, n->deadline));
+			pfd.fd = events == POLLOUT ? n->wfd : n->rfd;
+			pfd.events = events;
+			pfd.revents = 0;
+			if ((r = poll(&pfd, 1, ms)) == -1) {
+				if (errno == EINTR)
+					continue;
+				return NET_ERROR;
+			}
+			if (r == 0)
+				continue;	/* a deadline: see above */
+			if (pfd.revents & POLLNVAL) {
+				errno = EBADF;
+				return NET_ERROR;
+			}
 		}
 
 		/*
@@ -195,13 +232,14 @@ net_readline(struct net *n, char *line, size_t maxlen, size_t *len_r,
 			errno = ENOMEM;
 			return NET_ERROR;
 		}
-		r = read(n->rfd, in->data + in->len, want);
+		r = read_some(n, in->data + in->len, want, &events);
 		if (r == -1) {
 			if (errno == EINTR || errno == EAGAIN ||
 			    errno == EWOULDBLOCK)
 				continue;
 			return NET_ERROR;
 		}
+		events = POLLIN;
 		if (r == 0) {
 			/* A partial line is dropped: nothing may execute. */
 			buf_consume(in, in->len);
@@ -291,13 +329,16 @@ net_fail(struct net *n)
  * under a wrapper) cannot be made non-blocking without changing the
  * wrapper's file description, so it gets at most PIPE_BUF octets, which
  * POLLOUT guarantees room for.  Returns the count, or -1 with errno
- * (EAGAIN: wait for POLLOUT).
+ * (EAGAIN: wait for *WANT_R, POLLOUT unless a transport says otherwise).
  */
 static ssize_t
-write_some(struct net *n, const char *p, size_t len)
+write_some(struct net *n, const char *p, size_t len, short *want_r)
 {
 	ssize_t r;
 
+	*want_r = POLLOUT;
+	if (n->io != NULL)
+		return n->io->write(n->io_ctx, p, len, want_r);
 	if (!n->wpipe) {
 		r = send(n->wfd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (r != -1 || errno != ENOTSOCK)
@@ -318,6 +359,7 @@ net_flush(struct net *n)
 	int64_t deadline = 0;
 	size_t off = 0;
 	ssize_t r;
+	short events = POLLOUT;
 	int ms;
 
 	if (n->failed) {
@@ -334,7 +376,7 @@ net_flush(struct net *n)
 	 * longer than one that reads nothing (doc/SECURITY.md B9).
 	 */
 	while (off < n->outlen) {
-		r = write_some(n, n->out + off, n->outlen - off);
+		r = write_some(n, n->out + off, n->outlen - off, &events);
 		if (r > 0) {
 			off += (size_t)r;
 			continue;
@@ -352,8 +394,8 @@ net_flush(struct net *n)
 			errno = ETIMEDOUT;
 			return net_fail(n);
 		}
-		pfd.fd = n->wfd;
-		pfd.events = POLLOUT;
+		pfd.fd = events == POLLIN ? n->rfd : n->wfd;
+		pfd.events = events;
 		pfd.revents = 0;
 		if ((r = poll(&pfd, 1, ms)) == -1) {
 			if (errno == EINTR)

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "buf.h"
 
@@ -30,6 +31,23 @@ enum net_status {
 	NET_ERROR,		/* read or write error (errno set) */
 };
 
+/*
+ * A transport between the line I/O and the descriptors: TLS (tls.c)
+ * installs one with net_set_io(); without one net.c uses read(2) and
+ * send(2)/write(2) itself.  Both calls are non-blocking: -1 with errno
+ * EAGAIN means "poll for *WANT_R (POLLIN or POLLOUT) and call again with
+ * the same arguments".  read returns 0 at the peer's end of the stream.
+ * PENDING says how many octets the transport has already read and can
+ * hand out without waiting (decrypted TLS records): net.c does not poll
+ * while it is non-zero.
+ */
+struct net_io {
+	ssize_t (*read)(void *ctx, void *buf, size_t len, short *want_r);
+	ssize_t (*write)(void *ctx, const void *buf, size_t len,
+	    short *want_r);
+	size_t (*pending)(void *ctx);
+};
+
 struct net {
 	int rfd;		/* client input */
 	int wfd;		/* client output (the same fd for a socket) */
@@ -42,6 +60,8 @@ struct net {
 	int64_t deadline;	/* end of the current phase (deadline.h), 0:
 				 * none; bounds every read and flush */
 	int failed;		/* a write failed; further output is dropped */
+	const struct net_io *io;	/* NULL: the descriptors directly */
+	void *io_ctx;
 };
 
 /*
@@ -58,6 +78,16 @@ void net_init(struct net *n, int rfd, int wfd, size_t input_max,
  * phase, which a client must not stretch by sending commands.
  */
 void net_set_deadline(struct net *n, int64_t deadline);
+/* Send and receive through IO (with its CTX) from now on; NULL: the
+ * descriptors directly again. */
+void net_set_io(struct net *n, const struct net_io *io, void *ctx);
+/*
+ * Drop every octet of input read but not yet parsed (and an over-long
+ * line being skipped); returns how many were dropped.  STLS: nothing the
+ * client sent before the TLS handshake may be read as a command after it
+ * (RFC 2595 section 4; CVE-2011-0411, CVE-2021-38084).
+ */
+size_t net_discard_input(struct net *n);
 /* Pre-load bytes that an earlier process read from the same client. */
 int net_preload(struct net *n, const void *p, size_t len);
 /*

@@ -97,6 +97,7 @@ enum pop2_text {
 	POP2_E_FOLD_TEMP,
 	POP2_E_COMMIT,
 	POP2_E_RETR_NONE,
+	POP2_E_PLAINTEXT,
 	POP2_T_COUNT
 };
 
@@ -133,6 +134,8 @@ static const char *const pop2_texts[POP2_T_COUNT] = {
 	[POP2_E_FOLD_TEMP] = "cannot open mailbox, try again later",
 	[POP2_E_COMMIT] = "could not remove deleted messages",
 	[POP2_E_RETR_NONE] = "no message to retrieve",
+	[POP2_E_PLAINTEXT] = "plaintext login is not allowed on this "
+	    "connection without TLS (use the pop2s port)",
 };
 
 static const char *const pop2_state_names[] = {
@@ -241,6 +244,13 @@ pop2_helo(void *fe, char **argv, int argc)
 	enum pop23d_result r;
 	enum pop2_text t;
 
+	/* HELO carries the password in the clear (login_plaintext_ok();
+	 * POP2 has no STLS: TLS is a pop2s listener's). */
+	if (!login_plaintext_ok(p->c)) {
+		explicit_bzero(argv[0], strlen(argv[0]));
+		log_info("login result=refused reason=plaintext-without-tls");
+		return pop2_reply_err(p, POP2_E_PLAINTEXT);
+	}
 	/* RFC 937: HELO SP user SP password, each a <word> with "\"
 	 * quoting; nothing may follow the password. */
 	if (lex_unquote(&q, user, sizeof(user), 0) == -1 ||

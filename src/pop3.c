@@ -35,6 +35,7 @@
 #include "policy.h"
 #include "pop3.h"
 #include "proto.h"
+#include "tls.h"
 #include "wire.h"
 
 enum pop3_state {
@@ -75,10 +76,13 @@ enum pop3_err {
 	POP3_E_UPDATE,
 	POP3_E_READ,
 	POP3_E_READONLY,
+	POP3_E_PLAIN_STLS,
+	POP3_E_PLAIN_NOTLS,
+	POP3_E_TLS_ACTIVE,
+	POP3_E_TLS_NONE,
 	POP3_E_UTF8MSG,
 	POP3_E_UTF8PASS,
 	POP3_E_LANG,
-	POP3_E_PLAINTEXT,
 	POP3_E_SASL_NOMECH,
 	POP3_E_SASL_CANCEL,
 	POP3_E_SASL_B64,
@@ -110,13 +114,20 @@ static const char *const pop3_errors[] = {
 	    "removed",
 	[POP3_E_READ] = "-ERR [SYS/TEMP] cannot read the message",
 	[POP3_E_READONLY] = "-ERR [SYS/PERM] the maildrop is read-only",
+	/* login_plaintext_ok() says no: [AUTH] as Dovecot's, and what to
+	 * do about it. */
+	[POP3_E_PLAIN_STLS] = "-ERR [AUTH] plaintext authentication is not "
+	    "allowed before TLS: use STLS first",
+	[POP3_E_PLAIN_NOTLS] = "-ERR [AUTH] plaintext authentication is not "
+	    "allowed on this connection without TLS",
+	/* RFC 2595 section 4's example text */
+	[POP3_E_TLS_ACTIVE] = "-ERR command not permitted when TLS active",
+	[POP3_E_TLS_NONE] = "-ERR STLS is not available on this port",
 	/* RFC 6856 section 5 */
 	[POP3_E_UTF8MSG] = "-ERR [UTF8] the message has 8-bit header "
 	    "fields; send UTF8 first",
 	[POP3_E_UTF8PASS] = "-ERR the password is not valid UTF-8",
 	[POP3_E_LANG] = "-ERR unknown or invalid language range",
-	[POP3_E_PLAINTEXT] = "-ERR [AUTH] plaintext authentication is not "
-	    "allowed on this connection",
 	[POP3_E_SASL_NOMECH] = "-ERR [AUTH] unsupported authentication "
 	    "mechanism",
 	[POP3_E_SASL_CANCEL] = "-ERR [AUTH] authentication cancelled",
@@ -204,7 +215,9 @@ pop3_capa(void *fe, char **argv, int argc)
 	struct net *n = &p->c->net;
 
 	/* RFC 2449: anything listed before login is listed after it too;
-	 * LOGIN-DELAY and EXPIRE may differ. */
+	 * LOGIN-DELAY and EXPIRE may differ.  USER only where plaintext
+	 * passwords may be used; STLS only where it may be given now (RFC
+	 * 2595 section 4: "permitted in the current state"). */
 	net_printf(n, "+OK capability list follows\r\n"
 	    "TOP\r\n%sUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\n", login_plaintext_ok(p->c) ? "USER\r\n" : "");
@@ -219,6 +232,8 @@ pop3_capa(void *fe, char **argv, int argc)
 		if (m[0] != '\0')
 			net_printf(n, "SASL %s\r\n", m);
 	}
+	if (p->state == POP3_ST_AUTHORIZATION && login_stls_offered(p->c))
+		net_printf(n, "STLS\r\n");
 	if (p->state == POP3_ST_TRANSACTION)
 		net_printf(n, "IMPLEMENTATION pop23d-%s\r\n", PACKAGE_VERSION);
 	net_printf(n, ".\r\n");
@@ -227,13 +242,61 @@ pop3_capa(void *fe, char **argv, int argc)
 
 /* ------------------------------------------------------- AUTHORIZATION */
 
+/* The plaintext rule's refusal, naming STLS where it is offered.  Not a
+ * bad command: a client that tries USER, then APOP, then STLS is doing
+ * what it should (the login deadline bounds the dialogue). */
+static int
+pop3_refuse_plaintext(struct pop3 *p)
+{
+	p->have_user = 0;
+	return pop3_reply_err(p, login_stls_offered(p->c) ?
+	    POP3_E_PLAIN_STLS : POP3_E_PLAIN_NOTLS);
+}
+
+/*
+ * RFC 2595 section 4: "+OK", then the TLS handshake right after its CRLF;
+ * the state stays AUTHORIZATION, and anything learnt before (a USER name)
+ * is forgotten.  Whatever the client sent after STLS in the same packet
+ * was sent in the clear, before TLS: it is dropped unread (the STARTTLS
+ * command injection of CVE-2011-0411 and CVE-2021-38084).  A failed
+ * handshake ends the connection: nothing can be said to the client.
+ */
+static int
+pop3_stls(void *fe, char **argv, int argc)
+{
+	struct pop3 *p = fe;
+	struct client *c = p->c;
+	const char *err;
+	size_t dropped;
+
+	if (c->secured)
+		return pop3_reply_bad(p, POP3_E_TLS_ACTIVE);
+	if (!login_stls_offered(c))
+		return pop3_reply_bad(p, POP3_E_TLS_NONE);
+	if ((dropped = net_discard_input(&c->net)) > 0)
+		log_warnx("STLS: %zu octets sent after STLS before the "
+		    "handshake were discarded", dropped);
+	net_printf(&c->net, "+OK begin TLS negotiation\r\n");
+	if (net_flush(&c->net) != 0)
+		return POP3_EV_CRASH;
+	if (tls_accept(&c->net, &c->tls, &err) != 0) {
+		log_info("STLS: TLS failed: %s", err);
+		return POP3_EV_CRASH;
+	}
+	c->secured = 1;
+	p->have_user = 0;
+	explicit_bzero(p->user, sizeof(p->user));
+	tls_conn_log(c->tls);
+	return POP3_EV_OK;
+}
+
 static int
 pop3_user(void *fe, char **argv, int argc)
 {
 	struct pop3 *p = fe;
 
 	if (!login_plaintext_ok(p->c))
-		return pop3_reply_bad(p, POP3_E_PLAINTEXT);
+		return pop3_refuse_plaintext(p);
 	/* RFC 6856 section 2.2: with "UTF8 USER" a UTF-8 name may come
 	 * before the UTF8 command too; ill-formed UTF-8 never. */
 	if (strlen(argv[0]) >= sizeof(p->user) ||
@@ -282,6 +345,10 @@ pop3_pass(void *fe, char **argv, int argc)
 		explicit_bzero(argv[0], strlen(argv[0]));
 		return pop3_reply_bad(p, POP3_E_NEEDUSER);
 	}
+	if (!login_plaintext_ok(p->c)) {	/* not reached: USER refused */
+		explicit_bzero(argv[0], strlen(argv[0]));
+		return pop3_refuse_plaintext(p);
+	}
 	if (argv[0][0] == '\0') {
 		p->have_user = 0;
 		return pop3_reply_bad(p, POP3_E_SYNTAX);
@@ -302,11 +369,12 @@ pop3_apop(void *fe, char **argv, int argc)
 
 	if (p->c->apop_challenge[0] == '\0')
 		return pop3_reply_bad(p, POP3_E_NOAPOP);
-	/* APOP's digest is an MD5 over a timestamp the client sees: an
-	 * eavesdropper can test passwords offline, so it goes with the
-	 * plaintext rule (RFC 1939 section 13). */
-	if (!login_plaintext_ok(p->c))
-		return pop3_reply_bad(p, POP3_E_PLAINTEXT);
+	/* MD5 of a challenge and the password: as good as plaintext to an
+	 * eavesdropper with a dictionary (RFC 1939 section 13). */
+	if (!login_plaintext_ok(p->c)) {
+		explicit_bzero(argv[1], strlen(argv[1]));
+		return pop3_refuse_plaintext(p);
+	}
 	if (strlen(argv[0]) > IPC_USER_MAX ||
 	    !i18n_name_ok(argv[0], p->c->cfg->utf8_user))
 		return pop3_reply_bad(p, POP3_E_SYNTAX);
@@ -738,6 +806,7 @@ static const struct proto_cmd pop3_cmds[] = {
 	{ "AUTH", AUTHZ, 0, 2, pop3_auth },
 	{ "RPOP", AUTHZ, 0, PROTO_REST, pop3_rpop },
 	{ "QUIT", AUTHZ, 0, 0, pop3_quit_auth },
+	{ "STLS", AUTHZ, 0, 0, pop3_stls },
 	{ "CAPA", AUTHZ | TRANS, 0, 0, pop3_capa },
 	{ "UTF8", AUTHZ, 0, 0, pop3_utf8 },
 	{ "LANG", AUTHZ | TRANS, 0, 1, pop3_lang },

@@ -5,7 +5,9 @@
  * a login, so it is the one an attacker reaches first.  After the
  * privilege drop and the chroot it needs very little: read the client and
  * write to it, poll with a timeout, talk to the monitor over its socket
- * pair, log (stderr relay and syslog), allocate memory and exit.  The
+ * pair, log (stderr relay and syslog), allocate memory, run TLS (tls.c:
+ * the same reads and writes, plus getrandom() for OpenSSL's DRBG) and
+ * exit.  The
  * filter allows exactly that (SANDBOX_ALLOW below, with the reason for
  * each call); any other system call kills the whole process with SIGSYS
  * (SCMP_ACT_KILL_PROCESS), so a compromised child cannot open a file,
@@ -66,6 +68,8 @@ static const int sandbox_allow[] = {
 	SCMP_SYS(mremap),
 	SCMP_SYS(madvise),	/* free() giving memory back */
 	SCMP_SYS(futex),	/* libc locks (syslog) */
+	SCMP_SYS(getrandom),	/* OpenSSL reseeds its DRBG after fork():
+				 * TLS randoms, key shares, ticket IVs */
 	SCMP_SYS(rt_sigreturn),	/* PDEATHSIG and other handlers */
 	SCMP_SYS(rt_sigprocmask),
 	SCMP_SYS(restart_syscall),

@@ -13,6 +13,13 @@
  * login phase and every failed check by deadlines of its own, then calls priv_drop() to the mail user and only
  * then touches the connection and the maildrop.  In rootless mode the
  * same processes run as the invoking user.
+ *
+ * TLS (tls.h, doc/DESIGN.md section 2.9): the monitor frees the TLS
+ * context the master loaded (and the private key in it) right after the
+ * fork; only the pre-auth child speaks TLS.  A child that logged a client
+ * in under TLS does not exit at the hand-over: it stays, still sandboxed,
+ * as the session's TLS proxy, and the session speaks plaintext on its end
+ * of a socketpair the monitor made before the fork.
  */
 #include "config.h"
 
@@ -51,11 +58,14 @@
 #include "proto.h"
 #include "proxyproto.h"
 #include "session.h"
+#include "tls.h"
 
 /* The session id: 4 random octets in hex, in every log line. */
 #define SESSION_ID_OCTETS	4
 /* The random part of the APOP timestamp, in octets. */
 #define APOP_RANDOM_OCTETS	8
+/* How often the ended session looks whether its TLS proxy has exited. */
+#define SESSION_PROXY_POLL_MS	10
 
 struct session {
 	const struct config *cfg;
@@ -72,6 +82,11 @@ struct session {
 	struct client client;		/* what the front ends get */
 	int master_fd;			/* -1, or a "proxy" listener's
 					 * channel to the master */
+	int tls_mode;			/* enum tls_mode of the listener */
+	int loopback;			/* the client is on this host (the
+					 * real client's, behind PROXY) */
+	int proxy_fd;			/* our end of the TLS proxy's
+					 * socketpair, or -1 */
 
 	/* the monitor's side of the login */
 	pid_t child;			/* the pre-auth child */
@@ -83,6 +98,13 @@ struct session {
 	char location[PATH_MAX];	/* expanded maildrop location */
 	uid_t uid;
 	gid_t gid;
+	/* What the child reported with the accepted login (ipc_login): for
+	 * pop23d_conn_info's secured and tls_peer_cn. */
+	int secured;
+	char tls_peer[IPC_TLS_PEER_MAX + 1];
+	/* The hand-over: the child stays as the TLS proxy */
+	int proxied;
+	char tls_info[IPC_TLS_INFO_MAX];
 	uint32_t penalty_ms;		/* of the last failed check */
 };
 
@@ -207,6 +229,16 @@ preauth_proxy(struct client *c, enum proto proto, int64_t deadline)
 		rec.local = (uint32_t)pi.local;
 		rec.src = pi.src;
 		rec.src_len = (uint32_t)pi.src_len;
+		if (!pi.local) {
+			/* The plaintext rule (login_plaintext_ok()) is about
+			 * the real client: a balancer on this host connects
+			 * from loopback for clients anywhere. */
+			struct addr a;
+
+			addr_from_sockaddr((const struct sockaddr *)&pi.src,
+			    pi.src_len, &a);
+			c->loopback = addr_is_loopback(&a);
+		}
 	} else
 		strlcpy(rec.error, error, sizeof(rec.error));
 	if (ipc_send(c->ipc_fd, IPC_PROXY, &rec, sizeof(rec)) != 0 ||
@@ -230,7 +262,8 @@ preauth_proxy(struct client *c, enum proto proto, int64_t deadline)
 
 /* The pre-auth child: become login_user, speak until a verdict. */
 static void __attribute__((noreturn))
-preauth_child(struct session *s, int rfd, int wfd, pid_t monitor)
+preauth_child(struct session *s, int rfd, int wfd, pid_t monitor,
+    int proxy_fd)
 {
 	const struct config *cfg = s->cfg;
 	struct client *c = &s->client;
@@ -267,20 +300,39 @@ preauth_child(struct session *s, int rfd, int wfd, pid_t monitor)
 	c->cfg = cfg;
 	c->apop_challenge = s->apop_challenge;
 	c->ipc_fd = s->ipc_fd;
+	c->tls_mode = s->tls_mode;
+	c->loopback = s->loopback;
 	net_init(&c->net, rfd, wfd, INPUT_BUF_MAX, cfg->write_timeout);
-	/* The whole phase, however busy the client keeps it. */
+	/* The whole phase, however busy the client keeps it (the TLS
+	 * handshake included). */
 	net_set_deadline(&c->net, s->login_deadline);
+	/* A PROXY header comes first, in clear, before any TLS. */
 	if (s->master_fd != -1)
 		preauth_proxy(c, s->proto, s->login_deadline);
+	if (s->tls_mode == TLS_MODE_IMPLICIT) {
+		/* RFC 8314 section 3.3: TLS from the first octet. */
+		if (tls_accept(&c->net, &c->tls, &error) != 0) {
+			log_info("tls: %s", error);
+			_exit(0);
+		}
+		c->secured = 1;
+		tls_conn_log(c->tls);
+	}
 	if (s->proto == PROTO_POP3)
 		how = pop3_preauth(c);
 	else
 		how = pop2_preauth(c);
 	/* On a hand-over the monitor owns the connection: not one more
 	 * octet to the client from here, only its unparsed input to the
-	 * monitor. */
-	if (how == CLIENT_HANDOVER && login_handover(c) != 0)
-		_exit(1);
+	 * monitor.  Under TLS we stay as the session's proxy. */
+	if (how == CLIENT_HANDOVER) {
+		if (login_handover(c) != 0)
+			_exit(1);
+		if (c->tls == NULL)
+			_exit(0);
+		tls_proxy(c->tls, &c->net, proxy_fd);
+	}
+	tls_close(c->tls, &c->net);	/* close_notify */
 	_exit(0);
 }
 
@@ -415,6 +467,7 @@ monitor_proxy(struct session *s, int64_t deadline)
 		}
 		log_info("proxy client=%s via=%s version=%u", real, s->peer,
 		    rec.version == 1 ? 1 : 2);
+		s->loopback = addr_is_loopback(&a);
 		strlcpy(s->peer, real, sizeof(s->peer));
 		/* The auth service's view too: its failed-login line (rip=)
 		 * and its per-address penalty are the real client's. */
@@ -542,6 +595,28 @@ monitor_identity(struct session *s, const char *user, const char *esc)
 	return POP23D_OK;
 }
 
+/* Non-zero if BUF (SIZE octets) holds a NUL-terminated printable
+ * string. */
+static int
+monitor_text_ok(const char *buf, size_t size)
+{
+	const char *nul = memchr(buf, '\0', size);
+
+	return nul != NULL && proto_printable(buf);
+}
+
+/* The TLS facts of a login record: 0, or -1 if they are malformed. */
+static int
+monitor_tls_facts(struct session *s, const struct ipc_login *req)
+{
+	if (req->secured > 1 ||
+	    !monitor_text_ok(req->tls_peer, sizeof(req->tls_peer)))
+		return -1;
+	s->secured = req->secured != 0;
+	strlcpy(s->tls_peer, req->tls_peer, sizeof(s->tls_peer));
+	return 0;
+}
+
 /*
  * The one log line per failed login (doc/SECURITY.md, "The failed-login
  * line"): fixed text, the escaped user in <>, the client address alone
@@ -598,6 +673,9 @@ monitor_req(struct session *s, enum authsvc_op op,
 		req->conn.secured = login->secured ? 1 : 0;
 		req->conn.plaintext_ok = login->plaintext_ok ? 1 : 0;
 	}
+	/* checked by monitor_tls_facts() */
+	strlcpy(req->conn.tls_peer_cn, s->tls_peer,
+	    sizeof(req->conn.tls_peer_cn));
 	return req;
 }
 
@@ -861,6 +939,12 @@ monitor_login(struct session *s, struct ipc_handover *h)
 			monitor_end(s, errno == ETIMEDOUT ? "expired" :
 			    "nologin");
 		}
+		/* TLS and the client certificate's name, for this record
+		 * and the auth service's pop23d_conn_info */
+		if (monitor_tls_facts(s, &req) != 0) {
+			log_warnx("bad login record from the pre-auth process");
+			monitor_end(s, "nologin");
+		}
 		if (req.mech == LOGIN_MECH_LIST) {
 			monitor_mechs(s, &req);	/* not a check */
 			continue;
@@ -891,17 +975,59 @@ monitor_login(struct session *s, struct ipc_handover *h)
 	}
 	if (ipc_recv(s->ipc_fd, IPC_HANDOVER, h, sizeof(*h), deadline) != 0 ||
 	    h->len > sizeof(h->input) ||
-	    (h->flags & ~IPC_HANDOVER_UTF8) != 0) {
+	    (h->flags & ~(IPC_HANDOVER_UTF8 | IPC_HANDOVER_PROXY)) != 0 ||
+	    ((h->flags & IPC_HANDOVER_PROXY) && (s->proxy_fd == -1 ||
+	    !monitor_text_ok(h->tls_info, sizeof(h->tls_info))))) {
 		log_warnx("bad hand-over from the pre-auth process");
 		monitor_end(s, "nologin");
 	}
-	/* Stop the child before touching the connection. */
-	monitor_reap(s);
 	close(s->ipc_fd);
 	authc_close();
+	if (h->flags & IPC_HANDOVER_PROXY) {
+		/* The child stays as the TLS proxy; the session speaks on
+		 * our end of its socketpair.  (A lying child gains nothing:
+		 * it holds the client's connection either way.) */
+		s->proxied = 1;
+		strlcpy(s->tls_info, h->tls_info, sizeof(s->tls_info));
+		return;
+	}
+	/* Stop the child before touching the connection. */
+	monitor_reap(s);
+	if (s->proxy_fd != -1) {
+		close(s->proxy_fd);
+		s->proxy_fd = -1;
+	}
 }
 
 /* ------------------------------------------------------------- session */
+
+/*
+ * The session is over: close our end of the proxy's socketpair, so the
+ * proxy sends what is left and a close_notify, and wait for it (it dies
+ * with us, PR_SET_PDEATHSIG, which would cut the last reply short).  It
+ * bounds its own writes by write_timeout; we wait that long and a little
+ * more, then go anyway.
+ */
+static void
+session_end_proxy(struct session *s, int fd)
+{
+	int64_t end = deadline_now() + (int64_t)s->cfg->write_timeout *
+	    1000 + LOGIN_DEADLINE_GRACE_MS;
+	int status;
+	pid_t r;
+
+	close(fd);
+	for (;;) {
+		r = waitpid(s->child, &status, WNOHANG);
+		if (r == s->child || (r == -1 && errno != EINTR))
+			return;
+		if (deadline_passed(end)) {
+			log_warnx("tls proxy did not end, leaving it");
+			return;
+		}
+		deadline_sleep(deadline_now() + SESSION_PROXY_POLL_MS);
+	}
+}
 
 /* Become the mail user and serve TRANSACTION and UPDATE. */
 static void __attribute__((noreturn))
@@ -911,8 +1037,21 @@ session_serve(struct session *s, struct loaded_plugin *auth,
 {
 	struct client *c = &s->client;
 	char prefix[200], esc[128];
+	char tlsdesc[IPC_TLS_INFO_MAX + IPC_TLS_PEER_MAX + 32] = "";
 	const char *error;
 
+	if (s->proxied) {
+		/* Only the proxy holds the client's socket from now on, so
+		 * it closes when the proxy ends.  (0 and 1 stay: inetd mode
+		 * must not leave them free for the next open().) */
+		if (rfd > STDERR_FILENO)
+			close(rfd);
+		if (wfd != rfd && wfd > STDERR_FILENO)
+			close(wfd);
+		rfd = wfd = s->proxy_fd;
+		snprintf(tlsdesc, sizeof(tlsdesc), " tls=%s%s%s", s->tls_info,
+		    s->tls_peer[0] != '\0' ? " tls_peer=" : "", s->tls_peer);
+	}
 	/* The session needs no credentials: unload the auth plugin (its
 	 * destructor wipes what it read) and give the memory back. */
 	plugin_unload(auth);
@@ -932,8 +1071,8 @@ session_serve(struct session *s, struct loaded_plugin *auth,
 	snprintf(prefix, sizeof(prefix), "%s %s user=%s", s->id,
 	    config_proto_name(s->proto), esc);
 	log_set_session(prefix);
-	log_info("login result=ok client=%s method=%s", s->peer,
-	    mech_name(s->mech));
+	log_info("login result=ok client=%s method=%s%s", s->peer,
+	    mech_name(s->mech), tlsdesc);
 
 	/* Zero all of *c but net.out, whose 16 KiB net_init() does not
 	 * need zeroed: an idle session owns only the pages it writes. */
@@ -942,6 +1081,9 @@ session_serve(struct session *s, struct loaded_plugin *auth,
 	    (offsetof(struct client, net) + offsetof(struct net, out) +
 	    sizeof(c->net.out)));
 	c->cfg = s->cfg;
+	c->tls_mode = s->tls_mode;
+	c->loopback = s->loopback;
+	c->secured = s->proxied;
 	c->apop_challenge = "";
 	c->ipc_fd = -1;
 	c->user = s->user;
@@ -963,6 +1105,8 @@ session_serve(struct session *s, struct loaded_plugin *auth,
 		pop2_postauth(c);
 	net_flush(&c->net);
 	net_free(&c->net);
+	if (s->proxied)
+		session_end_proxy(s, rfd);
 	_exit(0);
 }
 
@@ -1029,8 +1173,8 @@ session_conn(struct session *s, int rfd, enum proto proto)
 
 void
 session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
-    struct loaded_plugin *auth, const struct loaded_plugin *store,
-    const char *peer, int master_fd)
+    int tls_mode, int loopback, struct loaded_plugin *auth,
+    const struct loaded_plugin *store, const char *peer, int master_fd)
 {
 	/*
 	 * Static, not on the stack: session_run() runs once per process
@@ -1042,9 +1186,12 @@ session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
 	static struct session s;
 	struct ipc_handover *h;
 	pid_t monitor;
-	int sv[2];
+	int sv[2], pv[2] = { -1, -1 };
 
 	session_start(&s, cfg, proto, peer);
+	s.tls_mode = tls_enabled() ? tls_mode : TLS_MODE_NONE;
+	s.loopback = loopback;
+	s.proxy_fd = -1;
 	/* The auth service holds the plugin: not mapped here at all. */
 	s.plugin_sasl = auth->auth.sasl_mechs != NULL &&
 	    auth->auth.sasl_start != NULL;
@@ -1053,7 +1200,9 @@ session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
 	s.master_fd = master_fd;
 	if (master_fd != -1)
 		monitor_proxy_peer(&s, rfd);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0 ||
+	    (s.tls_mode != TLS_MODE_NONE && socketpair(AF_UNIX, SOCK_STREAM |
+	    SOCK_CLOEXEC, 0, pv) != 0)) {
 		log_warn("socketpair");
 		_exit(1);
 	}
@@ -1064,10 +1213,18 @@ session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
 	}
 	if (s.child == 0) {
 		close(sv[0]);
+		if (pv[0] != -1)
+			close(pv[0]);
 		s.ipc_fd = sv[1];
-		preauth_child(&s, rfd, wfd, monitor);
+		preauth_child(&s, rfd, wfd, monitor, pv[1]);
 	}
+	/* The monitor never speaks TLS and becomes the mail user: the
+	 * context, the private key in it and the ticket keys go now. */
+	tls_forget();
 	close(sv[1]);
+	if (pv[1] != -1)
+		close(pv[1]);
+	s.proxy_fd = pv[0];
 	s.ipc_fd = sv[0];
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		fatal("calloc");

@@ -11,7 +11,8 @@
  *                              |          APOP/HELO; login.c sends the
  *                              |          credentials to the monitor
  *                              |<-- verdict OK: hand-over of the unparsed
- *                              |    input, the child exits
+ *                              |    input, the child exits (under TLS it
+ *                              |    stays as the session's TLS proxy)
  *                           monitor drops to the mail user and becomes
  *                           the session: TRANSACTION and UPDATE.
  *
@@ -31,15 +32,17 @@ struct loaded_plugin;
  * accept loop and by inetd mode.  After a login the auth plugin is
  * unloaded in this process (its user table, password hashes included, is
  * wiped by the plugin's destructor), so the mail-user session holds no
- * credentials.
+ * credentials.  TLS_MODE is the listener's enum tls_mode; LOOPBACK says
+ * that the client is on this host (login_plaintext_ok()).
  *
  * MASTER_FD is -1, or the connection came in on a "proxy" listener: the
  * pre-auth child reads the PROXY header first, and the monitor names the
  * real client to the master on MASTER_FD (peerchan.h), which answers
- * under max_per_ip.
+ * under max_per_ip.  LOOPBACK then describes the real client, not the
+ * proxy (a balancer on this host connects from 127.0.0.1).
  */
 void session_run(int rfd, int wfd, const struct config *cfg,
-    enum proto proto, struct loaded_plugin *auth,
+    enum proto proto, int tls_mode, int loopback, struct loaded_plugin *auth,
     const struct loaded_plugin *store, const char *peer, int master_fd)
     __attribute__((noreturn));
 

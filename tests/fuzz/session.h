@@ -192,6 +192,9 @@ fuzz_session_run(const uint8_t *data, size_t size,
 	c.cfg = &fuzz_s.cfg;
 	c.apop_challenge = apop;
 	c.ipc_fd = sv[1];
+	/* A client on this host: plaintext logins allowed (plaintext_auth
+	 * = loopback, login_plaintext_ok()), so inputs reach TRANSACTION. */
+	c.loopback = 1;
 	net_init(&c.net, in, fuzz_null_fd(), INPUT_BUF_MAX,
 	    fuzz_s.cfg.write_timeout);
 	how = preauth(&c);
@@ -207,6 +210,7 @@ fuzz_session_run(const uint8_t *data, size_t size,
 		c.cfg = &fuzz_s.cfg;
 		c.apop_challenge = "";
 		c.ipc_fd = -1;
+		c.loopback = 1;
 		c.user = "fuzz";
 		c.store = fuzz_s.store->store;
 		c.location = fuzz_s.maildir;

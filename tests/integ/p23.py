@@ -239,6 +239,9 @@ class Server:
         self.pop2 = pop2
         self.apop = apop
         self.conf = dict(conf or {})
+        # More "listen" values (e.g. "pop3s 127.0.0.1:0"), after the
+        # default ones; their ports are in self.ports.
+        self.extra_listen = []
         self.conf_path = os.path.join(self.tmp, 'pop23d.conf')
         self.passwd_path = os.path.join(self.tmp, 'passwd')
         self.port_file = os.path.join(self.tmp, 'ports')
@@ -368,6 +371,7 @@ class Server:
                  'listen = pop3 127.0.0.1:0']
         if self.pop2:
             lines.append('listen = pop2 127.0.0.1:0')
+        lines += ['listen = %s' % l for l in self.extra_listen]
         lines += ['%s = %s' % kv for kv in glob.items()]
         for sec, d in sections.items():
             lines += ['', '[%s]' % sec] + ['%s = %s' % kv for kv in d.items()]
@@ -471,6 +475,10 @@ class Server:
         self._set_ports(ports)
         return self
 
+    def port(self, proto):
+        """The port of the first listener of PROTO ("pop3s" ...)."""
+        return next((p for pr, a, p in self.ports if pr == proto), None)
+
     def _set_ports(self, ports):
         self.ports = ports
         self.pop3_port = next((p for pr, a, p in ports if pr == 'pop3'), None)
@@ -519,14 +527,18 @@ class Server:
 
     def auth_services(self, with_workers=False):
         """The auth service (the master's child that holds no TCP
-        socket; more than one while an old one drains after SIGHUP), and
+        socket, nor does any process below it; more than one while an
+        old one drains after SIGHUP), and
         with WITH_WORKERS their descendants too."""
         if not self.running():
             return []
-        # One read of each process's stat: it may exit between two.
+        # One read of each process's stat: it may exit between two.  A
+        # session under TLS has given its TCP socket to its TLS proxy
+        # (its child): it is no auth service.
         out = [p for p, st in ((p, proc_stat(p))
                                for p in descendants(self.pid))
-               if st and st[0] == self.pid and not holds_tcp(p)]
+               if st and st[0] == self.pid and not holds_tcp(p) and
+               not any(holds_tcp(k) for k in descendants(p))]
         if with_workers:
             out += [k for p in list(out) for k in descendants(p)]
         return out

@@ -195,6 +195,10 @@ class FailureCap(p23.TestCase):
         self.assertERR(c.cmd('PASS wrong2'))
         # three checks: that was the last one
         self.assertTrue(c.closed(5), 'a fourth password may be tried')
+        # the monitor's lines reach the log through the master's relay:
+        # wait for them (seen late on a loaded machine)
+        p23.wait_until(lambda: len(re.findall(
+            r'auth failed: .*result=fail,', srv.log_text())) >= 2, 5)
         self.assertEqual(len(re.findall(r'auth failed: .*result=fail,',
                                         srv.log_text())), 2)
 

@@ -46,8 +46,11 @@ def v2_inet6(src, sport, dst='2001:db8::1', dport=110, tlvs=b''):
 class Proxy(p23.TestCase):
 
     def proxy_server(self, conf=None, users=None):
+        # The clients named in the headers are remote (192.0.2.x):
+        # plaintext logins from them need plaintext_auth = yes here
+        # (test_plaintext_rule_uses_real_client checks the default).
         c = {'proxy_trusted': PROXY + '/32, 10.0.0.0/8',
-             'timeout_preauth': '3'}
+             'timeout_preauth': '3', 'plaintext_auth': 'yes'}
         c.update(conf or {})
         srv = self.server(conf=c, users=users, start=False)
         text = srv.config_text().replace('listen = pop3 127.0.0.1:0',
@@ -98,6 +101,24 @@ class Proxy(p23.TestCase):
         self.wait_log(srv, r'proxy client=127\.0\.0\.1:\d+ '
                       r'via=127\.0\.0\.1:\d+ version=1')
         self.wait_log(srv, r'login result=ok client=127\.0\.0\.1:\d+')
+
+    def test_plaintext_rule_uses_real_client(self):
+        """plaintext_auth = loopback (the default) judges the client the
+        header names, not the balancer: a balancer on this host connects
+        from 127.0.0.1 for clients anywhere."""
+        srv = self.proxy_server(conf={'plaintext_auth': 'loopback'})
+        c = self.raw(srv, b'PROXY TCP4 192.0.2.7 198.51.100.1 40001 110'
+                     b'\r\n')
+        self.assertOK(c.line())
+        st, lines = c.cmd_multi('CAPA')
+        self.assertNotIn('USER', lines)
+        line = c.cmd('USER alice')
+        self.assertERR(line)
+        self.assertIn('[AUTH]', line)
+        c.close()
+        c = self.raw(srv, b'PROXY TCP4 127.0.0.9 127.0.0.1 40002 110\r\n')
+        self.assertOK(c.login('alice', 'alicepw'))
+        c.close()
 
     def test_v1_real_address_in_logs(self):
         srv = self.proxy_server()

@@ -161,6 +161,48 @@ START_TEST(test_parse_net)
 }
 END_TEST
 
+/* plaintext_auth = loopback: which clients are on this host. */
+static const struct {
+	const char *a;
+	int loopback;
+} loops[] = {
+	{ "127.0.0.1", 1 },
+	{ "127.255.0.9", 1 },		/* all of 127/8 */
+	{ "::1", 1 },
+	{ "::ffff:127.0.0.1", 1 },	/* mapped: the IPv4 client */
+	{ "128.0.0.1", 0 },
+	{ "126.255.255.255", 0 },
+	{ "10.0.0.1", 0 },
+	{ "::ffff:10.0.0.1", 0 },
+	{ "::2", 0 },
+	{ "::", 0 },
+	{ "::127.0.0.1", 0 },		/* IPv4-compatible is not mapped */
+	{ "fe80::1", 0 },
+	{ "2001:db8::1", 0 },
+};
+
+START_TEST(test_loopback)
+{
+	struct addr a;
+
+	parse(loops[_i].a, &a);
+	ck_assert_msg(addr_is_loopback(&a) == loops[_i].loopback, "%s",
+	    loops[_i].a);
+}
+END_TEST
+
+START_TEST(test_loopback_other_family)
+{
+	struct sockaddr sa;
+	struct addr a;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_family = AF_UNIX;
+	addr_from_sockaddr(&sa, sizeof sa, &a);
+	ck_assert(!addr_is_loopback(&a));
+}
+END_TEST
+
 Suite *
 suite_addr(void)
 {
@@ -173,6 +215,9 @@ suite_addr(void)
 	tcase_add_test(tc, test_other_family);
 	tcase_add_loop_test(tc, test_parse_net, 0,
 	    (int)(sizeof nets / sizeof nets[0]));
+	tcase_add_loop_test(tc, test_loopback, 0,
+	    (int)(sizeof loops / sizeof loops[0]));
+	tcase_add_test(tc, test_loopback_other_family);
 	suite_add_tcase(s, tc);
 	return s;
 }

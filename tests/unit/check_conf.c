@@ -10,7 +10,9 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "client.h"
 #include "conf.h"
+#include "login.h"
 #include "suites.h"
 
 static char *dir;
@@ -113,6 +115,23 @@ static const struct {
 	{ "listen = pop3 127.0.0.1:1\nproxy_trusted = 10.0.0.0/33\n", "test.conf:2: proxy_trusted: not a network: 10.0.0.0/33" },
 	{ "listen = pop3 127.0.0.1:1\nproxy_trusted = 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n", "test.conf:2: proxy_trusted" },
 	{ "listen = pop3 127.0.0.1:1\nproxy_trusted = 10.0.0.1,,host.example\n", "test.conf:2: proxy_trusted: not a network: host.example" },
+	/* TLS */
+	{ "listen = pop3 127.0.0.1:1 tls=maybe\n", "test.conf:1: listen" },
+	{ "listen = pop3 127.0.0.1:1 tls=\n", "test.conf:1: listen" },
+	{ "listen = pop3 127.0.0.1:1 tls=optional tls=none\n", "test.conf:1: listen" },
+	{ "listen = pop3 127.0.0.1:1 proxy=yes\n", "test.conf:1: listen" },
+	{ "listen = pop3s 127.0.0.1:1 tls=optional\n", "test.conf:1: listen" },
+	{ "listen = pop3x 127.0.0.1:1\n", "test.conf:1: listen" },
+	{ "listen = pop3 127.0.0.1:1\ntls = sometimes\n", "test.conf:2: tls" },
+	{ "listen = pop3 127.0.0.1:1\nplaintext_auth = maybe\n", "test.conf:2: plaintext_auth" },
+	{ "listen = pop3 127.0.0.1:1\ntls_ticket_rotate = 0\n", "test.conf:2: tls_ticket_rotate" },
+	{ "listen = pop3 127.0.0.1:1\ntls_ticket_rotate = 302401\n", "test.conf:2: tls_ticket_rotate" },
+	{ "listen = pop3s 127.0.0.1:1\n", "test.conf:1: tls=implicit needs tls_cert" },
+	{ "listen = pop3 127.0.0.1:1\ntls = required\n", "test.conf:1: tls=required needs tls_cert" },
+	{ "listen = pop3 127.0.0.1:1\ntls_cert = /c\n", "tls_cert and tls_key go together" },
+	{ "listen = pop3 127.0.0.1:1\ntls_client_ca = /c\n", "need tls_cert" },
+	{ "tls_cert = /c\ntls_key = /k\nlisten = pop2 127.0.0.1:1 tls=optional\n", "test.conf:3: POP2 has no STLS" },
+	{ "tls_cert = /c\ntls_key = /k\nlisten = pop2 127.0.0.1:1 tls=required\n", "test.conf:3: POP2 has no STLS" },
 };
 
 START_TEST(test_proxy_listener)
@@ -140,6 +159,68 @@ START_TEST(test_proxy_listener)
 }
 END_TEST
 
+/* Listener TLS modes, the "tls" default and plaintext_auth. */
+START_TEST(test_tls_modes)
+{
+	struct config cfg;
+	const char *err;
+
+	ck_assert_msg(load("listen = pop3 127.0.0.1:110\n"
+	    "listen = pop2 127.0.0.1:109\n", &cfg, &err) == 0, "%s", err);
+	/* no certificate: no TLS anywhere; loopback may log in plain */
+	ck_assert_int_eq(config_listener_tls(&cfg, &cfg.listeners[0]),
+	    TLS_MODE_NONE);
+	ck_assert_int_eq(cfg.plaintext_auth, PLAINTEXT_LOOPBACK);
+	ck_assert_int_eq(cfg.tls_ticket_rotate, 3600);
+	config_free(&cfg);
+
+	ck_assert_msg(load("tls_cert = /etc/c.pem\ntls_key = /etc/k.pem\n"
+	    "listen = pop3 127.0.0.1:110\n"
+	    "listen = pop3 127.0.0.1:111 tls=required\n"
+	    "listen = POP3S [::1]:995\n"
+	    "listen = pop2 127.0.0.1:109\n"
+	    "listen = pop2s 127.0.0.1:1109\n"
+	    "listen = pop3   127.0.0.1:112   tls=NONE  \n"
+	    "plaintext_auth = no\ntls_ticket_rotate = 60\n", &cfg,
+	    &err) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.n_listeners, 6);
+	/* a certificate makes STLS optional by default */
+	ck_assert_int_eq(config_listener_tls(&cfg, &cfg.listeners[0]),
+	    TLS_MODE_OPTIONAL);
+	ck_assert_int_eq(config_listener_tls(&cfg, &cfg.listeners[1]),
+	    TLS_MODE_REQUIRED);
+	ck_assert_int_eq(cfg.listeners[2].proto, PROTO_POP3);
+	ck_assert_str_eq(cfg.listeners[2].host, "::1");
+	ck_assert_str_eq(cfg.listeners[2].port, "995");
+	ck_assert_int_eq(config_listener_tls(&cfg, &cfg.listeners[2]),
+	    TLS_MODE_IMPLICIT);
+	/* POP2 has no STLS: plaintext unless pop2s */
+	ck_assert_int_eq(config_listener_tls(&cfg, &cfg.listeners[3]),
+	    TLS_MODE_NONE);
+	ck_assert_int_eq(cfg.listeners[4].proto, PROTO_POP2);
+	ck_assert_int_eq(config_listener_tls(&cfg, &cfg.listeners[4]),
+	    TLS_MODE_IMPLICIT);
+	ck_assert_str_eq(cfg.listeners[5].port, "112");
+	ck_assert_int_eq(config_listener_tls(&cfg, &cfg.listeners[5]),
+	    TLS_MODE_NONE);
+	ck_assert_int_eq(cfg.plaintext_auth, PLAINTEXT_NO);
+	ck_assert_int_eq(cfg.tls_ticket_rotate, 60);
+	ck_assert_str_eq(config_tls_name(TLS_MODE_IMPLICIT), "implicit");
+	config_free(&cfg);
+
+	/* "tls" sets the default of pop3 listeners only */
+	ck_assert_msg(load("tls_cert = /c\ntls_key = /k\ntls = required\n"
+	    "listen = pop3 127.0.0.1:110\nlisten = pop2 127.0.0.1:109\n"
+	    "plaintext_auth = yes\n", &cfg, &err) == 0, "%s", err);
+	ck_assert_int_eq(config_listener_tls(&cfg, &cfg.listeners[0]),
+	    TLS_MODE_REQUIRED);
+	ck_assert_int_eq(config_listener_tls(&cfg, &cfg.listeners[1]),
+	    TLS_MODE_NONE);
+	ck_assert_int_eq(cfg.plaintext_auth, PLAINTEXT_YES);
+	config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_bad)
 {
 	struct config cfg;
@@ -163,6 +244,50 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+/* login_plaintext_ok(): plaintext_auth x listener mode x loopback x TLS.
+ * (No TLS context is loaded here, so STLS is never offered.) */
+START_TEST(test_plaintext_rule)
+{
+	static const struct {
+		const char *setting;
+		int mode, loopback, secured, ok;
+	} t[] = {
+		{ "no", TLS_MODE_NONE, 1, 0, 0 },
+		{ "no", TLS_MODE_OPTIONAL, 0, 1, 1 },
+		{ "no", TLS_MODE_IMPLICIT, 0, 1, 1 },
+		{ "loopback", TLS_MODE_NONE, 1, 0, 1 },
+		{ "loopback", TLS_MODE_NONE, 0, 0, 0 },
+		{ "loopback", TLS_MODE_OPTIONAL, 0, 0, 0 },
+		{ "loopback", TLS_MODE_OPTIONAL, 0, 1, 1 },
+		{ "loopback", TLS_MODE_REQUIRED, 1, 0, 0 },
+		{ "loopback", TLS_MODE_REQUIRED, 1, 1, 1 },
+		{ "yes", TLS_MODE_NONE, 0, 0, 1 },
+		{ "yes", TLS_MODE_OPTIONAL, 0, 0, 1 },
+		{ "yes", TLS_MODE_REQUIRED, 0, 0, 0 },
+		{ "yes", TLS_MODE_REQUIRED, 0, 1, 1 },
+	};
+	struct config cfg;
+	struct client c;
+	const char *err;
+	char text[128];
+	size_t i;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		snprintf(text, sizeof text, "listen = pop3 127.0.0.1:1\n"
+		    "plaintext_auth = %s\n", t[i].setting);
+		ck_assert_msg(load(text, &cfg, &err) == 0, "%s", err);
+		memset(&c, 0, sizeof c);
+		c.cfg = &cfg;
+		c.tls_mode = t[i].mode;
+		c.loopback = t[i].loopback;
+		c.secured = t[i].secured;
+		ck_assert_msg(login_plaintext_ok(&c) == t[i].ok, "case %zu", i);
+		ck_assert(!login_stls_offered(&c));
+		config_free(&cfg);
+	}
+}
+END_TEST
+
 Suite *
 suite_conf(void)
 {
@@ -174,6 +299,8 @@ suite_conf(void)
 	tcase_add_loop_test(tc, test_bad, 0, sizeof bad / sizeof bad[0]);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_proxy_listener);
+	tcase_add_test(tc, test_tls_modes);
+	tcase_add_test(tc, test_plaintext_rule);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,7 +6,8 @@
  * split and 1-byte segments, EOF mid-line, timeouts, preloaded input,
  * pipelining, flush-before-wait, the reply cap and the write timeout,
  * separate input and output fds (two pipes, as inetd wrappers give) and
- * the phase deadline.
+ * the phase deadline; STLS's discarded input and a transport (TLS) that
+ * holds input the descriptor does not show.
  * The ipc.c tests live here too (same socketpair harness).
  */
 #include "config.h"
@@ -1049,6 +1050,161 @@ START_TEST(test_ipc_eof)
 }
 END_TEST
 
+/*
+ * STLS: what the client sent after STLS, before the handshake, is dropped
+ * (net_discard_input()) and never comes back as a line.
+ */
+START_TEST(test_discard_input)
+{
+	static const char in[] = "STLS\r\nCAPA\r\nUS";
+	char line[POP3_LINE_MAX + 1];
+	struct net n;
+	size_t len;
+	int sv[2];
+
+	t_socketpair(SOCK_STREAM, sv);
+	ck_assert_int_eq(send(sv[1], in, sizeof(in) - 1, 0),
+	    (ssize_t)sizeof(in) - 1);
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len,
+	    T_READ_TIMEOUT), NET_LINE);
+	ck_assert_str_eq(line, "STLS");
+	ck_assert(net_line_pending(&n));
+	ck_assert_uint_eq(net_discard_input(&n), 8);
+	ck_assert(!net_line_pending(&n));
+	(void)net_pending(&n, &len);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(send(sv[1], "ER a\r\nNOOP\r\n", 12, 0), 12);
+	/* "ER a" is a line of its own now, not the rest of "USER a" */
+	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len,
+	    T_READ_TIMEOUT), NET_LINE);
+	ck_assert_str_eq(line, "ER a");
+	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len,
+	    T_READ_TIMEOUT), NET_LINE);
+	ck_assert_str_eq(line, "NOOP");
+	/* an over-long line being skipped is forgotten too */
+	ck_assert_int_eq(send(sv[1], "x", 1, 0), 1);
+	n.discard = 5;
+	(void)net_discard_input(&n);
+	ck_assert_uint_eq(n.discard, 0);
+	net_free(&n);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* A transport as TLS is one (net_io): it holds input the descriptor no
+ * longer shows, and it may ask to wait for the other direction. */
+struct t_io {
+	int fd;			/* the "record" arrives here */
+	const char *in;
+	size_t inlen, inoff;
+	char out[256];
+	size_t outlen;
+	int reads, writes;
+};
+
+static ssize_t
+t_io_read(void *ctx, void *buf, size_t len, short *want_r)
+{
+	struct t_io *t = ctx;
+
+	if (t->reads++ == 0) {
+		char rec;
+
+		/* the whole input came as one "record" on the socket */
+		ck_assert_int_eq(recv(t->fd, &rec, 1, 0), 1);
+		*want_r = POLLOUT;	/* like SSL_ERROR_WANT_WRITE */
+		errno = EAGAIN;
+		return -1;
+	}
+	if (t->inoff == t->inlen) {
+		*want_r = POLLIN;
+		errno = EAGAIN;
+		return -1;
+	}
+	/* one octet at a time: everything else stays "pending" */
+	(void)len;
+	((char *)buf)[0] = t->in[t->inoff++];
+	return 1;
+}
+
+static ssize_t
+t_io_write(void *ctx, const void *buf, size_t len, short *want_r)
+{
+	struct t_io *t = ctx;
+
+	if (t->writes++ == 0) {
+		*want_r = POLLOUT;
+		errno = EAGAIN;
+		return -1;
+	}
+	if (len > sizeof(t->out) - t->outlen)
+		len = sizeof(t->out) - t->outlen;
+	memcpy(t->out + t->outlen, buf, len);
+	t->outlen += len;
+	return (ssize_t)len;
+}
+
+static size_t
+t_io_pending(void *ctx)
+{
+	struct t_io *t = ctx;
+
+	return t->reads == 0 ? 0 : t->inlen - t->inoff;
+}
+
+START_TEST(test_transport)
+{
+	static const struct net_io io = { t_io_read, t_io_write,
+	    t_io_pending };
+	static const char in[] = "USER a\r\nPASS b\r\n";
+	char line[POP3_LINE_MAX + 1];
+	struct t_io t;
+	struct net n;
+	size_t len;
+	double t0;
+	int sv[2];
+
+	memset(&t, 0, sizeof t);
+	t.in = in;
+	t.inlen = sizeof(in) - 1;
+	t_socketpair(SOCK_STREAM, sv);
+	t.fd = sv[0];
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	net_set_io(&n, &io, &t);
+	/* One octet (a "record") makes the descriptor readable once; the
+	 * transport takes it and then holds both lines, which must come
+	 * out without another wait. */
+	ck_assert_int_eq(send(sv[1], "r", 1, 0), 1);
+	t0 = t_now();
+	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 2),
+	    NET_LINE);
+	ck_assert_str_eq(line, "USER a");
+	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 2),
+	    NET_LINE);
+	ck_assert_str_eq(line, "PASS b");
+	ck_assert_msg(t_now() - t0 < 1.0, "waited %.2f s", t_now() - t0);
+	/* nothing left: it waits for the descriptor, and times out */
+	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 1),
+	    NET_TIMEOUT);
+	/* output goes through the transport, after one EAGAIN */
+	ck_assert_int_eq(net_printf(&n, "+OK %s\r\n", "fine"), 0);
+	ck_assert_int_eq(net_flush(&n), 0);
+	ck_assert_uint_eq(t.outlen, 10);
+	ck_assert(memcmp(t.out, "+OK fine\r\n", 10) == 0);
+	ck_assert_int_eq(t.writes, 2);
+	/* and off again: the descriptor itself */
+	net_set_io(&n, NULL, NULL);
+	ck_assert_int_eq(net_printf(&n, "plain\r\n"), 0);
+	ck_assert_int_eq(net_flush(&n), 0);
+	ck_assert_int_eq(recv(sv[1], line, sizeof line, 0), 7);
+	net_free(&n);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 Suite *
 suite_net(void)
 {
@@ -1070,6 +1226,8 @@ suite_net(void)
 	tcase_add_test(tc, test_readline_bad_fd);
 	tcase_add_test(tc, test_two_pipes);
 	tcase_add_test(tc, test_deadline);
+	tcase_add_test(tc, test_discard_input);
+	tcase_add_test(tc, test_transport);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("output");

@@ -11,6 +11,7 @@
 
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -77,6 +78,13 @@ allowed_io(void)
 	memset(big, 1, 4 << 20);
 	free(big);
 	free(small);
+	/* OpenSSL's DRBG reseeds from the kernel after fork() (tls.c) */
+	{
+		unsigned char r[32];
+
+		if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+			return FAIL_CALL;
+	}
 	return OK;
 }
 
@@ -93,6 +101,11 @@ allowed_socketpair_io(void)
 
 	if (send(fds[0], "x", 1, MSG_NOSIGNAL) != 1 ||
 	    recv(fds[1], buf, 1, 0) != 1 || buf[0] != 'x')
+		return FAIL_CALL;
+	/* the TLS BIO and proxy: non-blocking without fcntl() */
+	if (send(fds[0], "w", 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1 ||
+	    recv(fds[1], buf, 1, MSG_DONTWAIT) != 1 || buf[0] != 'w' ||
+	    recv(fds[1], buf, 1, MSG_DONTWAIT) != -1 || errno != EAGAIN)
 		return FAIL_CALL;
 	memset(&mh, 0, sizeof mh);
 	mh.msg_iov = &iov;
