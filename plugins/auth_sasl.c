@@ -752,6 +752,19 @@ sp_conn_new(const struct pop23d_conn_info *ci, const sasl_callback_t *cbs,
 		*conn_r = NULL;
 		return -1;
 	}
+	/* A client certificate the pre-auth process verified (TLS, DESIGN
+	 * 2.9): its name is the identity SASL EXTERNAL (RFC 4422 appendix
+	 * A) asserts; libsasl2 offers EXTERNAL only when it is set. */
+	if (ci != NULL && ci->secured && ci->tls_peer_cn != NULL &&
+	    ci->tls_peer_cn[0] != '\0' &&
+	    (rc = sasl_setprop(*conn_r, SASL_AUTH_EXTERNAL,
+	    ci->tls_peer_cn)) != SASL_OK) {
+		host->log(LOG_ERR, "sasl_setprop(SASL_AUTH_EXTERNAL): %s",
+		    sasl_errstring(rc, NULL, NULL));
+		sasl_dispose(conn_r);
+		*conn_r = NULL;
+		return -1;
+	}
 	memset(&sp, 0, sizeof sp);
 	sp.min_ssf = 0;
 	sp.max_ssf = 0;		/* no security layer */

@@ -223,6 +223,10 @@ login_mechs(struct client *c)
 	req->mech = LOGIN_MECH_LIST;
 	req->secured = c->secured ? 1 : 0;
 	req->plaintext_ok = login_plaintext_ok(c) ? 1 : 0;
+	/* a verified client certificate makes SASL EXTERNAL possible */
+	if (c->tls != NULL)
+		strlcpy(req->tls_peer, tls_conn_peer(c->tls),
+		    sizeof(req->tls_peer));
 	memset(&v, 0, sizeof(v));
 	if (net_flush(&c->net) == 0 &&
 	    ipc_send(c->ipc_fd, IPC_LOGIN, req, sizeof(*req)) == 0 &&

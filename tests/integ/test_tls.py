@@ -719,6 +719,75 @@ class ClientCertificates(TLSCase):
         self.assertNotIn('peer=', self.srv.log_text())
 
 
+class SaslExternal(TLSCase):
+    """SASL EXTERNAL (RFC 4422 appendix A): the verified client
+    certificate's name, through the auth service and libsasl2, with
+    curl's AUTH=EXTERNAL."""
+
+    def setUp(self):
+        import test_sasl
+        self.srv = test_sasl.SaslBase.sasl_server(
+            self, start=False, **{'tls_cert': pki('server.pem'),
+                                  'tls_key': pki('server.key'),
+                                  'tls_client_ca': pki('ca.pem')})
+        self.srv.extra_listen = ['pop3s 127.0.0.1:0']
+        self.srv.write_config()
+        self.srv.add_message('alice', MSG)
+        self.srv.start()
+
+    def curl(self, cert, user):
+        port = self.srv.port('pop3s')
+        extra = ['--cert', pki(cert + '.pem'), '--key', pki(cert + '.key')] \
+            if cert else []
+        return run(['curl', '-sS', '--cacert', pki('ca.pem'), '--resolve',
+                    'localhost:%d:127.0.0.1' % port, '--login-options',
+                    'AUTH=EXTERNAL', '-u', user + ':'] + extra +
+                   ['pop3s://localhost:%d/1' % port], timeout=30)
+
+    def capa_mechs(self, cert):
+        extra = ['-cert', pki(cert + '.pem'), '-key', pki(cert + '.key')] \
+            if cert else []
+        r = run(['openssl', 's_client', '-connect',
+                 '127.0.0.1:%d' % self.srv.port('pop3s'), '-CAfile',
+                 pki('ca.pem'), '-quiet'] + extra,
+                input=b'CAPA\r\nQUIT\r\n', timeout=30)
+        for line in r.stdout.decode('latin-1').split('\r\n'):
+            if line.startswith('SASL '):
+                return line.split()[1:]
+        return []
+
+    def test_curl_external_with_verified_certificate(self):
+        if not shutil.which('curl'):
+            self.skipTest('curl not installed')
+        self.assertIn('EXTERNAL', self.capa_mechs('client'))
+        r = self.curl('client', 'alice')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b'Subject:', r.stdout)
+        self.assertTrue(wait_log(self.srv, r'login result=ok .*'
+                                           r'method=sasl'))
+
+    def test_no_external_without_verified_certificate(self):
+        if not shutil.which('curl'):
+            self.skipTest('curl not installed')
+        self.assertNotIn('EXTERNAL', self.capa_mechs(None))
+        self.assertNotIn('EXTERNAL', self.capa_mechs('rogueclient'))
+        r = self.curl('rogueclient', 'alice')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertNotIn(b'Subject:', r.stdout)
+
+    def test_external_cannot_claim_another_user(self):
+        """The certificate says alice: asking for bob is refused."""
+        if not shutil.which('curl'):
+            self.skipTest('curl not installed')
+        r = self.curl('client', 'bob')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertNotIn(b'Subject:', r.stdout)
+        # refused by the mechanism, as a failed login
+        self.assertTrue(wait_log(self.srv, r'auth failed: .*method=EXTERNAL, '
+                                           r'result=fail'))
+        self.assertNotIn('login result=ok', self.srv.log_text())
+
+
 def server_subject(port):
     ctx = client_ctx()
     ctx.check_hostname = False
