@@ -343,8 +343,13 @@ class Reliability(p23.TestCase):
                 self.assertEqual(c.cmd('STAT')[:6], '+OK 5 ')
             self.assertOK(c.cmd('QUIT'))
             self.assertTrue(c.closed(5))
-            log = self.srv.log_text()[len(before):]
-            named = [l for l in log.splitlines() if 'left out' in l]
+            # The session's lines reach the log through the master's
+            # relay, which may write them after the client saw the close.
+            def named_lines():
+                log = self.srv.log_text()[len(before):]
+                return [l for l in log.splitlines() if 'left out' in l]
+            p23.wait_until(named_lines, 5)
+            named = named_lines()
             self.assertEqual(len(named), 1, 'round %d: %r' % (rnd, named))
             self.assertIn(self.UNREADABLE, named[0])
         self.assertTrue(os.path.lexists(bad), 'the unreadable file is gone')
