@@ -50,12 +50,13 @@
 
 #include <pop23d/plugin.h>
 
+#include "foldername.h"
+
 #define PLUGIN_NAME	"maildir"
 /* The session lock file, in the maildir (or folder) directory itself. */
 #define LOCK_NAME	"pop23d.lock"
 /* A client folder name is at most this long: one path component (NAME_MAX
  * on Linux), so "." + name fails with ENAMETOOLONG at worst. */
-#define FOLDER_NAME_MAX	255
 /* Log at most this many skipped or duplicate names per scan, then one
  * summary line: a maildir full of odd names must not flood the log. */
 #define SCAN_LOG_MAX	10
@@ -862,30 +863,6 @@ md_open(const char *location, struct pop23d_mbox **mbox_r,
 		return POP23D_TEMPFAIL;
 	}
 	return open_at(dfd, path, 0, mbox_r, error_r);
-}
-
-/*
- * Is NAME acceptable as a client folder name?  It becomes the single path
- * component "." NAME below the maildir, so refuse anything that could be
- * read as a path or hide a file: empty, too long, '/', control bytes and
- * DEL, a leading '~' or '.', and "..".  1 if acceptable, 0 if not.
- */
-static int
-folder_name_ok(const char *name)
-{
-	size_t i, len = strlen(name);
-
-	if (len == 0 || len > FOLDER_NAME_MAX)
-		return 0;
-	if (name[0] == '~' || name[0] == '.' || strstr(name, "..") != NULL)
-		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c == '/' || c < 0x20 || c == 0x7f)
-			return 0;
-	}
-	return 1;
 }
 
 static enum pop23d_result

@@ -61,6 +61,8 @@
 
 #include <pop23d/plugin.h>
 
+#include "foldername.h"
+
 #include "mbox_parse.h"
 #include "../src/crc32c.h"
 
@@ -71,7 +73,6 @@
 #define STAGE_MAGIC	"P23MBSTG"
 #define STAGE_VERSION	1
 #define STAGE_HDR_LEN	64
-#define FOLDER_NAME_MAX	255
 #define LOG_NAME_MAX	96
 #define COPY_CHUNK	(1024 * 1024)
 /* Room for one key: an X-UIDL (70) or 32 hex digits, and a "-N" suffix
@@ -1169,27 +1170,6 @@ mb_open(const char *location, struct pop23d_mbox **mbox_r,
 	}
 	return open_mbox(AT_FDCWD, location, location, idx, 0, mbox_r,
 	    error_r);
-}
-
-/* Same rules as the Maildir plugin's folder names (doc/SECURITY.md B13):
- * one path component, no '/', no control octets, no leading '.' or '~',
- * no "..". */
-static int
-folder_name_ok(const char *name)
-{
-	size_t i, len = strlen(name);
-
-	if (len == 0 || len > FOLDER_NAME_MAX)
-		return 0;
-	if (name[0] == '~' || name[0] == '.' || strstr(name, "..") != NULL)
-		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c == '/' || c < 0x20 || c == 0x7f)
-			return 0;
-	}
-	return 1;
 }
 
 static enum pop23d_result
