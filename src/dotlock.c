@@ -70,6 +70,7 @@ static char helper_mbox[PATH_MAX];
 static struct {
 	char path[PATH_MAX];
 	ino_t ino;
+	int stuck;	/* released, but the unlink failed: still ours */
 } held[HELD_MAX];
 
 /* Is the lock at LOCKPATH (lstat'ed as ST) stale? */
@@ -185,6 +186,26 @@ dotlock_remove(const char *lockpath, ino_t ino)
 	return unlink(lockpath);
 }
 
+/*
+ * A release whose unlink failed (EIO, a full or read-only disk) leaves
+ * our own lock file behind, with our pid in it: nobody else may break
+ * it while we live, and neither may we, so the next take would wait for
+ * lock_timeout and fail.  The lock is still ours: the next take reclaims
+ * it (0) when the file is the one we made, refreshing its time so it is
+ * not judged stale by age; 1 when it is gone or was replaced.
+ */
+static int
+dotlock_reclaim(const char *lockpath, ino_t ino)
+{
+	struct stat st;
+
+	if (lstat(lockpath, &st) != 0 || st.st_ino != ino ||
+	    !S_ISREG(st.st_mode))
+		return 1;
+	(void)utimensat(AT_FDCWD, lockpath, NULL, AT_SYMLINK_NOFOLLOW);
+	return 0;
+}
+
 /* The helper's loop: never returns. */
 static void __attribute__((noreturn))
 helper_main(int fd, const char *lockpath)
@@ -192,7 +213,7 @@ helper_main(int fd, const char *lockpath)
 	struct dl_req q;
 	struct dl_rep p;
 	ino_t ino = 0;
-	int have = 0;
+	int have = 0;		/* 0 none, 1 held, 2 stuck (dotlock_reclaim) */
 	ssize_t n;
 
 	for (;;) {
@@ -202,12 +223,16 @@ helper_main(int fd, const char *lockpath)
 		if (n != (ssize_t)sizeof q)
 			break;		/* EOF: the session is gone */
 		p.err = 0;
-		if (q.op == DL_TAKE && !have) {
+		if (q.op == DL_TAKE && have == 2 &&
+		    dotlock_reclaim(lockpath, ino) == 0) {
+			p.r = 0;
+			have = 1;
+		} else if (q.op == DL_TAKE && have != 1) {
 			p.r = dotlock_try(lockpath, q.stale, &ino);
 			have = p.r == 0;
-		} else if (q.op == DL_RELEASE && have) {
+		} else if (q.op == DL_RELEASE && have == 1) {
 			p.r = dotlock_remove(lockpath, ino);
-			have = 0;
+			have = p.r == 0 ? 0 : 2;
 		} else {
 			p.r = -1;
 			errno = EINVAL;
@@ -327,16 +352,25 @@ dotlock_path(const char *mbox_path, int take, unsigned stale)
 		    strcmp(held[i].path, lockpath) == 0)
 			break;
 	if (!take) {
-		if (i == HELD_MAX) {
+		if (i == HELD_MAX || held[i].stuck) {
 			errno = EINVAL;
 			return -1;
 		}
-		held[i].path[0] = '\0';
-		return dotlock_remove(lockpath, held[i].ino);
+		if ((r = dotlock_remove(lockpath, held[i].ino)) == 0)
+			held[i].path[0] = '\0';
+		else
+			held[i].stuck = 1;
+		return r;
 	}
 	if (i != HELD_MAX) {
-		errno = EINVAL;
-		return -1;
+		if (!held[i].stuck) {
+			errno = EINVAL;
+			return -1;
+		}
+		held[i].stuck = 0;
+		if (dotlock_reclaim(lockpath, held[i].ino) == 0)
+			return 0;
+		held[i].path[0] = '\0';
 	}
 	for (i = 0; i < HELD_MAX && held[i].path[0] != '\0'; i++)
 		;
@@ -344,8 +378,10 @@ dotlock_path(const char *mbox_path, int take, unsigned stale)
 		errno = ENOLCK;
 		return -1;
 	}
-	if ((r = dotlock_try(lockpath, stale, &held[i].ino)) == 0)
+	if ((r = dotlock_try(lockpath, stale, &held[i].ino)) == 0) {
 		strlcpy(held[i].path, lockpath, sizeof held[i].path);
+		held[i].stuck = 0;
+	}
 	return r;
 }
 

@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import crashlib  # noqa: E402
@@ -96,8 +97,15 @@ class Faults(p23.TestCase):
                     err = ERRNOS[(k + (mode == 'failall')) % len(ERRNOS)]
                     sc.reset(warm, churn=churn)
                     sc.shim.set(mode, k, err, renameat2=rn2)
+                    t0 = time.monotonic()
                     out = sc.run(RETR, DELE)
+                    took = time.monotonic() - t0
                     runs += 1
+                    # No single error may leave the session waiting for
+                    # a lock (lock_timeout is 20 s; a run takes < 1 s).
+                    if took > 10:
+                        out['problems'].append('the session took %.1f s'
+                                               % took)
                     seen[outcome(out)] += 1
                     for p in judge(out) + sc.verify(out):
                         problems.append('%s, %s %s at step %d (%s): %s' % (
@@ -109,6 +117,39 @@ class Faults(p23.TestCase):
         print('%s: %d runs; %s; problems: %d' % (
             backend_cls.NAME, runs, '; '.join(summary), len(problems)))
         self.assertEqual(problems, [], '\n'.join(problems[:20]))
+
+    def test_dotlock_unlink_fails_mbox(self):
+        """The unlink that releases the dotlock after the login scan
+        fails once: the lock file (our pid in it) stays; the UPDATE must
+        take it back as its own at once, not wait lock_timeout for
+        itself and answer QUIT with -ERR (it did, found by
+        test_injected_errors_mbox with churn at step 8)."""
+        b = crashlib.BACKENDS['mbox']
+        if not crashlib.shim_available():
+            self.skipTest('faultinj.so not built')
+        if not b.available():
+            self.skipTest('%s not built' % b.PLUGIN)
+        sc = crashlib.Scenario(self, b, nmsgs=12)
+        sc.reset(True, churn=True)
+        sc.shim.set('count', trace=True)
+        sc.verify(sc.run(RETR, DELE))
+        steps = sc.shim.trace()
+        lock = [i for i, s in enumerate(steps, 1)
+                if s[2] == 'unlink' and s[4].endswith('.lock')]
+        self.assertGreaterEqual(len(lock), 2, steps)
+        for err in ERRNOS:
+            sc.reset(True, churn=True)
+            sc.shim.set('fail1', lock[0], err)
+            t0 = time.monotonic()
+            out = sc.run(RETR, DELE)
+            took = time.monotonic() - t0
+            self.assertEqual(sc.verify(out), [])
+            self.assertTrue(out['quit'].startswith('+OK'),
+                            '%s: QUIT %r' % (err, out['quit']))
+            self.assertLess(took, 5, err)
+        self.assertIn('cannot remove the dotlock', sc.srv.log_text())
+        self.assertFalse(os.path.exists(b(sc.srv, 'alice').mbox() +
+                                        '.lock'))
 
     # ------------------------------------------------------ disk full
     def disk_full(self, backend_cls, fstype):
