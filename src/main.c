@@ -665,6 +665,11 @@ start_authsvc(void)
 	/* It checks passwords, it never speaks TLS: no private key, no
 	 * ticket keys (tls.c). */
 	tls_forget();
+	/* The master parked it (plugin_park()): load it here, as root. */
+	if (plugin_unpark(&cfg, &auth_plugin, &error) != 0) {
+		log_warnx("auth service: %s", error);
+		_exit(1);
+	}
 	authsvc_serve(fd, -1, &cfg, &auth_plugin);
 }
 
@@ -868,6 +873,7 @@ reload(void)
 	plugin_unload(&store_plugin);
 	auth_plugin = na;
 	store_plugin = ns;
+	plugin_park(&auth_plugin);	/* as run_daemon() */
 	config_free(&cfg);
 	cfg = ncfg;
 	plugin_set_config(&cfg);
@@ -1186,6 +1192,10 @@ run_daemon(const struct options *o)
 		daemonize();
 	set_signals(on_signal);
 	auth_socket_init();
+	/* Only the auth service runs the auth plugin: unmapped here before
+	 * the first fork, so no monitor has to dlclose() it
+	 * (plugin_park()). */
+	plugin_park(&auth_plugin);
 	write_pid_file();
 	write_port_file();
 	log_info("pop23d %s started", PACKAGE_VERSION);

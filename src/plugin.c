@@ -78,26 +78,30 @@ host_trusted_file(const char *path, const char **error_r)
 	return trust_check(path, TRUST_FILE, error_r);
 }
 
-/* The logged-in user of this session process (API 6), "" elsewhere. */
-static char session_user_buf[256], session_home_buf[PATH_MAX];
+/* The logged-in user of this session process (API 6), "" elsewhere.
+ * Pointers to the caller's strings, not copies: they live as long as the
+ * session (session.c's static storage), and 4 KiB of copies would be one
+ * more page of its own for every idle session (doc/PERFORMANCE.md, "Idle
+ * memory, run 5"). */
+static const char *session_user_p = "", *session_home_p = "";
 
 static const char *
 host_session_user(void)
 {
-	return session_user_buf;
+	return session_user_p;
 }
 
 static const char *
 host_session_home(void)
 {
-	return session_home_buf;
+	return session_home_p;
 }
 
 void
 plugin_set_session(const char *user, const char *home)
 {
-	strlcpy(session_user_buf, user, sizeof session_user_buf);
-	strlcpy(session_home_buf, home, sizeof session_home_buf);
+	session_user_p = user;
+	session_home_p = home;
 }
 
 static int
@@ -334,7 +338,44 @@ plugin_load_config(const struct config *cfg, struct loaded_plugin *auth,
 void
 plugin_unload(struct loaded_plugin *lp)
 {
+	/* Nothing loaded (or parked): write nothing, a session would own
+	 * the page (doc/PERFORMANCE.md, "Idle memory, run 5"). */
+	if (lp->handle == NULL && lp->desc == NULL)
+		return;
 	if (lp->handle != NULL)
 		dlclose(lp->handle);
 	memset(lp, 0, sizeof *lp);
+}
+
+void
+plugin_park(struct loaded_plugin *lp)
+{
+	int sasl = lp->auth.sasl_mechs != NULL && lp->auth.sasl_start != NULL;
+
+	if (lp->handle == NULL)
+		return;
+	plugin_unload(lp);
+	lp->parked = 1;
+	lp->sasl = sasl;
+}
+
+int
+plugin_unpark(const struct config *cfg, struct loaded_plugin *lp,
+    const char **error_r)
+{
+	const char *e;
+
+	if (!lp->parked)
+		return 0;
+	plugin_set_config(cfg);
+	if (plugin_load_one(cfg, cfg->auth_plugin, cfg->auth_line,
+	    POP23D_PLUGIN_AUTH, lp, error_r) != 0)
+		return -1;
+	e = NULL;
+	if (lp->desc->check_config != NULL && lp->desc->check_config(&e) != 0) {
+		plugin_unload(lp);
+		return plugin_error(error_r, "%s: [%s]: %s", cfg->path,
+		    cfg->auth_plugin, e != NULL ? e : "error");
+	}
+	return 0;
 }

@@ -20,6 +20,9 @@ struct loaded_plugin {
 	struct pop23d_auth_ops auth;
 	struct pop23d_store_ops store;
 	char path[4096];
+	/* plugin_park(): unmapped here, loaded again by plugin_unpark() */
+	int parked;
+	int sasl;		/* it had sasl_mechs and sasl_start */
 };
 
 /*
@@ -52,12 +55,26 @@ int plugin_check_config(const struct config *cfg,
 int plugin_load_config(const struct config *cfg, struct loaded_plugin *auth,
     struct loaded_plugin *store, const char **error_r);
 void plugin_unload(struct loaded_plugin *lp);
+/*
+ * The master's auth plugin between loads (doc/DESIGN.md section 10): run
+ * only in the auth service, it is not kept mapped in the master, so the
+ * monitors it forks have nothing to dlclose() (a dlclose() writes every
+ * link map and ld.so's state: about 32 KiB of pages of its own in each
+ * idle session).  plugin_park() remembers whether it has SASL ops, then
+ * unloads it; plugin_unpark() loads it again from the same configuration
+ * (trust checks, ABI checks, its check_config()), in the auth service
+ * before it drops root.  0, or -1 with the reason in *error_r.
+ */
+void plugin_park(struct loaded_plugin *lp);
+int plugin_unpark(const struct config *cfg, struct loaded_plugin *lp,
+    const char **error_r);
 /* The host services given to plugins; reads the current config. */
 const struct pop23d_host *plugin_host(void);
 void plugin_set_config(const struct config *cfg);
 
 /* API 6: the user a session process serves (session.c, before the
- * privilege drop); host->session_user/session_home give them out. */
+ * privilege drop); host->session_user/session_home give them out.  The
+ * strings are kept by reference: they must live as long as the process. */
 void plugin_set_session(const char *user, const char *home);
 
 #endif

@@ -93,9 +93,6 @@ struct session {
 	int ipc_fd;
 	int checks;			/* credentials checked */
 	enum login_mech mech;		/* of the accepted login */
-	char user[IPC_USER_MAX + 1];
-	struct pop23d_identity ident;
-	char location[PATH_MAX];	/* expanded maildrop location */
 	uid_t uid;
 	gid_t gid;
 	/* What the child reported with the accepted login (ipc_login): for
@@ -106,6 +103,14 @@ struct session {
 	int proxied;
 	char tls_info[IPC_TLS_INFO_MAX];
 	uint32_t penalty_ms;		/* of the last failed check */
+	/* Last, the big arrays, of which a session writes only the first
+	 * octets: the small fields above share a page with the end of
+	 * client.net.out and the start of user and location, so an idle
+	 * session owns 3 pages of this struct, not 6 (doc/PERFORMANCE.md,
+	 * "Idle memory, run 5"). */
+	char user[IPC_USER_MAX + 1];
+	char location[PATH_MAX];	/* expanded maildrop location */
+	struct pop23d_identity ident;
 };
 
 static void
@@ -158,6 +163,16 @@ expand_location(const char *tmpl, const char *user, const char *home,
 	}
 	out[o] = '\0';
 	return out[0] == '/' ? 0 : -1;
+}
+
+/* strlcpy() SRC into DST unless DST already holds it: an empty
+ * maildrop field copied over an empty one would still make its page the
+ * session's own. */
+static void
+copy_if_changed(char *dst, const char *src, size_t size)
+{
+	if (strncmp(dst, src, size) != 0)
+		strlcpy(dst, src, size);
 }
 
 static const char *
@@ -546,7 +561,8 @@ monitor_identity(struct session *s, const char *user, const char *esc)
 	struct authsvc_reply *rep;
 	enum pop23d_result r = POP23D_TEMPFAIL;
 
-	memset(&s->ident, 0, sizeof(s->ident));
+	/* Not memset(): its 8 KiB would be 2-3 more pages of the idle
+	 * session's own; every field is set below before it is used. */
 	if ((req = calloc(1, sizeof(*req))) == NULL ||
 	    (rep = calloc(1, sizeof(*rep))) == NULL) {
 		free(req);
@@ -569,8 +585,9 @@ monitor_identity(struct session *s, const char *user, const char *esc)
 	s->ident.gid = rep->gid_set ? (gid_t)rep->gid : (gid_t)-1;
 	rep->home[sizeof(rep->home) - 1] = '\0';
 	rep->maildrop[sizeof(rep->maildrop) - 1] = '\0';
-	strlcpy(s->ident.home, rep->home, sizeof(s->ident.home));
-	strlcpy(s->ident.maildrop, rep->maildrop, sizeof(s->ident.maildrop));
+	copy_if_changed(s->ident.home, rep->home, sizeof(s->ident.home));
+	copy_if_changed(s->ident.maildrop, rep->maildrop,
+	    sizeof(s->ident.maildrop));
 	free(req);
 	free(rep);
 	strlcpy(s->user, user, sizeof(s->user));
@@ -1192,9 +1209,10 @@ session_run(int rfd, int wfd, const struct config *cfg, enum proto proto,
 	s.tls_mode = tls_enabled() ? tls_mode : TLS_MODE_NONE;
 	s.loopback = loopback;
 	s.proxy_fd = -1;
-	/* The auth service holds the plugin: not mapped here at all. */
-	s.plugin_sasl = auth->auth.sasl_mechs != NULL &&
-	    auth->auth.sasl_start != NULL;
+	/* The auth service holds the plugin: not mapped here at all (the
+	 * master parked it, plugin_park(); inetd mode unloads it here). */
+	s.plugin_sasl = (auth->auth.sasl_mechs != NULL &&
+	    auth->auth.sasl_start != NULL) || auth->sasl;
 	plugin_unload(auth);
 	session_conn(&s, rfd, proto);
 	s.master_fd = master_fd;

@@ -775,10 +775,20 @@ tls_server_desc(void)
 void
 tls_forget(void)
 {
-	tls_server_free(tls_current);
-	tls_current = NULL;
-	explicit_bzero(tls_keys, sizeof tls_keys);
-	tls_keys_made = 0;
+	static const struct tls_ticket_key zero[2];
+
+	/* Without TLS there is nothing to free or wipe, and rewriting the
+	 * zeros would give every idle session a page of its own
+	 * (doc/PERFORMANCE.md, "Idle memory, run 5"). */
+	if (tls_current != NULL) {
+		tls_server_free(tls_current);
+		tls_current = NULL;
+	}
+	if (memcmp(tls_keys, zero, sizeof tls_keys) != 0 ||
+	    tls_keys_made != 0) {
+		explicit_bzero(tls_keys, sizeof tls_keys);
+		tls_keys_made = 0;
+	}
 }
 
 /* ------------------------------------------------- the pre-auth child */
