@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "forkmem.h"
 #include "log.h"
 
 /* One formatted message; longer ones are cut with "...". */
@@ -403,7 +404,9 @@ log_relay_line(long pid, const char *line, size_t len)
 void
 log_relay_drain(void)
 {
-	static char buf[LOG_RELAY_DGRAM_MAX];
+	/* Not static storage: written with every line, after the forks
+	 * (forkmem.c). */
+	static char *buf;
 	union {
 		struct cmsghdr h;
 		char b[CMSG_SPACE(sizeof(struct ucred))];
@@ -418,10 +421,13 @@ log_relay_drain(void)
 
 	if (log_relay_rfd == -1)
 		return;
+	if (buf == NULL &&
+	    (buf = forkmem_grow(NULL, 0, LOG_RELAY_DGRAM_MAX)) == NULL)
+		return;
 	for (n = 0; n < LOG_RELAY_BATCH; n++) {
 		memset(&mh, 0, sizeof mh);
 		iov.iov_base = buf;
-		iov.iov_len = sizeof buf;
+		iov.iov_len = LOG_RELAY_DGRAM_MAX;
 		mh.msg_iov = &iov;
 		mh.msg_iovlen = 1;
 		mh.msg_control = cm.b;

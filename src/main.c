@@ -40,6 +40,7 @@
 #include "authc.h"
 #include "authsvc.h"
 #include "compat.h"
+#include "forkmem.h"
 #include "conf.h"
 #include "log.h"
 #include "peerchan.h"
@@ -98,8 +99,8 @@ static struct config cfg;
 static struct loaded_plugin auth_plugin, store_plugin;
 static struct listener listeners[MAX_SOCKETS];
 static size_t n_listeners;
-static struct child *children;
-static size_t n_children;
+static struct child *children;	/* forkmem: the children get no copy */
+static size_t n_children, children_cap;
 static volatile sig_atomic_t got_term, got_hup, got_chld;
 static int sig_pipe[2] = { -1, -1 };
 /* The monitors of "proxy" listeners tell us their real client here
@@ -548,13 +549,23 @@ reap_children(void)
 static void
 track_child(pid_t pid, const struct addr *a)
 {
-	struct child *n = reallocarray(children, n_children + 1, sizeof *n);
+	struct child *n;
+	size_t cap;
 
-	if (n == NULL) {
-		log_warnx("out of memory tracking sessions");
-		return;
+	if (n_children == children_cap) {
+		/* Not on the heap: a table the master writes after every
+		 * fork would leave each idle session a copy of its pages
+		 * (forkmem.c). */
+		cap = children_cap == 0 ? 256 : 2 * children_cap;
+		n = forkmem_grow(children, children_cap * sizeof *n,
+		    cap * sizeof *n);
+		if (n == NULL) {
+			log_warnx("out of memory tracking sessions");
+			return;
+		}
+		children = n;
+		children_cap = cap;
 	}
-	children = n;
 	children[n_children].pid = pid;
 	children[n_children].addr = *a;
 	n_children++;
