@@ -87,6 +87,39 @@ class AuthService(p23.TestCase):
         self.assertOK(c.cmd('PASS alicepw'))
         self.assertOK(c.cmd('QUIT'))
 
+    def test_master_parks_the_plugin(self):
+        # Only the auth service maps the auth plugin: the master unloads
+        # it after checking the configuration (plugin_park()), so no
+        # monitor inherits it or has to dlclose() it, and the service
+        # loads it itself, also after SIGHUP (doc/DESIGN.md section 10).
+        srv = self.server()
+        pid = self.service(srv)
+        self.assertIn('auth_passwdfile', maps(pid))
+        self.assertNotIn('auth_passwdfile', maps(srv.pid))
+        self.assertIn('store_maildir', maps(srv.pid))
+        c = self.login(srv)
+        self.assertOK(c.cmd('STAT'))
+        for k in srv.sessions():
+            m = maps(k)
+            self.assertNotIn('auth_passwdfile', m, 'pid %d' % k)
+        self.assertOK(c.cmd('QUIT'))
+        srv.reload()
+        self.assertTrue(p23.wait_until(
+            lambda: [p for p in srv.auth_services() if p != pid], 5))
+        new = [p for p in srv.auth_services() if p != pid][0]
+        self.assertTrue(p23.wait_until(
+            lambda: 'auth_passwdfile' in maps(new), 5), srv.log_tail())
+        self.assertNotIn('auth_passwdfile', maps(srv.pid))
+        c = self.login(srv)
+        self.assertOK(c.cmd('QUIT'))
+        # kill -9: the restarted service loads it again
+        os.kill(new, signal.SIGKILL)
+        self.assertTrue(p23.wait_until(
+            lambda: [p for p in srv.auth_services() if p != new], 10),
+            srv.log_tail())
+        c = self.login(srv)
+        self.assertOK(c.cmd('QUIT'))
+
     def test_one_service_serves_many_logins(self):
         srv = self.server()
         pid = self.service(srv)

@@ -77,6 +77,7 @@ main(void)
 	srunner_add_suite(sr, suite_lex());
 	srunner_add_suite(sr, suite_wire());
 	srunner_add_suite(sr, suite_log());
+	srunner_add_suite(sr, suite_forkmem());
 	srunner_add_suite(sr, suite_trust());
 	srunner_add_suite(sr, suite_addr());
 	srunner_add_suite(sr, suite_proxyproto());
