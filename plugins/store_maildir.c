@@ -72,6 +72,10 @@ static const char *const subdir_name[D_COUNT] = { "new", "cur" };
  * allocations instead of 200 000 (a warm login must be fast).
  */
 #define ARENA_BLOCK	(64 * 1024)
+/* The first block: small, and each next one twice as big up to
+ * ARENA_BLOCK, so a small maildrop's listing touches one page, not the
+ * first and last of a 64 KiB block (idle memory, doc/PERFORMANCE.md). */
+#define ARENA_FIRST	(1024 - 32)
 struct arena {
 	struct arena *next;
 	size_t used, size;
@@ -428,8 +432,11 @@ arena_dup(struct arena **ap, const char *s, size_t len)
 	char *p;
 
 	if (b == NULL || b->size - b->used < len + 1) {
-		size_t sz = len + 1 > ARENA_BLOCK ? len + 1 : ARENA_BLOCK;
+		size_t sz = b == NULL ? ARENA_FIRST : b->size >= ARENA_BLOCK / 2 ?
+		    ARENA_BLOCK : 2 * b->size;
 
+		if (len + 1 > sz)
+			sz = len + 1;
 		if ((b = malloc(sizeof *b + sz)) == NULL)
 			return NULL;
 		b->next = *ap;

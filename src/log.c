@@ -45,10 +45,12 @@
  * the master from accept(). */
 #define LOG_RELAY_BATCH		64
 
-static int log_inited;
+/* Written again by every monitor (log_close(), log_init()): next to
+ * log_sid, which every session writes (forkmem.h, SESSION_PAGE). */
+static int log_inited SESSION_PAGE;
 static int log_relay_rfd = -1;	/* master, -f: children's stderr lines */
 static int log_stderr = 1;	/* before log_init: stderr only */
-static int log_debug_on;
+static int log_debug_on SESSION_PAGE;
 static char log_sid[LOG_SESSION_MAX + 1] = "-";
 
 void

@@ -99,9 +99,12 @@ static struct config cfg;
 static struct loaded_plugin auth_plugin, store_plugin;
 static struct listener listeners[MAX_SOCKETS];
 static size_t n_listeners;
-static struct child *children;	/* forkmem: the children get no copy */
-static size_t n_children, children_cap;
-static volatile sig_atomic_t got_term, got_hup, got_chld;
+/* The table itself is forkmem (the children get no copy); its size and
+ * the signal flags are written after the forks: SESSION_PAGE. */
+static struct child *children SESSION_PAGE;
+static size_t n_children SESSION_PAGE, children_cap SESSION_PAGE;
+static volatile sig_atomic_t got_term SESSION_PAGE, got_hup SESSION_PAGE,
+    got_chld SESSION_PAGE;
 static int sig_pipe[2] = { -1, -1 };
 /* The monitors of "proxy" listeners tell us their real client here
  * (peerchan.h): [0] ours, [1] theirs. */
