@@ -122,7 +122,7 @@ inst_dovecot_conf() {
 	mkdir -p "$d/run" "$d/state"
 	cat >"$d/dovecot.conf" <<EOF
 # written by tests/bench/$(basename "$0") (dovecot-hp shape, passwd-file)
-instance_name = bench-$(basename "$d")
+instance_name = bench-$(basename "$INST_DIR")-$(basename "$d")
 base_dir = $d/run
 state_dir = $d/state
 protocols = pop3

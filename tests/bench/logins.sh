@@ -196,5 +196,7 @@ PY
 	echo "(saslpasswd2 stores userPassword in clear): no hash, so its ratio to"
 	echo "dovecot-hp is not like for like; compare it with pop23d for the cost"
 	echo "of the libsasl2 path without the hash. Dovecot has no sasldb driver."
+	echo "Dovecot 2.3 verifies passwd-file crypt hashes in its auth-worker"
+	echo "processes (several in parallel: \"auth -w\" during a run)."
 } | tee "$OUT/table.md"
 echo "results: $OUT"
