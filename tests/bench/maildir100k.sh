@@ -12,7 +12,7 @@
 #   warm  3 more logins per server with the index the cold ones left.
 # Medians of the 3.  SIZES="1000 100000 1000000" gives a line per size
 # (issue 11 asks how login time grows); a 1 000 000-message Maildir takes
-# about 2 GB and many minutes to make.
+# about 4 GB on disk and minutes to make.
 #
 #   tests/bench/maildir100k.sh
 #

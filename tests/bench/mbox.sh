@@ -32,7 +32,7 @@
 # index removed only), MAILDIR [1], and those of common.sh.  Ports
 # 20310-20312 on 127.0.0.1.  Writes $STATE/mbox/<UTC time>/ (raw.txt,
 # table.md); stops every server it started.  Full length with the
-# defaults: about 7 minutes (and about 1 minute once to make the big
+# defaults: about 5 minutes (and about 20 s once to make the big
 # mbox).  GPL-3.0-or-later.
 set -eu
 
