@@ -133,7 +133,7 @@ phase() { # EXTRA
 	inst_dovecot_start dovecot-hp "$INST_DIR/dovecot-hp" $P_DOVECOT
 	inst_pop23d_start pop23d-sasldb "$INST_DIR/pop23d-sasldb" $P_SASL
 	for s in pop23d dovecot-hp pop23d-sasldb; do
-		"$POPLOAD" poll -p "$(port $s)" $users -c 4 \
+		timeout 900 "$POPLOAD" poll -p "$(port $s)" $users -c 4 \
 			-N $(( (NUSERS + 3) / 4 )) -l "warm-$s" 2>&1 |
 			sed 's/^/warm-up /'
 	done

@@ -114,7 +114,7 @@ ROWS=""
 for n in $SIZES; do
 	u="-u popbenchmd$n -P $PASSWORD"
 	for s in $SERVERS; do	# a first contact, untimed
-		"$POPLOAD" login -p "$(port $s)" $u -R 1 -l "warm-$s" 2>&1 |
+		timeout 900 "$POPLOAD" login -p "$(port $s)" $u -R 1 -l "warm-$s" 2>&1 |
 			sed 's/^/warm-up /'
 	done
 	rep=0

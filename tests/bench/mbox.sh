@@ -191,14 +191,14 @@ fi
 # warm-up: one session per user, one bulk session, one big login
 for s in $SERVERS; do
 	p=$(port "$s")
-	"$POPLOAD" fetch -p "$p" $users -c 4 -N $(( (NUSERS + 3) / 4 )) \
+	timeout 900 "$POPLOAD" fetch -p "$p" $users -c 4 -N $(( (NUSERS + 3) / 4 )) \
 		--quickack -l "warm-$s" 2>&1 | sed 's/^/warm-up /'
-	"$POPLOAD" bulk -p "$p" $bulk --quickack -l "warm-$s" 2>&1 |
+	timeout 900 "$POPLOAD" bulk -p "$p" $bulk --quickack -l "warm-$s" 2>&1 |
 		sed 's/^/warm-up /'
-	"$POPLOAD" login -p "$p" $big -R 1 -l "warm-$s" 2>&1 |
+	timeout 900 "$POPLOAD" login -p "$p" $big -R 1 -l "warm-$s" 2>&1 |
 		sed 's/^/warm-up /'
 done
-[ "$MAILDIR" = 1 ] && "$POPLOAD" bulk -p $P_MAILDIR $bulk --quickack \
+[ "$MAILDIR" = 1 ] && timeout 900 "$POPLOAD" bulk -p $P_MAILDIR $bulk --quickack \
 	-l warm-pop23d-maildir 2>&1 | sed 's/^/warm-up /'
 
 rep=0
