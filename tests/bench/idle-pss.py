@@ -18,7 +18,11 @@
 # machine; printed for the record).
 #
 #   idle-pss.py -n 1000 [--binary _build/pop23d] [--plugins _build/.libs]
-#       [--dir /var/tmp/pop23d-idle] [--detail] [--server pop23d|dovecot]
+#       [--dir /var/tmp/pop23d-idle] [--detail [--pages]]
+#       [--server pop23d|dovecot]
+#
+# --pages runs idle-pages.py on the sampled session: the pages it alone
+# maps, each with what differs from the master's copy.
 #
 # --server dovecot runs Dovecot (dovecot-pop3d) instead, in the
 # benchmark's "dovecot-hp" shape (tests/bench/peers.sh: long-lived
@@ -119,6 +123,8 @@ def main():
     ap.add_argument('--plugins', default='_build/.libs')
     ap.add_argument('--dir', default='/var/tmp/pop23d-idle')
     ap.add_argument('--detail', action='store_true')
+    ap.add_argument('--pages', action='store_true',
+                    help='with --detail: idle-pages.py on that session')
     ap.add_argument('--server', default='pop23d',
                     choices=('pop23d', 'dovecot'))
     a = ap.parse_args()
@@ -315,6 +321,10 @@ protocol pop3 {
                     if line.split(':')[0] in ('VmRSS', 'VmPTE', 'RssAnon',
                                               'RssFile', 'VmData'):
                         print('  ' + line.rstrip())
+            if a.pages:
+                subprocess.run([sys.executable, os.path.join(
+                    os.path.dirname(os.path.abspath(__file__)),
+                    'idle-pages.py'), str(one)])
     finally:
         for s, f in socks:
             s.close()
