@@ -63,7 +63,10 @@ void plugin_unload(struct loaded_plugin *lp);
  * idle session).  plugin_park() remembers whether it has SASL ops, then
  * unloads it; plugin_unpark() loads it again from the same configuration
  * (trust checks, ABI checks, its check_config()), in the auth service
- * before it drops root.  0, or -1 with the reason in *error_r.
+ * before it drops root.  0, or -1 with the reason in *error_r (nothing
+ * loaded).  A check_config() that fails now (the files changed since the
+ * master's check) is logged, not fatal: the plugin's operations check
+ * again at every use.
  */
 void plugin_park(struct loaded_plugin *lp);
 int plugin_unpark(const struct config *cfg, struct loaded_plugin *lp,
