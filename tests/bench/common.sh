@@ -71,6 +71,7 @@ tls_port_of() {
 # bench passes the ones it built).
 POPLOAD=${POPLOAD:-$STATE/bin/popload}
 LOOPINETD=${LOOPINETD:-$STATE/bin/loopinetd}
+POP23BENCH=${POP23BENCH:-$STATE/bin/pop23bench}
 
 bench_die() {
 	echo "$(basename "$0"): $*" >&2

@@ -346,6 +346,10 @@ build_tools() {
 		cc -O2 -g -Wall -o "$STATE/bin/popload" \
 			"$BENCH_DIR/popload.c" -lpthread -lssl -lcrypto
 	fi
+	if [ "$POP23BENCH" = "$STATE/bin/pop23bench" ]; then
+		cc -O2 -g -Wall -o "$STATE/bin/pop23bench" \
+			"$BENCH_DIR/pop23bench.c" -lpthread
+	fi
 	if [ "$LOOPINETD" = "$STATE/bin/loopinetd" ]; then
 		cc -O2 -g -Wall -o "$STATE/bin/loopinetd" \
 			"$BENCH_DIR/loopinetd.c"
