@@ -1145,6 +1145,7 @@ run_bulk(void)
 	print_tls(&st);
 	print_errors(&st);
 	SSL_SESSION_free(c.sess);
+	free(st.lat);
 	free(c.buf);
 }
 
