@@ -489,8 +489,13 @@ conn_open(struct conn *c)
 		return fail(c, E_IO, "connect: %s", strerror(e));
 	}
 	c->handshakes = c->resumed = 0;
-	if (o_tls == T_IMPLICIT)
-		return tls_start(c);
+	if (o_tls == T_IMPLICIT) {
+		enum err e = tls_start(c);
+
+		if (e != E_NONE)
+			conn_close(c);	/* frees the SSL; c->why stays */
+		return e;
+	}
 	return E_NONE;
 }
 
