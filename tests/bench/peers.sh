@@ -44,7 +44,7 @@ set -eu
 . "$(cd "$(dirname "$0")" && pwd)/common.sh"
 
 PEER_PKGS="dovecot-core dovecot-pop3d mailutils-pop3d openssl python3
-iproute2 procps build-essential"
+iproute2 procps build-essential sasl2-bin db-util"
 # popload's TLS client (--tls) is built against OpenSSL
 PEER_PKGS="$PEER_PKGS libssl-dev"
 
