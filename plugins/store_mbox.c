@@ -122,6 +122,13 @@ struct pop23d_mbox {
 
 static const struct pop23d_host *host;
 
+/* The mailbox whose dotlock this session holds now (one at a time), when
+ * it was last touched, and how often to touch it: a long UPDATE must not
+ * look stale to an MDA (liblockfile breaks a lock 5 minutes old). */
+static struct pop23d_mbox *dl_mb;
+static struct timespec dl_touched;
+static long dl_every;
+
 static const char *
 esc(const char *s, char *buf, size_t bufsz)
 {
@@ -289,6 +296,8 @@ mbox_unlock(struct pop23d_mbox *mb)
 {
 	struct flock fl;
 
+	if (mb == dl_mb)
+		dl_mb = NULL;
 	if (mb->held[LK_DOTLOCK]) {
 		if (host->dotlock(mb->path, POP23D_DOTLOCK_RELEASE, 0) != 0)
 			host->log(LOG_ERR, "cannot remove the dotlock of %s: "
@@ -366,8 +375,16 @@ mbox_lock(struct pop23d_mbox *mb)
 				break;
 			mb->held[m[i]] = 1;
 		}
-		if (m[i] == 0)
+		if (m[i] == 0) {
+			if (mb->held[LK_DOTLOCK]) {
+				/* touched 5 times per stale age, at least
+				 * once a minute: 60 s for the default */
+				dl_mb = mb;
+				dl_every = stale / 5 < 60 ? stale / 5 : 60;
+				clock_gettime(CLOCK_MONOTONIC, &dl_touched);
+			}
 			return POP23D_OK;
+		}
 		mbox_unlock(mb);
 		if (r == -1) {
 			host->log(LOG_ERR, "lock %s path=%s: %s",
@@ -384,6 +401,31 @@ mbox_lock(struct pop23d_mbox *mb)
 		pause.tv_sec = 0;
 		pause.tv_nsec = (50 + (long)(rand_r(&seed) % 200)) * 1000000L;
 		nanosleep(&pause, NULL);
+	}
+}
+
+/*
+ * Called often (every MiB copied, every 1024 messages parsed) while the
+ * mbox is locked: touch our dotlock when dl_every seconds have passed,
+ * so that an UPDATE of a huge mbox on a slow disk keeps it.  A failure
+ * is logged once per lock and changes nothing else: the fcntl lock still
+ * holds, and a broken dotlock is noticed by whoever takes it next.
+ */
+static void
+lock_keepalive(void)
+{
+	struct timespec now;
+
+	if (dl_mb == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - dl_touched.tv_sec < dl_every)
+		return;
+	dl_touched = now;
+	if (host->dotlock(dl_mb->path, POP23D_DOTLOCK_REFRESH, 0) != 0) {
+		host->log(LOG_WARNING, "cannot refresh the dotlock of %s: %s",
+		    dl_mb->path, strerror(errno));
+		dl_mb = NULL;
 	}
 }
 
@@ -443,6 +485,7 @@ crc_range(int fd, uint64_t off, uint64_t len, unsigned char *buf,
 	while (len > 0) {
 		size_t n = len > COPY_CHUNK ? COPY_CHUNK : (size_t)len;
 
+		lock_keepalive();
 		if (read_full(fd, buf, n, off) != 0)
 			return -1;
 		crc = crc32c(crc, buf, n);
@@ -498,6 +541,7 @@ copy_range(int in, uint64_t off, int out, uint64_t ooff, uint64_t len,
 	while (len > 0) {
 		size_t n = len > COPY_CHUNK ? COPY_CHUNK : (size_t)len;
 
+		lock_keepalive();
 		if (read_full(in, buf, n, off) != 0 ||
 		    write_full(out, buf, n, ooff) != 0)
 			return -1;
@@ -581,6 +625,7 @@ stage_apply(struct pop23d_mbox *mb, int sfd, const struct stage *s,
 		size_t n = len - done > COPY_CHUNK ? COPY_CHUNK :
 		    (size_t)(len - done);
 
+		lock_keepalive();
 		if (read_full(sfd, buf, n, STAGE_HDR_LEN + done) != 0 ||
 		    write_full(mb->fd, buf, n, s->dst + done) != 0)
 			return -1;
@@ -804,6 +849,8 @@ scan_one(const struct mbox_msg *m, void *arg)
 		}
 		sc->cap = ncap;
 	}
+	if ((sc->n & 1023) == 1023)
+		lock_keepalive();
 	e = &sc->v[sc->n];
 	e->from = m->from_off;
 	e->body = m->body_off;
