@@ -1041,13 +1041,18 @@ last_block_crc(struct pop23d_mbox *mb, uint64_t len, uint32_t *crc_r)
 
 /* Every entry before REPARSE still has its separator line and header
  * block where the record says: [from, hend) has its CRC.  Only those
- * pages are read (MADV_RANDOM: no read-ahead over the bodies). */
+ * pages are read (MADV_RANDOM: no read-ahead over the bodies); the
+ * header pages of the next PREFETCH messages are asked for ahead
+ * (MADV_WILLNEED), so a file not in the page cache is read with many
+ * requests in flight, not one synchronous page fault per message. */
+#define PREFETCH	256
 static int
 cache_headers_ok(struct pop23d_mbox *mb, const struct scan *sc,
     size_t reparse)
 {
 	uint64_t len = sc->v[reparse].from;
-	size_t i;
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	size_t i, j;
 	void *m;
 	int ok = 1;
 
@@ -1059,9 +1064,15 @@ cache_headers_ok(struct pop23d_mbox *mb, const struct scan *sc,
 	if (m == MAP_FAILED)
 		return 0;
 	(void)madvise(m, (size_t)len, MADV_RANDOM);
-	for (i = 0; ok && i < reparse; i++) {
+	for (i = 0, j = 0; ok && i < reparse; i++) {
 		const struct ment *e = &sc->v[i];
 
+		for (; j < reparse && j < i + PREFETCH; j++) {
+			uint64_t a = sc->v[j].from & ~(pg - 1);
+
+			(void)madvise((unsigned char *)m + a,
+			    (size_t)(sc->v[j].hend - a), MADV_WILLNEED);
+		}
 		if ((i & 1023) == 1023)
 			lock_keepalive();
 		ok = crc32c(0, (const unsigned char *)m + e->from,

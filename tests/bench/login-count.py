@@ -77,7 +77,8 @@ def make_maildir(md, n, uid, gid, seed=42):
 
 
 def make_mbox(path, n, size, uid, gid, seed=42, first=0):
-    """N messages in the mbox PATH (made once; FIRST > 0 appends)."""
+    """N messages in the mbox PATH (made once; FIRST > 0 appends N,
+    numbered from FIRST)."""
     if first == 0 and os.path.exists(path + '.n') and \
             open(path + '.n').read() == '%d %d' % (n, size):
         return
@@ -206,8 +207,9 @@ def main():
         mb = os.path.join(home, 'mbox')
         make_mbox(mb, a.msgs, a.size, uid, gid)
         if a.append:
-            make_mbox(mb, a.append, a.size, uid, gid, first=10 ** 9)
-            os.unlink(mb + '.n')       # no longer N messages
+            # kept for the next runs (the server's STAT says how many)
+            make_mbox(mb, a.append, a.size, uid, gid,
+                      first=10 ** 9 + os.path.getsize(mb))
         idx = os.path.join(home, '.pop23d-mbox', 'INBOX')
         if a.cold and os.path.isdir(idx):
             for name in ('pop23d.index', 'pop23d.mbox-cache'):
