@@ -25,6 +25,13 @@
  *     survive appends, rewrites and index loss.
  *   - Reading never writes the mbox: the accessed state lives in the
  *     daemon's index only.
+ *   - An offset record (pop23d.mbox-cache, mbox_cache.c) lets a warm
+ *     login skip the parse: nothing is read of a file not written since
+ *     (inode, size, ctime, mtime, a record that is not racy), only the
+ *     separators and headers plus the appended tail of a grown one, and
+ *     anything else is parsed whole.  UPDATE never trusts it.
+ *   - While the mbox is locked the dotlock is touched every
+ *     dotlock_stale/5 s (at most 60 s), so a long UPDATE keeps it.
  *   - Before each read (msg_open) the file must be the same inode, no
  *     shorter than at the scan, with "From " at the message's offset.
  *     At UPDATE the whole file is parsed again under the lock: every

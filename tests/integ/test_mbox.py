@@ -3,8 +3,9 @@
 # style spool (root:mail 2775, the session as a user without gid mail),
 # real MDAs (procmail, dotlockfile) delivering during sessions and during
 # UPDATE, kill -9 during UPDATE with the replay at the next login, X-UIDL,
-# c-client's internal message, POP2 FOLD to home folders, and POP2 and
-# POP3 getting the same octets.  GPL-3.0-or-later.
+# c-client's internal message, POP2 FOLD to home folders, POP2 and
+# POP3 getting the same octets, and the offset record (warm logins equal
+# a full parse; every rewrite is parsed whole).  GPL-3.0-or-later.
 
 import grp
 import hashlib
