@@ -497,18 +497,26 @@ class Pool(p23.TestCase):
             except (OSError, EOFError) as e:
                 results[name] = 'exc %r' % e
 
-        threads = [threading.Thread(target=client, args=(n,))
-                   for n in names]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        self.assertEqual(sorted(results), names)
-        for n, r in results.items():
-            self.assertTrue(r.startswith('+OK'), (n, r))
-        served = self.served_by(srv)
-        self.assertEqual(len(served), len(names), srv.log_tail())
-        self.assertLessEqual(set(served), set(workers))
+        # Which worker wins an accept() is up to the scheduler: a few
+        # rounds at most, until both have served (nearly always the
+        # first: a worker inside a hash does not accept).
+        for rounds in range(1, 6):
+            results.clear()
+            threads = [threading.Thread(target=client, args=(n,))
+                       for n in names]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(sorted(results), names)
+            for n, r in results.items():
+                self.assertTrue(r.startswith('+OK'), (n, r))
+            served = self.served_by(srv)
+            self.assertEqual(len(served), rounds * len(names),
+                             srv.log_tail())
+            self.assertLessEqual(set(served), set(workers))
+            if len(set(served)) == 2:
+                break
         self.assertEqual(len(set(served)), 2,
                          'every monitor went to one worker: %r' % served)
         self.assertEqual(self.pool(srv)[1], workers)
@@ -584,7 +592,7 @@ class Pool(p23.TestCase):
         self.assertTrue(p23.wait_until(
             lambda: len(self.served_by(srv, mark)) == 1, 5))
         victim = self.served_by(srv, mark)[0]
-        time.sleep(0.1)
+        time.sleep(min(0.3, cost / 3))     # inside the hash by now
         c2 = self.conn(srv)
         self.assertOK(c2.line())
         self.assertOK(c2.cmd('USER slow2'))
