@@ -34,7 +34,7 @@ set -eu
 . "$(cd "$(dirname "$0")" && pwd)/common.sh"
 
 PEER_PKGS="dovecot-core dovecot-pop3d mailutils-pop3d openssl python3
-iproute2 procps build-essential"
+iproute2 procps build-essential sasl2-bin db-util"
 
 # ---------------------------------------------------------------- setup
 
