@@ -736,10 +736,13 @@ authsvc_serve(int listen_fd, int conn_fd, const struct config *cfg,
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
 		_exit(1);
 #endif
+	/* auth_workers: 1 is the service alone (inetd mode too). */
+	pool = svc.blocking || conn_fd != -1 ? 1 :
+	    authpool_size(cfg->auth_workers);
 	log_debug("auth service: plugin %s, running as uid %ld%s",
 	    auth->desc != NULL ? auth->desc->name : "?", (long)geteuid(),
-	    svc.blocking ? ", a worker per monitor" : conn_fd != -1 ? "" :
-	    ", a pool of auth_workers");
+	    svc.blocking ? ", a worker per monitor" : pool > 1 ?
+	    ", a pool of workers" : "");
 	if (conn_fd != -1) {
 		/* inetd mode: one monitor, then done. */
 		struct svc_conn sc;
@@ -751,7 +754,7 @@ authsvc_serve(int listen_fd, int conn_fd, const struct config *cfg,
 		svc_close(&svc, &sc);
 		_exit(0);
 	}
-	if (!svc.blocking && (pool = authpool_size(cfg->auth_workers)) > 1) {
+	if (pool > 1) {
 		svc_preload(&svc);
 		authpool_run(pool, &svc.pen, listen_fd, svc_pool_worker, &svc,
 		    &svc_stop, &svc_chld);
