@@ -9,8 +9,11 @@
  * a checkpassword program) get one worker process per monitor
  * connection, forked from this one, so one slow login never holds up
  * another; the workers report failures and successes back for the
- * per-address penalty.  Other plugins are called in this process, one
- * request at a time, from a poll() loop.
+ * per-address penalty.  Other plugins are called from a poll() loop, one
+ * request at a time per process: in this process when auth_workers is 1,
+ * else in a pool of long-lived workers forked from it (authpool.c) that
+ * all accept from the one listening socket; this process then holds the
+ * penalty table for all of them.
  *
  * PRIVILEGE: auth_user/auth_group with PR_SET_NO_NEW_PRIVS, or root when
  * the plugin sets POP23D_PLUGIN_F_NEEDS_ROOT; in rootless mode the
@@ -37,6 +40,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "authpool.h"
 #include "authsvc.h"
 #include "compat.h"
 #include "conf.h"
@@ -79,6 +83,8 @@ struct authsvc {
 	int note_fd;			/* worker -> service penalty notes */
 	int is_worker;
 	size_t workers;
+	int pool_fd;			/* pool worker: to the supervisor */
+	int listen_fd;			/* for the pool workers */
 };
 
 static volatile sig_atomic_t svc_stop, svc_chld;
@@ -204,6 +210,21 @@ svc_verdict(struct authsvc *svc, const struct authsvc_conn *c,
 	struct addr a;
 
 	conn_addr(c, &a);
+	if (svc->pool_fd != -1) {
+		/* A pool worker: the table is the supervisor's. */
+		if (rep->result == POP23D_OK)
+			authpool_ok(svc->pool_fd, &a);
+		else if (counts)
+			rep->penalty_ms = authpool_fail(svc->pool_fd, &a,
+			    (uint32_t)(svc->cfg->auth_failure_delay_max_ms >
+			    svc->cfg->auth_failure_delay_ms ?
+			    svc->cfg->auth_failure_delay_max_ms :
+			    svc->cfg->auth_failure_delay_ms));
+		else
+			rep->penalty_ms =
+			    (uint32_t)svc->cfg->auth_failure_delay_ms;
+		return;
+	}
 	if (rep->result == POP23D_OK) {
 		penalty_ok(&svc->pen, &a);
 		svc_note(svc, &a, 1);
@@ -548,6 +569,8 @@ svc_accept(struct authsvc *svc, int listen_fd, struct svc_conn *conns,
 		return;
 	}
 	if (!svc->blocking) {
+		if (svc->pool_fd != -1)
+			log_debug("auth worker: serving a monitor");
 		memset(&conns[*n_conns], 0, sizeof(conns[*n_conns]));
 		conns[(*n_conns)++].fd = fd;
 		return;
@@ -633,6 +656,34 @@ svc_loop(struct authsvc *svc, int listen_fd)
 	_exit(0);
 }
 
+/* A pool worker (authpool.c): the loop of a service without workers,
+ * its penalty verdicts sent to the supervisor. */
+static void
+svc_pool_worker(void *arg, int chan_fd)
+{
+	struct authsvc *svc = arg;
+
+	svc->pool_fd = chan_fd;
+	log_set_session("auth-worker");
+	svc_loop(svc, svc->listen_fd);
+}
+
+/*
+ * Before the pool forks: a plugin that reads its tables on first use
+ * (auth_passwdfile) reads them here, once, so that the workers share
+ * them copy-on-write.  "" is never a user name (user_ok()): the plugin
+ * answers NOUSER (doc/PLUGINS.md, lookup).
+ */
+static void
+svc_preload(struct authsvc *svc)
+{
+	struct pop23d_identity id;
+
+	memset(&id, 0, sizeof(id));
+	(void)svc->ops->lookup("", &id);
+	explicit_bzero(&id, sizeof(id));
+}
+
 void
 authsvc_serve(int listen_fd, int conn_fd, const struct config *cfg,
     struct loaded_plugin *auth)
@@ -643,12 +694,15 @@ authsvc_serve(int listen_fd, int conn_fd, const struct config *cfg,
 	pid_t parent = getppid();
 	int root = priv_is_root();
 	unsigned flags = 0;
+	int pool;
 
 	memset(&svc, 0, sizeof(svc));
 	svc.cfg = cfg;
 	user_utf8 = cfg->utf8_user;
 	svc.ops = &auth->auth;
 	svc.note_fd = -1;
+	svc.pool_fd = -1;
+	svc.listen_fd = listen_fd;
 	if (auth->desc != NULL && auth->desc->api_built >= 4)
 		flags = auth->desc->flags;
 	svc.blocking = (flags & POP23D_PLUGIN_F_BLOCKING) != 0 && conn_fd == -1;
@@ -682,9 +736,13 @@ authsvc_serve(int listen_fd, int conn_fd, const struct config *cfg,
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
 		_exit(1);
 #endif
+	/* auth_workers: 1 is the service alone (inetd mode too). */
+	pool = svc.blocking || conn_fd != -1 ? 1 :
+	    authpool_size(cfg->auth_workers);
 	log_debug("auth service: plugin %s, running as uid %ld%s",
 	    auth->desc != NULL ? auth->desc->name : "?", (long)geteuid(),
-	    svc.blocking ? ", a worker per monitor" : "");
+	    svc.blocking ? ", a worker per monitor" : pool > 1 ?
+	    ", a pool of workers" : "");
 	if (conn_fd != -1) {
 		/* inetd mode: one monitor, then done. */
 		struct svc_conn sc;
@@ -695,6 +753,11 @@ authsvc_serve(int listen_fd, int conn_fd, const struct config *cfg,
 			;
 		svc_close(&svc, &sc);
 		_exit(0);
+	}
+	if (pool > 1) {
+		svc_preload(&svc);
+		authpool_run(pool, &svc.pen, listen_fd, svc_pool_worker, &svc,
+		    &svc_stop, &svc_chld);
 	}
 	svc_loop(&svc, listen_fd);
 }

@@ -100,7 +100,9 @@ struct authsvc_reply {
  * already accepted, then exit).  LISTEN_FD is the listening socket the
  * master holds (-1: none); CONN_FD one already connected monitor (-1:
  * none; inetd mode, where the service ends with that connection).  Drops
- * privileges first (auth_user/auth_group unless the plugin needs root).
+ * privileges first (auth_user/auth_group unless the plugin needs root),
+ * then, for a plugin that does not block and auth_workers > 1, forks its
+ * pool (authpool.h).
  * Does not return.
  */
 void authsvc_serve(int listen_fd, int conn_fd, const struct config *cfg,

@@ -604,6 +604,16 @@ conf_other_key(struct conf_parse_ctx *ctx, const char *name,
 			    name, value);
 		return 1;
 	}
+	if (strcmp(name, "auth_workers") == 0) {
+		if (strcasecmp(value, "auto") == 0)
+			cfg->auth_workers = 0;
+		else if (conf_parse_int(value, 0, CONF_AUTH_WORKERS_MAX,
+		    &cfg->auth_workers) != 0)
+			conf_fail(ctx, "%s: expected auto or a number of "
+			    "workers in 0..%d, got \"%s\"", name,
+			    CONF_AUTH_WORKERS_MAX, value);
+		return 1;
+	}
 	if (strcmp(name, "expire") == 0) {
 		if (strcasecmp(value, "never") == 0)
 			cfg->expire_days = CONF_EXPIRE_NEVER;

@@ -45,6 +45,9 @@ enum plaintext_auth {
  * 4.6.1 caps a ticket's lifetime at 7 days. */
 #define CONF_TICKET_ROTATE_MAX		(7 * 86400 / 2)
 #define CONF_EXPIRE_DAYS_MAX		36500	/* a hundred years */
+/* auth_workers: each is a process; past 256 the master's one accept loop,
+ * not the password hashing, bounds the login rate. */
+#define CONF_AUTH_WORKERS_MAX		256
 
 /* Networks in proxy_trusted: a handful of load balancers. */
 #define CONF_PROXY_NETS_MAX		16
@@ -119,6 +122,7 @@ struct config {
 	int write_timeout;
 	int auth_failure_delay_ms;
 	int auth_failure_delay_max_ms;	/* the per-address penalty's cap */
+	int auth_workers;	/* auth service workers; 0: auto (authpool.h) */
 	int max_auth_failures;
 	int max_bad_commands_preauth;
 	int max_bad_commands;

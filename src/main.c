@@ -38,6 +38,7 @@
 #include "activation.h"
 #include "addr.h"
 #include "authc.h"
+#include "authpool.h"
 #include "authsvc.h"
 #include "compat.h"
 #include "forkmem.h"
@@ -648,6 +649,23 @@ auth_socket_init(void)
 	    listen(auth_listen_fd, LISTEN_BACKLOG) != 0)
 		fatal("auth service socket");
 	authc_set_address(&sun, len);
+}
+
+/* pop23d -t: how the auth service will check passwords (authpool.h). */
+static void
+print_auth_workers(void)
+{
+	const struct pop23d_plugin *d = auth_plugin.desc;
+	int n = authpool_size(cfg.auth_workers);
+
+	if (d != NULL && d->api_built >= 4 &&
+	    (d->flags & POP23D_PLUGIN_F_BLOCKING))
+		printf("pop23d: auth service: a worker per login (the plugin "
+		    "may block; auth_workers does not apply)\n");
+	else
+		printf("pop23d: auth service: %d worker%s (auth_workers = "
+		    "%s%d)\n", n, n == 1 ? " (the service itself)" : "s",
+		    cfg.auth_workers == 0 ? "auto: " : "", n);
 }
 
 /* Fork the auth service (it keeps only its socket and the log). */
@@ -1274,6 +1292,7 @@ main(int argc, char *argv[])
 		    store_plugin.desc->name, cfg.n_listeners);
 		if (tls_enabled())
 			printf("pop23d: tls: %s\n", tls_server_desc());
+		print_auth_workers();
 		tls_server_install(NULL);
 		return 0;
 	}

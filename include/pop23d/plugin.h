@@ -167,7 +167,9 @@ struct pop23d_auth_ops {
 	 * per-connection monitor, never with client bytes other than these.
 	 * Must take about the same time for unknown users (dummy hash). */
 	enum pop23d_result (*verify_plain)(const char *user, const char *pass);
-	/* Fill *id_r for an authenticated user.  POP23D_NOUSER if absent. */
+	/* Fill *id_r for an authenticated user.  POP23D_NOUSER if absent.
+	 * Also called once with "" before the auth service forks its
+	 * workers (doc/PLUGINS.md): load shared tables, answer NOUSER. */
 	enum pop23d_result (*lookup)(const char *user,
 	    struct pop23d_identity *id_r);
 	/* API 2: APOP (RFC 1939 section 7).  challenge is the greeting's

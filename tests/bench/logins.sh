@@ -198,5 +198,7 @@ PY
 	echo "of the libsasl2 path without the hash. Dovecot has no sasldb driver."
 	echo "Dovecot 2.3 verifies passwd-file crypt hashes in its auth-worker"
 	echo "processes (several in parallel: \"auth -w\" during a run)."
+	echo "pop23d does so in its auth service's pool (auth_workers = auto:"
+	echo "one worker per online CPU, doc/DESIGN.md section 2.6)."
 } | tee "$OUT/table.md"
 echo "results: $OUT"

@@ -18,7 +18,8 @@
 # the pre-auth children the monitors reaped (unprivileged; the same work
 # in either build).  The QUIT-only run gives that fixed part; the
 # difference is what the login itself costs root.  The auth service
-# (unprivileged, long-lived) is read separately.  --old: a build from
+# (unprivileged, long-lived) is read separately: with its workers
+# (auth_workers) as authsvc, the service process alone as svcmain.  --old: a build from
 # before the auth service (no auth_user setting).
 #
 # GPL-3.0-or-later.
@@ -82,22 +83,30 @@ def main():
                     srv.home('alice')))
         srv.start()
         run(srv, 1, True)                       # warm-up
-        svc = srv.auth_services() if not a.old else []
+        # the service and its pool of workers (auth_workers), if any;
+        # the service alone as svcmain
+        main = srv.auth_services() if not a.old else []
+        svc = srv.auth_services(with_workers=True) if not a.old else []
         svc0 = sum(cpu_s(p, False) for p in svc)
+        main0 = sum(cpu_s(p, False) for p in main)
         t0 = cpu_s(srv.pid)
         run(srv, a.logins, True)
         t1 = cpu_s(srv.pid)
         svc1 = sum(cpu_s(p, False) for p in svc)
+        main1 = sum(cpu_s(p, False) for p in main)
         run(srv, a.logins, False)
         t2 = cpu_s(srv.pid)
         login = (t1 - t0) / a.logins * 1000
         quit_ = (t2 - t1) / a.logins * 1000
         print('users=%d logins=%d build=%s root_ms_per_failed_login=%.2f '
               'root_ms_per_quit_only=%.2f root_ms_login_part=%.2f '
-              'authsvc_ms_per_login=%s' % (
+              'authsvc_ms_per_login=%s authsvc_workers=%d '
+              'svcmain_ms_per_login=%s' % (
                   a.users, a.logins, 'old' if a.old else 'new', login,
                   quit_, login - quit_,
                   '%.2f' % ((svc1 - svc0) / a.logins * 1000) if svc
+                  else '-', len(svc) - len(main),
+                  '%.2f' % ((main1 - main0) / a.logins * 1000) if main
                   else '-'))
     finally:
         srv.cleanup()

@@ -534,13 +534,47 @@ class Server:
             return []
         # One read of each process's stat: it may exit between two.  A
         # session under TLS has given its TCP socket to its TLS proxy
-        # (its child): it is no auth service.
-        out = [p for p, st in ((p, proc_stat(p))
-                               for p in descendants(self.pid))
-               if st and st[0] == self.pid and not holds_tcp(p) and
-               not any(holds_tcp(k) for k in descendants(p))]
+        # (its child): it is no auth service.  One scan of /proc and one
+        # read of the TCP table for all processes (the sockets first, as
+        # in holds_tcp()): a loaded host's table is long, and the auth
+        # service has a worker per CPU below it.
+        parent = {}
+        for d in os.listdir('/proc'):
+            if d.isdigit():
+                st = proc_stat(int(d))
+                if st and st[1] != 'Z':
+                    parent[int(d)] = st[0]
+
+        def below(pid):
+            out, todo = [], [pid]
+            while todo:
+                kids = sorted(k for k, pp in parent.items()
+                              if pp == todo[0])
+                todo.pop(0)
+                out.extend(kids)
+                todo.extend(kids)
+            return out
+
+        tree = {p: below(p) for p, pp in parent.items() if pp == self.pid}
+        socks = {}
+        for p in [k for c, ks in tree.items() for k in [c] + ks]:
+            socks[p] = set()
+            try:
+                fds = os.listdir('/proc/%d/fd' % p)
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    t = os.readlink('/proc/%d/fd/%s' % (p, fd))
+                except OSError:
+                    continue
+                if t.startswith('socket:['):
+                    socks[p].add(t[8:-1])
+        tcp = tcp_inodes()
+        out = sorted(p for p, ks in tree.items()
+                     if not any(socks[k] & tcp for k in [p] + ks))
         if with_workers:
-            out += [k for p in list(out) for k in descendants(p)]
+            out += [k for p in list(out) for k in tree[p]]
         return out
 
     def stop(self, sig=signal.SIGTERM):

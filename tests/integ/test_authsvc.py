@@ -454,6 +454,240 @@ class Penalty(p23.TestCase):
         self.assertLess(self.fail_once(srv, c), 0.3 + 0.25)
 
 
+# The debug line a pool worker writes when it accepts a monitor.
+SERVES_RE = re.compile(r' \[(\d+)\] auth-worker auth worker: serving a '
+                       r'monitor$', re.M)
+
+
+class Pool(p23.TestCase):
+    """auth_workers (DESIGN 2.6): a pool of workers that accept monitors
+    from the one socket, the penalty table kept by the service."""
+    BASE = 300
+    MAX = 1000
+
+    def pool(self, srv, n=2, timeout=5):
+        """(service pid, [worker pids]) once N workers run."""
+        def ready():
+            svcs = srv.auth_services()
+            if len(svcs) != 1:
+                return False
+            return len(p23.descendants(svcs[0])) == n
+        self.assertTrue(p23.wait_until(ready, timeout),
+                        srv.auth_services(with_workers=True))
+        svc = srv.auth_services()[0]
+        return svc, p23.descendants(svc)
+
+    def served_by(self, srv, mark=0):
+        """Pids of the workers that accepted a monitor, in order, from
+        the log after offset MARK."""
+        return [int(m) for m in SERVES_RE.findall(srv.log_text()[mark:])]
+
+    def slow_users(self, names, rounds):
+        return {n: (crypt(n + 'pw', '$6$rounds=%d$salt%s$' % (rounds, n)),
+                    'raw') for n in names}
+
+    def test_same_privileges_and_plugin_as_the_service(self):
+        srv = self.server(conf={'auth_workers': '2'})
+        svc, workers = self.pool(srv)
+        self.assertEqual(len(workers), 2)
+        for pid in [svc] + workers:
+            st = status(pid)
+            if p23.ROOT:
+                self.assertEqual([int(x) for x in st['Uid'].split()],
+                                 [p23.AUTH_UID] * 4)
+                self.assertEqual([int(x) for x in st['Gid'].split()],
+                                 [p23.AUTH_GID] * 4)
+                self.assertEqual(int(st['NoNewPrivs']), 1)
+                self.assertEqual(int(st['CapEff'], 16), 0)
+            self.assertIn('auth_passwdfile', maps(pid))
+            self.assertNotIn('store_maildir', maps(pid))
+            self.assertFalse(p23.holds_tcp(pid), pid)
+
+    def test_one_worker_is_the_service_itself(self):
+        srv = self.server(conf={'auth_workers': '1'})
+        svc, workers = self.pool(srv, n=0)
+        self.assertEqual(workers, [])
+        for _ in range(3):
+            c = self.login(srv)
+            self.assertOK(c.cmd('QUIT'))
+        # no process below the service (a session that has just closed
+        # its client socket may look like a service for a moment)
+        self.assertEqual(p23.descendants(svc), [])
+        self.assertTrue(p23.wait_until(
+            lambda: srv.auth_services(with_workers=True) == [svc], 5))
+
+    def test_concurrent_logins_use_more_than_one_worker(self):
+        names = ['p%d' % i for i in range(6)]
+        srv = self.server(users=self.slow_users(names, 200000),
+                          conf={'auth_workers': '2', 'debug': 'yes'})
+        svc, workers = self.pool(srv)
+        results = {}
+
+        def client(name):
+            try:
+                c = p23.Conn(srv.pop3_port, timeout=20)
+                c.line()
+                c.cmd('USER ' + name)
+                results[name] = c.cmd('PASS %spw' % name)
+                c.cmd('QUIT')
+                c.close()
+            except (OSError, EOFError) as e:
+                results[name] = 'exc %r' % e
+
+        # Which worker wins an accept() is up to the scheduler: a few
+        # rounds at most, until both have served (nearly always the
+        # first: a worker inside a hash does not accept).
+        for rounds in range(1, 6):
+            results.clear()
+            threads = [threading.Thread(target=client, args=(n,))
+                       for n in names]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(sorted(results), names)
+            for n, r in results.items():
+                self.assertTrue(r.startswith('+OK'), (n, r))
+            served = self.served_by(srv)
+            self.assertEqual(len(served), rounds * len(names),
+                             srv.log_tail())
+            self.assertLessEqual(set(served), set(workers))
+            if len(set(served)) == 2:
+                break
+        self.assertEqual(len(set(served)), 2,
+                         'every monitor went to one worker: %r' % served)
+        self.assertEqual(self.pool(srv)[1], workers)
+
+    def fail_once(self, srv, source=None, user='alice'):
+        c = self.conn(srv, source=source) if source else self.conn(srv)
+        self.assertOK(c.line())
+        self.assertOK(c.cmd('USER ' + user))
+        t = time.monotonic()
+        self.assertEqual(c.cmd('PASS not-the-password'), BAD)
+        dt = time.monotonic() - t
+        c.close()
+        return dt
+
+    def only(self, workers, pid):
+        """Let only worker PID take monitors (the others are stopped)."""
+        for w in workers:
+            os.kill(w, signal.SIGCONT if w == pid else signal.SIGSTOP)
+
+    def test_penalty_adds_up_across_workers(self):
+        srv = self.server(conf={'auth_workers': '2', 'debug': 'yes',
+                                'auth_failure_delay': str(self.BASE),
+                                'auth_failure_delay_max': str(self.MAX)})
+        svc, (a, b) = self.pool(srv)
+        try:
+            times, order = [], [a, b, a, b]
+            for w in order:
+                self.only((a, b), w)
+                mark = len(srv.log_text())
+                times.append(self.fail_once(srv))
+                self.assertEqual(self.served_by(srv, mark), [w])
+            want = [0.3, 0.6, 1.0, 1.0]
+            for got, w in zip(times, want):
+                self.assertGreaterEqual(got, w - 0.02, (times, want))
+                self.assertLess(got, w + 0.25, (times, want))
+            # a success on one worker clears the address for the other
+            self.only((a, b), a)
+            c = self.login(srv)
+            self.assertOK(c.cmd('QUIT'))
+            self.only((a, b), b)
+            mark = len(srv.log_text())
+            self.assertLess(self.fail_once(srv), 0.3 + 0.25)
+            self.assertEqual(self.served_by(srv, mark), [b])
+        finally:
+            for w in (a, b):
+                os.kill(w, signal.SIGCONT)
+
+    def test_kill9_worker(self):
+        users = self.slow_users(['slow1', 'slow2'], 2000000)
+        users['alice'] = 'alicepw'
+        srv = self.server(users=users,
+                          conf={'auth_workers': '2', 'debug': 'yes'})
+        srv.add_message('alice', b'Subject: k\n\nkept\n')
+        svc, workers = self.pool(srv)
+        t = time.monotonic()
+        c = self.conn(srv)
+        c.line()
+        c.cmd('USER slow1')
+        c.cmd('PASS slow1pw')
+        cost = time.monotonic() - t
+        c.close()
+        if cost < 0.4:
+            self.skipTest('the hash takes only %.2f s here' % cost)
+        # a session that is logged in already
+        s = self.login(srv)
+        self.assertOK(s.cmd('STAT'))
+        # two logins in flight, one on each worker
+        mark = len(srv.log_text())
+        c1 = self.conn(srv)
+        self.assertOK(c1.line())
+        self.assertOK(c1.cmd('USER slow1'))
+        c1.send('PASS slow1pw\r\n')
+        self.assertTrue(p23.wait_until(
+            lambda: len(self.served_by(srv, mark)) == 1, 5))
+        victim = self.served_by(srv, mark)[0]
+        time.sleep(min(0.3, cost / 3))     # inside the hash by now
+        c2 = self.conn(srv)
+        self.assertOK(c2.line())
+        self.assertOK(c2.cmd('USER slow2'))
+        c2.send('PASS slow2pw\r\n')
+        self.assertTrue(p23.wait_until(
+            lambda: len(self.served_by(srv, mark)) == 2, 5))
+        other = self.served_by(srv, mark)[1]
+        self.assertNotEqual(victim, other)
+        self.assertEqual(sorted([victim, other]), sorted(workers))
+        os.kill(victim, signal.SIGKILL)
+        self.assertEqual(c1.line(), TEMP)
+        # the other worker's login goes on
+        self.assertOK(c2.line())
+        self.assertOK(c2.cmd('QUIT'))
+        # the service restarts the worker; the service itself stays
+        self.assertTrue(p23.wait_until(
+            lambda: len(p23.descendants(svc)) == 2 and
+            victim not in p23.descendants(svc), 5), srv.log_tail())
+        self.assertTrue(p23.wait_until(
+            lambda: srv.auth_services() == [svc], 5),
+            srv.auth_services())
+        self.assertIn('auth worker (pid %d) died of signal 9; restarting '
+                      'it' % victim, srv.log_text())
+        self.assertIn(other, p23.descendants(svc))
+        # the same connection logs in; the session never noticed
+        self.assertOK(c1.cmd('USER slow1'))
+        self.assertOK(c1.cmd('PASS slow1pw'))
+        self.assertOK(c1.cmd('QUIT'))
+        st, body = s.retr(1)
+        self.assertOK(st)
+        self.assertIn(b'kept', body)
+        self.assertOK(s.cmd('QUIT'))
+        self.assertTrue(srv.running())
+
+    def test_bad_values_refused_by_dash_t(self):
+        srv = self.server(start=False)
+        for v in ('-1', '257', 'many', '2x', ''):
+            srv.conf['auth_workers'] = v
+            srv.write_config()
+            r = srv.check_config()
+            self.assertNotEqual(r.returncode, 0, v)
+            self.assertIn('auth_workers', r.stdout + r.stderr, v)
+        for v, n in (('2', 2), ('256', 256), ('auto', None), ('0', None)):
+            srv.conf['auth_workers'] = v
+            srv.write_config()
+            r = srv.check_config()
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            cpus = min(os.cpu_count() or 1, 16)
+            if n is None:
+                want = ('auth service: %d worker%s (auth_workers = auto: '
+                        '%d)' % (cpus, ' (the service itself)' if cpus == 1
+                                 else 's', cpus))
+            else:
+                want = 'auth service: %d workers (auth_workers = %d)' % (
+                    n, n)
+            self.assertIn(want, r.stdout)
+
+
 class FailureLine(p23.TestCase):
 
     def test_one_line_per_failure(self):

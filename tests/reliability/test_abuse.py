@@ -168,6 +168,7 @@ class Abuse(p23.TestCase):
         ready = p.stdout.readline()
         self.assertTrue(ready.startswith('READY'), ready)
         procs, pss, rss = tree_memory(srv.pid)
+        auth = len(srv.auth_services(with_workers=True))
         load = loadavg()
         p.stdin.write('GO\n')
         p.stdin.flush()
@@ -184,8 +185,11 @@ class Abuse(p23.TestCase):
         self.assertEqual((r['ok'], r['failed']), (str(n), '0'),
                          ready + out + err)
         self.assertEqual(r['concurrent'], str(n))
-        # one process per session, the master and the auth service
-        self.assertEqual(procs, n + 2, 'one process per session')
+        # one process per session, the master and the auth service with
+        # its pool of workers (auth_workers)
+        self.assertEqual(procs, n + 1 + auth, 'one process per session')
+        self.assertEqual(auth, 1 + min(os.sysconf('SC_NPROCESSORS_ONLN'),
+                                       16), 'auth_workers = auto')
         self.assertLess(float(r['all_p99']), P99_MS,
                         'p99 command latency (load average %s)' % load)
         # back to the baseline

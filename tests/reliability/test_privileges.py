@@ -10,8 +10,9 @@
 # logged in, every role is alive: the master, the monitor and the pre-auth
 # child of the first, the session of the second, and the auth service
 # (role "auth": the master's child that holds the auth plugin, as
-# auth_user, doc/DESIGN.md section 2.6); any other child of the master is
-# checked as "service".
+# auth_user, doc/DESIGN.md section 2.6) with its pool of workers (role
+# "auth-worker", auth_workers = 2 here: the same rules as "auth"); any
+# other child of the master is checked as "service".
 # For each: uids, gids, groups, capabilities, NoNewPrivs, Seccomp, root
 # and working directory, every descriptor (classified: a listening or a
 # client TCP socket, a Unix socket, a pipe, /dev/null, the log, a file of
@@ -193,7 +194,8 @@ class Privileges(p23.TestCase):
         if not p23.ROOT:
             self.skipTest('needs root: without it every process is the '
                           'same user (rootless mode)')
-        self.srv = MailUserServer(start=False, pop2=True)
+        self.srv = MailUserServer(start=False, pop2=True,
+                                  conf={'auth_workers': '2'})
         self.addCleanup(self.srv.cleanup)
         self.srv.add_message('alice', p23.sized_message(400, 'priv'))
         self.srv.start()
@@ -203,7 +205,9 @@ class Privileges(p23.TestCase):
         one logged in; also returns the two connections."""
         srv = self.srv
         # the master starts the auth service right after its port file
-        p23.wait_until(lambda: srv.auth_services(), 5)
+        # and the service its two workers
+        p23.wait_until(lambda: len(srv.auth_services(with_workers=True))
+                       == 3, 5)
         services = [p for p in p23.descendants(srv.pid)]
         waiting = self.conn(srv)
         self.assertTrue(waiting.line().startswith('+OK'))
@@ -219,10 +223,13 @@ class Privileges(p23.TestCase):
         self.assertEqual(len(kids), 1, kids)
         socks = sockets()
         out = [('master', describe(srv.pid, srv, socks))]
+        auth = srv.auth_services()
+        workers = [k for k in srv.auth_services(with_workers=True)
+                   if k not in auth]
         for p in services:
             d = describe(p, srv, socks)
-            out.append(('auth' if p in srv.auth_services() else 'service',
-                        d))
+            out.append(('auth' if p in auth else 'auth-worker'
+                        if p in workers else 'service', d))
         out += [('monitor', describe(monitor, srv, socks)),
                 ('pre-auth', describe(preauth, srv, socks)),
                 ('session', describe(kids[0], srv, socks))]
@@ -248,7 +255,8 @@ class Privileges(p23.TestCase):
             kinds = {c for c, t in d['fds'].values()}
             check('other' not in kinds, name, 'unexpected descriptor(s): '
                   '%s' % fd_summary(d['fds']))
-            if name in ('pre-auth', 'session', 'service', 'auth'):
+            if name in ('pre-auth', 'session', 'service', 'auth',
+                        'auth-worker'):
                 check(0 not in d['uid'] + d['gid'], name,
                       'uid/gid 0: %r %r' % (d['uid'], d['gid']))
                 check(d['CapEff'] == 0 and d['CapPrm'] == 0 and
@@ -301,7 +309,7 @@ class Privileges(p23.TestCase):
                       'not exactly one client socket')
                 check(not [p for p in d['plugins'] if p.startswith('auth')],
                       name, 'an auth plugin is mapped: %r' % d['plugins'])
-            if name == 'auth':
+            if name in ('auth', 'auth-worker'):
                 check(d['uid'] == [p23.AUTH_UID] * 4 and
                       d['gid'] == [p23.AUTH_GID] * 4, name,
                       'ids %r %r, want auth_user %s' % (
@@ -332,6 +340,8 @@ class Privileges(p23.TestCase):
         self.assertEqual(problems, [], '\n'.join(problems) + '\n' +
                          table(roles))
         self.assertEqual([n for n, d in roles].count('auth'), 1,
+                         table(roles))
+        self.assertEqual([n for n, d in roles].count('auth-worker'), 2,
                          table(roles))
 
     def test_preauth_cannot_read_maildrop(self):

@@ -85,11 +85,39 @@ START_TEST(test_defaults_and_values)
 }
 END_TEST
 
+START_TEST(test_auth_workers)
+{
+	static const struct {
+		const char *value;
+		int want;
+	} v[] = { { "auto", 0 }, { "AUTO", 0 }, { "0", 0 }, { "1", 1 },
+	    { "256", 256 } };
+	struct config cfg;
+	const char *err;
+	char text[128];
+	size_t i;
+
+	ck_assert_int_eq(load("listen = pop3 127.0.0.1:1\n", &cfg, &err), 0);
+	ck_assert_int_eq(cfg.auth_workers, 0);		/* auto */
+	config_free(&cfg);
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		snprintf(text, sizeof text, "listen = pop3 127.0.0.1:1\n"
+		    "auth_workers = %s\n", v[i].value);
+		ck_assert_msg(load(text, &cfg, &err) == 0, "%s", err);
+		ck_assert_int_eq(cfg.auth_workers, v[i].want);
+		config_free(&cfg);
+	}
+}
+END_TEST
+
 static const struct {
 	const char *text;
 	const char *want;	/* substring of the error */
 } bad[] = {
 	{ "listen = pop3 127.0.0.1:1\nbogus = 1\n", "test.conf:2: unknown key \"bogus\"" },
+	{ "listen = pop3 127.0.0.1:1\nauth_workers = 257\n", "test.conf:2: auth_workers" },
+	{ "listen = pop3 127.0.0.1:1\nauth_workers = -1\n", "test.conf:2: auth_workers" },
+	{ "listen = pop3 127.0.0.1:1\nauth_workers = some\n", "test.conf:2: auth_workers" },
 	{ "listen = pop3 127.0.0.1:1\ntimeout_pop3 = abc\n", "test.conf:2: timeout_pop3" },
 	/* RFC 1939 section 3: autologout at least 10 minutes */
 	{ "listen = pop3 127.0.0.1:1\n\ntimeout_pop3 = 599\n", "test.conf:3: timeout_pop3" },
@@ -296,6 +324,7 @@ suite_conf(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_defaults_and_values);
+	tcase_add_test(tc, test_auth_workers);
 	tcase_add_loop_test(tc, test_bad, 0, sizeof bad / sizeof bad[0]);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_proxy_listener);
