@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # test_size_hints.py - Maildir names with ",S=<stored size>,W=<CRLF size>"
 # (Dovecot's LDA and others): the login takes its sizes from them instead
-# of reading every message (src/maildrop.c key_hints()), but a name that
+# of reading every message (src/keyhints.c key_hints()), but a name that
 # lies must never make pop23d send a size other than the octets it sends.
 #
 # Against the real daemon over sockets:
