@@ -139,23 +139,28 @@ def proc_stat(pid):
     return int(rest[1]), rest[0]
 
 
-def tcp_inodes():
-    """Inodes of every TCP socket on the host."""
+def tcp_inodes(listening=True):
+    """Inodes of every TCP socket on the host; without LISTENING, of
+    those not in the LISTEN state (st 0A) only."""
     out = set()
     for name in ('tcp', 'tcp6'):
         try:
             with open('/proc/net/' + name) as f:
                 next(f)
-                out.update(line.split()[9] for line in f)
+                for line in f:
+                    w = line.split()
+                    if listening or w[3] != '0A':
+                        out.add(w[9])
         except (FileNotFoundError, IndexError):
             pass
     return out
 
 
-def holds_tcp(pid):
-    """Does PID hold a TCP socket?  Its socket inodes are read first and
-    the TCP table after them, so a socket it got just now (a monitor
-    forked after an accept()) is already in the table."""
+def holds_tcp(pid, listening=True):
+    """Does PID hold a TCP socket (without LISTENING: a connection, not
+    a listening socket)?  Its socket inodes are read first and the TCP
+    table after them, so a socket it got just now (a monitor forked
+    after an accept()) is already in the table."""
     mine = set()
     try:
         fds = os.listdir('/proc/%d/fd' % pid)
@@ -168,7 +173,7 @@ def holds_tcp(pid):
             continue
         if t.startswith('socket:['):
             mine.add(t[8:-1])
-    return bool(mine & tcp_inodes())
+    return bool(mine & tcp_inodes(listening))
 
 
 def descendants(pid):
@@ -534,11 +539,16 @@ class Server:
             return []
         # One read of each process's stat: it may exit between two.  A
         # session under TLS has given its TCP socket to its TLS proxy
-        # (its child): it is no auth service.
+        # (its child): it is no auth service.  Only connections count:
+        # a freshly forked auth service still holds the master's
+        # listening sockets until it closes them, which on a busy
+        # machine (or under valgrind) can be after the first connect.
         out = [p for p, st in ((p, proc_stat(p))
                                for p in descendants(self.pid))
-               if st and st[0] == self.pid and not holds_tcp(p) and
-               not any(holds_tcp(k) for k in descendants(p))]
+               if st and st[0] == self.pid and
+               not holds_tcp(p, listening=False) and
+               not any(holds_tcp(k, listening=False)
+                       for k in descendants(p))]
         if with_workers:
             out += [k for p in list(out) for k in descendants(p)]
         return out
