@@ -51,10 +51,27 @@ port_of() {
 	esac
 }
 
+# TLS (run.sh tls; servers started with BENCH_TLS=1): each server's pop3s
+# port, and a test CA and server certificate made by peers.sh under
+# $STATE/tls (EC P-256, CN and subjectAltName localhost and 127.0.0.1).
+BENCH_TLS=${BENCH_TLS:-0}
+TLS_SERVERS="dovecot-hs dovecot-hp pop23d"
+TLS_DIR=$STATE/tls
+
+tls_port_of() {
+	case $1 in
+	dovecot-hs) echo 20120 ;;
+	dovecot-hp) echo 20121 ;;
+	pop23d) echo 20201 ;;
+	*) echo "$1 has no TLS in the benchmark" >&2; return 1 ;;
+	esac
+}
+
 # Tools: built by "peers.sh setup" into $STATE/bin unless given (make
 # bench passes the ones it built).
 POPLOAD=${POPLOAD:-$STATE/bin/popload}
 LOOPINETD=${LOOPINETD:-$STATE/bin/loopinetd}
+POP23BENCH=${POP23BENCH:-$STATE/bin/pop23bench}
 
 bench_die() {
 	echo "$(basename "$0"): $*" >&2

@@ -25,6 +25,16 @@
 #                               20209), from a passwd-file holding the same
 #                               SHA512-crypt hashes as /etc/shadow
 #
+# With BENCH_TLS=1 in the environment, "start" configures Dovecot hs/hp
+# and pop23d for TLS as well (run.sh tls): the same certificate and key
+# (made by this script under $STATE/tls, signed by its own test CA), TLS
+# 1.2 as the oldest version, each library's default TLS 1.3 cipher suites
+# and groups (the client, popload --tls, offers TLS 1.3 with X25519
+# only), session tickets as each server does them by default; a pop3s
+# port (tls_port_of in common.sh: dovecot-hs 20120, dovecot-hp 20121,
+# pop23d 20201) and STLS on the plain port.  Without it no server has TLS
+# configured, as in the plaintext runs of doc/PERFORMANCE.md.
+#
 # All of them serve the same users (see common.sh) with the same password
 # hash, and the same message octets (gen-maildrops.py writes each message
 # as a Maildir file and into an mbox).  Needs root and Debian 12.
@@ -34,7 +44,9 @@ set -eu
 . "$(cd "$(dirname "$0")" && pwd)/common.sh"
 
 PEER_PKGS="dovecot-core dovecot-pop3d mailutils-pop3d openssl python3
-iproute2 procps build-essential"
+iproute2 procps build-essential sasl2-bin db-util"
+# popload's TLS client (--tls) is built against OpenSSL
+PEER_PKGS="$PEER_PKGS libssl-dev"
 
 # ---------------------------------------------------------------- setup
 
@@ -136,9 +148,48 @@ make_maildrops() {
 	echo "$want" >"$stamp"
 }
 
+# The benchmark's test CA and the servers' certificate (EC P-256, valid
+# for localhost and 127.0.0.1), made once under $TLS_DIR.  Only the
+# benchmark trusts this CA.
+make_pki() {
+	[ -s "$TLS_DIR/server.pem" ] && [ -s "$TLS_DIR/server.key" ] &&
+		[ -s "$TLS_DIR/ca.pem" ] && return 0
+	echo "== test CA and server certificate in $TLS_DIR"
+	rm -rf "$TLS_DIR"
+	mkdir -m 700 "$TLS_DIR"
+	(
+		cd "$TLS_DIR"
+		umask 077
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+			-nodes -keyout ca.key -out ca.pem -days 3650 \
+			-subj "/CN=pop23d benchmark test CA" 2>/dev/null
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+			-nodes -keyout server.key -out server.csr \
+			-subj /CN=localhost 2>/dev/null
+		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >ext
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
+			-CAcreateserial -out server.pem -days 3650 \
+			-extfile ext 2>/dev/null
+		openssl verify -CAfile ca.pem server.pem >/dev/null
+		chmod 644 ca.pem server.pem
+		chmod 600 server.key ca.key
+	)
+	# the client (any user) reads the CA; the key stays root's
+	chmod 755 "$TLS_DIR"
+}
+
 dovecot_conf() { # name port hs|hp
 	d=$STATE/$1
 	mkdir -p "$d/run" "$d/state"
+	ssl="ssl = no"
+	s_port=0
+	if [ "$BENCH_TLS" = 1 ]; then
+		ssl="ssl = yes
+ssl_cert = <$TLS_DIR/server.pem
+ssl_key = <$TLS_DIR/server.key
+ssl_min_protocol = TLSv1.2"
+		s_port=$(tls_port_of "$1")
+	fi
 	if [ "$3" = hs ]; then
 		login="  service_count = 1
   process_min_avail = 0
@@ -156,7 +207,7 @@ base_dir = $d/run
 state_dir = $d/state
 protocols = pop3
 listen = 127.0.0.1
-ssl = no
+$ssl
 disable_plaintext_auth = no
 auth_mechanisms = plain
 log_path = $d/dovecot.log
@@ -179,7 +230,8 @@ service pop3-login {
     port = $2
   }
   inet_listener pop3s {
-    port = 0
+    address = 127.0.0.1
+    port = $s_port
   }
 $login
 }
@@ -257,10 +309,18 @@ pop23d_conf() {
 	chgrp pop23d-auth "$tmp"
 	chmod 640 "$tmp"
 	mv "$tmp" "$d/passwd"
+	tls=""
+	if [ "$BENCH_TLS" = 1 ]; then
+		tls="listen = pop3s 127.0.0.1:$(tls_port_of pop23d)
+tls = optional
+tls_cert = $TLS_DIR/server.pem
+tls_key = $TLS_DIR/server.key"
+	fi
 	cat >"$d/pop23d.conf" <<EOF
 # written by tests/bench/peers.sh for the benchmark (pop23d)
 listen = pop3 127.0.0.1:$(port_of pop23d)
 listen = pop2 127.0.0.1:$POP23D_POP2_PORT
+$tls
 plugin_dir = $P23_BUILD/.libs
 auth = passwdfile
 storage = maildir
@@ -284,7 +344,11 @@ build_tools() {
 	mkdir -p "$STATE/bin"
 	if [ "$POPLOAD" = "$STATE/bin/popload" ]; then
 		cc -O2 -g -Wall -o "$STATE/bin/popload" \
-			"$BENCH_DIR/popload.c" -lpthread
+			"$BENCH_DIR/popload.c" -lpthread -lssl -lcrypto
+	fi
+	if [ "$POP23BENCH" = "$STATE/bin/pop23bench" ]; then
+		cc -O2 -g -Wall -o "$STATE/bin/pop23bench" \
+			"$BENCH_DIR/pop23bench.c" -lpthread
 	fi
 	if [ "$LOOPINETD" = "$STATE/bin/loopinetd" ]; then
 		cc -O2 -g -Wall -o "$STATE/bin/loopinetd" \
@@ -302,6 +366,7 @@ setup() {
 	dovecot_conf dovecot-hs "$(port_of dovecot-hs)" hs
 	dovecot_conf dovecot-hp "$(port_of dovecot-hp)" hp
 	mailutils_conf
+	make_pki
 	build_tools
 	cat >"$STATE/setup.env" <<EOF
 # written by peers.sh setup: the data this state directory holds
@@ -318,15 +383,26 @@ start_one() {
 	name=$1
 	port=$(port_of "$name")
 	pf=$(pid_file "$name")
+	tport=""
+	if [ "$BENCH_TLS" = 1 ]; then
+		tport=$(tls_port_of "$name" 2>/dev/null) || tport=""
+	fi
 	if server_running "$name"; then
 		echo "$name already running (pid $(cat "$pf"))"
+		[ -z "$tport" ] || port_busy "$tport" ||
+			bench_die "$name runs without TLS: peers.sh stop $name first"
 		return 0
 	fi
+	[ -z "$tport" ] || ! port_busy "$tport" ||
+		bench_die "port $tport is busy; not starting $name"
 	port_busy "$port" && bench_die "port $port is busy; not starting $name"
 	mkdir -p "$STATE/run" "$STATE/log"
 	out=$STATE/log/$name.out
 	case $name in
 	dovecot-hs | dovecot-hp)
+		# written again: BENCH_TLS decides whether it has TLS
+		[ "$BENCH_TLS" = 1 ] && make_pki
+		dovecot_conf "$name" "$port" "${name#dovecot-}"
 		setsid dovecot -F -c "$STATE/$name/dovecot.conf" \
 			>>"$out" 2>&1 </dev/null &
 		;;
@@ -343,6 +419,7 @@ start_one() {
 	pop23d)
 		[ -x "$P23_BUILD/pop23d" ] ||
 			bench_die "no $P23_BUILD/pop23d: build pop23d first (P23_BUILD)"
+		[ "$BENCH_TLS" = 1 ] && make_pki
 		pop23d_conf
 		"$P23_BUILD/pop23d" -t -c "$STATE/pop23d/pop23d.conf" >/dev/null
 		port_busy "$POP23D_POP2_PORT" &&
@@ -361,11 +438,16 @@ start_one() {
 		sleep 0.1
 		i=$((i + 1))
 	done
-	if ! server_running "$name" || ! port_busy "$port"; then
-		rm -f "$pf"
+	while [ -n "$tport" ] && [ $i -lt 100 ] && ! port_busy "$tport"; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if ! server_running "$name" || ! port_busy "$port" ||
+	    { [ -n "$tport" ] && ! port_busy "$tport"; }; then
+		stop_one "$name"
 		bench_die "$name did not start; see $out"
 	fi
-	echo "started $name pid=$(cat "$pf") port=$port"
+	echo "started $name pid=$(cat "$pf") port=$port${tport:+ tls_port=$tport}"
 }
 
 stop_one() {

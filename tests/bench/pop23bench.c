@@ -8,10 +8,15 @@
  * from one run.  It is written in C so the client is not the bottleneck
  * (a Python client was: it measured its own interpreter).  Every message is
  * verified: POP2 must deliver exactly the announced "=n" octets; POP3's
- * unstuffed octets must equal the "+OK n octets" count.
+ * unstuffed octets must equal the "+OK n octets" count.  With -M DIR (the
+ * manifests of gen-maildrops.py, one file per user of "length crc32"
+ * lines) every message must also be one of that user's messages byte for
+ * byte: the CRC-32 and length of the POP2 octets, and of POP3's unstuffed
+ * CRLF lines, must match a manifest line (both protocols send the message
+ * in its CRLF form; only POP3 stuffs dots).
  *
- *   pop23bench -2 POP2PORT -3 POP3PORT -F users.txt [-c THREADS] [-t SECS]
- *              [-r ROUNDS] [--style ack|fetchmail]
+ *   pop23bench -2 POP2PORT -3 POP3PORT -F users.txt [-M DIR] [-c THREADS]
+ *              [-t SECS] [-r ROUNDS] [--style ack|fetchmail]
  *
  * users.txt: "user:password" lines.  Only 127.0.0.0/8 is contacted.  Each
  * phase stops after -t seconds; the whole run after ROUNDS x 2 phases.
@@ -36,6 +41,11 @@
 
 #define BUFSZ	(256 * 1024)
 
+/* a session's result: counted as a session, an error, a wrong message */
+#define S_OK		0
+#define S_ERR		(-1)
+#define S_VERIFY	(-2)
+
 struct conn {
 	int fd;
 	char *buf;
@@ -47,14 +57,125 @@ static double o_secs = 8;
 static int o_fetchmail;		/* POP2 style: READ n before every RETR */
 static char **users, **passes;
 static int nusers;
+static const char *o_manifest;
+
+struct msgsum {
+	unsigned long long len;
+	unsigned int crc;
+};
+
+/* per user: the delivered messages, sorted by crc, then length */
+static struct msgsum **sums;
+static size_t *nsums;
+static unsigned int crc_table[256];
 
 static volatile int stop_flag;
+/* the last failure of any thread, for stderr (a race only garbles it) */
+static char last_err[256];
+
+static void
+note_err(int proto, int u, const char *what, const char *line)
+{
+	snprintf(last_err, sizeof last_err, "pop%d %s: %s: %.120s", proto,
+	    users[u], what, line);
+}
 static int phase_proto;		/* 2 or 3 */
 
 struct stats {
-	long sessions, messages, errors;
+	long sessions, messages, errors, verify;
 	double bytes;
 };
+
+static void
+crc_init(void)
+{
+	unsigned int c;
+	int i, k;
+
+	for (i = 0; i < 256; i++) {
+		c = (unsigned int)i;
+		for (k = 0; k < 8; k++)
+			c = (c & 1) ? 0xedb88320U ^ (c >> 1) : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+/* zlib-compatible CRC-32 (as gen-maildrops.py writes it), continued */
+static unsigned int
+crc_update(unsigned int crc, const char *p, size_t len)
+{
+	const unsigned char *q = (const unsigned char *)p;
+
+	crc = ~crc & 0xffffffffU;
+	while (len-- > 0)
+		crc = crc_table[(crc ^ *q++) & 0xff] ^ (crc >> 8);
+	return ~crc & 0xffffffffU;
+}
+
+static int
+cmp_sum(const void *a, const void *b)
+{
+	const struct msgsum *x = a, *y = b;
+
+	if (x->crc != y->crc)
+		return x->crc < y->crc ? -1 : 1;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return 0;
+}
+
+/* Is (len, crc) one of user U's messages?  Always yes without -M. */
+static int
+delivered(int u, long len, unsigned int crc)
+{
+	struct msgsum key;
+
+	if (o_manifest == NULL)
+		return 1;
+	key.len = (unsigned long long)len;
+	key.crc = crc;
+	return bsearch(&key, sums[u], nsums[u], sizeof key, cmp_sum) != NULL;
+}
+
+static void
+load_manifest(int u)
+{
+	char path[4096], line[128];
+	unsigned long long len;
+	unsigned int crc;
+	size_t cap = 64;
+	FILE *fp;
+
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", o_manifest,
+	    users[u]) >= sizeof path || strchr(users[u], '/') != NULL) {
+		fprintf(stderr, "pop23bench: bad user name for -M\n");
+		exit(2);
+	}
+	if ((fp = fopen(path, "r")) == NULL) {
+		perror(path);
+		exit(2);
+	}
+	sums[u] = malloc(cap * sizeof **sums);
+	while (sums[u] != NULL && fgets(line, sizeof line, fp) != NULL) {
+		if (sscanf(line, "%llu %x", &len, &crc) != 2) {
+			fprintf(stderr, "%s: bad line\n", path);
+			exit(2);
+		}
+		if (nsums[u] == cap) {
+			cap *= 2;
+			sums[u] = realloc(sums[u], cap * sizeof **sums);
+			if (sums[u] == NULL)
+				break;
+		}
+		sums[u][nsums[u]].len = len;
+		sums[u][nsums[u]].crc = crc;
+		nsums[u]++;
+	}
+	if (sums[u] == NULL)
+		exit(2);
+	fclose(fp);
+	qsort(sums[u], nsums[u], sizeof **sums, cmp_sum);
+}
 
 static double
 now(void)
@@ -145,9 +266,9 @@ cmd(struct conn *c, const char *s, char *line, size_t sz)
 	return get_line(c, line, sz);
 }
 
-/* POP2: read exactly n octets. */
+/* POP2: read exactly n octets, their CRC-32 into *crc. */
 static int
-read_exact(struct conn *c, long n)
+read_exact(struct conn *c, long n, unsigned int *crc)
 {
 	while (n > 0) {
 		size_t have = c->end - c->start;
@@ -159,15 +280,18 @@ read_exact(struct conn *c, long n)
 		}
 		if ((long)have > n)
 			have = (size_t)n;
+		if (o_manifest != NULL)
+			*crc = crc_update(*crc, c->buf + c->start, have);
 		c->start += have;
 		n -= (long)have;
 	}
 	return 0;
 }
 
-/* POP3: read a dot-terminated response, return unstuffed octets. */
+/* POP3: read a dot-terminated response, return unstuffed octets; the
+ * CRC-32 of those into *crc. */
 static long
-read_multi(struct conn *c)
+read_multi(struct conn *c, unsigned int *crc)
 {
 	char *line = malloc(BUFSZ);
 	long total = 0;
@@ -191,8 +315,12 @@ read_multi(struct conn *c)
 			free(line);
 			return total;
 		}
-		if (p[0] == '.')
+		if (p[0] == '.') {
 			n--;	/* unstuff */
+			p++;
+		}
+		if (o_manifest != NULL)
+			*crc = crc_update(*crc, p, n);
 		total += (long)n;
 	}
 }
@@ -200,7 +328,7 @@ read_multi(struct conn *c)
 static int
 pop3_session(struct conn *c, int u, struct stats *st)
 {
-	char line[1024];
+	char line[1024] = "";
 	long n, i, size;
 
 	if (conn_open(c, o_pop3) != 0)
@@ -217,15 +345,19 @@ pop3_session(struct conn *c, int u, struct stats *st)
 	    sscanf(line, "+OK %ld", &n) != 1)
 		goto bad;
 	for (i = 1; i <= n; i++) {
+		unsigned int crc = 0;
 		long got;
 
 		snprintf(line, sizeof line, "RETR %ld\r\n", i);
 		if (cmd(c, line, line, sizeof line) != 0 ||
 		    sscanf(line, "+OK %ld", &size) != 1)
 			goto bad;
-		got = read_multi(c);
-		if (got != size)
-			goto bad;
+		got = read_multi(c, &crc);
+		if (got != size || !delivered(u, got, crc)) {
+			note_err(3, u, "not a delivered message", "RETR");
+			close(c->fd);
+			return S_VERIFY;
+		}
 		st->messages++;
 		st->bytes += (double)size;
 	}
@@ -234,6 +366,7 @@ pop3_session(struct conn *c, int u, struct stats *st)
 	close(c->fd);
 	return 0;
 bad:
+	note_err(3, u, "unexpected reply or I/O error", line);
 	close(c->fd);
 	return -1;
 }
@@ -241,8 +374,9 @@ bad:
 static int
 pop2_session(struct conn *c, int u, struct stats *st)
 {
-	char line[1024];
+	char line[1024] = "";
 	long n, i, size;
+	unsigned int crc;
 
 	if (conn_open(c, o_pop2) != 0)
 		return -1;
@@ -264,9 +398,15 @@ pop2_session(struct conn *c, int u, struct stats *st)
 			    sscanf(line, "=%ld", &size) != 1)
 				goto bad;
 		}
+		crc = 0;
 		if (size <= 0 || put(c, "RETR\r\n") != 0 ||
-		    read_exact(c, size) != 0)
+		    read_exact(c, size, &crc) != 0)
 			goto bad;
+		if (!delivered(u, size, crc)) {
+			note_err(2, u, "not a delivered message", "RETR");
+			close(c->fd);
+			return S_VERIFY;
+		}
 		st->messages++;
 		st->bytes += (double)size;
 		if (cmd(c, "ACKS\r\n", line, sizeof line) != 0 ||
@@ -278,6 +418,7 @@ pop2_session(struct conn *c, int u, struct stats *st)
 	close(c->fd);
 	return 0;
 bad:
+	note_err(2, u, "unexpected reply or I/O error", line);
 	close(c->fd);
 	return -1;
 }
@@ -302,8 +443,10 @@ worker_main(void *arg)
 		int r = phase_proto == 2 ? pop2_session(&c, u, &w->st) :
 		    pop3_session(&c, u, &w->st);
 
-		if (r == 0)
+		if (r == S_OK)
 			w->st.sessions++;
+		else if (r == S_VERIFY)
+			w->st.verify++;
 		else
 			w->st.errors++;
 		/* threads use users id, id+T, id+2T ... : no two concurrent
@@ -320,7 +463,7 @@ static double
 run_phase(int proto)
 {
 	struct worker *w = calloc((size_t)o_threads, sizeof *w);
-	struct stats tot = { 0, 0, 0, 0 };
+	struct stats tot = { 0, 0, 0, 0, 0 };
 	double t0, t1, rate;
 	int i;
 
@@ -328,6 +471,11 @@ run_phase(int proto)
 		exit(2);
 	stop_flag = 0;
 	phase_proto = proto;
+	/* the last sessions of the phase before may still hold their
+	 * maildrop locks for a moment after +OK to QUIT (the process
+	 * exits after it): untimed pause, so no session gets [IN-USE] */
+	usleep(500000);
+	last_err[0] = '\0';
 	t0 = now();
 	for (i = 0; i < o_threads; i++) {
 		w[i].id = i;
@@ -341,17 +489,22 @@ run_phase(int proto)
 		tot.sessions += w[i].st.sessions;
 		tot.messages += w[i].st.messages;
 		tot.errors += w[i].st.errors;
+		tot.verify += w[i].st.verify;
 		tot.bytes += w[i].st.bytes;
 	}
 	t1 = now();
 	rate = tot.sessions / (t1 - t0);
 	printf("RESULT proto=pop%d style=%s threads=%d secs=%.2f sessions=%ld "
-	    "sess_per_s=%.1f msgs_per_s=%.1f MB_per_s=%.2f errors=%ld\n",
+	    "sess_per_s=%.1f msgs_per_s=%.1f MB_per_s=%.2f errors=%ld "
+	    "err_verify=%ld verify=%s\n",
 	    proto, proto == 2 ? (o_fetchmail ? "fetchmail" : "ack") : "-",
 	    o_threads, t1 - t0, tot.sessions, rate,
 	    tot.messages / (t1 - t0), tot.bytes / 1e6 / (t1 - t0),
-	    tot.errors);
+	    tot.errors + tot.verify, tot.verify,
+	    o_manifest != NULL ? "manifest" : "size");
 	fflush(stdout);
+	if (tot.errors + tot.verify > 0)
+		fprintf(stderr, "pop23bench: last error: %s\n", last_err);
 	free(w);
 	return rate;
 }
@@ -393,24 +546,26 @@ main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "style", required_argument, NULL, 's' },
+		{ "manifest", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *file = NULL;
 	double r2 = 0, r3 = 0;
 	int ch, i;
 
-	while ((ch = getopt_long(argc, argv, "2:3:F:c:t:r:", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "2:3:F:M:c:t:r:", lo, NULL)) != -1) {
 		switch (ch) {
 		case '2': o_pop2 = atoi(optarg); break;
 		case '3': o_pop3 = atoi(optarg); break;
 		case 'F': file = optarg; break;
+		case 'M': o_manifest = optarg; break;
 		case 'c': o_threads = atoi(optarg); break;
 		case 't': o_secs = atof(optarg); break;
 		case 'r': o_rounds = atoi(optarg); break;
 		case 's': o_fetchmail = strcmp(optarg, "fetchmail") == 0; break;
 		default:
 			fprintf(stderr, "usage: pop23bench -2 PORT -3 PORT -F "
-			    "users.txt [-c N] [-t SECS] [-r ROUNDS] "
+			    "users.txt [-M DIR] [-c N] [-t SECS] [-r ROUNDS] "
 			    "[--style ack|fetchmail]\n");
 			return 2;
 		}
@@ -422,6 +577,15 @@ main(int argc, char **argv)
 		return 2;
 	}
 	load_users(file);
+	crc_init();
+	if (o_manifest != NULL) {
+		sums = calloc((size_t)nusers, sizeof *sums);
+		nsums = calloc((size_t)nusers, sizeof *nsums);
+		if (sums == NULL || nsums == NULL)
+			return 2;
+		for (i = 0; i < nusers; i++)
+			load_manifest(i);
+	}
 	for (i = 0; i < o_rounds; i++) {
 		/* alternate the order so neither protocol always goes first */
 		if (i % 2 == 0) {

@@ -28,6 +28,20 @@
  * Output: one line "RESULT key=value ..." on stdout (the run script
  * collects them); problems go to stderr.
  *
+ * TLS.  --tls implicit (the port speaks TLS from the first octet, RFC
+ * 8314: pop3s) or --tls stls (greeting, STLS, then the handshake, RFC
+ * 2595) runs every fetch, poll, bulk and login session over TLS with
+ * OpenSSL: TLS 1.3 only and the X25519 group (--tls-groups), the server's
+ * certificate verified against --ca FILE and its name against --tls-name
+ * (localhost); there is no way to skip the check.  Without --resume every
+ * session makes a full handshake; with it each thread offers the last
+ * session ticket it got (SSL_get1_session after the session, TLS 1.3
+ * tickets arrive after the handshake), so the handshakes after a thread's
+ * first are resumed ones where the server accepts the ticket.  The RESULT
+ * line counts both (handshakes=, resumed=) and names what was negotiated
+ * (tls_version=, cipher=, group=): a server that refuses tickets shows
+ * resumed=0 instead of quietly measuring full handshakes.
+ *
  * Only 127.0.0.0/8 is contacted unless --any-host.  Every mode stops by
  * itself: fetch and poll after -t seconds (or -N sessions per thread),
  * idle after --hold, and every socket has a --timeout.
@@ -63,6 +77,12 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #define CONN_BUF	(128 * 1024)	/* longest line we accept, and more */
 #define CMD_MAX		512
@@ -105,6 +125,17 @@ static pid_t o_pid;
 static int o_reps = 3;
 static const char *o_skip[SKIP_MAX];
 static int o_nskip;
+
+enum tls_mode { T_NONE, T_IMPLICIT, T_STLS };
+static enum tls_mode o_tls;
+static int o_resume;
+static const char *o_ca;
+static const char *o_tls_name = "localhost";
+static const char *o_tls_groups = "X25519";
+static SSL_CTX *tls_ctx;
+/* what the first handshake negotiated, for the RESULT line */
+static pthread_mutex_t tls_lock = PTHREAD_MUTEX_INITIALIZER;
+static char tls_seen[160];
 
 /* ------------------------------------------------------------ users */
 
@@ -312,6 +343,9 @@ struct conn {
 	char *buf;
 	size_t r, w;		/* unread data is buf[r..w) */
 	char why[160];		/* the last problem, for -v and errors */
+	SSL *ssl;		/* --tls: this connection's, once started */
+	SSL_SESSION *sess;	/* --resume: the ticket to offer next */
+	int handshakes, resumed;	/* of the current connection */
 };
 
 static void
@@ -325,6 +359,26 @@ conn_init(struct conn *c)
 static void
 conn_close(struct conn *c)
 {
+	SSL_SESSION *s;
+
+	if (c->ssl != NULL) {
+		/* keep the newest ticket, then close_notify as a client
+		 * would (a session freed without it is marked not
+		 * resumable) */
+		if (o_resume && SSL_is_init_finished(c->ssl) &&
+		    (s = SSL_get1_session(c->ssl)) != NULL) {
+			if (SSL_SESSION_is_resumable(s)) {
+				SSL_SESSION_free(c->sess);
+				c->sess = s;
+			} else
+				SSL_SESSION_free(s);
+		}
+		if (SSL_is_init_finished(c->ssl))
+			(void)SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		ERR_clear_error();
+	}
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
@@ -340,6 +394,72 @@ fail(struct conn *c, enum err e, const char *fmt, ...)
 	vsnprintf(c->why, sizeof c->why, fmt, ap);
 	va_end(ap);
 	return e;
+}
+
+/* The TLS client context: TLS 1.3, o_tls_groups, verified against o_ca. */
+static void
+tls_setup(void)
+{
+	if (o_ca == NULL)
+		die("--tls needs --ca FILE (the CA that signed the server's "
+		    "certificate)");
+	if ((tls_ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    SSL_CTX_set_min_proto_version(tls_ctx, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set1_groups_list(tls_ctx, o_tls_groups) != 1)
+		die("TLS context: %s", ERR_error_string(ERR_get_error(),
+		    NULL));
+	if (SSL_CTX_load_verify_locations(tls_ctx, o_ca, NULL) != 1)
+		die("%s: %s", o_ca, ERR_error_string(ERR_get_error(), NULL));
+	SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
+	/* the sessions are kept by hand, one per thread (conn.sess) */
+	SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF);
+}
+
+/* Handshake on c->fd (plaintext so far); the server's certificate must
+ * verify. */
+static enum err
+tls_start(struct conn *c)
+{
+	const char *grp = "?";
+	EVP_PKEY *pk = NULL;
+	unsigned long ec;
+	long vr;
+	int r;
+
+	if ((c->ssl = SSL_new(tls_ctx)) == NULL ||
+	    SSL_set_fd(c->ssl, c->fd) != 1 ||
+	    SSL_set1_host(c->ssl, o_tls_name) != 1 ||
+	    SSL_set_tlsext_host_name(c->ssl, o_tls_name) != 1)
+		return fail(c, E_IO, "SSL_new: %s",
+		    ERR_error_string(ERR_get_error(), NULL));
+	if (o_resume && c->sess != NULL)
+		SSL_set_session(c->ssl, c->sess);
+	if ((r = SSL_connect(c->ssl)) != 1) {
+		vr = SSL_get_verify_result(c->ssl);
+		if (vr != X509_V_OK)
+			return fail(c, E_VERIFY, "certificate: %s",
+			    X509_verify_cert_error_string(vr));
+		ec = ERR_get_error();
+		return fail(c, E_IO, "TLS handshake: %s",
+		    ec != 0 ? ERR_error_string(ec, NULL) :
+		    SSL_get_error(c->ssl, r) == SSL_ERROR_SYSCALL ?
+		    (errno == EAGAIN ? "timeout" : strerror(errno)) :
+		    "failed");
+	}
+	c->handshakes = 1;
+	c->resumed = SSL_session_reused(c->ssl);
+	if (tls_seen[0] == '\0' && !c->resumed) {
+		if (SSL_get_peer_tmp_key(c->ssl, &pk) == 1 && pk != NULL)
+			grp = OBJ_nid2sn(EVP_PKEY_get_base_id(pk));
+		pthread_mutex_lock(&tls_lock);
+		if (tls_seen[0] == '\0')
+			snprintf(tls_seen, sizeof tls_seen, " tls_version=%s "
+			    "cipher=%s group=%s", SSL_get_version(c->ssl),
+			    SSL_get_cipher_name(c->ssl), grp);
+		pthread_mutex_unlock(&tls_lock);
+		EVP_PKEY_free(pk);
+	}
+	return E_NONE;
 }
 
 static enum err
@@ -368,7 +488,38 @@ conn_open(struct conn *c)
 		conn_close(c);
 		return fail(c, E_IO, "connect: %s", strerror(e));
 	}
+	c->handshakes = c->resumed = 0;
+	if (o_tls == T_IMPLICIT) {
+		enum err e = tls_start(c);
+
+		if (e != E_NONE)
+			conn_close(c);	/* frees the SSL; c->why stays */
+		return e;
+	}
 	return E_NONE;
+}
+
+/* SSL_read or SSL_write returned R <= 0: why, as an error. */
+static enum err
+tls_fail(struct conn *c, int r, const char *what)
+{
+	unsigned long ec;
+
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_ZERO_RETURN:
+		return fail(c, E_IO, "connection closed by the server "
+		    "(close_notify)");
+	case SSL_ERROR_SYSCALL:
+		if (r == 0 || errno == 0)
+			return fail(c, E_IO, "connection closed by the "
+			    "server");
+		return fail(c, E_IO, "%s: %s", what, errno == EAGAIN ?
+		    "timeout" : strerror(errno));
+	default:
+		ec = ERR_get_error();
+		return fail(c, E_IO, "%s: %s", what, ec != 0 ?
+		    ERR_error_string(ec, NULL) : "TLS error");
+	}
 }
 
 static enum err
@@ -388,6 +539,16 @@ conn_fill(struct conn *c)
 	 * is not held up by our delayed ACK (shows its own speed). */
 	if (o_quickack)
 		setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+	if (c->ssl != NULL) {
+		int r;
+
+		errno = 0;
+		r = SSL_read(c->ssl, c->buf + c->w, (int)(CONN_BUF - c->w));
+		if (r <= 0)
+			return tls_fail(c, r, "SSL_read");
+		c->w += (size_t)r;
+		return E_NONE;
+	}
 	do
 		n = read(c->fd, c->buf + c->w, CONN_BUF - c->w);
 	while (n == -1 && errno == EINTR);
@@ -432,6 +593,16 @@ conn_send(struct conn *c, const char *s, size_t len)
 {
 	ssize_t n;
 
+	while (c->ssl != NULL && len > 0) {
+		int r;
+
+		errno = 0;
+		r = SSL_write(c->ssl, s, (int)len);
+		if (r <= 0)
+			return tls_fail(c, r, "SSL_write");
+		s += r;
+		len -= (size_t)r;
+	}
 	while (len > 0) {
 		n = write(c->fd, s, len);
 		if (n == -1 && errno == EINTR)
@@ -572,6 +743,7 @@ in_manifest(const struct user *u, const struct body *b)
 /* ------------------------------------------------------- sessions */
 
 struct stats {
+	long handshakes, resumed;	/* --tls: of the sessions counted */
 	long sessions;
 	long errors[E_COUNT];
 	long messages;
@@ -594,8 +766,9 @@ stats_lat(struct stats *st, double secs)
 	st->lat[st->nlat++] = secs;
 }
 
+/* The greeting, and with --tls stls the STLS command and the handshake. */
 static enum err
-login(struct conn *c, const struct user *u)
+greeting(struct conn *c)
 {
 	char *reply;
 	size_t len;
@@ -605,6 +778,25 @@ login(struct conn *c, const struct user *u)
 	if ((e = conn_line(c, &reply, &len, &crlf)) != E_NONE)
 		return e;
 	if ((e = expect_ok(c, "greeting", reply)) != E_NONE)
+		return e;
+	if (o_tls != T_STLS)
+		return E_NONE;
+	if ((e = command(c, &reply, "STLS")) != E_NONE ||
+	    (e = expect_ok(c, "STLS", reply)) != E_NONE)
+		return e;
+	/* nothing may follow the +OK in plaintext (RFC 2595 4) */
+	if (c->r != c->w)
+		return fail(c, E_PROTO, "octets after the +OK to STLS");
+	return tls_start(c);
+}
+
+static enum err
+login(struct conn *c, const struct user *u)
+{
+	char *reply;
+	enum err e;
+
+	if ((e = greeting(c)) != E_NONE)
 		return e;
 	if ((e = command(c, &reply, "USER %s", u->name)) != E_NONE ||
 	    (e = expect_ok(c, "USER", reply)) != E_NONE)
@@ -769,6 +961,8 @@ count_result(struct stats *st, struct conn *c, const struct user *u,
 {
 	if (e == E_NONE) {
 		st->sessions++;
+		st->handshakes += c->handshakes;
+		st->resumed += c->resumed;
 		stats_lat(st, mono() - t0);
 		return;
 	}
@@ -803,6 +997,7 @@ worker_run(void *arg)
 		    &w->st), t0);
 		done++;
 	}
+	SSL_SESSION_free(c.sess);
 	free(c.buf);
 	pthread_mutex_lock(&done_lock);
 	threads_done++;
@@ -827,6 +1022,18 @@ percentile(double *v, size_t n, double p)
 		return 0;
 	i = (size_t)(p * (double)(n - 1) + 0.5);
 	return v[i];
+}
+
+static void
+print_tls(const struct stats *st)
+{
+	if (o_tls == T_NONE)
+		return;
+	printf(" tls=%s resume=%d handshakes=%ld resumed=%ld "
+	    "resumed_pct=%.1f%s", o_tls == T_IMPLICIT ? "implicit" : "stls",
+	    o_resume, st->handshakes, st->resumed, st->handshakes > 0 ?
+	    100.0 * (double)st->resumed / (double)st->handshakes : 0,
+	    tls_seen[0] != '\0' ? tls_seen : " tls_version=?");
 }
 
 static void
@@ -886,6 +1093,8 @@ run_load(void)
 	secs = mono() - t0;
 	for (i = 0; i < o_threads; i++) {
 		tot.sessions += w[i].st.sessions;
+		tot.handshakes += w[i].st.handshakes;
+		tot.resumed += w[i].st.resumed;
 		tot.messages += w[i].st.messages;
 		tot.octets += w[i].st.octets;
 		for (e = 0; e < E_COUNT; e++)
@@ -913,6 +1122,7 @@ run_load(void)
 	    percentile(tot.lat, tot.nlat, 0.50) * 1000,
 	    percentile(tot.lat, tot.nlat, 0.99) * 1000, o_quickack,
 	    o_manifest != NULL ? "manifest" : "framing");
+	print_tls(&tot);
 	print_errors(&tot);
 	free(tot.lat);
 	free(w);
@@ -937,7 +1147,10 @@ run_bulk(void)
 	    e == E_NONE, st.messages, st.octets, st.retr_secs, mono() - t0,
 	    st.retr_secs > 0 ? (double)st.octets / 1e6 / st.retr_secs : 0,
 	    o_quickack, o_manifest != NULL ? "manifest" : "framing");
+	print_tls(&st);
 	print_errors(&st);
+	SSL_SESSION_free(c.sess);
+	free(st.lat);
 	free(c.buf);
 }
 
@@ -952,8 +1165,7 @@ run_login(void)
 	uint64_t octets = 0;
 	double *lg, *stt, t0, t1;
 	char *reply;
-	size_t len;
-	int i, ok = 0, crlf;
+	int i, ok = 0;
 	enum err e = E_NONE;
 
 	conn_init(&c);
@@ -962,8 +1174,7 @@ run_login(void)
 	for (i = 0; i < o_reps; i++) {
 		if ((e = conn_open(&c)) != E_NONE)
 			break;
-		if ((e = conn_line(&c, &reply, &len, &crlf)) != E_NONE ||
-		    (e = expect_ok(&c, "greeting", reply)) != E_NONE)
+		if ((e = greeting(&c)) != E_NONE)
 			break;
 		/* from USER to the answer to PASS: a server may do the
 		 * maildrop work at PASS or at the first command, so STAT
@@ -1001,6 +1212,7 @@ run_login(void)
 		fprintf(stderr, "popload: %s: %s\n", u->name, c.why);
 	free(lg);
 	free(stt);
+	SSL_SESSION_free(c.sess);
 	free(c.buf);
 }
 
@@ -1269,6 +1481,12 @@ usage(void)
 "  --hold SECONDS idle: how long to hold them before measuring [2]\n"
 "  --pid PID      idle: root process of the server\n"
 "  -R REPS        login: repetitions [3]\n"
+"  --tls implicit|stls  fetch/poll/bulk/login over TLS: from the first octet\n"
+"                 (pop3s) or after STLS; TLS 1.3 only\n"
+"  --ca FILE      with --tls: the CA file the server's certificate must verify\n"
+"  --tls-name NAME  with --tls: the name the certificate must hold [localhost]\n"
+"  --tls-groups LIST  with --tls: key exchange groups offered [X25519]\n"
+"  --resume       with --tls: offer each thread's last session ticket\n"
 "  -l LABEL       server name in the RESULT line\n"
 "  --timeout SECONDS  per socket operation [60]\n"
 "  -v             print every failed session\n");
@@ -1304,7 +1522,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_QUICKACK = 256, O_LIST, O_HOLD, O_PID, O_TIMEOUT, O_ANY,
-	    O_SKIP };
+	    O_SKIP, O_TLS, O_CA, O_TLS_NAME, O_TLS_GROUPS, O_RESUME };
 	static const struct option lo[] = {
 		{ "quickack", no_argument, NULL, O_QUICKACK },
 		{ "list", no_argument, NULL, O_LIST },
@@ -1313,6 +1531,11 @@ main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "any-host", no_argument, NULL, O_ANY },
 		{ "skip-header", required_argument, NULL, O_SKIP },
+		{ "tls", required_argument, NULL, O_TLS },
+		{ "ca", required_argument, NULL, O_CA },
+		{ "tls-name", required_argument, NULL, O_TLS_NAME },
+		{ "tls-groups", required_argument, NULL, O_TLS_GROUPS },
+		{ "resume", no_argument, NULL, O_RESUME },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *m;
@@ -1377,6 +1600,18 @@ main(int argc, char **argv)
 				die("at most %d --skip-header", SKIP_MAX);
 			o_skip[o_nskip++] = optarg;
 			break;
+		case O_TLS:
+			if (strcmp(optarg, "implicit") == 0)
+				o_tls = T_IMPLICIT;
+			else if (strcmp(optarg, "stls") == 0)
+				o_tls = T_STLS;
+			else
+				die("--tls wants implicit or stls");
+			break;
+		case O_CA: o_ca = optarg; break;
+		case O_TLS_NAME: o_tls_name = optarg; break;
+		case O_TLS_GROUPS: o_tls_groups = optarg; break;
+		case O_RESUME: o_resume = 1; break;
 		default:
 			usage();
 		}
@@ -1388,6 +1623,12 @@ main(int argc, char **argv)
 	if (!o_any_host && (ntohl(o_addr.s_addr) >> 24) != 127)
 		die("%s is not a loopback address (--any-host to allow it)",
 		    o_host);
+	if (o_tls != T_NONE && o_mode == M_IDLE)
+		die("idle holds plaintext sessions only (no --tls)");
+	if (o_tls == T_NONE && (o_resume || o_ca != NULL))
+		die("--resume and --ca go with --tls");
+	if (o_tls != T_NONE)
+		tls_setup();
 	signal(SIGPIPE, SIG_IGN);
 	crc_init();
 	load_users();

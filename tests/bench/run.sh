@@ -9,6 +9,14 @@
 #   tests/bench/run.sh login100k        cold and warm login to a 100 000-
 #                                       message Maildir (BIG_MSGS=100000
 #                                       setup first), pop23d and dovecot-hp
+#   tests/bench/run.sh tls [NAME...]    fetch and poll over TLS: implicit
+#                                       (pop3s) and STLS, full and resumed
+#                                       handshakes, plus plaintext for
+#                                       reference; dovecot-hp and pop23d
+#                                       unless NAMEs (dovecot-hs too)
+#   tests/bench/run.sh pop2             POP2 against POP3 on pop23d, same
+#                                       users and maildrops, both POP2
+#                                       dialogues (tests/bench/pop23bench)
 #   tests/bench/run.sh summary RAW [REF]   tables from a raw.txt again
 #
 # Workloads (tests/bench/popload; every message checked against the
@@ -20,6 +28,20 @@
 #   bulk      the same without quick ACKs (BULK_PLAIN_REPS repetitions)
 #   idle      IDLE_N sessions held, memory per session (PSS) of the whole
 #             server process tree; needs IDLE_USERS >= IDLE_N at setup
+#
+# tls: the servers are started with BENCH_TLS=1 (peers.sh: the same test
+# certificate for all, pop3s and STLS); popload --tls implicit|stls, TLS
+# 1.3 with X25519, the certificate verified against the test CA, without
+# and with --resume (each thread offers its last session ticket; the
+# RESULT line says how many handshakes were resumed: a server that does
+# not take the ticket back shows it there).  Workloads tls-fetch-MODE-HS
+# and tls-poll-MODE-HS (MODE implicit or stls, HS full or resumed), and
+# fetch and poll in plaintext in the same run (TLS_PLAIN [1]).
+# pop2: pop23bench against pop23d's POP3 (20200) and POP2 (POP23D_POP2_PORT)
+# listeners on users popbench1..NUSERS, CONC threads, phases of SECS
+# seconds alternating POP3 and POP2, POP2_ROUNDS [3] rounds, for the "ack"
+# dialogue (READ once, RETR and ACKS per message) and the fetchmail one
+# (READ n before every RETR); every message checked against the manifest.
 #
 # Knobs (environment): REPS [3] CONC [16] SECS [10] BULK_PLAIN_REPS [1]
 # IDLE_N [0] IDLE_REPS [2] LIST [0] (1: also LIST and UIDL in every session,
@@ -40,6 +62,8 @@ IDLE_N=${IDLE_N:-0}
 IDLE_REPS=${IDLE_REPS:-2}
 LIST=${LIST:-0}
 REF=${REF:-dovecot-hp}
+TLS_PLAIN=${TLS_PLAIN:-1}
+POP2_ROUNDS=${POP2_ROUNDS:-3}
 PEERS="$BENCH_DIR/peers.sh"
 
 # popload options that depend on the server
@@ -211,15 +235,140 @@ login100k() {
 	echo "results: $OUT"
 }
 
+# fetch and poll over TLS (see the head of this file)
+tls() {
+	need_root
+	SERVERS=${*:-dovecot-hp pop23d}
+	for s in $SERVERS; do
+		tls_port_of "$s" >/dev/null ||
+			bench_die "TLS runs only on: $TLS_SERVERS"
+	done
+	[ -x "$POPLOAD" ] || bench_die "no $POPLOAD: run peers.sh setup"
+	[ -f "$STATE/maildrops.stamp" ] || bench_die "run peers.sh setup first"
+	OUT=${OUT:-$STATE/results/tls-$(date -u +%Y%m%dT%H%M%SZ)}
+	mkdir -p "$OUT"
+	: >"$OUT/raw.txt"
+	write_env
+	echo "TLS: $(openssl version), the certificate of $TLS_DIR/server.pem, TLS_PLAIN=$TLS_PLAIN" |
+		tee -a "$OUT/env.txt"
+	openssl x509 -in "$TLS_DIR/server.pem" -noout -subject -issuer \
+		-text 2>/dev/null | grep -E 'subject=|issuer=|Public Key Algorithm' |
+		tee -a "$OUT/env.txt" || true
+	users="-u popbench%d -r 1:$NUSERS -P $PASSWORD -M $STATE/manifest"
+	ca="--ca $TLS_DIR/ca.pem"
+
+	BENCH_TLS=1
+	export BENCH_TLS
+	"$PEERS" start $SERVERS
+	trap '"$PEERS" stop $SERVERS' EXIT
+	trap 'exit 1' INT TERM
+
+	# warm-up over TLS: every maildrop's index exists before timing
+	wc=$(( NUSERS < 10 ? NUSERS : 10 ))
+	per=$(( (NUSERS + wc - 1) / wc ))
+	for s in $SERVERS; do
+		echo "== warm-up $s"
+		timeout 900 "$POPLOAD" fetch -p "$(tls_port_of "$s")" $users \
+			-c "$wc" -N "$per" --tls implicit $ca -l "$s" \
+			2>/dev/null | sed 's/^/warm-up /' || true
+	done
+
+	rep=0
+	while [ $rep -lt "$REPS" ]; do
+		order=$(rotate $rep $SERVERS)
+		echo "== repetition $rep, order: $order"
+		for s in $order; do
+			if [ "$TLS_PLAIN" = 1 ]; then
+				measure fetch $rep "$s" fetch -p "$(port_of "$s")" \
+					$users -c "$CONC" -t "$SECS"
+				measure poll $rep "$s" poll -p "$(port_of "$s")" \
+					$users -c "$CONC" -t "$SECS"
+			fi
+			for mode in implicit stls; do
+				if [ $mode = implicit ]; then
+					p=$(tls_port_of "$s")
+				else
+					p=$(port_of "$s")
+				fi
+				for hs in full resumed; do
+					r=""
+					[ $hs = resumed ] && r=--resume
+					for w in fetch poll; do
+						measure tls-$w-$mode-$hs $rep "$s" \
+							$w -p "$p" $users -c "$CONC" \
+							-t "$SECS" --tls $mode $ca $r
+					done
+				done
+			done
+		done
+		rep=$((rep + 1))
+	done
+	python3 "$BENCH_DIR/summarize.py" "$OUT/raw.txt" "$REF" |
+		tee "$OUT/summary.md"
+	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" |
+		tee -a "$OUT/env.txt"
+	echo "results: $OUT"
+}
+
+# POP2 against POP3 on pop23d (see the head of this file)
+pop2() {
+	need_root
+	[ -x "$POP23BENCH" ] || bench_die "no $POP23BENCH: run peers.sh setup"
+	[ -x "$POPLOAD" ] || bench_die "no $POPLOAD: run peers.sh setup"
+	[ -f "$STATE/maildrops.stamp" ] || bench_die "run peers.sh setup first"
+	OUT=${OUT:-$STATE/results/pop2-$(date -u +%Y%m%dT%H%M%SZ)}
+	mkdir -p "$OUT"
+	: >"$OUT/raw.txt"
+	SERVERS=pop23d
+	write_env
+	echo "POP2: POP2_ROUNDS=$POP2_ROUNDS, POP2 port $POP23D_POP2_PORT" |
+		tee -a "$OUT/env.txt"
+	i=1
+	: >"$OUT/users.txt"
+	while [ $i -le "$NUSERS" ]; do
+		echo "popbench$i:$PASSWORD" >>"$OUT/users.txt"
+		i=$((i + 1))
+	done
+	"$PEERS" start pop23d
+	trap '"$PEERS" stop pop23d' EXIT
+	trap 'exit 1' INT TERM
+	p3=$(port_of pop23d)
+	echo "== warm-up pop23d"
+	wc=$(( NUSERS < 10 ? NUSERS : 10 ))
+	timeout 900 "$POPLOAD" fetch -p "$p3" \
+		-u popbench%d -r 1:$NUSERS -P $PASSWORD -M $STATE/manifest \
+		-c "$wc" -N $(( (NUSERS + wc - 1) / wc )) -l pop23d 2>/dev/null |
+		sed 's/^/warm-up /' || true
+	for style in ack fetchmail; do
+		echo "== POP2 dialogue: $style"
+		before=$(load1)
+		timeout $(( (SECS + 60) * POP2_ROUNDS * 2 + 60 )) \
+			"$POP23BENCH" -2 "$POP23D_POP2_PORT" -3 "$p3" \
+			-F "$OUT/users.txt" -M "$STATE/manifest" -c "$CONC" \
+			-t "$SECS" -r "$POP2_ROUNDS" --style $style \
+			2>>"$OUT/stderr.txt" | sed "s/^/TEST pop2-$style load1=$before /" |
+			tee -a "$OUT/raw.txt" ||
+			echo "TEST pop2-$style load1=$before RESULT failed=1" |
+			tee -a "$OUT/raw.txt"
+	done
+	python3 "$BENCH_DIR/summarize.py" --pop2 "$OUT/raw.txt" |
+		tee "$OUT/summary.md"
+	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" |
+		tee -a "$OUT/env.txt"
+	echo "results: $OUT"
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case $cmd in
 all) "$PEERS" setup; run "$@" ;;
 run) run "$@" ;;
+tls) tls "$@" ;;
+pop2) pop2 ;;
 login100k) login100k ;;
 summary) python3 "$BENCH_DIR/summarize.py" "$@" ;;
 *)
-	echo "usage: $0 all|run [NAME...] | login100k | summary RAW [REF]" >&2
+	echo "usage: $0 all|run|tls [NAME...] | pop2 | login100k | summary RAW [REF]" >&2
 	exit 2
 	;;
 esac

@@ -6,8 +6,11 @@
 # then one table of ratios.  GPL-3.0-or-later.
 #
 #   summarize.py RAW [REFERENCE]          REFERENCE defaults to dovecot-hp
+#   summarize.py --pop2 RAW               run.sh pop2: POP2 against POP3
 #
-# A raw line is "TEST <workload> <rep> load1=<x> RESULT key=value ...".
+# A raw line is "TEST <workload> <rep> load1=<x> RESULT key=value ...";
+# run.sh pop2 writes "TEST pop2-<dialogue> load1=<x> RESULT|RATIO ..." (the
+# lines of tests/bench/pop23bench).
 
 import statistics
 import sys
@@ -28,6 +31,58 @@ METRICS = {
     "login-warm": ("login_median_s", "s (lower is better)",
                    ["stat_median_s"]),
 }
+
+
+def tls_metric(work):
+    """run.sh tls workloads: tls-fetch-implicit-full and the like"""
+    if work.startswith("tls-"):
+        return ("sess_per_s", "sessions/s",
+                ["resumed_pct", "p50_ms", "p99_ms"])
+    return ("sess_per_s", "", [])
+
+
+def pop2_summary(path):
+    """Mean POP2 and POP3 rates per dialogue, the ratio, per-round ratios."""
+    phases = {}         # dialogue -> [(proto, kv)]
+    for line in open(path):
+        f = line.split()
+        if len(f) < 4 or f[0] != "TEST" or not f[1].startswith("pop2-"):
+            continue
+        if f[3] != "RESULT":
+            continue
+        kv = dict(x.split("=", 1) for x in f[2:] if "=" in x)
+        phases.setdefault(f[1][5:], []).append(kv)
+    print("\n### POP2 against POP3 on pop23d, same users and maildrops "
+          "(sessions/s per phase; ratio = mean POP2 / mean POP3)\n")
+    print("| POP2 dialogue | POP3 sessions/s | POP2 sessions/s | "
+          "POP2/POP3 | per round | load1 | errors | verify errors | "
+          "target >= 0.95 |")
+    print("|" + "---|" * 9)
+    for dialogue, rows in phases.items():
+        if any(r.get("failed") == "1" for r in rows):
+            print("| %s | failed | | | | | | | |" % dialogue)
+            continue
+        r3 = [float(r["sess_per_s"]) for r in rows if r.get("proto") == "pop3"]
+        r2 = [float(r["sess_per_s"]) for r in rows if r.get("proto") == "pop2"]
+        errors = sum(int(r.get("errors", 0)) for r in rows)
+        verify = sum(int(r.get("err_verify", 0)) for r in rows)
+        loads = [float(r["load1"]) for r in rows if "load1" in r]
+        rounds = []
+        for k in range(0, len(rows) - 1, 2):
+            a, b = rows[k], rows[k + 1]
+            x = {a.get("proto"): float(a["sess_per_s"]),
+                 b.get("proto"): float(b["sess_per_s"])}
+            if x.get("pop3"):
+                rounds.append("%.3f" % (x.get("pop2", 0) / x["pop3"]))
+        ratio = statistics.mean(r2) / statistics.mean(r3) if r2 and r3 \
+            and statistics.mean(r3) > 0 else 0
+        print("| %s | %s | %s | **%.3f** | %s | %s | %d | %d | %s |" % (
+            dialogue, ", ".join(number(v) for v in r3),
+            ", ".join(number(v) for v in r2), ratio, ", ".join(rounds),
+            number(statistics.median(loads)) if loads else "-",
+            errors, verify,
+            "met" if ratio >= 0.95 and errors == 0 else "not met"))
+    return 0
 
 
 def number(text):
@@ -66,12 +121,14 @@ def values(rows, key):
 
 def main():
     if len(sys.argv) < 2:
-        sys.exit("usage: summarize.py RAW [REFERENCE]")
+        sys.exit("usage: summarize.py RAW [REFERENCE] | --pop2 RAW")
+    if sys.argv[1] == "--pop2":
+        return pop2_summary(sys.argv[2])
     ref = sys.argv[2] if len(sys.argv) > 2 else "dovecot-hp"
     runs, order, servers = parse(sys.argv[1])
     medians = {}
     for work in order:
-        metric, unit, extra = METRICS.get(work, ("sess_per_s", "", []))
+        metric, unit, extra = METRICS.get(work, tls_metric(work))
         print("\n### %s: %s, median [min-max] of the repetitions; "
               "ratio = median / %s median\n" % (work, unit, ref))
         print("| server | reps | median | min-max | ratio | "
