@@ -356,6 +356,8 @@ mbox_parse(const unsigned char *buf, size_t len, uint64_t base,
 		m.end_off = base + end;
 		m.next_off = base + next;
 		m.hdr_len = h.hdr_len > end - body ? end - body : h.hdr_len;
+		if (h.have_clen)
+			m.clen_end = base + body + h.hdr_len + h.clen;
 		if (n == 0 && h.internal_subject && h.imap_header)
 			m.flags |= MBOX_F_INTERNAL;
 		if (h.uidl[0] != '\0') {

@@ -30,6 +30,8 @@ struct mbox_msg {
 	uint64_t next_off;	/* next separator, or the end of the buffer */
 	uint64_t hdr_len;	/* octets of the header block incl. the blank
 				   line (the whole message if it has none) */
+	uint64_t clen_end;	/* where a Content-Length header claims the
+				   message ends (used or not), or 0 */
 	unsigned flags;
 	char uidl[MBOX_UIDL_MAX + 1];
 };

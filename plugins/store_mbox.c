@@ -25,6 +25,13 @@
  *     survive appends, rewrites and index loss.
  *   - Reading never writes the mbox: the accessed state lives in the
  *     daemon's index only.
+ *   - An offset record (pop23d.mbox-cache, mbox_cache.c) lets a warm
+ *     login skip the parse: nothing is read of a file not written since
+ *     (inode, size, ctime, mtime, a record that is not racy), only the
+ *     separators and headers plus the appended tail of a grown one, and
+ *     anything else is parsed whole.  UPDATE never trusts it.
+ *   - While the mbox is locked the dotlock is touched every
+ *     dotlock_stale/5 s (at most 60 s), so a long UPDATE keeps it.
  *   - Before each read (msg_open) the file must be the same inode, no
  *     shorter than at the scan, with "From " at the message's offset.
  *     At UPDATE the whole file is parsed again under the lock: every
@@ -63,6 +70,7 @@
 
 #include "foldername.h"
 
+#include "mbox_cache.h"
 #include "mbox_parse.h"
 #include "../src/crc32c.h"
 
@@ -70,6 +78,14 @@
 #define LOCK_NAME	"pop23d.lock"
 #define STAGE_NAME	"pop23d.mbox-stage"
 #define STAGE_TMP	"pop23d.mbox-stage.tmp"
+#define CACHE_NAME	"pop23d.mbox-cache"
+#define CACHE_TMP	"pop23d.mbox-cache.tmp"
+/* The last block of the indexed prefix, checked at every warm login. */
+#define CACHE_LAST_BLOCK 4096
+/* A record made less than this many seconds after the file's last
+ * change is "racy" (its ctime could repeat within the clock's tick):
+ * it never takes the no-read path. */
+#define CACHE_RACY_SECS	2
 #define STAGE_MAGIC	"P23MBSTG"
 #define STAGE_VERSION	1
 #define STAGE_HDR_LEN	64
@@ -97,6 +113,8 @@ enum { LK_FCNTL = 1, LK_FLOCK = 2, LK_DOTLOCK = 3 };
 
 struct ment {
 	uint64_t from, body, end, next;
+	uint64_t hend;		/* end of the header block */
+	uint64_t clen_end;	/* a Content-Length's claimed end, or 0 */
 	uint32_t hcrc;		/* CRC-32C of separator + header block */
 	unsigned flags;
 };
@@ -118,9 +136,19 @@ struct pop23d_mbox {
 	char *keys;		/* count * (POP23D_KEY_MAX + 1) */
 	size_t count;
 	int held[LK_MAX + 1];	/* mbox locks held now */
+	int cached;		/* cache_load() at the scan: 0, 1, 2 */
 };
 
 static const struct pop23d_host *host;
+
+static void cache_drop(struct pop23d_mbox *);
+
+/* The mailbox whose dotlock this session holds now (one at a time), when
+ * it was last touched, and how often to touch it: a long UPDATE must not
+ * look stale to an MDA (liblockfile breaks a lock 5 minutes old). */
+static struct pop23d_mbox *dl_mb;
+static struct timespec dl_touched;
+static long dl_every;
 
 static const char *
 esc(const char *s, char *buf, size_t bufsz)
@@ -289,6 +317,8 @@ mbox_unlock(struct pop23d_mbox *mb)
 {
 	struct flock fl;
 
+	if (mb == dl_mb)
+		dl_mb = NULL;
 	if (mb->held[LK_DOTLOCK]) {
 		if (host->dotlock(mb->path, POP23D_DOTLOCK_RELEASE, 0) != 0)
 			host->log(LOG_ERR, "cannot remove the dotlock of %s: "
@@ -366,8 +396,16 @@ mbox_lock(struct pop23d_mbox *mb)
 				break;
 			mb->held[m[i]] = 1;
 		}
-		if (m[i] == 0)
+		if (m[i] == 0) {
+			if (mb->held[LK_DOTLOCK]) {
+				/* touched 5 times per stale age, at least
+				 * once a minute: 60 s for the default */
+				dl_mb = mb;
+				dl_every = stale / 5 < 60 ? stale / 5 : 60;
+				clock_gettime(CLOCK_MONOTONIC, &dl_touched);
+			}
 			return POP23D_OK;
+		}
 		mbox_unlock(mb);
 		if (r == -1) {
 			host->log(LOG_ERR, "lock %s path=%s: %s",
@@ -384,6 +422,31 @@ mbox_lock(struct pop23d_mbox *mb)
 		pause.tv_sec = 0;
 		pause.tv_nsec = (50 + (long)(rand_r(&seed) % 200)) * 1000000L;
 		nanosleep(&pause, NULL);
+	}
+}
+
+/*
+ * Called often (every MiB copied, every 1024 messages parsed) while the
+ * mbox is locked: touch our dotlock when dl_every seconds have passed,
+ * so that an UPDATE of a huge mbox on a slow disk keeps it.  A failure
+ * is logged once per lock and changes nothing else: the fcntl lock still
+ * holds, and a broken dotlock is noticed by whoever takes it next.
+ */
+static void
+lock_keepalive(void)
+{
+	struct timespec now;
+
+	if (dl_mb == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - dl_touched.tv_sec < dl_every)
+		return;
+	dl_touched = now;
+	if (host->dotlock(dl_mb->path, POP23D_DOTLOCK_REFRESH, 0) != 0) {
+		host->log(LOG_WARNING, "cannot refresh the dotlock of %s: %s",
+		    dl_mb->path, strerror(errno));
+		dl_mb = NULL;
 	}
 }
 
@@ -443,6 +506,7 @@ crc_range(int fd, uint64_t off, uint64_t len, unsigned char *buf,
 	while (len > 0) {
 		size_t n = len > COPY_CHUNK ? COPY_CHUNK : (size_t)len;
 
+		lock_keepalive();
 		if (read_full(fd, buf, n, off) != 0)
 			return -1;
 		crc = crc32c(crc, buf, n);
@@ -498,6 +562,7 @@ copy_range(int in, uint64_t off, int out, uint64_t ooff, uint64_t len,
 	while (len > 0) {
 		size_t n = len > COPY_CHUNK ? COPY_CHUNK : (size_t)len;
 
+		lock_keepalive();
 		if (read_full(in, buf, n, off) != 0 ||
 		    write_full(out, buf, n, ooff) != 0)
 			return -1;
@@ -581,6 +646,7 @@ stage_apply(struct pop23d_mbox *mb, int sfd, const struct stage *s,
 		size_t n = len - done > COPY_CHUNK ? COPY_CHUNK :
 		    (size_t)(len - done);
 
+		lock_keepalive();
 		if (read_full(sfd, buf, n, STAGE_HDR_LEN + done) != 0 ||
 		    write_full(mb->fd, buf, n, s->dst + done) != 0)
 			return -1;
@@ -671,6 +737,7 @@ replay(struct pop23d_mbox *mb)
 		    strerror(errno));
 		return POP23D_TEMPFAIL;
 	}
+	cache_drop(mb);		/* the mbox is about to change */
 	if ((buf = malloc(COPY_CHUNK)) == NULL)
 		goto out;
 	if (fstat(sfd, &sst) != 0 || !S_ISREG(sst.st_mode) ||
@@ -740,18 +807,20 @@ out:
 struct scan {
 	struct ment *v;
 	size_t n, cap;
-	const unsigned char *map;
+	const unsigned char *map;	/* the file from offset base on */
+	uint64_t base;
+	int no_internal;	/* a parse from the middle of the file */
 	int oom;
 	EVP_MD_CTX *ctx;	/* non-NULL: also make the keys */
 	char *keys;		/* cap * KEY_SLOT */
 };
 
-/* The key of message M (its octets in MAP): its X-UIDL, or the first 16
+/* The key of message M (its octets from MSG on): its X-UIDL, or the first 16
  * octets of the SHA-256 of its separator line and header block (at most
  * KEY_HASH_MAX octets) and its length, in hex.  KEY has KEY_SLOT
  * octets.  0 or -1. */
 static int
-make_key(const unsigned char *map, const struct mbox_msg *m,
+make_key(const unsigned char *msg, const struct mbox_msg *m,
     EVP_MD_CTX *ctx, char *key)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -767,7 +836,7 @@ make_key(const unsigned char *map, const struct mbox_msg *m,
 		n = KEY_HASH_MAX;
 	put64(lenbuf, m->end_off - m->body_off);
 	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, map + m->from_off, (size_t)n) != 1 ||
+	    EVP_DigestUpdate(ctx, msg, (size_t)n) != 1 ||
 	    EVP_DigestUpdate(ctx, lenbuf, sizeof lenbuf) != 1 ||
 	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen < 16)
 		return -1;
@@ -779,10 +848,10 @@ make_key(const unsigned char *map, const struct mbox_msg *m,
 	return 0;
 }
 
+/* Room for one more entry (and key) in SC.  0 or -1. */
 static int
-scan_one(const struct mbox_msg *m, void *arg)
+scan_grow(struct scan *sc)
 {
-	struct scan *sc = arg;
 	struct ment *e;
 
 	if (sc->n == sc->cap) {
@@ -804,15 +873,33 @@ scan_one(const struct mbox_msg *m, void *arg)
 		}
 		sc->cap = ncap;
 	}
+	return 0;
+}
+
+static int
+scan_one(const struct mbox_msg *m, void *arg)
+{
+	struct scan *sc = arg;
+	const unsigned char *msg;
+	struct ment *e;
+
+	if (scan_grow(sc) != 0)
+		return 1;
+	if ((sc->n & 1023) == 1023)
+		lock_keepalive();
+	msg = sc->map + (m->from_off - sc->base);
 	e = &sc->v[sc->n];
 	e->from = m->from_off;
 	e->body = m->body_off;
 	e->end = m->end_off;
 	e->next = m->next_off;
-	e->flags = m->flags;
-	e->hcrc = crc32c(0, sc->map + m->from_off,
-	    (size_t)(m->body_off - m->from_off + m->hdr_len));
-	if (sc->ctx != NULL && make_key(sc->map, m, sc->ctx,
+	e->hend = m->body_off + m->hdr_len;
+	e->clen_end = m->clen_end;
+	/* only the file's first message can be c-client's */
+	e->flags = sc->no_internal ? m->flags & ~(unsigned)MBOX_F_INTERNAL :
+	    m->flags;
+	e->hcrc = crc32c(0, msg, (size_t)(e->hend - e->from));
+	if (sc->ctx != NULL && make_key(msg, m, sc->ctx,
 	    sc->keys + sc->n * KEY_SLOT) != 0) {
 		sc->oom = 1;
 		return 1;
@@ -821,26 +908,35 @@ scan_one(const struct mbox_msg *m, void *arg)
 	return 0;
 }
 
-/* Parse the whole file (mapped read-only while the mbox is locked). */
+/* Parse the file from START (0, or a separator) to SIZE, mapped
+ * read-only while the mbox is locked; the messages are added to SC. */
 static enum pop23d_result
-parse_file(struct pop23d_mbox *mb, uint64_t size, struct scan *sc)
+parse_file(struct pop23d_mbox *mb, uint64_t start, uint64_t size,
+    struct scan *sc)
 {
-	void *map;
+	uint64_t a = start & ~(uint64_t)(sysconf(_SC_PAGESIZE) - 1);
+	unsigned char *map;
+	void *m;
 
-	if (size == 0)
+	if (size <= start)
 		return POP23D_OK;
-	if ((uint64_t)(size_t)size != size)
+	if ((uint64_t)(size_t)(size - a) != size - a)
 		return POP23D_PERMFAIL;
-	map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, mb->fd, 0);
-	if (map == MAP_FAILED) {
+	m = mmap(NULL, (size_t)(size - a), PROT_READ, MAP_PRIVATE, mb->fd,
+	    (off_t)a);
+	if (m == MAP_FAILED) {
 		host->log(LOG_ERR, "mmap path=%s: %s", mb->path,
 		    strerror(errno));
 		return POP23D_TEMPFAIL;
 	}
-	sc->map = map;
-	(void)madvise(map, (size_t)size, MADV_SEQUENTIAL);
-	(void)mbox_parse(map, (size_t)size, 0, scan_one, sc, NULL);
-	munmap(map, (size_t)size);
+	map = m;
+	sc->map = map + (start - a);
+	sc->base = start;
+	sc->no_internal = start > 0;
+	(void)madvise(m, (size_t)(size - a), MADV_SEQUENTIAL);
+	(void)mbox_parse(sc->map, (size_t)(size - start), start, scan_one, sc,
+	    NULL);
+	munmap(m, (size_t)(size - a));
 	sc->map = NULL;
 	if (sc->oom) {
 		free(sc->v);
@@ -899,27 +995,315 @@ dedup_keys(struct pop23d_mbox *mb)
 	return 0;
 }
 
+/* ------------------------------------------------- the offset record */
+
+static int
+cache_one(const struct mbox_cache_ent *ce, void *arg)
+{
+	struct scan *sc = arg;
+	struct ment *e;
+
+	if (scan_grow(sc) != 0)
+		return 1;
+	e = &sc->v[sc->n];
+	e->from = ce->from;
+	e->body = ce->body;
+	e->hend = ce->hend;
+	e->end = ce->end;
+	e->next = ce->next;
+	e->hcrc = ce->hcrc;
+	e->flags = ce->flags;
+	/* only entries from "reparse" on can have an uncertain claim, and
+	 * those are parsed again */
+	e->clen_end = 0;
+	memcpy(sc->keys + sc->n * KEY_SLOT, ce->key, strlen(ce->key) + 1);
+	sc->n++;
+	return 0;
+}
+
+/* Drop what a failed cache_load() put into SC. */
+static void
+scan_reset(struct scan *sc)
+{
+	free(sc->v);
+	free(sc->keys);
+	sc->v = NULL;
+	sc->keys = NULL;
+	sc->n = sc->cap = 0;
+	sc->oom = 0;
+}
+
+/* CRC-32C of the indexed prefix's last block ([len - 4 KiB, len)). */
+static int
+last_block_crc(struct pop23d_mbox *mb, uint64_t len, uint32_t *crc_r)
+{
+	unsigned char buf[CACHE_LAST_BLOCK];
+	uint64_t n = len < sizeof buf ? len : sizeof buf;
+
+	if (read_full(mb->fd, buf, (size_t)n, len - n) != 0)
+		return -1;
+	*crc_r = crc32c(0, buf, (size_t)n);
+	return 0;
+}
+
+/* Every entry before REPARSE still has its separator line and header
+ * block where the record says: [from, hend) has its CRC.  Only those
+ * pages are read (MADV_RANDOM: no read-ahead over the bodies); the
+ * header pages of the next PREFETCH messages are asked for ahead
+ * (MADV_WILLNEED), so a file not in the page cache is read with many
+ * requests in flight, not one synchronous page fault per message. */
+#define PREFETCH	256
+static int
+cache_headers_ok(struct pop23d_mbox *mb, const struct scan *sc,
+    size_t reparse)
+{
+	uint64_t len = sc->v[reparse].from;
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	size_t i, j;
+	void *m;
+	int ok = 1;
+
+	if (len == 0)
+		return 1;
+	if ((uint64_t)(size_t)len != len)
+		return 0;
+	m = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, mb->fd, 0);
+	if (m == MAP_FAILED)
+		return 0;
+	(void)madvise(m, (size_t)len, MADV_RANDOM);
+	for (i = 0, j = 0; ok && i < reparse; i++) {
+		const struct ment *e = &sc->v[i];
+
+		for (; j < reparse && j < i + PREFETCH; j++) {
+			uint64_t a = sc->v[j].from & ~(pg - 1);
+
+			(void)madvise((unsigned char *)m + a,
+			    (size_t)(sc->v[j].hend - a), MADV_WILLNEED);
+		}
+		if ((i & 1023) == 1023)
+			lock_keepalive();
+		ok = crc32c(0, (const unsigned char *)m + e->from,
+		    (size_t)(e->hend - e->from)) == e->hcrc;
+	}
+	munmap(m, (size_t)len);
+	return ok;
+}
+
 /*
- * Scan the locked mbox: parse it, build the list (the internal
- * pseudo-message left out) and the keys.
+ * Load the offset record of the locked mbox (doc/DESIGN.md 13.2) into SC
+ * when it may be used for the file as it is now (mb->st):
+ *   2  the file has not been written since the record was made: SC is
+ *      the whole list, nothing is parsed;
+ *   1  it grew and the record's prefix is intact: SC holds the entries
+ *      before *TAIL_R, the file is parsed from *TAIL_R on;
+ *   0  no record, or in doubt: SC is empty, parse the whole file.
+ */
+static int
+cache_load(struct pop23d_mbox *mb, struct scan *sc, uint64_t *tail_r)
+{
+	struct mbox_cache_hdr h;
+	struct stat cst;
+	struct timespec now;
+	unsigned char *buf = NULL;
+	uint32_t crc;
+	int fd, same_time, quiet, r = 0;
+
+	fd = openat(mb->idxfd, CACHE_NAME, O_RDONLY | O_NOFOLLOW |
+	    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1)
+		return 0;
+	if (fstat(fd, &cst) != 0 || !S_ISREG(cst.st_mode) ||
+	    cst.st_uid != geteuid() || cst.st_size < MBOX_CACHE_HDR_LEN ||
+	    (uint64_t)cst.st_size > MBOX_CACHE_HDR_LEN +
+	    (uint64_t)MBOX_CACHE_COUNT_MAX * MBOX_CACHE_ENT_MAX ||
+	    (buf = malloc((size_t)cst.st_size)) == NULL ||
+	    read_full(fd, buf, (size_t)cst.st_size, 0) != 0) {
+		close(fd);
+		free(buf);
+		return 0;
+	}
+	close(fd);
+	if (mbox_cache_decode(buf, (size_t)cst.st_size, &h, cache_one, sc) !=
+	    0) {
+		if (!sc->oom)
+			host->log(LOG_WARNING, "mbox path=%s: the offset record "
+			    "is damaged; the file is parsed whole", mb->path);
+		goto out;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	same_time = h.ctime_s == (int64_t)mb->st.st_ctim.tv_sec &&
+	    h.ctime_ns == (uint32_t)mb->st.st_ctim.tv_nsec &&
+	    h.mtime_s == (int64_t)mb->st.st_mtim.tv_sec &&
+	    h.mtime_ns == (uint32_t)mb->st.st_mtim.tv_nsec;
+	/* Another file, a shorter one, or one written in place without
+	 * growing (its ctime moved): parse it whole. */
+	if (h.dev != (uint64_t)mb->st.st_dev ||
+	    h.ino != (uint64_t)mb->st.st_ino || mb->scanned < h.len ||
+	    (mb->scanned == h.len && !same_time))
+		goto out;
+	if (last_block_crc(mb, h.len, &crc) != 0 || crc != h.last_crc)
+		goto out;
+	/* Not written since (ctime cannot be set by a program), and the
+	 * record is not racy: nothing to read. */
+	quiet = same_time && mb->scanned == h.len &&
+	    h.ctime_s + CACHE_RACY_SECS < h.made_s && h.made_s <= now.tv_sec;
+	if (quiet) {
+		r = 2;
+		goto out;
+	}
+	/* Written since: an append, perhaps more.  Every separator and
+	 * header before the first entry an append can change must be
+	 * where it was; those entries are parsed again with the tail. */
+	if (h.reparse == 0 || !cache_headers_ok(mb, sc, h.reparse))
+		goto out;
+	sc->n = h.reparse;
+	*tail_r = sc->v[h.reparse].from;
+	r = 1;
+out:
+	free(buf);
+	if (r == 0)
+		scan_reset(sc);
+	return r;
+}
+
+/*
+ * Write the offset record of the list just scanned (SC; the keys still
+ * without "-N" suffixes), the file as it was at the scan (mb->st, taken
+ * at MADE).  No fsync: a record lost or torn by a crash fails its checks
+ * and costs one full parse.  Failures are logged and change nothing.
+ */
+static void
+cache_store(struct pop23d_mbox *mb, const struct scan *sc,
+    const struct timespec *made)
+{
+	struct mbox_cache_hdr h;
+	unsigned char hb[MBOX_CACHE_HDR_LEN], *buf = NULL;
+	uint64_t thr, off = MBOX_CACHE_HDR_LEN;
+	size_t i, used = 0;
+	int fd;
+
+	if (sc->n == 0 || sc->n > MBOX_CACHE_COUNT_MAX) {
+		(void)unlinkat(mb->idxfd, CACHE_NAME, 0);
+		return;
+	}
+	memset(&h, 0, sizeof h);
+	h.dev = (uint64_t)mb->st.st_dev;
+	h.ino = (uint64_t)mb->st.st_ino;
+	h.len = mb->scanned;
+	h.ctime_s = (int64_t)mb->st.st_ctim.tv_sec;
+	h.ctime_ns = (uint32_t)mb->st.st_ctim.tv_nsec;
+	h.mtime_s = (int64_t)mb->st.st_mtim.tv_sec;
+	h.mtime_ns = (uint32_t)mb->st.st_mtim.tv_nsec;
+	h.made_s = (int64_t)made->tv_sec;
+	h.count = (uint32_t)sc->n;
+	/* An append can change the last message, and any message whose
+	 * Content-Length claims an end so near the prefix's end (or past
+	 * it) that the octets after it decide whether it agrees. */
+	thr = h.len > MBOX_FROM_LINE_MAX + 2 ? h.len - MBOX_FROM_LINE_MAX - 2 :
+	    0;
+	h.reparse = (uint32_t)(sc->n - 1);
+	for (i = 0; i < sc->n; i++)
+		if (sc->v[i].clen_end != 0 && sc->v[i].clen_end >= thr) {
+			h.reparse = (uint32_t)i;
+			break;
+		}
+	if (last_block_crc(mb, h.len, &h.last_crc) != 0)
+		return;
+	fd = openat(mb->idxfd, CACHE_TMP, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+	if (fd == -1 || (buf = malloc(COPY_CHUNK)) == NULL)
+		goto fail;
+	for (i = 0; i < sc->n; i++) {
+		struct mbox_cache_ent ce;
+		const struct ment *e = &sc->v[i];
+		const char *k = sc->keys + i * KEY_SLOT;
+
+		ce.from = e->from;
+		ce.body = e->body;
+		ce.hend = e->hend;
+		ce.end = e->end;
+		ce.next = e->next;
+		ce.hcrc = e->hcrc;
+		ce.flags = e->flags;
+		memcpy(ce.key, k, strnlen(k, MBOX_UIDL_MAX));
+		ce.key[strnlen(k, MBOX_UIDL_MAX)] = '\0';
+		if (COPY_CHUNK - used < MBOX_CACHE_ENT_MAX) {
+			if (write_full(fd, buf, used, off) != 0)
+				goto fail;
+			h.ents_crc = crc32c(h.ents_crc, buf, used);
+			off += used;
+			used = 0;
+		}
+		used += mbox_cache_ent_encode(&ce, buf + used);
+	}
+	if (write_full(fd, buf, used, off) != 0)
+		goto fail;
+	h.ents_crc = crc32c(h.ents_crc, buf, used);
+	mbox_cache_hdr_encode(&h, hb);
+	if (write_full(fd, hb, sizeof hb, 0) != 0 || close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(mb->idxfd, CACHE_TMP, mb->idxfd, CACHE_NAME) != 0)
+		goto fail;
+	free(buf);
+	return;
+fail:
+	host->log(LOG_WARNING, "mbox offset record dir=%s: %s (the next login "
+	    "parses the file whole)", mb->idxdir, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	(void)unlinkat(mb->idxfd, CACHE_TMP, 0);
+	free(buf);
+}
+
+/* Remove the offset record before the mbox is changed by us (UPDATE, a
+ * replayed stage).  Not needed for safety (the change moves the file's
+ * ctime and size), it saves the next login the check. */
+static void
+cache_drop(struct pop23d_mbox *mb)
+{
+	if (unlinkat(mb->idxfd, CACHE_NAME, 0) != 0 && errno != ENOENT)
+		host->log(LOG_WARNING, "remove the offset record dir=%s: %s",
+		    mb->idxdir, strerror(errno));
+}
+
+/*
+ * Scan the locked mbox: parse it (or only what was appended since the
+ * offset record was made), build the list (the internal pseudo-message
+ * left out) and the keys.
  */
 static enum pop23d_result
 build_list(struct pop23d_mbox *mb)
 {
 	struct scan sc;
-	enum pop23d_result res;
+	struct timespec made;
+	enum pop23d_result res = POP23D_OK;
+	uint64_t tail = 0;
 	size_t i, n;
+	int cached;
 
+	clock_gettime(CLOCK_REALTIME, &made);
 	if (fstat(mb->fd, &mb->st) != 0)
 		return POP23D_TEMPFAIL;
 	mb->scanned = (uint64_t)mb->st.st_size;
 	memset(&sc, 0, sizeof sc);
 	if ((sc.ctx = EVP_MD_CTX_new()) == NULL)
 		return POP23D_TEMPFAIL;
-	res = parse_file(mb, mb->scanned, &sc);
+	cached = cache_load(mb, &sc, &tail);
+	if (cached != 2)
+		res = parse_file(mb, tail, mb->scanned, &sc);
 	EVP_MD_CTX_free(sc.ctx);
 	if (res != POP23D_OK)
 		return res;
+	mb->cached = cached;
+	if (cached != 2)
+		cache_store(mb, &sc, &made);
+	host->log(LOG_DEBUG, "mbox scan path=%s messages=%zu read=%s "
+	    "parsed=%llu", mb->path, sc.n, cached == 2 ? "none" :
+	    cached == 1 ? "headers+tail" : "all", cached == 2 ? 0ULL :
+	    (unsigned long long)(mb->scanned - tail));
 	mb->all = sc.v;
 	mb->nall = sc.n;
 	for (i = n = 0; i < sc.n; i++)
@@ -1297,7 +1681,7 @@ verify_unchanged(struct pop23d_mbox *mb, uint64_t size)
 	if (size < mb->scanned)
 		return -1;
 	memset(&sc, 0, sizeof sc);
-	if (parse_file(mb, size, &sc) != POP23D_OK)
+	if (parse_file(mb, 0, size, &sc) != POP23D_OK)
 		return -1;
 	if (sc.n < mb->nall)
 		bad = 1;
@@ -1363,6 +1747,7 @@ mb_expunge(struct pop23d_mbox *mb, const size_t *idx, size_t n)
 		    "program during the session: nothing removed", mb->path);
 		goto out;
 	}
+	cache_drop(mb);
 	memset(&s, 0, sizeof s);
 	s.dev = (uint64_t)st.st_dev;
 	s.ino = (uint64_t)st.st_ino;

@@ -16,8 +16,9 @@
  * (PR_SET_NO_NEW_PRIVS ignores the setgid bit).  So the session forks,
  * before it drops root, a helper that keeps gid mail, knows one lock
  * name (LOCATION.lock, fixed before the fork, never from the session) and
- * understands two requests: take it, remove it.  A compromised session
- * can make it do nothing else.  When the session ends (also kill -9) the
+ * understands three requests: take it, touch it (a long UPDATE keeps it
+ * from looking stale), remove it.  A compromised session can make it do
+ * nothing else.  When the session ends (also kill -9) the
  * helper reads EOF, removes the lock if it holds it, and exits.
  *
  * The lock is made as liblockfile makes it (NFS-safe): a unique file in
@@ -51,9 +52,9 @@
 #include "log.h"
 #include "priv.h"
 
-/* A request to the helper: op (u32: DL_TAKE or DL_RELEASE), stale
- * seconds (u32). */
-enum { DL_RELEASE = 0, DL_TAKE = 1 };
+/* A request to the helper: op (u32: DL_TAKE, DL_RELEASE or DL_REFRESH),
+ * stale seconds (u32). */
+enum { DL_RELEASE = 0, DL_TAKE = 1, DL_REFRESH = 2 };
 struct dl_req {
 	unsigned op, stale;
 };
@@ -206,6 +207,26 @@ dotlock_reclaim(const char *lockpath, ino_t ino)
 	return 0;
 }
 
+/*
+ * Touch the lock we hold (its inode INO) so that nobody judges it stale
+ * by age while a long UPDATE runs (liblockfile breaks a lock older than
+ * 5 minutes).  0, or -1 with errno (ESTALE: it is gone or was replaced,
+ * by a program that broke it).
+ */
+static int
+dotlock_touch(const char *lockpath, ino_t ino)
+{
+	struct stat st;
+
+	if (lstat(lockpath, &st) != 0)
+		return -1;
+	if (st.st_ino != ino || !S_ISREG(st.st_mode)) {
+		errno = ESTALE;
+		return -1;
+	}
+	return utimensat(AT_FDCWD, lockpath, NULL, AT_SYMLINK_NOFOLLOW);
+}
+
 /* The helper's loop: never returns. */
 static void __attribute__((noreturn))
 helper_main(int fd, const char *lockpath)
@@ -230,6 +251,8 @@ helper_main(int fd, const char *lockpath)
 		} else if (q.op == DL_TAKE && have != 1) {
 			p.r = dotlock_try(lockpath, q.stale, &ino);
 			have = p.r == 0;
+		} else if (q.op == DL_REFRESH && have == 1) {
+			p.r = dotlock_touch(lockpath, ino);
 		} else if (q.op == DL_RELEASE && have == 1) {
 			p.r = dotlock_remove(lockpath, ino);
 			have = p.r == 0 ? 0 : 2;
@@ -333,15 +356,16 @@ via_helper(int op, unsigned stale)
 	return p.r;
 }
 
+/* OP: DL_TAKE, DL_RELEASE or DL_REFRESH. */
 static int
-dotlock_path(const char *mbox_path, int take, unsigned stale)
+dotlock_path(const char *mbox_path, int op, unsigned stale)
 {
 	char lockpath[PATH_MAX];
 	size_t i;
-	int r;
+	int r, take = op == DL_TAKE;
 
 	if (helper_fd != -1 && strcmp(mbox_path, helper_mbox) == 0)
-		return via_helper(take ? DL_TAKE : DL_RELEASE, stale);
+		return via_helper(op, stale);
 	if (snprintf(lockpath, sizeof lockpath, "%s.lock", mbox_path) >=
 	    (int)sizeof lockpath) {
 		errno = ENAMETOOLONG;
@@ -351,6 +375,13 @@ dotlock_path(const char *mbox_path, int take, unsigned stale)
 		if (held[i].path[0] != '\0' &&
 		    strcmp(held[i].path, lockpath) == 0)
 			break;
+	if (op == DL_REFRESH) {
+		if (i == HELD_MAX || held[i].stuck) {
+			errno = EINVAL;
+			return -1;
+		}
+		return dotlock_touch(lockpath, held[i].ino);
+	}
 	if (!take) {
 		if (i == HELD_MAX || held[i].stuck) {
 			errno = EINVAL;
@@ -388,11 +419,17 @@ dotlock_path(const char *mbox_path, int take, unsigned stale)
 int
 dotlock_take(const char *mbox_path, unsigned stale)
 {
-	return dotlock_path(mbox_path, 1, stale);
+	return dotlock_path(mbox_path, DL_TAKE, stale);
 }
 
 int
 dotlock_release(const char *mbox_path)
 {
-	return dotlock_path(mbox_path, 0, 0);
+	return dotlock_path(mbox_path, DL_RELEASE, 0);
+}
+
+int
+dotlock_refresh(const char *mbox_path)
+{
+	return dotlock_path(mbox_path, DL_REFRESH, 0);
 }

@@ -32,5 +32,8 @@ int dotlock_helper_start(const struct config *cfg, const char *location,
  * host service host->dotlock (plugin.c) is these two. */
 int dotlock_take(const char *mbox_path, unsigned stale);
 int dotlock_release(const char *mbox_path);
+/* Touch the dotlock of MBOX_PATH that this process holds (a long UPDATE:
+ * nobody may judge it stale by age).  0, or -1 with errno. */
+int dotlock_refresh(const char *mbox_path);
 
 #endif

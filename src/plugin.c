@@ -107,6 +107,8 @@ host_dotlock(const char *mbox_path, int op, unsigned stale_secs)
 		return dotlock_take(mbox_path, stale_secs);
 	if (op == POP23D_DOTLOCK_RELEASE)
 		return dotlock_release(mbox_path);
+	if (op == POP23D_DOTLOCK_REFRESH)
+		return dotlock_refresh(mbox_path);
 	errno = EINVAL;
 	return -1;
 }

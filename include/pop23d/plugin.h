@@ -119,6 +119,10 @@ struct pop23d_host {
 
 #define POP23D_DOTLOCK_RELEASE	0
 #define POP23D_DOTLOCK_TAKE	1
+/* Touch the dotlock this process holds, so that a long UPDATE does not
+ * look stale (MDAs break a lock older than 5 minutes).  A host without
+ * it answers -1 with EINVAL; the lock then simply ages. */
+#define POP23D_DOTLOCK_REFRESH	2
 
 enum pop23d_plugin_kind {
 	POP23D_PLUGIN_AUTH = 1,

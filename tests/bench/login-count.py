@@ -22,6 +22,13 @@
 # from the page cache with posix_fadvise(DONTNEED) (only these files: the
 # rest of the machine keeps its cache).  The maildrop stays in --dir for
 # the next run unless --remove is given.
+#
+# --mbox: the maildrop is one mbox (%h/mbox, storage = mbox) of N
+# messages of --size octets on average (100 000 x 10 700: about 1 GiB);
+# --cold then removes the mbox index directory (the GDBM index and the
+# offset record), --append K appends K messages before the login (the
+# warm login then checks the headers and parses the tail).  PASS is
+# timed (wall clock: the login's latency).
 
 import argparse
 import os
@@ -69,6 +76,44 @@ def make_maildir(md, n, uid, gid, seed=42):
         os.chown(p, uid, gid)
 
 
+def make_mbox(path, n, size, uid, gid, seed=42, first=0):
+    """N messages in the mbox PATH (made once; FIRST > 0 appends N,
+    numbered from FIRST)."""
+    if first == 0 and os.path.exists(path + '.n') and \
+            open(path + '.n').read() == '%d %d' % (n, size):
+        return
+    rng = random.Random(seed + first)
+    line = ('benchmark line of a message with some words in it, '
+            'about sixty octets\n')
+    chunk = []
+    with open(path, 'ab' if first else 'wb') as f:
+        for i in range(first, first + n):
+            sz = rng.randint(size // 2, size * 3 // 2)
+            head = ('From: bench@example.org\nTo: user@example.net\n'
+                    'Subject: message %d\nMessage-ID: <%d.%d@lc>\n\n'
+                    % (i, i, seed))
+            body = (line * (sz // len(line) + 1))[:max(sz - len(head) - 1,
+                                                       1)]
+            chunk.append(('From bench@example.org Mon Dec  7 01:00:00 '
+                          '2026\n' + head + body + '\n\n').encode())
+            if len(chunk) == 1000:
+                f.write(b''.join(chunk))
+                chunk = []
+        f.write(b''.join(chunk))
+    os.chown(path, uid, gid)
+    os.chmod(path, 0o600)
+    if first == 0:
+        with open(path + '.n', 'w') as f:
+            f.write('%d %d' % (n, size))
+
+
+def evict_file(p):
+    if os.path.exists(p):
+        fd = os.open(p, os.O_RDONLY)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+
+
 def evict(md):
     for sub in ('cur', 'new'):
         d = os.path.join(md, sub)
@@ -84,7 +129,7 @@ def evict(md):
             os.close(fd)
 
 
-def write_conf(tmp, plugins, home, uid, gid, rootless=False):
+def write_conf(tmp, plugins, home, uid, gid, rootless=False, mbox=False):
     passwd = os.path.join(tmp, 'passwd')
     with open(passwd, 'w') as f:
         f.write('lc:{PLAIN}%s:%d:%d::%s::\n' % (PW, uid, gid, home))
@@ -96,11 +141,12 @@ def write_conf(tmp, plugins, home, uid, gid, rootless=False):
     conf = os.path.join(tmp, 'pop23d.conf')
     with open(conf, 'w') as f:
         f.write('listen = pop3 127.0.0.1:0\n'
-                'plugin_dir = %s\nauth = passwdfile\nstorage = maildir\n'
-                'mail_location = %%h/Maildir\nauth_failure_delay = 0\n'
+                'plugin_dir = %s\nauth = passwdfile\nstorage = %s\n'
+                'mail_location = %s\nauth_failure_delay = 0\n'
                 'hostname = lc.example\n%s'
                 '\n[passwdfile]\npath = %s\n'
-                % (plugins, '' if rootless else
+                % (plugins, 'mbox' if mbox else 'maildir',
+                   '%h/mbox' if mbox else '%h/Maildir', '' if rootless else
                    'login_user = nobody\nlogin_chroot = %s\n'
                    'auth_user = daemon\n' % empty,
                    passwd))
@@ -110,11 +156,15 @@ def write_conf(tmp, plugins, home, uid, gid, rootless=False):
 
 
 def talk(sock, cmds):
+    import time
     f = sock.makefile('rwb', buffering=0)
     out = [f.readline()]
     for c in cmds:
+        t0 = time.monotonic()
         f.write(c.encode() + b'\r\n')
         line = f.readline()
+        if c.startswith('PASS'):
+            print('login (PASS) took %.3f s' % (time.monotonic() - t0))
         out.append(line)
         w = c.split()
         multi = w[0] in ('RETR', 'TOP', 'CAPA') or \
@@ -138,6 +188,9 @@ def main():
     ap.add_argument('--strace', action='store_true')
     ap.add_argument('--callgrind', action='store_true')
     ap.add_argument('--remove', action='store_true')
+    ap.add_argument('--mbox', action='store_true')
+    ap.add_argument('--size', type=int, default=10700)
+    ap.add_argument('--append', type=int, default=0)
     ap.add_argument('--cmds', default='STAT,LIST 1,RETR 1,DELE 1,RSET')
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -149,15 +202,34 @@ def main():
     os.chmod(a.dir, 0o755)
     os.chmod(home, 0o755)
     md = os.path.join(home, 'Maildir')
-    make_maildir(md, a.msgs, uid, gid)
+    if a.mbox:
+        os.chown(home, uid, gid)        # the index directory goes there
+        mb = os.path.join(home, 'mbox')
+        make_mbox(mb, a.msgs, a.size, uid, gid)
+        if a.append:
+            # kept for the next runs (the server's STAT says how many)
+            make_mbox(mb, a.append, a.size, uid, gid,
+                      first=10 ** 9 + os.path.getsize(mb))
+        idx = os.path.join(home, '.pop23d-mbox', 'INBOX')
+        if a.cold and os.path.isdir(idx):
+            for name in ('pop23d.index', 'pop23d.mbox-cache'):
+                if os.path.exists(os.path.join(idx, name)):
+                    os.unlink(os.path.join(idx, name))
+        if a.evict:
+            for p in (mb, os.path.join(idx, 'pop23d.index'),
+                      os.path.join(idx, 'pop23d.mbox-cache')):
+                evict_file(p)
+        print('mbox octets=%d' % os.path.getsize(mb))
+    else:
+        make_maildir(md, a.msgs, uid, gid)
     if a.cold and os.path.exists(os.path.join(md, 'pop23d.index')):
         os.unlink(os.path.join(md, 'pop23d.index'))
-    if a.evict:
+    if a.evict and not a.mbox:
         evict(md)
     tmp = tempfile.mkdtemp(prefix='lc-')
     os.chmod(tmp, 0o755)
     conf = write_conf(tmp, os.path.abspath(a.plugins), home, uid, gid,
-                      rootless=a.callgrind)
+                      rootless=a.callgrind, mbox=a.mbox)
     cmd = [os.path.abspath(a.binary), '-c', conf, '-i', 'pop3']
     trace = os.path.join(tmp, 'trace')
     if a.strace:

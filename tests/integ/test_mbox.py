@@ -3,8 +3,9 @@
 # style spool (root:mail 2775, the session as a user without gid mail),
 # real MDAs (procmail, dotlockfile) delivering during sessions and during
 # UPDATE, kill -9 during UPDATE with the replay at the next login, X-UIDL,
-# c-client's internal message, POP2 FOLD to home folders, and POP2 and
-# POP3 getting the same octets.  GPL-3.0-or-later.
+# c-client's internal message, POP2 FOLD to home folders, POP2 and
+# POP3 getting the same octets, and the offset record (warm logins equal
+# a full parse; every rewrite is parsed whole).  GPL-3.0-or-later.
 
 import grp
 import hashlib
@@ -172,6 +173,162 @@ class TestMbox(p23.TestCase):
         self.assertOK(c.cmd('DELE 2'))
         self.assertOK(c.cmd('QUIT'))
         self.assertEqual(srv.read('alice'), internal)
+
+    # ------------------------------------------------ the offset record
+    def answers(self, srv):
+        """One session's STAT, LIST, UIDL and every message by RETR, and
+        how its login read the mbox (the plugin's debug line: none,
+        headers+tail or all)."""
+        before = srv.log_text().count('mbox scan path=')
+        c = self.login(srv)
+        out = [c.cmd('STAT'), c.cmd_multi('LIST')[1],
+               c.cmd_multi('UIDL')[1]]
+        n = int(out[0].split()[1])
+        out.append([hashlib.sha256(c.retr(i)[1]).hexdigest()
+                    for i in range(1, n + 1)])
+        self.assertOK(c.cmd('QUIT'))
+        c.close()
+        self.assertTrue(p23.wait_until(
+            lambda: srv.log_text().count('mbox scan path=') > before, 5))
+        line = srv.log_text().split('mbox scan path=')[-1].split('\n')[0]
+        how = re.search(r'read=(\S+) parsed=(\d+)', line)
+        return out, how.group(1), int(how.group(2))
+
+    def truth(self, srv):
+        """The answers of a full parse: the same session without the
+        offset record."""
+        rec = self.cache_path(srv)
+        if os.path.exists(rec):
+            os.unlink(rec)
+        out, how, _ = self.answers(srv)
+        self.assertEqual(how, 'all')
+        return out
+
+    def cache_path(self, srv, user='alice'):
+        return os.path.join(srv.home(user), '.pop23d-mbox', 'INBOX',
+                            'pop23d.mbox-cache')
+
+    def rewrite_in_place(self, srv, data, user='alice'):
+        """Write DATA over the spool in place (same inode), as c-client
+        and mutt rewrite a mailbox."""
+        with open(srv.mbox(user), 'r+b') as f:
+            f.write(data)
+            f.truncate()
+
+    @p23.need('dotlockfile')
+    def test_offset_record_warm_logins(self):
+        """A warm login reads nothing of an unchanged mbox and only the
+        headers plus the appended tail of a grown one, with answers equal
+        octet for octet to a full parse; every rewrite (same size, same
+        headers' lengths, c-client's in-place Status change with an
+        append, a new inode, a shrunk file, a damaged record) is parsed
+        whole again."""
+        srv = self.mserver()
+        msgs = [mbox_msg(i, extra=b'Status: O\n') for i in range(1, 40)]
+        msgs[3] = mbox_msg(4, extra=b'X-UIDL: qpopper.0004\n')
+        data = self.fill(srv, msgs)
+        time.sleep(3.1)         # older than the record's racy window
+        a1, how, parsed = self.answers(srv)
+        self.assertEqual((how, parsed), ('all', len(data)))
+        self.assertTrue(os.path.exists(self.cache_path(srv)))
+        a2, how, parsed = self.answers(srv)
+        self.assertEqual((how, parsed), ('none', 0))
+        self.assertEqual(a2, a1)
+
+        # an MDA appends: only the last old message and the tail parsed
+        late = [mbox_msg(i) for i in (90, 91)]
+        for m in late:
+            srv.append('alice', m[0])
+        a3, how, parsed = self.answers(srv)
+        self.assertEqual(how, 'headers+tail')
+        self.assertEqual(parsed, len(msgs[-1][0]) + len(late[0][0]) +
+                         len(late[1][0]))
+        self.assertEqual(a3[0].split()[1], '41')
+        self.assertEqual(a3, self.truth(srv))
+        self.assertEqual(a3[2][:39], a1[2])      # UIDLs kept
+        data = srv.read('alice')
+
+        # c-client style: a Status header changed in place, same length,
+        # and mail appended: the changed header is found
+        time.sleep(3.1)
+        self.answers(srv)
+        i = data.index(b'Subject: test 7\n')
+        j = data.index(b'Status: O\n', i)
+        self.rewrite_in_place(srv, data[:j] + b'Status: R\n' +
+                              data[j + 10:])
+        srv.append('alice', mbox_msg(92)[0])
+        a4, how, _ = self.answers(srv)
+        self.assertEqual(how, 'all')
+        self.assertEqual(a4, self.truth(srv))
+        self.assertNotEqual(a4[2][6], a3[2][6])  # message 7 is new
+
+        # a body octet changed in place, same size, nothing appended
+        data = srv.read('alice')
+        time.sleep(3.1)
+        self.answers(srv)       # a record that is not racy
+        self.assertEqual(self.answers(srv)[1], 'none')
+        k = data.index(b'body of message 20')
+        self.rewrite_in_place(srv, data[:k] + b'B' + data[k + 1:])
+        a5, how, _ = self.answers(srv)
+        self.assertEqual(how, 'all')
+        self.assertEqual(a5, self.truth(srv))
+
+        # a new file with the same octets (mutt's rename), then a shorter
+        # one, then a damaged record
+        data = srv.read('alice')
+        self.answers(srv)
+        tmp = srv.mbox('alice') + '.new'
+        shutil.copy2(srv.mbox('alice'), tmp)
+        os.rename(tmp, srv.mbox('alice'))
+        if p23.ROOT:
+            os.chown(srv.mbox('alice'), p23.SESSION_UID,
+                     grp.getgrnam('mail').gr_gid)
+        self.assertEqual(self.answers(srv)[1:], ('all', len(data)))
+        self.rewrite_in_place(srv, data[:data.index(b'From sender',
+                                                    len(data) // 2)])
+        a6, how, _ = self.answers(srv)
+        self.assertEqual(how, 'all')
+        self.assertEqual(a6, self.truth(srv))
+        time.sleep(3.1)
+        self.answers(srv)
+        self.assertEqual(self.answers(srv)[1], 'none')
+        with open(self.cache_path(srv), 'r+b') as f:
+            f.seek(200)
+            b = f.read(1)
+            f.seek(200)
+            f.write(bytes([b[0] ^ 0x10]))
+        a7, how, _ = self.answers(srv)
+        self.assertEqual(how, 'all')
+        self.assertEqual(a7, a6)
+        self.assertIn('offset record is damaged', srv.log_text())
+
+    @p23.need('dotlockfile')
+    def test_offset_record_content_length_past_the_end(self):
+        """A message whose Content-Length claims an end past the file's
+        end is a lie today; an append can make it agree (the claimed end
+        becomes a separator), and then a full parse joins the messages.
+        The warm login must give the same list: it parses again from
+        that message, not from the last one."""
+        srv = self.mserver()
+        tail = [mbox_msg(i) for i in (50, 51)]
+        body2 = b'body of message 2\n'
+        # message 2 claims its body runs over message 3 and the first
+        # appended message, to the start of the second one
+        claim = len(body2) + 1 + len(mbox_msg(3)[0]) + len(tail[0][0])
+        m2 = mbox_msg(2, extra=b'Content-Length: %d\n' % claim,
+                      body=body2)
+        msgs = [mbox_msg(1), m2, mbox_msg(3)]
+        self.fill(srv, msgs)
+        time.sleep(3.1)
+        a1, how, _ = self.answers(srv)
+        self.assertEqual((how, a1[0].split()[1]), ('all', '3'))
+        srv.append('alice', tail[0][0])
+        srv.append('alice', tail[1][0])
+        a2, how, parsed = self.answers(srv)
+        self.assertEqual(how, 'headers+tail')
+        self.assertEqual(parsed, len(srv.read('alice')) - len(msgs[0][0]))
+        self.assertEqual(a2, self.truth(srv))
+        self.assertEqual(a2[0].split()[1], '3')   # 2, 3 and 50 joined
 
     def test_fold_home_folders_pop2_and_pop3_same_octets(self):
         srv = self.mserver(pop2=True)

@@ -31,12 +31,16 @@
  *
  *   mode=off|count|fail1|failall|kill  k=N  errno=EIO|ENOSPC|EDQUOT|...
  *   prefix=/dir  trace=/file  ops=write,fsync,close,open,rename,link,
- *   unlink,dir,trunc  renameat2=no
+ *   unlink,dir,trunc  renameat2=no  delay=MS
  *
  *   count    only count (and trace)
  *   fail1    the k-th step fails with errno (a transient error)
  *   failall  the k-th step and every later one fail (a full disk)
  *   kill     SIGKILL at the k-th step, before it runs (a crash)
+ *
+ * delay=MS sleeps MS milliseconds (at most 10 000) before every step in any
+ * mode but off: a slow disk, so that a test can watch what the daemon does
+ * while a long UPDATE runs (the dotlock refresh).
  *
  * renameat2=no makes renameat2() with flags fail with EINVAL (not counted
  * as a step), as on a file system without RENAME_NOREPLACE (NFS), so the
@@ -63,6 +67,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 enum mode { M_OFF, M_COUNT, M_FAIL1, M_FAILALL, M_KILL };
@@ -111,6 +116,7 @@ static struct {
 	size_t prefix_len;
 	char trace[PATH_MAX];
 	int no_renameat2;	/* renameat2() says EINVAL, as on NFS */
+	long delay_ms;		/* sleep before every step */
 } st;
 
 static char control_path[PATH_MAX];
@@ -172,6 +178,10 @@ parse_word(const char *w, size_t len)
 		st.prefix_len = vlen;
 	} else if (klen == 5 && memcmp(w, "trace", 5) == 0) {
 		memcpy(st.trace, val, vlen + 1);
+	} else if (klen == 5 && memcmp(w, "delay", 5) == 0) {
+		st.delay_ms = strtol(val, NULL, 10);
+		if (st.delay_ms < 0 || st.delay_ms > 10000)
+			st.delay_ms = 0;
 	} else if (klen == 9 && memcmp(w, "renameat2", 9) == 0) {
 		st.no_renameat2 = strcmp(val, "no") == 0;
 	} else if (klen == 3 && memcmp(w, "ops", 3) == 0) {
@@ -316,6 +326,13 @@ step(int op, const char *opname, const char *path)
 		return 0;
 	}
 	st.step++;
+	if (st.delay_ms > 0) {
+		struct timespec ts = { st.delay_ms / 1000,
+		    (st.delay_ms % 1000) * 1000000L };
+
+		while (syscall(SYS_nanosleep, &ts, &ts) != 0 && errno == EINTR)
+			;
+	}
 	if (st.mode == M_KILL && st.step == st.k) {
 		trace(opname, "KILL", path);
 		syscall(SYS_kill, st.pid, SIGKILL);

@@ -20,6 +20,16 @@
 #     values of F in short runs; 12 and 40 messages and 25 values with
 #     P23_LONG=1).
 #
+# test_dotlock_unlink_fails_{mbox,spool}
+#     the unlink that releases the mbox dotlock fails once, in the session
+#     (mbox in the home) and in the gid-mail helper (/var/mail layout,
+#     root only): the next take reclaims the lock at once.
+#
+# test_dotlock_refreshed_during_update_{mbox,spool}
+#     an UPDATE slowed by the shim (delay=) keeps its dotlock fresh: a lock
+#     aged by an hour gets a current mtime back, in-process and through
+#     the helper.
+#
 # Every run must end with: the login answered +OK or "-ERR [SYS/TEMP]";
 # QUIT answered +OK (then every deleted message is gone) or
 # "-ERR [SYS/TEMP]" (then some or none are); no message lost, changed,
@@ -150,6 +160,110 @@ class Faults(p23.TestCase):
         self.assertIn('cannot remove the dotlock', sc.srv.log_text())
         self.assertFalse(os.path.exists(b(sc.srv, 'alice').mbox() +
                                         '.lock'))
+
+    def test_dotlock_unlink_fails_spool(self):
+        """The same as test_dotlock_unlink_fails_mbox on the /var/mail
+        path: the spool is root:mail 2775, so the dotlock is made and
+        removed by the gid-mail helper (src/dotlock.c, helper_main).  Its
+        unlink of the lock after the login scan fails once (the shim
+        counts only unlinks in the spool, which only the helper makes):
+        the helper must keep the lock as the session's and give it back
+        at the UPDATE's take at once."""
+        b = crashlib.SpoolBackend
+        if not crashlib.shim_available():
+            self.skipTest('faultinj.so not built')
+        if not b.available():
+            self.skipTest('needs root (the helper) and %s' % b.PLUGIN)
+        sc = crashlib.Scenario(self, b, nmsgs=12)
+        spool = sc.be.spool()
+        sc.reset(True)
+        sc.shim.set('count', trace=True, ops=['unlink'], prefix=spool)
+        sc.verify(sc.run(RETR, DELE))
+        steps = sc.shim.trace()
+        lock = [s for s in steps if s[4].endswith('.lock')]
+        self.assertGreaterEqual(len(lock), 2, steps)
+        # one process (the helper) made every spool unlink
+        self.assertEqual(len({s[0] for s in steps}), 1, steps)
+        k = lock[0][1]		# its own step number
+        for err in ERRNOS:
+            sc.reset(True)
+            sc.shim.set('fail1', k, err, ops=['unlink'], prefix=spool,
+                        trace=True)
+            t0 = time.monotonic()
+            out = sc.run(RETR, DELE)
+            took = time.monotonic() - t0
+            failed = [s for s in sc.shim.trace() if s[3] == 'FAIL']
+            self.assertEqual([s[4] for s in failed], [lock[0][4]], err)
+            self.assertEqual(sc.verify(out), [])
+            self.assertTrue(out['quit'].startswith('+OK'),
+                            '%s: QUIT %r' % (err, out['quit']))
+            self.assertLess(took, 5, err)
+        self.assertIn('cannot remove the dotlock', sc.srv.log_text())
+        self.assertFalse(os.path.exists(sc.be.mbox() + '.lock'))
+
+    # ------------------------------------------- dotlock refresh (UPDATE)
+    def refreshed(self, backend_cls):
+        """An UPDATE slowed down by the shim (80 ms before every write
+        below the home: the stage is written one message at a time) runs
+        for over 10 s with dotlock_stale = 30, so the dotlock must be
+        touched every 6 s.  A watcher ages every new lock it sees by an
+        hour (as if the UPDATE had run that long) and must then see its
+        mtime come back to now, the same inode: the session refreshed
+        it, in-process (mbox) or through the gid-mail helper (spool)."""
+        if not crashlib.shim_available():
+            self.skipTest('faultinj.so not built')
+        if not backend_cls.available():
+            self.skipTest('%s not available here' % backend_cls.NAME)
+        import threading
+        sc = crashlib.Scenario(self, backend_cls, nmsgs=150,
+                               conf={'mbox.dotlock_stale': 30})
+        sc.reset(True)
+        lock = sc.be.mbox() + '.lock'
+        aged, seen = {}, {}
+        done = threading.Event()
+
+        def watch():
+            while not done.is_set():
+                try:
+                    st = os.lstat(lock)
+                except FileNotFoundError:
+                    time.sleep(0.02)
+                    continue
+                if st.st_ino not in aged:
+                    old = time.time() - 3600
+                    try:
+                        os.utime(lock, (old, old), follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    aged[st.st_ino] = old
+                elif st.st_mtime > aged[st.st_ino] + 3000:
+                    seen[st.st_ino] = st.st_mtime
+                time.sleep(0.05)
+
+        sc.shim.set('count', ops=['write'], delay_ms=80)
+        t = threading.Thread(target=watch)
+        t.start()
+        t0 = time.monotonic()
+        try:
+            out = sc.run((), (1,))
+        finally:
+            done.set()
+            t.join()
+        took = time.monotonic() - t0
+        self.assertTrue(out['quit'].startswith('+OK'), out)
+        self.assertGreater(took, 8, 'the UPDATE was not slow enough')
+        self.assertTrue(seen, 'no aged dotlock was refreshed during a '
+                        '%.1f s session (locks seen: %d)' % (took,
+                                                             len(aged)))
+        self.assertNotIn('cannot refresh the dotlock', sc.srv.log_text())
+        self.assertEqual(sc.verify(out), [])
+        self.assertFalse(os.path.exists(lock))
+
+    def test_dotlock_refreshed_during_update_mbox(self):
+        self.refreshed(crashlib.MboxBackend)
+
+    def test_dotlock_refreshed_during_update_spool(self):
+        self.refreshed(crashlib.SpoolBackend)
 
     # ------------------------------------------------------ disk full
     def disk_full(self, backend_cls, fstype):

@@ -83,6 +83,7 @@ main(void)
 	srunner_add_suite(sr, suite_sandbox());
 	srunner_add_suite(sr, suite_auth_sys());
 	srunner_add_suite(sr, suite_mbox_parse());
+	srunner_add_suite(sr, suite_mbox_cache());
 	srunner_add_suite(sr, suite_store_mbox());
 	srunner_add_suite(sr, suite_policy());
 	srunner_add_suite(sr, suite_auth_sasl());

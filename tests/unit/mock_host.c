@@ -88,6 +88,8 @@ mock_session_home(void)
 static int
 mock_dotlock(const char *mbox_path, int op, unsigned stale_secs)
 {
+	if (op == POP23D_DOTLOCK_REFRESH)
+		return dotlock_refresh(mbox_path);
 	return op == POP23D_DOTLOCK_TAKE ? dotlock_take(mbox_path, stale_secs) :
 	    dotlock_release(mbox_path);
 }

@@ -21,6 +21,7 @@ Suite *suite_proxyproto(void);
 Suite *suite_sandbox(void);
 Suite *suite_auth_sys(void);
 Suite *suite_mbox_parse(void);
+Suite *suite_mbox_cache(void);
 Suite *suite_store_mbox(void);
 Suite *suite_policy(void);
 Suite *suite_auth_sasl(void);
