@@ -91,6 +91,7 @@
 #include <unistd.h>
 
 #include "pop23d/plugin.h"
+#include "apop.h"
 #include "sysuser.h"
 
 #define CP_NAME		"checkpassword"
@@ -118,8 +119,6 @@
 #define CP_EXIT_OK	0
 #define CP_EXIT_NOUSER	3
 #define CP_EXIT_TEMP	111
-/* RFC 1939 section 7: the APOP digest is 32 lower-case hex digits. */
-#define CP_DIGEST_HEX	32
 /* Without pidfd_open(): how often a running program is checked. */
 #define CP_POLL_MS	10
 
@@ -745,24 +744,12 @@ cp_verify_plain(const char *user, const char *pass)
 	return cp_check(user, pass, "");
 }
 
-/* Non-zero if D is RFC 1939's digest: 32 lower-case hex digits. */
-static int
-digest_ok(const char *d)
-{
-	size_t i;
-
-	for (i = 0; i < CP_DIGEST_HEX; i++)
-		if (!((d[i] >= '0' && d[i] <= '9') ||
-		    (d[i] >= 'a' && d[i] <= 'f')))
-			return 0;	/* also stops at NUL */
-	return d[CP_DIGEST_HEX] == '\0';
-}
-
 static enum pop23d_result
 cp_verify_apop(const char *user, const char *challenge, const char *digest)
 {
-	if (user == NULL || challenge == NULL || digest == NULL ||
-	    *user == '\0' || *challenge == '\0' || !digest_ok(digest))
+	/* The argument rules are apop.c's; the digest itself is the
+	 * program's to check (it has the secret). */
+	if (apop_args(user, challenge, digest) == 0)
 		return POP23D_FAIL;
 	if (settings_ok && !settings.apop) {
 		if (!apop_off_logged)

@@ -80,9 +80,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "pop23d/plugin.h"
+#include "apop.h"
 
 #define PF_NAME		"passwdfile"
 
@@ -105,19 +105,9 @@
  * names (addresses); 255 is the usual mail system limit. */
 #define PF_USER_MAX	255
 
-/* APOP challenge: a substring of the greeting, which RFC 1939/2449 limit
- * to 512 octets. */
-#define PF_CHALLENGE_MAX 512
-
-/* RFC 1939 section 7: the digest is 16 octets as 32 lower-case hex. */
-#define PF_DIGEST_HEX	32
-
 /* Dummy crypt setting when the file holds no crypt hash: SHA-512 crypt at
  * its default cost, 5000 rounds. */
 #define PF_DUMMY_SETTING "$6$rounds=5000$pop23dDummySalt$"
-
-/* Stand-in secret for APOP with unknown or non-{PLAIN} users. */
-#define PF_DUMMY_SECRET	"pop23d-dummy-apop-secret"
 
 enum pf_scheme {
 	PF_SCHEME_CRYPT = 1,
@@ -918,93 +908,36 @@ pf_lookup(const char *user, struct pop23d_identity *id_r)
 	return POP23D_OK;
 }
 
-/* Non-zero if D is exactly PF_DIGEST_HEX lower-case hex digits. */
-static int
-digest_ok(const char *d)
-{
-	size_t i;
-
-	for (i = 0; i < PF_DIGEST_HEX; i++)
-		if (!((d[i] >= '0' && d[i] <= '9') ||
-		    (d[i] >= 'a' && d[i] <= 'f')))
-			return 0;	/* also stops at NUL */
-	return d[PF_DIGEST_HEX] == '\0';
-}
-
-/*
- * MD5(CHALLENGE + SECRET) as lower-case hex into HEX (33 bytes).  Returns
- * 0 or -1 (libcrypto failure, e.g. MD5 disabled by a FIPS provider).
- */
-static int
-apop_md5_hex(const char *challenge, size_t clen, const char *secret,
-    size_t slen, char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
-	EVP_MD_CTX *ctx;
-	int ok;
-
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return -1;
-	ok = EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, challenge, clen) == 1 &&
-	    EVP_DigestUpdate(ctx, secret, slen) == 1 &&
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 &&
-	    mdlen * 2 == PF_DIGEST_HEX;
-	EVP_MD_CTX_free(ctx);
-	if (ok) {
-		for (i = 0; i < mdlen; i++) {
-			hex[2 * i] = digits[md[i] >> 4];
-			hex[2 * i + 1] = digits[md[i] & 0x0f];
-		}
-		hex[PF_DIGEST_HEX] = '\0';
-	}
-	pf_host->secure_zero(md, sizeof md);
-	return ok ? 0 : -1;
-}
-
+/* APOP: the rules and the check are apop.c's; only {PLAIN} users have
+ * the shared secret it needs, everyone else costs the same MD5 over a
+ * stand-in secret. */
 static enum pop23d_result
 pf_verify_apop(const char *user, const char *challenge, const char *digest)
 {
 	const struct pf_entry *e;
-	const char *secret;
-	char hex[PF_DIGEST_HEX + 1];
-	size_t clen, slen;
-	int ok;
+	const char *secret = NULL;
+	size_t clen, slen = 0;
+	enum apop_result a;
 
 	/* Checks that do not depend on the user come first. */
-	if (user == NULL || challenge == NULL || digest == NULL ||
-	    !digest_ok(digest))
-		return POP23D_FAIL;
-	clen = strnlen(challenge, PF_CHALLENGE_MAX);
-	if (clen == 0 || clen == PF_CHALLENGE_MAX)
+	if ((clen = apop_args(user, challenge, digest)) == 0)
 		return POP23D_FAIL;
 	if (refresh() == -1)
 		return POP23D_TEMPFAIL;
 	e = find(user);
-
-	/* Only {PLAIN} users have the shared secret APOP needs; everyone
-	 * else costs the same MD5 with a stand-in secret. */
 	if (e != NULL && e->scheme == PF_SCHEME_PLAIN) {
 		secret = e->secret;
 		slen = e->secret_len;
-	} else {
-		secret = PF_DUMMY_SECRET;
-		slen = sizeof PF_DUMMY_SECRET - 1;
 	}
-	if (apop_md5_hex(challenge, clen, secret, slen, hex) == -1) {
+	if ((a = apop_check(challenge, clen, secret, slen, digest)) ==
+	    APOP_NO_MD5) {
 		pf_host->log(LOG_ERR, "APOP: MD5 is not available from "
 		    "libcrypto");
 		return POP23D_TEMPFAIL;
 	}
-	ok = CRYPTO_memcmp(hex, digest, PF_DIGEST_HEX) == 0;
-	pf_host->secure_zero(hex, sizeof hex);
 	if (e == NULL)
 		return POP23D_NOUSER;
-	if (e->scheme != PF_SCHEME_PLAIN)
-		return POP23D_FAIL;
-	return ok ? POP23D_OK : POP23D_FAIL;
+	return a == APOP_MATCH ? POP23D_OK : POP23D_FAIL;
 }
 
 static int

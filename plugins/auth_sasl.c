@@ -115,7 +115,8 @@
  * pwcheck_method is forced to auxprop (sp_cb_apop_getopt: libsasl2's
  * saslauthd verifier would crash on the NULL password it gets there).
  * A user without a plaintext secret (an unknown user, a saslauthd-only
- * configuration) costs the same MD5 over a stand-in secret and fails.
+ * configuration) costs the same MD5 over a stand-in secret and fails
+ * (plugins/apop.c: the digest check all APOP plugins share).
  * The secret is erased from libsasl2's property context at once.
  */
 #include "config.h"
@@ -141,6 +142,7 @@
 #include <sasl/prop.h>
 
 #include "pop23d/plugin.h"
+#include "apop.h"
 #include "sysuser.h"
 
 #define SP_NAME			"sasl"
@@ -164,10 +166,6 @@
 #define SP_CONF_MAX		(64 * 1024)
 /* "address;port" for libsasl2. */
 #define SP_IPPORT_MAX		(64 + 1 + 5 + 1)
-/* RFC 1939 section 7: APOP's digest is 32 lower-case hex digits; the
- * timestamp is the daemon's own "<...>". */
-#define SP_DIGEST_HEX		32
-#define SP_CHALLENGE_MAX	512
 /* SCRAM (RFC 5802) as libsasl2 2.1.28 answers a client-first message:
  * "r=" client nonce + 32 base64 characters (24 random octets), "s="
  * base64 of a salt as long as the hash, "i=" the iteration count (its
@@ -179,8 +177,6 @@
 #define SP_SCRAM_ITER_MAX	1000000UL
 #define SP_SCRAM_CNONCE_MAX	256
 #define SP_DECOY_MAX		512
-/* The stand-in secret of users without a plaintext one. */
-#define SP_DUMMY_SECRET		"pop23d-no-such-secret-0123456789"
 
 enum sp_userdb {
 	SP_USERDB_VIRTUAL = 1,
@@ -887,50 +883,6 @@ sp_verify_plain(const char *user, const char *pass)
 	return r;
 }
 
-/* Non-zero if D is exactly SP_DIGEST_HEX lower-case hex digits. */
-static int
-digest_ok(const char *d)
-{
-	size_t i;
-
-	for (i = 0; i < SP_DIGEST_HEX; i++)
-		if (!((d[i] >= '0' && d[i] <= '9') ||
-		    (d[i] >= 'a' && d[i] <= 'f')))
-			return 0;	/* also stops at NUL */
-	return d[SP_DIGEST_HEX] == '\0';
-}
-
-/* MD5(CHALLENGE SECRET) as lower-case hex into HEX (33 octets).  0, or
- * -1 when libcrypto has no MD5 (a FIPS provider). */
-static int
-apop_md5_hex(const char *challenge, size_t clen, const char *secret,
-    size_t slen, char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
-	EVP_MD_CTX *ctx;
-	int ok;
-
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return -1;
-	ok = EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, challenge, clen) == 1 &&
-	    EVP_DigestUpdate(ctx, secret, slen) == 1 &&
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 &&
-	    mdlen * 2 == SP_DIGEST_HEX;
-	EVP_MD_CTX_free(ctx);
-	if (ok) {
-		for (i = 0; i < mdlen; i++) {
-			hex[2 * i] = digits[md[i] >> 4];
-			hex[2 * i + 1] = digits[md[i] & 0x0f];
-		}
-		hex[SP_DIGEST_HEX] = '\0';
-	}
-	host->secure_zero(md, sizeof md);
-	return ok ? 0 : -1;
-}
-
 /*
  * The APOP connection's own SASL_CB_GETOPT: pwcheck_method is "auxprop"
  * there, whatever the configuration says.  sasl_user_exists() runs each
@@ -973,16 +925,12 @@ sp_verify_apop(const char *user, const char *challenge, const char *digest)
 	struct propctx *ctx;
 	sasl_conn_t *conn = NULL;
 	const char *secret = NULL;
-	char hex[SP_DIGEST_HEX + 1];
 	size_t clen;
-	int rc, ok;
+	int rc;
+	enum apop_result a;
 	enum pop23d_result r;
 
-	if (user == NULL || challenge == NULL || digest == NULL ||
-	    *user == '\0' || !digest_ok(digest))
-		return POP23D_FAIL;
-	clen = strnlen(challenge, SP_CHALLENGE_MAX);
-	if (clen == 0 || clen == SP_CHALLENGE_MAX)
+	if ((clen = apop_args(user, challenge, digest)) == 0)
 		return POP23D_FAIL;
 	if (strlen(user) > SP_IN_MAX)
 		return POP23D_FAIL;
@@ -1005,21 +953,16 @@ sp_verify_apop(const char *user, const char *challenge, const char *digest)
 	r = secret != NULL ? POP23D_FAIL : rc == SASL_NOUSER ? POP23D_NOUSER :
 	    POP23D_FAIL;
 
-	/* The same MD5 and compare for everyone. */
-	if (apop_md5_hex(challenge, clen,
-	    secret != NULL ? secret : SP_DUMMY_SECRET,
-	    secret != NULL ? strlen(secret) : sizeof SP_DUMMY_SECRET - 1,
-	    hex) != 0) {
+	/* The same MD5 and compare for everyone (apop.c). */
+	a = apop_check(challenge, clen, secret,
+	    secret != NULL ? strlen(secret) : 0, digest);
+	if (a == APOP_NO_MD5) {
 		host->log(LOG_ERR, "APOP: MD5 is not available from "
 		    "libcrypto");
 		r = POP23D_TEMPFAIL;
-		goto out;
-	}
-	ok = CRYPTO_memcmp(hex, digest, SP_DIGEST_HEX) == 0;
-	if (secret != NULL && ok)
+	} else if (a == APOP_MATCH) {
 		r = POP23D_OK;
-out:
-	host->secure_zero(hex, sizeof hex);
+	}
 	if ((ctx = sasl_auxprop_getctx(conn)) != NULL)
 		prop_erase(ctx, SASL_AUX_PASSWORD);
 	sasl_dispose(&conn);

@@ -36,6 +36,7 @@
 #include "compat.h"
 #include "crlf.h"
 #include "index.h"
+#include "keyhints.h"
 #include "log.h"
 #include "maildrop.h"
 #include "msgstream.h"
@@ -172,61 +173,6 @@ maildrop_measure(int fd, off_t offset, off_t len, uint64_t *size_r)
 	return 0;
 }
 
-/*
- * Size hints in a storage key.  Many Maildir deliverers (Dovecot's LDA and
- * LMTP, Courier's maildrop, ...) put ",S=<stored octets>" and
- * ",W=<octets with CRLF line ends>" into the unique name, and the key is
- * that name; Dovecot takes its sizes from them.  With both present and
- * consistent (S <= W <= 2 S + 2, the CRLF rule's bounds) a login needs
- * neither to read the message nor to look it up in the index.  A hint is
- * only a claim of whoever named the file: maildrop_msg_open() measures a
- * hinted message before anything of it is sent, and a wrong hint is
- * replaced by a measured index record (maildrop_forget()), which wins
- * over the hint at every later login.  1 and the two sizes, or 0.
- */
-#define HINT_MAX	((uint64_t)1 << 40)	/* 1 TiB: more is nonsense */
-
-static int
-key_hints(const char *key, uint64_t *size_r, uint64_t *raw_r)
-{
-	const char *p = strchr(key, ',');
-	uint64_t v, s = 0, w = 0;
-	int have_s = 0, have_w = 0;
-	char tag;
-
-	/* One pass over the ",X=..." fields after the first ','. */
-	while (p != NULL) {
-		p++;
-		tag = p[0];
-		if ((tag != 'S' && tag != 'W') || p[1] != '=' ||
-		    p[2] < '0' || p[2] > '9') {
-			p = strchr(p, ',');
-			continue;
-		}
-		for (v = 0, p += 2; *p >= '0' && *p <= '9'; p++) {
-			v = v * 10 + (uint64_t)(*p - '0');
-			if (v >= HINT_MAX)
-				return 0;
-		}
-		if (*p != '\0' && *p != ',')
-			return 0;
-		if (tag == 'S' && !have_s) {
-			s = v;
-			have_s = 1;
-		} else if (tag == 'W' && !have_w) {
-			w = v;
-			have_w = 1;
-		}
-		if (*p == '\0')
-			break;
-	}
-	if (!have_s || !have_w || w < s || w > 2 * s + 2)
-		return 0;
-	*size_r = w;
-	*raw_r = s;
-	return 1;
-}
-
 /* Sorted copy of the message keys, for index_prune(). */
 struct keyset {
 	const char **keys;
@@ -303,6 +249,11 @@ load_msg(struct maildrop *md, struct uidl_maker *um,
 	m->sidx = sidx;
 	if (make_uidl(um, pm->key, &m->uidl) != 0)
 		return LOAD_FAIL;
+	/* Sizes named in the key (keyhints.c) are only a claim of whoever
+	 * named the file: maildrop_msg_open() measures a hinted message
+	 * before anything of it is sent, and a wrong hint is replaced by a
+	 * measured index record (maildrop_forget()), which wins over the
+	 * hint at every later login. */
 	hinted = key_hints(pm->key, &hsize, &hraw);
 	/* A record counts only if the raw size the storage knows (if it
 	 * knows one without a stat) agrees with it as well.  A hinted key

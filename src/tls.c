@@ -505,6 +505,44 @@ fail:
 	return NULL;
 }
 
+/*
+ * Every certificate of the PEM file PATH (the setting WHAT), read into
+ * memory we wipe and parsed in order: tls_cert, tls_chain and
+ * tls_client_ca all come this way.  NULL (*ERROR_R set) when the file
+ * cannot be read or holds no certificate.
+ */
+static STACK_OF(X509) *
+tls_load_pem_certs(const char *what, const char *path, const char **error_r)
+{
+	STACK_OF(X509) *sk;
+	char *buf;
+	size_t len;
+
+	if (tls_read_file(what, path, &buf, &len, error_r) != 0)
+		return NULL;
+	sk = tls_pem_certs(buf, len);
+	tls_wipe_free(buf, len);
+	if (sk == NULL)
+		(void)tls_error(error_r, "%s: %s: no PEM certificate", what,
+		    path);
+	return sk;
+}
+
+/* Certificates FROM.. of SK (from the file PATH of the setting WHAT)
+ * into CTX's chain.  0 or -1. */
+static int
+tls_add_chain(SSL_CTX *ctx, STACK_OF(X509) *sk, int from, const char *what,
+    const char *path, const char **error_r)
+{
+	int i;
+
+	for (i = from; i < sk_X509_num(sk); i++)
+		if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(sk, i)) != 1)
+			return tls_error(error_r, "%s: %s: %s", what, path,
+			    tls_ossl_reason());
+	return 0;
+}
+
 /* The certificate and its chain: tls_cert (leaf first, as certbot's
  * fullchain.pem) and tls_chain. */
 static int
@@ -512,50 +550,30 @@ tls_load_certs(SSL_CTX *ctx, const struct config *cfg, X509 **leaf_r,
     const char **error_r)
 {
 	STACK_OF(X509) *sk;
-	char *buf;
-	size_t len;
-	int i;
+	int rc;
 
-	if (tls_read_file("tls_cert", cfg->tls_cert, &buf, &len,
-	    error_r) != 0)
+	if ((sk = tls_load_pem_certs("tls_cert", cfg->tls_cert,
+	    error_r)) == NULL)
 		return -1;
-	sk = tls_pem_certs(buf, len);
-	tls_wipe_free(buf, len);
-	if (sk == NULL)
-		return tls_error(error_r, "tls_cert: %s: no PEM certificate",
-		    cfg->tls_cert);
-	if (SSL_CTX_use_certificate(ctx, sk_X509_value(sk, 0)) != 1) {
-		sk_X509_pop_free(sk, X509_free);
-		return tls_error(error_r, "tls_cert: %s: %s", cfg->tls_cert,
+	if (SSL_CTX_use_certificate(ctx, sk_X509_value(sk, 0)) != 1)
+		rc = tls_error(error_r, "tls_cert: %s: %s", cfg->tls_cert,
 		    tls_ossl_reason());
+	else
+		rc = tls_add_chain(ctx, sk, 1, "tls_cert", cfg->tls_cert,
+		    error_r);
+	if (rc == 0) {
+		*leaf_r = sk_X509_value(sk, 0);
+		X509_up_ref(*leaf_r);
 	}
-	for (i = 1; i < sk_X509_num(sk); i++)
-		if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(sk, i)) != 1) {
-			sk_X509_pop_free(sk, X509_free);
-			return tls_error(error_r, "tls_cert: %s: %s",
-			    cfg->tls_cert, tls_ossl_reason());
-		}
-	*leaf_r = sk_X509_value(sk, 0);
-	X509_up_ref(*leaf_r);
 	sk_X509_pop_free(sk, X509_free);
-	if (cfg->tls_chain[0] == '\0')
-		return 0;
-	if (tls_read_file("tls_chain", cfg->tls_chain, &buf, &len,
-	    error_r) != 0)
+	if (rc != 0 || cfg->tls_chain[0] == '\0')
+		return rc;
+	if ((sk = tls_load_pem_certs("tls_chain", cfg->tls_chain,
+	    error_r)) == NULL)
 		return -1;
-	sk = tls_pem_certs(buf, len);
-	tls_wipe_free(buf, len);
-	if (sk == NULL)
-		return tls_error(error_r, "tls_chain: %s: no PEM certificate",
-		    cfg->tls_chain);
-	for (i = 0; i < sk_X509_num(sk); i++)
-		if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(sk, i)) != 1) {
-			sk_X509_pop_free(sk, X509_free);
-			return tls_error(error_r, "tls_chain: %s: %s",
-			    cfg->tls_chain, tls_ossl_reason());
-		}
+	rc = tls_add_chain(ctx, sk, 0, "tls_chain", cfg->tls_chain, error_r);
 	sk_X509_pop_free(sk, X509_free);
-	return 0;
+	return rc;
 }
 
 /* The private key, read and parsed from memory we wipe (file comment). */
@@ -619,18 +637,11 @@ tls_load_client_ca(SSL_CTX *ctx, const struct config *cfg,
 	STACK_OF(X509) *sk;
 	STACK_OF(X509_NAME) *names;
 	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
-	char *buf;
-	size_t len;
 	int i;
 
-	if (tls_read_file("tls_client_ca", cfg->tls_client_ca, &buf, &len,
-	    error_r) != 0)
+	if ((sk = tls_load_pem_certs("tls_client_ca", cfg->tls_client_ca,
+	    error_r)) == NULL)
 		return -1;
-	sk = tls_pem_certs(buf, len);
-	tls_wipe_free(buf, len);
-	if (sk == NULL)
-		return tls_error(error_r, "tls_client_ca: %s: no PEM "
-		    "certificate", cfg->tls_client_ca);
 	if ((names = sk_X509_NAME_new_null()) == NULL)
 		goto fail;
 	for (i = 0; i < sk_X509_num(sk); i++) {

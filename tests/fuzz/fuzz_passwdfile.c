@@ -16,6 +16,8 @@
 #include "fuzz.h"
 
 #include "../../plugins/auth_passwdfile.c"
+/* Built into the plugin beside it (Makefile.am). */
+#include "../../plugins/apop.c"
 
 static char pf_path[512];
 

@@ -31,6 +31,8 @@
 #include "session.h"
 
 #include "../../plugins/store_maildir.c"
+/* Built into the storage plugin beside it (Makefile.am). */
+#include "../../plugins/foldername.c"
 
 /* The maildrop every run starts from: the edge cases of the integration
  * tests (dot lines, bare LF, no final newline, empty, From_ lines, a

@@ -139,23 +139,28 @@ def proc_stat(pid):
     return int(rest[1]), rest[0]
 
 
-def tcp_inodes():
-    """Inodes of every TCP socket on the host."""
+def tcp_inodes(listening=True):
+    """Inodes of every TCP socket on the host; without LISTENING, of
+    those not in the LISTEN state (st 0A) only."""
     out = set()
     for name in ('tcp', 'tcp6'):
         try:
             with open('/proc/net/' + name) as f:
                 next(f)
-                out.update(line.split()[9] for line in f)
+                for line in f:
+                    w = line.split()
+                    if listening or w[3] != '0A':
+                        out.add(w[9])
         except (FileNotFoundError, IndexError):
             pass
     return out
 
 
-def holds_tcp(pid):
-    """Does PID hold a TCP socket?  Its socket inodes are read first and
-    the TCP table after them, so a socket it got just now (a monitor
-    forked after an accept()) is already in the table."""
+def holds_tcp(pid, listening=True):
+    """Does PID hold a TCP socket (without LISTENING: a connection, not
+    a listening socket)?  Its socket inodes are read first and the TCP
+    table after them, so a socket it got just now (a monitor forked
+    after an accept()) is already in the table."""
     mine = set()
     try:
         fds = os.listdir('/proc/%d/fd' % pid)
@@ -168,7 +173,7 @@ def holds_tcp(pid):
             continue
         if t.startswith('socket:['):
             mine.add(t[8:-1])
-    return bool(mine & tcp_inodes())
+    return bool(mine & tcp_inodes(listening))
 
 
 def descendants(pid):
@@ -534,7 +539,11 @@ class Server:
             return []
         # One read of each process's stat: it may exit between two.  A
         # session under TLS has given its TCP socket to its TLS proxy
-        # (its child): it is no auth service.  One scan of /proc and one
+        # (its child): it is no auth service.  Only connections count:
+        # a freshly forked auth service still holds the master's
+        # listening sockets until it closes them, which on a busy
+        # machine (or under valgrind) can be after the first connect.
+        # One scan of /proc and one
         # read of the TCP table for all processes (the sockets first, as
         # in holds_tcp()): a loaded host's table is long, and the auth
         # service has a worker per CPU below it.
@@ -570,7 +579,7 @@ class Server:
                     continue
                 if t.startswith('socket:['):
                     socks[p].add(t[8:-1])
-        tcp = tcp_inodes()
+        tcp = tcp_inodes(listening=False)
         out = sorted(p for p, ks in tree.items()
                      if not any(socks[k] & tcp for k in [p] + ks))
         if with_workers:

@@ -844,6 +844,48 @@ class FilesAndReload(TLSCase):
         self.assertIn('tls: certificate', r.stdout)
         self.assertIn('CN=localhost', r.stdout)
 
+    def served_chain(self, port):
+        """The number of certificates the server sends (s_client
+        -showcerts on an implicit-TLS port)."""
+        r = run(['openssl', 's_client', '-connect', '127.0.0.1:%d' % port,
+                 '-showcerts', '-CAfile', pki('ca.pem')],
+                input=b'QUIT\r\n', timeout=30)
+        return r.stdout.count(b'-----BEGIN CERTIFICATE-----')
+
+    def test_chain_from_cert_file_and_tls_chain(self):
+        """tls_cert leaf first with its chain behind (certbot's
+        fullchain.pem), or the chain in tls_chain: the server sends
+        both certificates either way, one without a chain."""
+        srv = self.tls_server(listen=['pop3s 127.0.0.1:0'])
+        self.assertEqual(self.served_chain(srv.port('pop3s')), 1)
+        srv.stop()
+        full = os.path.join(srv.tmp, 'fullchain.pem')
+        with open(full, 'wb') as out:
+            for n in ('server.pem', 'ca.pem'):
+                with open(pki(n), 'rb') as f:
+                    out.write(f.read())
+        for conf in ({'tls_cert': full},
+                     {'tls_chain': pki('ca.pem')}):
+            srv = self.tls_server(conf, listen=['pop3s 127.0.0.1:0'])
+            self.assertEqual(self.served_chain(srv.port('pop3s')), 2,
+                             conf)
+            srv.stop()
+
+    def test_file_without_certificate_refused(self):
+        """A tls_cert, tls_chain or tls_client_ca that holds no PEM
+        certificate (here: a key) is named in the refusal."""
+        for key in ('tls_cert', 'tls_chain', 'tls_client_ca'):
+            srv = self.tls_server(start=False)
+            bad = os.path.join(srv.tmp, key + '.pem')
+            shutil.copy(pki('client.key'), bad)
+            os.chmod(bad, 0o600)
+            srv.conf[key] = bad
+            srv.write_config()
+            r = srv.check_config()
+            self.assertNotEqual(r.returncode, 0, key)
+            self.assertIn('%s: %s: no PEM certificate' % (key, bad),
+                          r.stderr)
+
     def test_pop2_stls_mode_rejected(self):
         srv = self.tls_server(start=False)
         srv.extra_listen = ['pop2 127.0.0.1:0 tls=optional']

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "index.h"
+#include "keyhints.h"
 #include "maildrop.h"
 #include "msgstream.h"
 #include "net.h"
@@ -527,6 +528,65 @@ START_TEST(test_measure)
 }
 END_TEST
 
+/* key_hints() (keyhints.c): the ",S=" and ",W=" rules, case by case. */
+static const struct {
+	const char *key;
+	int ok;
+	uint64_t size, raw;	/* W and S when ok */
+} hints[] = {
+	{ "1700000000.M1P2.host,S=2345,W=2398", 1, 2398, 2345 },
+	{ "1700000000.M1P2.host,W=2398,S=2345", 1, 2398, 2345 },
+	{ "1.h,M=3,S=10,X=9,W=12,Y", 1, 12, 10 },
+	{ "1.h,,,S=10,,W=12,,", 1, 12, 10 },
+	{ "1.h,S=0,W=0", 1, 0, 0 },
+	{ "1.h,S=5,W=7", 1, 7, 5 },		/* no final LF: S + 2 */
+	{ "1.h,S=5,W=10", 1, 10, 5 },		/* all LF: 2 S */
+	{ "1.h,S=100,W=202", 1, 202, 100 },	/* 2 S + 2: the bound */
+	{ "1.h,S=00012,W=0000000000000000000013", 1, 13, 12 },
+	{ "1.h,S=1099511627775,W=1099511627775", 1, 1099511627775ULL,
+	    1099511627775ULL },
+	{ "1.h,S=10,W=12,S=99,W=1", 1, 12, 10 },	/* first ones count */
+	{ "1.h,S=,W=12,S=10", 1, 12, 10 },	/* "S=" alone is no field */
+	{ "S=10,W=12,S=11", 1, 12, 11 },	/* the first field is the name */
+	{ "1.h,S=100,W=99", 0, 0, 0 },		/* W < S */
+	{ "1.h,S=100,W=203", 0, 0, 0 },		/* W > 2 S + 2 */
+	{ "1.h,S=1099511627776,W=1099511627776", 0, 0, 0 },	/* 2^40 */
+	{ "1.h,S=18446744073709551617,W=18446744073709551617", 0, 0, 0 },
+	{ "1.h,S=99999999999999999999999999,W=1", 0, 0, 0 },
+	{ "1.h,S=10,W=12,S=1x", 0, 0, 0 },	/* a bad repeat spoils it */
+	{ "1.h,S=10,W=12,W=99999999999999999", 0, 0, 0 },
+	{ "1.h,S=10x,W=12", 0, 0, 0 },
+	{ "1.h,S=10W=12", 0, 0, 0 },		/* a missing comma */
+	{ "1.hS=10W=12", 0, 0, 0 },
+	{ "1.h,S=10,W=12:2,S", 0, 0, 0 },	/* the info is not the key's */
+	{ "1.h,S=17", 0, 0, 0 },		/* half a hint */
+	{ "1.h,W=17", 0, 0, 0 },
+	{ "1.h,s=10,w=12", 0, 0, 0 },
+	{ "1.h,S=-10,W=12", 0, 0, 0 },
+	{ "1.h,S=+10,W=12", 0, 0, 0 },
+	{ "1.h,S= 10,W=12", 0, 0, 0 },
+	{ "1700000003.M7P8.host", 0, 0, 0 },
+	{ ",", 0, 0, 0 },
+	{ "a,", 0, 0, 0 },
+	{ "", 0, 0, 0 },
+};
+
+START_TEST(test_key_hints)
+{
+	uint64_t size = 77, raw = 78;
+	int ok = key_hints(hints[_i].key, &size, &raw);
+
+	ck_assert_msg(ok == hints[_i].ok, "%s: %d", hints[_i].key, ok);
+	if (ok) {
+		ck_assert_msg(size == hints[_i].size && raw == hints[_i].raw,
+		    "%s: W %llu S %llu", hints[_i].key,
+		    (unsigned long long)size, (unsigned long long)raw);
+	} else {
+		ck_assert(size == 77 && raw == 78);	/* untouched */
+	}
+}
+END_TEST
+
 Suite *
 suite_maildrop(void)
 {
@@ -544,6 +604,10 @@ suite_maildrop(void)
 	tcase_add_test(tc, test_empty_new_user);
 	tcase_add_loop_test(tc, test_measure, 0,
 	    sizeof measures / sizeof measures[0]);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("key_hints");
+	tcase_add_loop_test(tc, test_key_hints, 0,
+	    sizeof hints / sizeof hints[0]);
 	suite_add_tcase(s, tc);
 	return s;
 }
