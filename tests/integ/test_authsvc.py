@@ -104,11 +104,13 @@ class AuthService(p23.TestCase):
             self.assertNotIn('auth_passwdfile', m, 'pid %d' % k)
         self.assertOK(c.cmd('QUIT'))
         srv.reload()
+        # the new service is the one that loads the plugin (a session
+        # that answered QUIT may still be there, without a connection)
         self.assertTrue(p23.wait_until(
-            lambda: [p for p in srv.auth_services() if p != pid], 5))
-        new = [p for p in srv.auth_services() if p != pid][0]
-        self.assertTrue(p23.wait_until(
-            lambda: 'auth_passwdfile' in maps(new), 5), srv.log_tail())
+            lambda: [p for p in srv.auth_services() if p != pid and
+                     'auth_passwdfile' in maps(p)], 5), srv.log_tail())
+        new = [p for p in srv.auth_services() if p != pid and
+               'auth_passwdfile' in maps(p)][0]
         self.assertNotIn('auth_passwdfile', maps(srv.pid))
         c = self.login(srv)
         self.assertOK(c.cmd('QUIT'))
