@@ -54,6 +54,8 @@ DEFAULT_USERS = {'alice': 'alicepw', 'bob': 'bobpw'}
 WRAPPER = os.environ.get('POP23D_WRAPPER', '').split()
 START_TIMEOUT = 10.0 * (6 if WRAPPER else 1)
 STOP_TIMEOUT = 10.0 * (6 if WRAPPER else 1)
+# The factor for a test's own waits and time bounds under the wrapper.
+SLOW = 6 if WRAPPER else 1
 # Reports a sanitizer build writes to stderr (= server.log).
 SANITIZER_RE = re.compile(r'ERROR: (Address|Leak|Memory|Thread)Sanitizer|'
                           r'runtime error: |SUMMARY: \w+Sanitizer|'
@@ -527,8 +529,17 @@ class Server:
         children), without the auth service and its workers."""
         if not self.running():
             return []
-        svc = set(self.auth_services(with_workers=True))
-        return [p for p in descendants(self.pid) if p not in svc]
+        # The descendants first, the auth service's workers after them:
+        # a service forks its workers some time after it starts (under
+        # valgrind, seconds later), so a worker found by the first scan
+        # but forked after a scan of the service's own tree would count
+        # as a session.
+        kids = descendants(self.pid)
+        svc = set()
+        for s in self.auth_services():
+            svc.add(s)
+            svc.update(descendants(s))
+        return [p for p in kids if p not in svc]
 
     def auth_services(self, with_workers=False):
         """The auth service (the master's child that holds no TCP

@@ -355,7 +355,7 @@ class Signals(p23.TestCase):
         def client():
             while not stop.is_set():
                 try:
-                    with p23.Conn(port, timeout=5) as c:
+                    with p23.Conn(port, timeout=5 * p23.SLOW) as c:
                         self.assertTrue(c.line().startswith('+OK'))
                         c.cmd('QUIT')
                     done[0] += 1
@@ -366,10 +366,13 @@ class Signals(p23.TestCase):
         for t in threads:
             t.start()
         try:
+            # (the pauses grow under valgrind, where a connection takes
+            # longer than 0.15 s: the reloads still overlap connections,
+            # more than 10 of them)
             for i in range(10):
-                time.sleep(0.15)
+                time.sleep(0.15 * p23.SLOW)
                 srv.reload()
-            time.sleep(0.3)
+            time.sleep(0.3 * p23.SLOW)
         finally:
             stop.set()
             for t in threads:

@@ -316,6 +316,18 @@ def proc_limits(pid):
     return out
 
 
+def own_fds(pid):
+    """fd_links(PID) without valgrind's own descriptors: valgrind keeps
+    them in the 12 numbers below the hard RLIMIT_NOFILE it started with,
+    which /proc/PID/limits shows (the process itself sees a limit 12
+    lower)."""
+    links = fd_links(pid)
+    if p23.WRAPPER:
+        top = int(proc_limits(pid)['Max open files'][1]) - 12
+        links = {fd: t for fd, t in links.items() if fd < top}
+    return links
+
+
 class Descriptors(p23.TestCase):
     """pop23d started with extra descriptors (a directory on the real /,
     a root-only file opened for appending) must not hand them to any
@@ -372,7 +384,7 @@ class Descriptors(p23.TestCase):
             self.check_child_stdio(srv, pid, links, what)
         # pre-auth: stdio, the client, the monitor's IPC socket, maybe
         # syslog's socket: nothing else
-        self.assertLessEqual(len(fd_links(preauth)), 6, fd_links(preauth))
+        self.assertLessEqual(len(own_fds(preauth)), 6, fd_links(preauth))
         self.assertOK(c.cmd('USER alice'))
         self.assertOK(c.cmd('PASS alicepw'))
         self.assertOK(c.cmd('STAT'))
@@ -386,6 +398,9 @@ class Descriptors(p23.TestCase):
         self.assertTrue(re.search(r'\[%d\] \S+ pop3 connect client=' %
                                   monitor, srv.log_text()), srv.log_tail())
 
+    @unittest.skipIf(p23.WRAPPER, '/proc/PID/environ of a process under '
+                     'valgrind shows the environment valgrind was started '
+                     'with, not the copy the daemon wipes')
     def test_environment_scrubbed(self):
         srv = self.server(start=False)
         os.environ['P23_LEAK_CHECK'] = 'leaked'
@@ -414,10 +429,16 @@ class Sandbox(p23.TestCase):
         monitor, preauth = srv.sessions()
         st = proc_status(preauth)
         self.assertEqual(st['NoNewPrivs'].strip(), '1', st)
-        self.assertEqual(st['Seccomp'].strip(), '2', st)
+        # An --enable-valgrind build has no filter and lowers only the
+        # soft descriptor limit, which valgrind emulates and never hands
+        # to the kernel, so /proc does not show it (see
+        # doc/RELIABILITY.md, "Valgrind"): the rest is checked there too.
+        self.assertEqual(st['Seccomp'].strip(), '0' if p23.WRAPPER else '2',
+                         st)
         self.assertRegex(st['CapEff'], r'^0+$')
         lim = proc_limits(preauth)
-        self.assertEqual(lim['Max open files'], ('3', '3'))
+        if not p23.WRAPPER:     # valgrind keeps RLIMIT_NOFILE to itself
+            self.assertEqual(lim['Max open files'], ('3', '3'))
         self.assertEqual(lim['Max file size'], ('0', '0'))
         self.assertEqual(lim['Max processes'], ('0', '0'))
         # still serves: the filter allows the whole login dialogue
@@ -457,7 +478,8 @@ class Sandbox(p23.TestCase):
         c = self.conn(srv, pop2=True)
         self.assertTrue(c.line().startswith('+'))
         monitor, preauth = srv.sessions()
-        self.assertEqual(proc_status(preauth)['Seccomp'].strip(), '2')
+        self.assertEqual(proc_status(preauth)['Seccomp'].strip(),
+                         '0' if p23.WRAPPER else '2')    # (as above)
         self.assertTrue(c.cmd('HELO alice alicepw').startswith('#'))
         self.assertTrue(c.cmd('QUIT').startswith('+'))
 
@@ -503,7 +525,9 @@ class BuildFlags(p23.TestCase):
             syms = readelf('--dyn-syms', o)
             self.assertTrue('__stack_chk_fail' in syms,
                             o + ': no stack protector')
-            if not self.sanitized():
+            # (--enable-valgrind builds without _FORTIFY_SOURCE: see
+            # doc/RELIABILITY.md, "Valgrind")
+            if not self.sanitized() and not p23.WRAPPER:
                 self.assertTrue(re.search(r'__\w+_chk@', syms),
                                 o + ': no fortified libc call')
 
