@@ -178,6 +178,33 @@ def holds_tcp(pid, listening=True):
     return bool(mine & tcp_inodes(listening))
 
 
+def fd_targets(pid):
+    """{fd: readlink target} of PID's descriptors, without valgrind's own
+    under the wrapper: valgrind keeps them in the 12 numbers below the
+    hard RLIMIT_NOFILE it started with, the limit /proc/PID/limits shows
+    (the process itself sees one 12 lower)."""
+    out = {}
+    try:
+        fds = os.listdir('/proc/%d/fd' % pid)
+    except OSError:
+        return out
+    top = None
+    if WRAPPER:
+        with open('/proc/%d/limits' % pid) as f:
+            for line in f:
+                w = line.split()
+                if line.startswith('Max open files') and w[4].isdigit():
+                    top = int(w[4]) - 12
+    for fd in fds:
+        if top is not None and int(fd) >= top:
+            continue
+        try:
+            out[int(fd)] = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+        except OSError:
+            pass
+    return out
+
+
 def descendants(pid):
     """All live descendants of PID (children first), from /proc."""
     parent = {}

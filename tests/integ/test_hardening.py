@@ -316,18 +316,6 @@ def proc_limits(pid):
     return out
 
 
-def own_fds(pid):
-    """fd_links(PID) without valgrind's own descriptors: valgrind keeps
-    them in the 12 numbers below the hard RLIMIT_NOFILE it started with,
-    which /proc/PID/limits shows (the process itself sees a limit 12
-    lower)."""
-    links = fd_links(pid)
-    if p23.WRAPPER:
-        top = int(proc_limits(pid)['Max open files'][1]) - 12
-        links = {fd: t for fd, t in links.items() if fd < top}
-    return links
-
-
 class Descriptors(p23.TestCase):
     """pop23d started with extra descriptors (a directory on the real /,
     a root-only file opened for appending) must not hand them to any
@@ -384,7 +372,8 @@ class Descriptors(p23.TestCase):
             self.check_child_stdio(srv, pid, links, what)
         # pre-auth: stdio, the client, the monitor's IPC socket, maybe
         # syslog's socket: nothing else
-        self.assertLessEqual(len(own_fds(preauth)), 6, fd_links(preauth))
+        self.assertLessEqual(len(p23.fd_targets(preauth)), 6,
+                             fd_links(preauth))
         self.assertOK(c.cmd('USER alice'))
         self.assertOK(c.cmd('PASS alicepw'))
         self.assertOK(c.cmd('STAT'))
