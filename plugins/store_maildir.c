@@ -82,15 +82,20 @@ struct arena {
 	char data[];
 };
 
-/* One listed message; ents[i] belongs to msgs[i]. */
+/*
+ * One listed message; ents[i] belongs to msgs[i].  The listed name is
+ * kept once, as "key\0info\0" in the arena (the ':' became the key's
+ * end), so the key needs no copy of its own; ent_name() puts the name
+ * together again when a file is opened, renamed or removed.
+ */
 struct md_ent {
 	char *key;		/* unique name (before ':'), never changes */
-	char *name;		/* current file name inside new/ or cur/ */
+	char *info;		/* what followed the ':' (maybe ""), or NULL */
+	char *name;		/* malloc()ed name after a rename, or NULL */
 	uint64_t ts;		/* leading timestamp of the key, for sorting */
 	unsigned char dir;	/* D_NEW or D_CUR */
 	unsigned char gone;	/* unlinked by us or vanished (re-scan) */
 	unsigned char seen;	/* found by the running re-scan */
-	unsigned char name_heap; /* name is malloc()ed (after a rename) */
 };
 
 struct pop23d_mbox {
@@ -230,14 +235,46 @@ name_flags(const char *name)
 	return info + 3;
 }
 
+/*
+ * The current file name of E: its own after a rename, the key if the
+ * listed name had no ':', else "key:info" put together in BUF (NAME_MAX +
+ * 1 octets: both parts came from one directory entry, or were checked to
+ * fit as one).
+ */
+static const char *
+ent_name(const struct md_ent *e, char *buf)
+{
+	size_t kl, il;
+
+	if (e->name != NULL)
+		return e->name;
+	if (e->info == NULL)
+		return e->key;
+	kl = strlen(e->key);
+	il = strlen(e->info);
+	if (kl + 1 + il > NAME_MAX)	/* cannot happen: see above */
+		il = kl + 1 < NAME_MAX ? NAME_MAX - kl - 1 : 0;
+	memcpy(buf, e->key, kl);
+	buf[kl] = ':';
+	memcpy(buf + kl + 1, e->info, il);
+	buf[kl + 1 + il] = '\0';
+	return buf;
+}
+
 static int
 ent_accessed(const struct md_ent *e)
 {
 	const char *f;
 
-	if (e->dir != D_CUR || (f = name_flags(e->name)) == NULL)
+	if (e->dir != D_CUR)
 		return 0;
-	return strchr(f, 'S') != NULL;
+	if (e->name != NULL)
+		f = name_flags(e->name);
+	else if (e->info != NULL && e->info[0] == '2' && e->info[1] == ',')
+		f = e->info + 2;
+	else
+		return 0;
+	return f != NULL && strchr(f, 'S') != NULL;
 }
 
 /*
@@ -249,6 +286,7 @@ static int
 ent_cmp(const void *a, const void *b)
 {
 	const struct md_ent *x = a, *y = b;
+	char bx[NAME_MAX + 1], by[NAME_MAX + 1];
 	int c;
 
 	if (x->ts != y->ts)
@@ -257,7 +295,7 @@ ent_cmp(const void *a, const void *b)
 		return c;
 	if (x->dir != y->dir)
 		return x->dir == D_CUR ? -1 : 1;
-	return strcmp(x->name, y->name);
+	return strcmp(ent_name(x, bx), ent_name(y, by));
 }
 
 /* ent_cmp() on pointers, for runs of equal timestamps. */
@@ -467,10 +505,8 @@ arena_free(struct arena **ap)
 static void
 set_name(struct md_ent *e, char *copy)
 {
-	if (e->name_heap)
-		free(e->name);
+	free(e->name);
 	e->name = copy;
-	e->name_heap = 1;
 }
 
 struct collect {
@@ -501,13 +537,18 @@ collect_one(struct pop23d_mbox *mb, int d, const char *name, size_t keylen,
 	}
 	e = &c->v[c->n];
 	memset(e, 0, sizeof *e);
-	if ((e->key = arena_dup(&c->arena, name, keylen)) == NULL)
-		return -1;
-	if (name[keylen] == '\0')
-		e->name = e->key;	/* no info: the name is the key */
-	else if ((e->name = arena_dup(&c->arena, name, strlen(name))) ==
-	    NULL)
-		return -1;
+	/* One copy: "key\0info\0" (the ':' at KEYLEN becomes the key's
+	 * end), or "key\0" for a name without info. */
+	if (name[keylen] == '\0') {
+		if ((e->key = arena_dup(&c->arena, name, keylen)) == NULL)
+			return -1;
+	} else {
+		if ((e->key = arena_dup(&c->arena, name,
+		    keylen + 1 + strlen(name + keylen + 1))) == NULL)
+			return -1;
+		e->key[keylen] = '\0';
+		e->info = e->key + keylen + 1;
+	}
 	e->ts = key_time(e->key);
 	e->dir = (unsigned char)d;
 	c->n++;
@@ -521,7 +562,7 @@ free_ents(struct md_ent *v, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (v[i].name_heap)
+		if (v[i].name != NULL)
 			free(v[i].name);
 	free(v);
 }
@@ -542,28 +583,30 @@ drop_duplicate(struct pop23d_mbox *mb, const struct md_ent *keep,
 {
 	struct stat a, b;
 	char e[LOG_NAME_MAX], ek[LOG_NAME_MAX];
+	char kb[NAME_MAX + 1], db[NAME_MAX + 1];
+	const char *kname = ent_name(keep, kb), *dname = ent_name(dup, db);
 
-	if (fstatat(mb->sub[keep->dir], keep->name, &a,
+	if (fstatat(mb->sub[keep->dir], kname, &a,
 	    AT_SYMLINK_NOFOLLOW) == 0 &&
-	    fstatat(mb->sub[dup->dir], dup->name, &b,
+	    fstatat(mb->sub[dup->dir], dname, &b,
 	    AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(a.st_mode) && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino && (keep->dir != dup->dir ||
-	    strcmp(keep->name, dup->name) != 0)) {
-		if (unlinkat(mb->sub[dup->dir], dup->name, 0) == 0) {
+	    strcmp(kname, dname) != 0)) {
+		if (unlinkat(mb->sub[dup->dir], dname, 0) == 0) {
 			mb->dirty[dup->dir] = 1;
 			host->log(LOG_WARNING, "list: removed %s/%s, a second "
 			    "name of %s/%s left by an interrupted rename",
-			    subdir_name[dup->dir], esc(dup->name, e, sizeof e),
+			    subdir_name[dup->dir], esc(dname, e, sizeof e),
 			    subdir_name[keep->dir],
-			    esc(keep->name, ek, sizeof ek));
+			    esc(kname, ek, sizeof ek));
 			return 1;
 		}
 		host->log(LOG_WARNING, "list: cannot remove %s/%s, a second "
 		    "name of the same message: %s", subdir_name[dup->dir],
-		    esc(dup->name, e, sizeof e), strerror(errno));
+		    esc(dname, e, sizeof e), strerror(errno));
 	}
-	scan_log(mb, "list duplicate key, ignored", dup->dir, dup->name);
+	scan_log(mb, "list duplicate key, ignored", dup->dir, dname);
 	return 0;
 }
 
@@ -629,8 +672,9 @@ static int
 rescan_one(struct pop23d_mbox *mb, int d, const char *name, size_t keylen,
     void *arg)
 {
-	char kbuf[POP23D_KEY_MAX + 1];
+	char kbuf[POP23D_KEY_MAX + 1], nbuf[NAME_MAX + 1];
 	struct md_ent probe, *e;
+	const char *cur;
 	char *copy;
 
 	(void)arg;
@@ -647,10 +691,11 @@ rescan_one(struct pop23d_mbox *mb, int d, const char *name, size_t keylen,
 		return 0;
 	/* A duplicate: keep the preferred copy, as build_list() does
 	 * (cur/ before new/, then the smaller name). */
+	cur = ent_name(e, nbuf);
 	if (e->seen && (e->dir > d || (e->dir == d &&
-	    strcmp(e->name, name) <= 0)))
+	    strcmp(cur, name) <= 0)))
 		return 0;
-	if (e->dir != d || strcmp(e->name, name) != 0) {
+	if (e->dir != d || strcmp(cur, name) != 0) {
 		if ((copy = strdup(name)) == NULL)
 			return -1;
 		set_name(e, copy);
@@ -981,7 +1026,7 @@ md_msg_open(struct pop23d_mbox *mb, size_t i, int *fd_r, off_t *offset_r,
 	struct md_ent *e;
 	struct stat st;
 	int fd, tries;
-	char en[LOG_NAME_MAX];
+	char en[LOG_NAME_MAX], nbuf[NAME_MAX + 1];
 
 	*fd_r = -1;
 	if ((e = get_ent(mb, i, "msg_open")) == NULL)
@@ -990,7 +1035,8 @@ md_msg_open(struct pop23d_mbox *mb, size_t i, int *fd_r, off_t *offset_r,
 		if (e->gone)
 			return POP23D_NOUSER;
 		/* O_NONBLOCK: a FIFO with this name must not block us. */
-		fd = openat(mb->sub[e->dir], e->name, O_RDONLY | O_NOFOLLOW |
+		fd = openat(mb->sub[e->dir], ent_name(e, nbuf), O_RDONLY |
+		    O_NOFOLLOW |
 		    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 		if (fd != -1)
 			break;
@@ -1006,7 +1052,7 @@ md_msg_open(struct pop23d_mbox *mb, size_t i, int *fd_r, off_t *offset_r,
 		if (serrno == ENOENT)
 			return POP23D_NOUSER;
 		msg_log(mb, LOG_ERR, "open message dir=%s name=%s: %s",
-		    subdir_name[e->dir], esc(e->name, en, sizeof en),
+		    subdir_name[e->dir], esc(ent_name(e, nbuf), en, sizeof en),
 		    strerror(serrno));
 		return (serrno == ELOOP || serrno == EACCES ||
 		    serrno == EPERM || serrno == ENXIO || serrno == ENODEV) ?
@@ -1014,14 +1060,14 @@ md_msg_open(struct pop23d_mbox *mb, size_t i, int *fd_r, off_t *offset_r,
 	}
 	if (fstat(fd, &st) == -1) {
 		msg_log(mb, LOG_ERR, "fstat message name=%s: %s",
-		    esc(e->name, en, sizeof en), strerror(errno));
+		    esc(ent_name(e, nbuf), en, sizeof en), strerror(errno));
 		close(fd);
 		return POP23D_TEMPFAIL;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		msg_log(mb, LOG_WARNING, "message dir=%s name=%s is not a "
 		    "regular file", subdir_name[e->dir],
-		    esc(e->name, en, sizeof en));
+		    esc(ent_name(e, nbuf), en, sizeof en));
 		close(fd);
 		return POP23D_PERMFAIL;
 	}
@@ -1046,18 +1092,19 @@ static int
 accessed_name(const struct md_ent *e, char *buf, size_t bufsz)
 {
 	unsigned char have[256];
-	const char *info, *f;
+	char nbuf[NAME_MAX + 1];
+	const char *name = ent_name(e, nbuf), *info, *f;
 	size_t keylen, len;
 	int c;
 
-	info = strchr(e->name, ':');
+	info = strchr(name, ':');
 	if (info != NULL && strncmp(info + 1, "2,", 2) != 0) {
 		if (e->dir == D_CUR)
 			return 0;
-		len = strlen(e->name);
+		len = strlen(name);
 		if (len >= bufsz)
 			return -1;
-		memcpy(buf, e->name, len + 1);
+		memcpy(buf, name, len + 1);
 		return 1;
 	}
 	f = info != NULL ? info + 3 : "";
@@ -1119,7 +1166,7 @@ rename_noreplace(int fd1, const char *from, int fd2, const char *to)
 static enum pop23d_result
 md_mark_accessed(struct pop23d_mbox *mb, size_t i)
 {
-	char nname[NAME_MAX + 1], en[LOG_NAME_MAX];
+	char nname[NAME_MAX + 1], en[LOG_NAME_MAX], obuf[NAME_MAX + 1];
 	struct md_ent *e;
 	char *copy;
 	int r, tries, from;
@@ -1139,8 +1186,8 @@ md_mark_accessed(struct pop23d_mbox *mb, size_t i)
 		if ((copy = strdup(nname)) == NULL)
 			return POP23D_TEMPFAIL;
 		from = e->dir;
-		if (rename_noreplace(mb->sub[from], e->name, mb->sub[D_CUR],
-		    nname) == 0) {
+		if (rename_noreplace(mb->sub[from], ent_name(e, obuf),
+		    mb->sub[D_CUR], nname) == 0) {
 			set_name(e, copy);
 			e->dir = D_CUR;
 			mb->dirty[from] = mb->dirty[D_CUR] = 1;
@@ -1162,7 +1209,8 @@ md_mark_accessed(struct pop23d_mbox *mb, size_t i)
 	if (errno == ENOENT)
 		return POP23D_NOUSER;
 	host->log(LOG_ERR, "mark_accessed rename dir=%s name=%s: %s",
-	    subdir_name[e->dir], esc(e->name, en, sizeof en), strerror(errno));
+	    subdir_name[e->dir], esc(ent_name(e, obuf), en, sizeof en),
+	    strerror(errno));
 	return POP23D_TEMPFAIL;
 }
 
@@ -1170,7 +1218,7 @@ static enum pop23d_result
 md_expunge(struct pop23d_mbox *mb, const size_t *idx, size_t n)
 {
 	enum pop23d_result res = POP23D_OK;
-	char en[LOG_NAME_MAX];
+	char en[LOG_NAME_MAX], nbuf[NAME_MAX + 1];
 	struct md_ent *e;
 	size_t k;
 	int d, tries;
@@ -1184,7 +1232,8 @@ md_expunge(struct pop23d_mbox *mb, const size_t *idx, size_t n)
 		for (tries = 0;; tries++) {
 			if (e->gone)
 				break;
-			if (unlinkat(mb->sub[e->dir], e->name, 0) == 0) {
+			if (unlinkat(mb->sub[e->dir], ent_name(e, nbuf), 0) ==
+			    0) {
 				e->gone = 1;
 				mb->dirty[e->dir] = 1;
 				break;
@@ -1192,7 +1241,7 @@ md_expunge(struct pop23d_mbox *mb, const size_t *idx, size_t n)
 			if (errno != ENOENT) {
 				host->log(LOG_ERR, "expunge dir=%s name=%s: %s",
 				    subdir_name[e->dir],
-				    esc(e->name, en, sizeof en),
+				    esc(ent_name(e, nbuf), en, sizeof en),
 				    strerror(errno));
 				res = POP23D_TEMPFAIL;
 				break;
