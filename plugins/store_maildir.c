@@ -46,11 +46,14 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pop23d/plugin.h>
 
 #include "foldername.h"
+#include "maildir_list.h"
+#include "../src/crc32c.h"
 
 #define PLUGIN_NAME	"maildir"
 /* The session lock file, in the maildir (or folder) directory itself. */
@@ -62,6 +65,20 @@
 #define SCAN_LOG_MAX	10
 /* Escaped names in log lines are cut to this many bytes. */
 #define LOG_NAME_MAX	96
+/* The listing record (maildir_list.h) and its temporary name. */
+#define LIST_NAME	"pop23d.list"
+#define LIST_TMP	"pop23d.list.tmp"
+/* A listing of fewer names is not recorded: reading two small
+ * directories costs no more than reading the record, and a small
+ * maildrop that changes at every session would rewrite it every time. */
+#define LIST_RECORD_MIN	1000
+/* A scan that began less than this many seconds after the last change of
+ * new/ or cur/ is "racy" (a change in the same clock tick could leave the
+ * directory's times as they were): it is not recorded. */
+#define LIST_RACY_SECS	2
+/* A record larger than this is damaged (2^24 names of NAME_MAX). */
+#define LIST_FILE_MAX	((off_t)MD_LIST_COUNT_MAX * (3 + NAME_MAX + 2) + \
+	MD_LIST_HDR_LEN)
 
 enum { D_NEW = 0, D_CUR = 1, D_COUNT = 2 };
 static const char *const subdir_name[D_COUNT] = { "new", "cur" };
@@ -110,6 +127,8 @@ struct pop23d_mbox {
 	struct pop23d_msg *msgs;
 	size_t count;
 	struct arena *arena;	/* keys and names of ents */
+	unsigned char *listbuf;	/* ... or the listing record they came from */
+	int use_record;		/* [maildir] list_record */
 	size_t logged;		/* log lines written by the running scan */
 	size_t unlogged;	/* ... and the ones left out */
 	size_t msg_logged;	/* msg_open() failures logged this session */
@@ -187,6 +206,15 @@ fsync_enabled(void)
 	return !(v != NULL && strcasecmp(v, "no") == 0);
 }
 
+/* [maildir] list_record: "yes" (the default) or "no". */
+static int
+list_record_enabled(void)
+{
+	const char *v = host->config_get(PLUGIN_NAME, "list_record");
+
+	return !(v != NULL && strcasecmp(v, "no") == 0);
+}
+
 static int
 md_check_config(const char **error_r)
 {
@@ -195,6 +223,12 @@ md_check_config(const char **error_r)
 	if (v != NULL && strcasecmp(v, "yes") != 0 &&
 	    strcasecmp(v, "no") != 0) {
 		*error_r = "fsync must be yes or no";
+		return -1;
+	}
+	v = host->config_get(PLUGIN_NAME, "list_record");
+	if (v != NULL && strcasecmp(v, "yes") != 0 &&
+	    strcasecmp(v, "no") != 0) {
+		*error_r = "list_record must be yes or no";
 		return -1;
 	}
 	return 0;
@@ -610,18 +644,257 @@ drop_duplicate(struct pop23d_mbox *mb, const struct md_ent *keep,
 	return 0;
 }
 
+
 /*
- * Build the message list: scan, sort, drop duplicate keys (keeping the
- * preferred copy, see ent_cmp(); a second name of the same file is
- * removed, see drop_duplicate()).  POP23D_OK or POP23D_TEMPFAIL.
+ * The listing record (pop23d.list, maildir_list.h; doc/DESIGN.md section
+ * 7): the sorted list of the last full scan, with the device, inode,
+ * mtime and ctime (to the nanosecond) that new/ and cur/ had when it
+ * began.  Every delivery, rename or removal in a directory moves its
+ * mtime and ctime, and no program can set a ctime back, so a record whose
+ * directories still look the same lists what a scan would find, provided
+ * the scan did not begin within LIST_RACY_SECS of the directories' last
+ * change (a change in the same clock tick could leave the times as they
+ * were): such a scan is not recorded.  A record that fails any check
+ * costs one full scan, never a wrong list.  No fsync: a record lost or
+ * torn by a crash fails its checksums.
+ */
+
+/* What new/ and cur/ look like now, into D[].  0, or -1. */
+static int
+list_dirs(struct pop23d_mbox *mb, struct md_list_dir *d)
+{
+	struct stat st;
+	int i;
+
+	for (i = 0; i < D_COUNT; i++) {
+		if (fstat(mb->sub[i], &st) == -1)
+			return -1;
+		memset(&d[i], 0, sizeof d[i]);
+		d[i].dev = (uint64_t)st.st_dev;
+		d[i].ino = (uint64_t)st.st_ino;
+		d[i].mtime_s = (int64_t)st.st_mtim.tv_sec;
+		d[i].mtime_ns = (uint32_t)st.st_mtim.tv_nsec;
+		d[i].ctime_s = (int64_t)st.st_ctim.tv_sec;
+		d[i].ctime_ns = (uint32_t)st.st_ctim.tv_nsec;
+	}
+	return 0;
+}
+
+static int
+same_dirs(const struct md_list_dir *a, const struct md_list_dir *b)
+{
+	int i;
+
+	for (i = 0; i < D_COUNT; i++)
+		if (a[i].dev != b[i].dev || a[i].ino != b[i].ino ||
+		    a[i].mtime_s != b[i].mtime_s ||
+		    a[i].mtime_ns != b[i].mtime_ns ||
+		    a[i].ctime_s != b[i].ctime_s ||
+		    a[i].ctime_ns != b[i].ctime_ns)
+			return 0;
+	return 1;
+}
+
+/* Neither directory changed within LIST_RACY_SECS before MADE_S (and
+ * none in the future of the clock). */
+static int
+settled_dirs(const struct md_list_dir *d, int64_t made_s)
+{
+	int i;
+
+	for (i = 0; i < D_COUNT; i++)
+		if (d[i].mtime_s + LIST_RACY_SECS >= made_s ||
+		    d[i].ctime_s + LIST_RACY_SECS >= made_s)
+			return 0;
+	return 1;
+}
+
+static int
+record_one(void *arg, int dir, char *key, size_t keylen, char *info)
+{
+	struct collect *c = arg;
+	struct md_ent *e = &c->v[c->n];
+
+	(void)keylen;
+	memset(e, 0, sizeof *e);
+	e->key = key;
+	e->info = info;
+	e->ts = key_time(key);
+	e->dir = (unsigned char)dir;
+	/* in the listing's order, as a sort would leave it */
+	if (c->n > 0 && ent_cmp(&c->v[c->n - 1], e) >= 0)
+		return -1;
+	c->n++;
+	return 0;
+}
+
+/*
+ * Fill C from the listing record if new/ and cur/ still look as NOW says
+ * they did at its scan (and that scan was not racy).  1 if C holds the
+ * list (mb->listbuf owns its names), 0 if not (C empty; *FOUND_R set if a
+ * record was there).
+ */
+static int
+record_load(struct pop23d_mbox *mb, const struct md_list_dir *now,
+    int64_t now_s, struct collect *c, int *found_r)
+{
+	unsigned char hb[MD_LIST_HDR_LEN], *buf = NULL;
+	struct md_list_hdr h;
+	struct stat st;
+	ssize_t r;
+	size_t got;
+	int fd;
+
+	*found_r = 0;
+	fd = openat(mb->dfd, LIST_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+	if (fd == -1)
+		return 0;
+	*found_r = 1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size < MD_LIST_HDR_LEN || st.st_size > LIST_FILE_MAX ||
+	    pread(fd, hb, sizeof hb, 0) != (ssize_t)sizeof hb ||
+	    md_list_hdr_decode(hb, sizeof hb, &h) != 0 ||
+	    h.ents_len != (uint64_t)st.st_size - MD_LIST_HDR_LEN ||
+	    h.count < LIST_RECORD_MIN || h.made_s > now_s ||
+	    !settled_dirs(h.dir, h.made_s) || !same_dirs(h.dir, now))
+		goto fail;
+	/* one read of the whole record; the names stay in it */
+	if ((buf = malloc(h.ents_len + 1)) == NULL ||
+	    (c->v = calloc(h.count, sizeof *c->v)) == NULL)
+		goto fail;
+	for (got = 0; got < h.ents_len; got += (size_t)r) {
+		r = pread(fd, buf + got, h.ents_len - got,
+		    MD_LIST_HDR_LEN + (off_t)got);
+		if (r <= 0)
+			goto fail;
+	}
+	c->cap = h.count;
+	if (md_list_ents_walk(buf, h.ents_len, h.count, h.ents_crc,
+	    POP23D_KEY_MAX, record_one, c) != 0 || c->n != h.count) {
+		host->log(LOG_WARNING, "list path=%s: the listing record is "
+		    "damaged; scanning", mb->path);
+		goto fail;
+	}
+	close(fd);
+	mb->listbuf = buf;
+	return 1;
+fail:
+	close(fd);
+	free(buf);
+	free(c->v);
+	c->v = NULL;
+	c->n = c->cap = 0;
+	return 0;
+}
+
+/* Write all of LEN octets of BUF at OFF.  0 or -1. */
+static int
+write_at(int fd, const unsigned char *buf, size_t len, off_t off)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		if ((w = pwrite(fd, buf, len, off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += w;
+		len -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+/*
+ * Record the N entries of V (sorted, duplicates dropped), the list of a
+ * scan that began at MADE_S with new/ and cur/ as D says: written to
+ * LIST_TMP, then renamed over LIST_NAME.  Failures are logged at most and
+ * change nothing.
+ */
+static void
+record_store(struct pop23d_mbox *mb, const struct md_ent *v, size_t n,
+    const struct md_list_dir *d, int64_t made_s)
+{
+	unsigned char hb[MD_LIST_HDR_LEN], *buf = NULL;
+	struct md_list_hdr h;
+	size_t i, len = 0, kl;
+	int fd = -1;
+
+	if (n > MD_LIST_COUNT_MAX || n > SIZE_MAX / (3 + NAME_MAX + 2) ||
+	    (buf = malloc(n * (3 + NAME_MAX + 2))) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		if (v[i].name != NULL)	/* renamed already: scan next time */
+			goto out;
+		kl = strlen(v[i].key);
+		len += md_list_ent_encode(v[i].dir == D_CUR, v[i].key, kl,
+		    v[i].info, buf + len);
+	}
+	memset(&h, 0, sizeof h);
+	h.count = (uint32_t)n;
+	h.made_s = made_s;
+	h.dir[0] = d[0];
+	h.dir[1] = d[1];
+	h.ents_len = len;
+	h.ents_crc = crc32c(0, buf, len);
+	md_list_hdr_encode(&h, hb);
+	fd = openat(mb->dfd, LIST_TMP, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+	if (fd == -1 || write_at(fd, hb, sizeof hb, 0) != 0 ||
+	    write_at(fd, buf, len, MD_LIST_HDR_LEN) != 0 ||
+	    close(fd) != 0) {
+		if (fd == -1 && (errno == EACCES || errno == EROFS ||
+		    errno == EPERM))
+			goto out;	/* a read-only maildrop: no record */
+		fd = -1;
+		host->log(LOG_WARNING, "list path=%s: cannot write %s: %s",
+		    mb->path, LIST_TMP, strerror(errno));
+		(void)unlinkat(mb->dfd, LIST_TMP, 0);
+		goto out;
+	}
+	fd = -1;
+	if (renameat(mb->dfd, LIST_TMP, mb->dfd, LIST_NAME) != 0) {
+		host->log(LOG_WARNING, "list path=%s: cannot rename %s: %s",
+		    mb->path, LIST_TMP, strerror(errno));
+		(void)unlinkat(mb->dfd, LIST_TMP, 0);
+	}
+out:
+	if (fd != -1)
+		close(fd);
+	free(buf);
+}
+
+/*
+ * Build the message list: from the listing record if new/ and cur/ have
+ * not changed since it was made, else scan, sort, drop duplicate keys
+ * (keeping the preferred copy, see ent_cmp(); a second name of the same
+ * file is removed, see drop_duplicate()) and record the result.
+ * POP23D_OK or POP23D_TEMPFAIL.
  */
 static enum pop23d_result
 build_list(struct pop23d_mbox *mb)
 {
 	struct collect c = { NULL, 0, 0, NULL };
 	struct pop23d_msg *msgs = NULL;
+	struct md_list_dir before[D_COUNT], after[D_COUNT];
+	struct timespec made;
+	int from_record = 0, found = 0, can_store = 0;
 	size_t i, n;
 
+	if (mb->use_record && list_dirs(mb, before) == 0 &&
+	    clock_gettime(CLOCK_REALTIME, &made) == 0) {
+		from_record = record_load(mb, before, (int64_t)made.tv_sec, &c,
+		    &found);
+		can_store = !from_record &&
+		    settled_dirs(before, (int64_t)made.tv_sec);
+	}
+	if (from_record) {
+		host->log(LOG_DEBUG, "list path=%s: %zu names from the "
+		    "listing record", mb->path, c.n);
+		goto listed;
+	}
 	if (scan_all(mb, collect_one, &c) == -1) {
 		free_ents(c.v, c.n);
 		arena_free(&c.arena);
@@ -634,6 +907,7 @@ build_list(struct pop23d_mbox *mb)
 		arena_free(&c.arena);
 		return POP23D_TEMPFAIL;
 	}
+listed:
 	mb->logged = mb->unlogged = 0;
 	for (i = n = 0; i < c.n; i++) {
 		if (n > 0 && strcmp(c.v[n - 1].key, c.v[i].key) == 0) {
@@ -645,6 +919,13 @@ build_list(struct pop23d_mbox *mb)
 	if (mb->unlogged > 0)
 		host->log(LOG_WARNING, "list: %zu more duplicates not logged",
 		    mb->unlogged);
+	/* Recorded only if nothing changed new/ or cur/ during the scan
+	 * (nor the removal of a duplicate above). */
+	if (can_store && n >= LIST_RECORD_MIN && list_dirs(mb, after) == 0 &&
+	    same_dirs(before, after))
+		record_store(mb, c.v, n, before, (int64_t)made.tv_sec);
+	else if (found && !from_record)
+		(void)unlinkat(mb->dfd, LIST_NAME, 0);	/* stale */
 	if (n > 0 && (msgs = calloc(n, sizeof *msgs)) == NULL) {
 		host->log(LOG_ERR, "list: out of memory for %zu messages", n);
 		free_ents(c.v, n);
@@ -747,6 +1028,7 @@ md_close(struct pop23d_mbox **mbp)
 		close(mb->dfd);
 	free_ents(mb->ents, mb->count);
 	arena_free(&mb->arena);
+	free(mb->listbuf);
 	free(mb->msgs);
 	free(mb->path);
 	free(mb);
@@ -844,6 +1126,7 @@ open_at(int dfd, char *path, int folder, struct pop23d_mbox **mbox_r,
 	mb->lockfd = -1;
 	mb->sub[D_NEW] = mb->sub[D_CUR] = -1;
 	mb->do_fsync = fsync_enabled();
+	mb->use_record = list_record_enabled();
 	for (d = 0; d < D_COUNT; d++) {
 		mb->sub[d] = openat(dfd, subdir_name[d], O_RDONLY |
 		    O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -1297,7 +1580,8 @@ static const struct pop23d_store_ops md_ops = {
 	.writable = md_writable,
 };
 
-static const char *const md_config_keys[] = { "fsync", NULL };
+static const char *const md_config_keys[] = { "fsync", "list_record",
+	NULL };
 
 static const struct pop23d_plugin md_plugin = {
 	.abi = POP23D_PLUGIN_ABI,
