@@ -244,10 +244,13 @@ key_time(const char *key)
 {
 	const char *p;
 	uint64_t t = 0;
+	unsigned d;
 
-	for (p = key; *p >= '0' && *p <= '9'; p++) {
-		unsigned d = (unsigned)(*p - '0');
-
+	/* 19 digits never overflow (10^19 - 1 < 2^64): no check per digit
+	 * for the usual 10-digit time; a longer number goes on below. */
+	for (p = key; (d = (unsigned char)*p - '0') <= 9 && p - key < 19; p++)
+		t = t * 10 + d;
+	for (; (d = (unsigned char)*p - '0') <= 9; p++) {
 		if (t > (UINT64_MAX - d) / 10)
 			return UINT64_MAX;
 		t = t * 10 + d;

@@ -1137,6 +1137,34 @@ START_TEST(test_folder_unsafe)
 END_TEST
 
 
+/* Sort times of 1, 19 and 20 digits and past 2^64: numeric order up to
+ * 2^64 - 1 (key_time()'s fast path for 19 digits, the checked one
+ * after); a time that overflows sorts with the keys that have none. */
+START_TEST(test_list_long_times)
+{
+	static const char *const order[] = {
+		"5.e", "9999999999999999999.c", "10000000000000000000.d",
+		"18446744073709551614.f", "18446744073709551615.a",
+		"18446744073709551616.b", "99999999999999999999999.g",
+	};
+	const struct pop23d_msg *msgs;
+	struct pop23d_mbox *mb;
+	char p[PATH_MAX];
+	size_t i, n;
+
+	for (i = NELEM(order); i-- > 0;) {
+		xsnprintf(p, sizeof p, "cur/%s:2,", order[i]);
+		put(md, p);
+	}
+	mb = open_ok(md);
+	n = list_ok(mb, &msgs);
+	ck_assert_uint_eq(n, NELEM(order));
+	for (i = 0; i < n; i++)
+		ck_assert_str_eq(msgs[i].key, order[i]);
+	ops->close(&mb);
+}
+END_TEST
+
 /* ------------------------------------------------ the listing record */
 
 struct walked {
@@ -1279,6 +1307,7 @@ suite_store_maildir(void)
 	tcase_add_test(tc, test_folder_open);
 	tcase_add_test(tc, test_folder_unsafe);
 	tcase_add_test(tc, test_list_record_codec);
+	tcase_add_test(tc, test_list_long_times);
 	suite_add_tcase(s, tc);
 	return s;
 }
