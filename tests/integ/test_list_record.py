@@ -12,7 +12,8 @@
 #   - a delivery into new/ right after (in the same second: a "racy"
 #     directory) is seen at once, and the stale record is removed;
 #   - another reader's rename in cur/ (a flag) and removal are seen;
-#   - DELE + QUIT by pop23d itself: the next login lists one fewer;
+#   - RETR, DELE + QUIT by pop23d itself on a list from the record: the
+#     read message is renamed (":2,S"), the next login lists one fewer;
 #   - a damaged record (one octet changed) is logged and the list is
 #     scanned: the same messages;
 #   - [maildir] list_record = no: no record is written or read.
@@ -111,8 +112,18 @@ class ListRecord(p23.TestCase):
         # pop23d's own DELE: the next login lists one fewer
         self.settle()
         self.session()                          # records
-        self.session(cmds=['DELE 1'])           # from the record, deletes
+        # from the record: read message 2 (renamed to ":2,S" at QUIT)
+        # and delete message 1
+        c = self.login(self.srv)
+        st, body = c.retr(2)
+        self.assertEqual(body, p23.crlf(self.data[2]))
+        self.assertOK(c.cmd('DELE 1'))
+        self.assertOK(c.cmd('QUIT'))
+        self.assertTrue(c.closed())
         self.assertEqual(self.wait_log_count(3), 3)
+        n2 = name_for(2, self.data[2])
+        self.assertTrue(os.path.exists(os.path.join(cur, n2 + ':2,S')))
+        self.assertFalse(os.path.exists(os.path.join(cur, n2 + ':2,')))
         st5, uidl5, _ = self.session()
         self.assertEqual(st5.split()[1], str(N - 1))
         self.assertNotIn(n0, [l.split()[1] for l in uidl5])
