@@ -233,6 +233,8 @@ def main():
     ap.add_argument('--cmds', default='STAT,LIST 1,RETR 1,DELE 1,RSET')
     ap.add_argument('--maildir')
     ap.add_argument('--split', action='store_true')
+    ap.add_argument('--discard', action='store_true',
+                    help='remove the callgrind files too')
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit('run as root (the daemon drops to the mail user)')
@@ -365,7 +367,10 @@ def main():
                                fn + r'\b', ann, re.M)
                 if fm:
                     print('  inclusive %-16s %14s' % (fn, fm.group(1)))
-        print('callgrind files kept in', tmp)
+        if a.discard:
+            shutil.rmtree(tmp)
+        else:
+            print('callgrind files kept in', tmp)
     else:
         shutil.rmtree(tmp)
     if err.strip():

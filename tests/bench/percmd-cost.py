@@ -102,7 +102,8 @@ def measure(n, a):
     row['getdents64'] = int(g.group(1)) if g else 0
     cmds = ['STAT', 'LIST 1', 'LIST %d' % last, 'RETR 1', 'DELE 1',
             'DELE %d' % last, 'RSET']
-    out = lc(base + ['--callgrind', '--split', '--cmds', ','.join(cmds)], a)
+    out = lc(base + ['--callgrind', '--split', '--discard', '--cmds',
+                     ','.join(cmds)], a)
     names = {'LIST_%d' % last: 'LIST_last', 'DELE_%d' % last: 'DELE_last'}
     for m in re.finditer(r'^command (\S+) Ir=(\d+)', out, re.M):
         row[names.get(m.group(1), m.group(1))] = int(m.group(2))
