@@ -163,6 +163,21 @@ tls_ossl_reason(void)
 
 /* ------------------------------------------------ OpenSSL's allocator */
 
+/*
+ * Whether tls_mem_free() wipes.  It must in every process whose memory
+ * a later process inherits: the master (its forks become monitors, then
+ * mail-user sessions) and the monitor (it frees the context before it
+ * becomes the session).  The pre-auth child turns it off in tls_accept():
+ * that process holds the private key and the connection's secrets by
+ * design, forks nothing, and a block it frees can only be reused by
+ * itself; its memory goes back to the kernel, which clears it, when it
+ * exits.  Wiping there cost a fifth of a full handshake's instructions
+ * (OpenSSL frees and reallocates its 17 KiB record buffers around every
+ * record, SSL_MODE_RELEASE_BUFFERS) and dirtied pages the handshake never
+ * touched (doc/PERFORMANCE.md, "TLS: counted per session").
+ */
+static int tls_wipe_frees = 1;
+
 static void *
 tls_mem_malloc(size_t n, const char *file, int line)
 {
@@ -178,10 +193,9 @@ tls_mem_free(void *p, const char *file, int line)
 {
 	(void)file;
 	(void)line;
-	if (p != NULL) {
+	if (p != NULL && tls_wipe_frees)
 		explicit_bzero(p, malloc_usable_size(p));
-		free(p);
-	}
+	free(p);
 }
 
 /* realloc() may move the block and free the old one unwiped: move it
@@ -192,8 +206,8 @@ tls_mem_realloc(void *p, size_t n, const char *file, int line)
 	size_t old;
 	void *q;
 
-	if (p == NULL)
-		return malloc(n);
+	if (p == NULL || !tls_wipe_frees)
+		return realloc(p, n);
 	if (n == 0) {
 		tls_mem_free(p, file, line);
 		return NULL;
@@ -937,6 +951,9 @@ tls_accept(struct net *n, struct tls_conn **conn_r, const char **error_r)
 	*conn_r = NULL;
 	if (tls_current == NULL)
 		return tls_error(error_r, "TLS is not configured");
+	/* Only the pre-auth child gets here: no wiping of its frees (see
+	 * tls_wipe_frees). */
+	tls_wipe_frees = 0;
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		return tls_error(error_r, "out of memory");
 	c->net = n;
