@@ -773,6 +773,66 @@ tls_server_free(struct tls_server *srv)
 	free(srv);
 }
 
+/*
+ * One TLS 1.3 handshake of CTX with a client of our own, over a pair of
+ * memory BIOs, in the master, as root: no byte of it comes from the
+ * network.  OpenSSL 3 finds the algorithms a handshake uses (the key
+ * exchange, the signature, HKDF, the record cipher, the ticket's HMAC) the
+ * first time a process asks for them, and caches them in the library's
+ * method store; without this every pre-auth child made those first
+ * fetches itself, in pages it then had to copy from the master, on every
+ * connection (doc/PERFORMANCE.md, "TLS: counted per session").  The
+ * handshake's secrets are in blocks the wiping allocator clears when they
+ * are freed here; the private key's own precomputations stay in the
+ * context and go with it in tls_forget().  A failure only costs the
+ * children their first fetches: it is not an error.
+ */
+static void
+tls_warm(SSL_CTX *sctx)
+{
+	SSL_CTX *cctx;
+	SSL *cl = NULL, *sv = NULL;
+	BIO *cb = NULL, *sb = NULL;
+	char byte = 0;
+	size_t k;
+	int i, rc = 0, rs = 0;
+
+	if ((cctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		goto out;
+	/* No verification: the peer is ourselves. */
+	SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
+	if ((cl = SSL_new(cctx)) == NULL || (sv = SSL_new(sctx)) == NULL ||
+	    BIO_new_bio_pair(&cb, 0, &sb, 0) != 1)
+		goto out;
+	SSL_set_bio(cl, cb, cb);
+	SSL_set_bio(sv, sb, sb);
+	cb = sb = NULL;
+	SSL_set_connect_state(cl);
+	SSL_set_accept_state(sv);
+	/* A handshake takes a few flights each way; bounded. */
+	for (i = 0; i < 16 && (rc != 1 || rs != 1); i++) {
+		if (rc != 1)
+			rc = SSL_do_handshake(cl);
+		if (rs != 1)
+			rs = SSL_do_handshake(sv);
+	}
+	/* One record each way: the record layer, and the client reads
+	 * the ticket. */
+	if (rc == 1 && rs == 1 && SSL_write_ex(sv, "+", 1, &k) == 1 &&
+	    SSL_read_ex(cl, &byte, 1, &k) == 1)
+		(void)(SSL_write_ex(cl, "+", 1, &k) == 1 &&
+		    SSL_read_ex(sv, &byte, 1, &k) == 1);
+	log_debug("tls: warm-up handshake %s", rc == 1 && rs == 1 ? "done" :
+	    "failed");
+out:
+	SSL_free(cl);
+	SSL_free(sv);
+	BIO_free(cb);
+	BIO_free(sb);
+	SSL_CTX_free(cctx);
+	ERR_clear_error();
+}
+
 void
 tls_server_install(struct tls_server *srv)
 {
@@ -781,8 +841,11 @@ tls_server_install(struct tls_server *srv)
 	if (srv == NULL) {
 		explicit_bzero(tls_keys, sizeof tls_keys);
 		tls_keys_made = 0;
-	} else if (!tls_keys[0].valid)
+		return;
+	}
+	if (!tls_keys[0].valid)
 		tls_tickets_rotate();	/* before the first connection */
+	tls_warm(srv->ctx);
 }
 
 int
