@@ -58,6 +58,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -787,9 +788,10 @@ tls_server_free(struct tls_server *srv)
  * context and go with it in tls_forget().  A failure only costs the
  * children their first fetches: it is not an error.
  */
-static void
-tls_warm(SSL_CTX *sctx)
+static void *
+tls_warm(void *arg)
 {
+	SSL_CTX *sctx = arg;
 	SSL_CTX *cctx;
 	SSL *cl = NULL, *sv = NULL;
 	BIO *cb = NULL, *sb = NULL;
@@ -831,11 +833,14 @@ out:
 	BIO_free(sb);
 	SSL_CTX_free(cctx);
 	ERR_clear_error();
+	return NULL;
 }
 
 void
 tls_server_install(struct tls_server *srv)
 {
+	pthread_t t;
+
 	tls_server_free(tls_current);
 	tls_current = srv;
 	if (srv == NULL) {
@@ -845,7 +850,14 @@ tls_server_install(struct tls_server *srv)
 	}
 	if (!tls_keys[0].valid)
 		tls_tickets_rotate();	/* before the first connection */
-	tls_warm(srv->ctx);
+	/* In a thread of its own: its short-lived blocks (record buffers,
+	 * the handshake's messages) come from that thread's malloc arena
+	 * and leave no holes in the main heap for the children to copy,
+	 * and its random generators go with the thread. */
+	if (pthread_create(&t, NULL, tls_warm, srv->ctx) != 0)
+		(void)tls_warm(srv->ctx);
+	else
+		(void)pthread_join(t, NULL);
 }
 
 int
