@@ -1143,6 +1143,11 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 	enum { P_CIN, P_COUT, P_PLAIN, P_N };
 	struct pollfd pfd[P_N];
 	int client_eof = 0, session_eof = 0, failed = 0, progress, e;
+	/* Whether a read of that side may find something: cleared when
+	 * one finds nothing, set again by poll().  A side that poll() did
+	 * not report is not tried (a recv() that could only fail with
+	 * EAGAIN), unless OpenSSL holds bytes of its own. */
+	int cin_ready = 1, plain_ready = 1;
 	int64_t stalled = 0;
 	size_t k;
 	ssize_t r;
@@ -1160,7 +1165,10 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 		pfd[P_PLAIN].events = 0;
 		do {
 			progress = 0;
-			if (up.len == 0 && !client_eof) {
+			if (up.len == 0 && !client_eof && !cin_ready &&
+			    !SSL_has_pending(c->ssl))
+				pfd[P_CIN].events |= POLLIN;
+			else if (up.len == 0 && !client_eof) {
 				ERR_clear_error();
 				if (SSL_read_ex(c->ssl, up.buf, TLS_PROXY_BUF,
 				    &k) == 1) {
@@ -1168,9 +1176,10 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 					up.off = 0;
 					progress = 1;
 				} else if ((e = SSL_get_error(c->ssl, 0)) ==
-				    SSL_ERROR_WANT_READ)
+				    SSL_ERROR_WANT_READ) {
+					cin_ready = 0;
 					pfd[P_CIN].events |= POLLIN;
-				else if (e == SSL_ERROR_WANT_WRITE)
+				} else if (e == SSL_ERROR_WANT_WRITE)
 					pfd[P_COUT].events |= POLLOUT;
 				else
 					client_eof = 1;	/* or an error */
@@ -1190,7 +1199,9 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 					up.len = 0;
 				}
 			}
-			if (down.len == 0 && !session_eof) {
+			if (down.len == 0 && !session_eof && !plain_ready)
+				pfd[P_PLAIN].events |= POLLIN;
+			else if (down.len == 0 && !session_eof) {
 				r = recv(plain_fd, down.buf, TLS_PROXY_BUF,
 				    MSG_DONTWAIT);
 				if (r > 0) {
@@ -1198,9 +1209,10 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 					down.off = 0;
 					progress = 1;
 				} else if (r == -1 && (errno == EAGAIN ||
-				    errno == EWOULDBLOCK || errno == EINTR))
+				    errno == EWOULDBLOCK || errno == EINTR)) {
+					plain_ready = 0;
 					pfd[P_PLAIN].events |= POLLIN;
-				else
+				} else
 					session_eof = 1;
 			}
 			if (down.len > 0 && !failed) {
@@ -1241,11 +1253,23 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 		pfd[P_CIN].fd = pfd[P_CIN].events ? c->rfd : -1;
 		pfd[P_COUT].fd = pfd[P_COUT].events ? c->wfd : -1;
 		pfd[P_PLAIN].fd = pfd[P_PLAIN].events ? plain_fd : -1;
+		pfd[P_CIN].revents = pfd[P_COUT].revents = 0;
+		pfd[P_PLAIN].revents = 0;
 		if (poll(pfd, P_N, stalled != 0 ? deadline_poll_ms(stalled) :
-		    -1) == -1 && errno != EINTR) {
-			failed = 1;
-			break;
+		    -1) == -1) {
+			if (errno != EINTR) {
+				failed = 1;
+				break;
+			}
+			/* interrupted: try both sides again */
+			cin_ready = plain_ready = 1;
+			continue;
 		}
+		/* Readable, hung up or in error: a read says which. */
+		if (pfd[P_CIN].revents & (POLLIN | POLLHUP | POLLERR))
+			cin_ready = 1;
+		if (pfd[P_PLAIN].revents & (POLLIN | POLLHUP | POLLERR))
+			plain_ready = 1;
 	}
 	explicit_bzero(up.buf, TLS_PROXY_BUF);
 	explicit_bzero(down.buf, TLS_PROXY_BUF);
