@@ -40,8 +40,8 @@
  * The key before the current one still opens a ticket (which is then
  * renewed); anything older is a full handshake.
  *
- * PRIVILEGE: tls_server_load(), tls_server_install() and
- * tls_tickets_tick() run as root in the master and only read the
+ * PRIVILEGE: tls_server_load(), tls_server_install(),
+ * tls_server_warm() and tls_tickets_tick() run as root in the master and only read the
  * administrator's files; tls_forget() runs as root in the monitor.
  * Everything that touches a client's bytes (tls_accept(), the record
  * layer, tls_proxy()) runs in the pre-auth child: login_user, chrooted,
@@ -839,8 +839,6 @@ out:
 void
 tls_server_install(struct tls_server *srv)
 {
-	pthread_t t;
-
 	tls_server_free(tls_current);
 	tls_current = srv;
 	if (srv == NULL) {
@@ -850,12 +848,21 @@ tls_server_install(struct tls_server *srv)
 	}
 	if (!tls_keys[0].valid)
 		tls_tickets_rotate();	/* before the first connection */
+}
+
+void
+tls_server_warm(void)
+{
+	pthread_t t;
+
+	if (tls_current == NULL)
+		return;
 	/* In a thread of its own: its short-lived blocks (record buffers,
 	 * the handshake's messages) come from that thread's malloc arena
 	 * and leave no holes in the main heap for the children to copy,
 	 * and its random generators go with the thread. */
-	if (pthread_create(&t, NULL, tls_warm, srv->ctx) != 0)
-		(void)tls_warm(srv->ctx);
+	if (pthread_create(&t, NULL, tls_warm, tls_current->ctx) != 0)
+		(void)tls_warm(tls_current->ctx);
 	else
 		(void)pthread_join(t, NULL);
 }
