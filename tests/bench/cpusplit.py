@@ -8,7 +8,7 @@
 #
 #   cpusplit.py [--servers NAME ...] [--workloads poll,fetch,fetch-qa,bulk]
 #               [-c CONC] [--poll-n N] [--fetch-n N] [--tls implicit|stls]
-#               [--no-floor] [--no-warmup]
+#               [--reps R] [--no-floor] [--no-warmup]
 #
 # Run as root after "tests/bench/peers.sh setup" (the users, maildrops
 # and settings of common.sh).  A NAME is a server of peers.sh (pop23d,
@@ -27,7 +27,9 @@
 # Workloads (popload, every message checked against the manifest):
 # poll = USER, PASS, STAT, QUIT; fetch = poll + RETR of every message;
 # fetch-qa = fetch with TCP_QUICKACK; bulk = one session RETRs the bulk
-# maildrop (per MB of octets received).  -c threads, each -N sessions.
+# maildrop (per MB of octets received).  -c threads, each -N sessions;
+# --reps R runs each workload R times (CPUSPLIT lines) and the tables
+# show the median of each figure (CPUSPLIT-MEDIAN lines).
 #
 # pop23d is also split by process role, from /proc (as rootcpu.py): the
 # master's own CPU, the per-connection processes (monitor/session and
@@ -334,6 +336,20 @@ def measure(a, cfg, srv, ccg, wl):
     return row
 
 
+def median(rows):
+    """One row of the median of each figure over repetitions."""
+    out = dict(rows[0])
+    for k, v in out.items():
+        if isinstance(v, (int, float)) and k != 'errors':
+            out[k] = sorted(r[k] for r in rows)[len(rows) // 2]
+    out['errors'] = sum(r['errors'] for r in rows)
+    if len(rows) > 1:
+        print('CPUSPLIT-MEDIAN ' + ' '.join(
+            '%s=%s' % (k, ('%.3f' % v) if isinstance(v, float) else v)
+            for k, v in out.items()), flush=True)
+    return out
+
+
 def floor(a, cfg, tmp):
     """The parts of S_min, in ms (per MB for the *_mb ones)."""
     build = cfg['P23_BUILD']
@@ -479,6 +495,9 @@ def main():
                     help='sessions per thread for poll [25]')
     ap.add_argument('--fetch-n', type=int, default=10,
                     help='sessions per thread for fetch [10]')
+    ap.add_argument('--reps', type=int, default=1,
+                    help='repetitions of each workload; the tables show '
+                    'the median of each figure [1]')
     ap.add_argument('--tls', choices=('implicit', 'stls'))
     ap.add_argument('--login', help='popload login options for poll and '
                     'fetch [the benchmark users of common.sh]')
@@ -543,7 +562,8 @@ def main():
                 if srv.name.startswith('pop23d'):
                     a.master_rss_kb = rss_kb(srv.pid())
                 for wl in a.wl:
-                    rows.append(measure(a, cfg, srv, ccg, wl))
+                    rows.append(median([measure(a, cfg, srv, ccg, wl)
+                                        for _ in range(a.reps)]))
             finally:
                 srv.stop()
                 srv = None
