@@ -481,6 +481,9 @@ def tables(rows, part, a):
         print('| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.2f | **%.2f** |'
               % (wl, p['client_ms'], p['server_ms'], d['client_ms'],
                  d['server_ms'], sm, model, ceil))
+    if a.tls:
+        print('\n(--tls: S_min has no TLS handshake and no encryption in '
+              'it, so these ceilings are upper bounds)')
     print('\nS_min parts (us): ' + ', '.join(
         '%s %.1f' % kv for kv in part.items()))
 
