@@ -47,6 +47,7 @@
 #include "peerchan.h"
 #include "plugin.h"
 #include "priv.h"
+#include "sandbox.h"
 #include "session.h"
 #include "tls.h"
 #include "trust.h"
@@ -1230,6 +1231,11 @@ run_daemon(const struct options *o)
 	 * (plugin_park()). */
 	tls_server_warm();
 	plugin_park(&auth_plugin);
+	/* The pre-auth children's seccomp filter, built once here rather
+	 * than in every child (sandbox.c). */
+	if (sandbox_prepare(&error) != 0)
+		log_warnx("%s: each pre-auth child builds its own filter",
+		    error);
 	write_pid_file();
 	write_port_file();
 	log_info("pop23d %s started", PACKAGE_VERSION);
