@@ -346,9 +346,12 @@ pop2_quit_auth(void *fe, char **argv, int argc)
  * Release the selected mailbox: commit its ACKD marks and accessed marks
  * (RFC 937 ACKD: "changed when the mailbox is released"), unlock it.
  * 0, or -1 when the commit failed (the mailbox is released either way).
+ * A failure is always logged; a success only for FOLD (LOG_OK): after
+ * QUIT the logout line says it (result=quit, deleted=), one line less
+ * per session.
  */
 static int
-pop2_release(struct pop2 *p)
+pop2_release(struct pop2 *p, int log_ok)
 {
 	const char *err = NULL;
 	size_t marked;
@@ -361,7 +364,7 @@ pop2_release(struct pop2 *p)
 	if (rc == -1)
 		log_warnx("commit deleted=%zu result=fail: %s", marked,
 		    err != NULL ? err : "?");
-	else
+	else if (log_ok)
 		log_info("commit deleted=%zu result=ok", marked);
 	maildrop_close(&p->md);
 	return rc;
@@ -422,7 +425,7 @@ pop2_fold(void *fe, char **argv, int argc)
 
 	/* Release the old mailbox first (RFC 937 ACKD), even when the new
 	 * name is the same one or invalid. */
-	if (pop2_release(p) == -1)
+	if (pop2_release(p, 1) == -1)
 		return pop2_reply_err(p, POP2_E_COMMIT);
 	p->cur = 1;		/* "set to one when a new folder is selected" */
 
@@ -540,7 +543,7 @@ pop2_quit(void *fe, char **argv, int argc)
 {
 	struct pop2 *p = fe;
 
-	if (pop2_release(p) == -1)
+	if (pop2_release(p, 0) == -1)
 		return pop2_reply_err(p, POP2_E_COMMIT);
 	net_printf(&p->c->net, "+ %s %s\r\n", p->c->cfg->hostname,
 	    pop2_texts[POP2_T_BYE]);
@@ -714,7 +717,9 @@ pop2_postauth(struct client *c)
 		return;
 	}
 	p.md = md;
-	log_info("maildrop result=ok count=%zu", p.md->count);
+	/* As POP3: no line for a login that went well (the monitor has
+	 * logged it); the count is in "#n". */
+	log_debug("maildrop result=ok count=%zu", p.md->count);
 	p.cur = 1;
 	pop2_reply_count(&p, p.md->count, POP2_T_COUNT_INBOX);
 	pop2_enter_state(&p, POP2_ST_MBOX);
