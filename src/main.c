@@ -910,6 +910,7 @@ reload(void)
 	cfg = ncfg;
 	plugin_set_config(&cfg);
 	tls_server_install(ntls);
+	tls_server_warm();
 	log_init(cfg.syslog_facility, -1, cfg.debug);
 	if (tls_enabled())
 		log_info("tls: %s", tls_server_desc());
@@ -1227,6 +1228,7 @@ run_daemon(const struct options *o)
 	/* Only the auth service runs the auth plugin: unmapped here before
 	 * the first fork, so no monitor has to dlclose() it
 	 * (plugin_park()). */
+	tls_server_warm();
 	plugin_park(&auth_plugin);
 	write_pid_file();
 	write_port_file();
