@@ -10,7 +10,8 @@
 # err_verify, never a session), --resume resumes every handshake after
 # each thread's first, and every message is checked against a manifest
 # (a manifest that is not the user's is err_verify).  pop23bench -M: both
-# POP2 dialogues and POP3 on the same maildrops, every message checked.
+# POP2 dialogues and POP3 on the same maildrops, every message checked;
+# --control adds the POP3 phase with POP2's round trips per message.
 # cpusplit.py (as root, with cgroup v1 cpuacct): a tiny run against this
 # server, every figure parsed and positive, its cgroups removed after.
 # GPL-3.0-or-later.
@@ -210,15 +211,19 @@ class BenchTools(p23.TestCase):
                               manifest='wrong', sessions=1, threads=1)
         self.assertEqual((r['sessions'], r['err_verify']), ('0', '1'))
 
-    def pop23bench(self, style, manifest='manifest'):
+    def pop23bench(self, style, manifest='manifest', control=False,
+                   rounds=1):
         rc, out, err = run(
             POP23BENCH, '-2', self.srv.pop2_port, '-3', self.srv.pop3_port,
             '-F', self.dir + '/users.txt', '-M',
-            '%s/%s' % (self.dir, manifest), '-c', 2, '-t', 0.3, '-r', 1,
-            '--style', style)
+            '%s/%s' % (self.dir, manifest), '-c', 2, '-t', 0.3, '-r', rounds,
+            '--style', style, *(['--control'] if control else []))
         self.assertEqual(rc, 0, err)
-        rows = {r['proto']: r for r in results(out)}
-        self.assertEqual(sorted(rows), ['pop2', 'pop3'], out)
+        self.out = out
+        rows = {(r['proto'], r['style']) if control else r['proto']: r
+                for r in results(out)}
+        if not control:
+            self.assertEqual(sorted(rows), ['pop2', 'pop3'], out)
         self.assertTrue(any(line.startswith('RATIO pop2/pop3 style=' + style)
                             for line in out.splitlines()), out)
         return rows, err
@@ -292,6 +297,40 @@ class BenchTools(p23.TestCase):
                 self.assertGreater(int(r['sessions']), 0, (style, proto))
             self.assertEqual(rows['pop2']['style'], style)
         # nothing was deleted: the maildrops are as delivered
+        for u in USERS:
+            self.assertEqual(len(self.srv.messages(u)), 4)
+
+    def test_pop23bench_control(self):
+        """--control: a third phase per round, POP3 with the POP2
+        dialogue's round trips per message (ack: RETR n, NOOP; fetchmail:
+        LIST n, RETR n, NOOP; LIST's size must be RETR's), every message
+        checked, the two new ratios printed."""
+        want = {'ack': 'retr-noop', 'fetchmail': 'list-retr-noop'}
+        for style, ctl in want.items():
+            rows, err = self.pop23bench(style, control=True, rounds=2)
+            self.assertEqual(sorted(rows), [('pop2', style), ('pop3', '-'),
+                                            ('pop3', ctl)], self.out)
+            res = results(self.out)
+            # 2 rounds x 3 phases, control always between the other two
+            self.assertEqual([(r['proto'], r['round']) for r in res],
+                             [('pop3', '0'), ('pop3', '0'), ('pop2', '0'),
+                              ('pop2', '1'), ('pop3', '1'), ('pop3', '1')],
+                             self.out)
+            self.assertEqual([r['style'] for r in res if r['proto'] ==
+                              'pop3'], ['-', ctl, ctl, '-'], self.out)
+            for r in res:
+                self.assertEqual((r['errors'], r['err_verify']), ('0', '0'),
+                                 (style, r, err))
+                self.assertGreater(int(r['sessions']), 0, (style, r))
+            for ratio in ('pop2/pop3 style=%s ' % style,
+                          'pop2/pop3-control style=%s control=%s ' % (
+                              style, ctl),
+                          'pop3-control/pop3 style=%s control=%s ' % (
+                              style, ctl)):
+                line = [x for x in self.out.splitlines()
+                        if x.startswith('RATIO ' + ratio)]
+                self.assertEqual(len(line), 1, (ratio, self.out))
+                self.assertGreater(float(line[0].split()[-1]), 0, line)
         for u in USERS:
             self.assertEqual(len(self.srv.messages(u)), 4)
 
