@@ -6,7 +6,10 @@
  * line is dropped as it arrives, through its LF, and reported once; a NUL
  * makes a line invalid (popa3d pop_get_line).  Output is queued in a
  * fixed buffer and flushed before we wait for input, with a write timeout
- * so a client that stops reading cannot pin the session.
+ * so a client that stops reading cannot pin the session.  The mail-user
+ * session waits for its next command inside recv(2) with SO_RCVTIMEO
+ * instead of poll(2) then read(2) (net_wait_in_recv()): one system call
+ * per command less.
  * Runs unprivileged (pre-auth child or mail-user session); never as root
  * on client bytes.
  */
@@ -14,10 +17,12 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdint.h>
@@ -61,6 +66,8 @@ net_init(struct net *n, int rfd, int wfd, size_t input_max,
 	else
 		n->write_timeout_ms = write_timeout_s * 1000;
 	n->failed = 0;
+	n->rwait = 0;
+	n->rcv_ms = -1;
 	n->io = NULL;
 	n->io_ctx = NULL;
 	/*
@@ -80,8 +87,70 @@ net_set_deadline(struct net *n, int64_t deadline)
 void
 net_set_io(struct net *n, const struct net_io *io, void *ctx)
 {
+	struct timeval tv = { 0, 0 };
+
+	/* A transport reads the descriptor itself: no receive timeout of
+	 * ours may make it see EAGAIN. */
+	if (io != NULL && n->rcv_ms > 0)
+		(void)setsockopt(n->rfd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+		    sizeof(tv));
+	if (io != NULL)
+		n->rcv_ms = -1;
 	n->io = io;
 	n->io_ctx = ctx;
+}
+
+/*
+ * From now on net_readline() waits for input inside a blocking recv(2)
+ * whose SO_RCVTIMEO is the time left, instead of poll(2) then read(2):
+ * one system call less per command (doc/PERFORMANCE.md, "POP2's extra
+ * round trip").  Only for a socket read directly (a pipe, or a transport
+ * of net_set_io(), keeps poll(2)), and only where setsockopt(SO_RCVTIMEO)
+ * is allowed: the mail-user session, not the pre-auth child's seccomp
+ * filter.  A non-blocking rfd keeps poll(2) too: recv(2) would not wait.
+ */
+void
+net_wait_in_recv(struct net *n)
+{
+	int fl = fcntl(n->rfd, F_GETFL);
+
+	n->rwait = fl != -1 && (fl & O_NONBLOCK) == 0;
+}
+
+/*
+ * Make rfd's SO_RCVTIMEO end the wait within MS (-1: no limit), leaving
+ * the one that is set when it is near enough: at most SLACK (1/16 of the
+ * time left, 1 s at most) early or late.  Early only costs a turn of the
+ * loop, which checks the deadlines; late is the bound on how much later
+ * than asked an idle timeout or the phase deadline can fire.  So in a
+ * session, where every wait is the same idle timeout, it is set once.
+ * 0, or -1 (not a socket, or not allowed: wait in poll(2) instead).
+ */
+static int
+net_rcvtimeo(struct net *n, int ms)
+{
+	struct timeval tv;
+	int slack;
+
+	if (ms < 0) {
+		if (n->rcv_ms == 0)
+			return 0;
+		ms = 0;		/* SO_RCVTIMEO 0: no limit */
+	} else {
+		slack = ms / 16 < 1000 ? ms / 16 : 1000;
+		if (n->rcv_ms > 0 && n->rcv_ms <= ms + slack &&
+		    n->rcv_ms >= ms - slack)
+			return 0;
+		if (ms == 0)
+			ms = 1;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if (setsockopt(n->rfd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)) == -1)
+		return -1;
+	n->rcv_ms = ms;
+	return 0;
 }
 
 size_t
@@ -183,7 +252,7 @@ net_readline(struct net *n, char *line, size_t maxlen, size_t *len_r,
 	size_t want;
 	ssize_t r;
 	short events = POLLIN;
-	int st, ms;
+	int st, ms, in_recv;
 
 	*len_r = 0;
 	line[0] = '\0';
@@ -201,10 +270,15 @@ net_readline(struct net *n, char *line, size_t maxlen, size_t *len_r,
 			return NET_EXPIRED;
 		if (deadline_passed(idle))
 			return NET_TIMEOUT;
+		ms = deadline_poll_ms(deadline_min(idle, n->deadline));
+		/* The mail-user session waits in recv() below. */
+		if (n->rwait && n->io == NULL && net_rcvtimeo(n, ms) == -1)
+			n->rwait = 0;
+		in_recv = n->rwait && n->io == NULL;
 		/* A transport holding input already (decrypted TLS records)
 		 * is read without waiting: poll() would not see it. */
-		if (n->io == NULL || n->io->pending(n->io_ctx) == 0) {
-			ms = deadline_poll_ms(deadline_min(idle, n->deadline));
+		if (!in_recv && (n->io == NULL ||
+		    n->io->pending(n->io_ctx) == 0)) {
 			pfd.fd = events == POLLOUT ? n->wfd : n->rfd;
 			pfd.events = events;
 			pfd.revents = 0;
@@ -232,11 +306,20 @@ net_readline(struct net *n, char *line, size_t maxlen, size_t *len_r,
 			errno = ENOMEM;
 			return NET_ERROR;
 		}
-		r = read_some(n, in->data + in->len, want, &events);
+		if (in_recv)
+			r = recv(n->rfd, in->data + in->len, want, 0);
+		else
+			r = read_some(n, in->data + in->len, want, &events);
 		if (r == -1) {
+			/* EAGAIN from recv(): SO_RCVTIMEO ran out; the
+			 * deadlines are checked at the top. */
 			if (errno == EINTR || errno == EAGAIN ||
 			    errno == EWOULDBLOCK)
 				continue;
+			if (errno == ENOTSOCK && in_recv) {
+				n->rwait = 0;
+				continue;
+			}
 			return NET_ERROR;
 		}
 		events = POLLIN;

@@ -60,6 +60,10 @@ struct net {
 	int64_t deadline;	/* end of the current phase (deadline.h), 0:
 				 * none; bounds every read and flush */
 	int failed;		/* a write failed; further output is dropped */
+	int rwait;		/* wait for input inside recv(2), not poll(2)
+				 * (net_wait_in_recv()) */
+	int rcv_ms;		/* the SO_RCVTIMEO set on rfd: 0 none, -1
+				 * never set */
 	const struct net_io *io;	/* NULL: the descriptors directly */
 	void *io_ctx;
 };
@@ -81,6 +85,9 @@ void net_set_deadline(struct net *n, int64_t deadline);
 /* Send and receive through IO (with its CTX) from now on; NULL: the
  * descriptors directly again. */
 void net_set_io(struct net *n, const struct net_io *io, void *ctx);
+/* Wait for input inside recv(2) with SO_RCVTIMEO from now on, not in
+ * poll(2) (the mail-user session: no seccomp filter); see net.c. */
+void net_wait_in_recv(struct net *n);
 /*
  * Drop every octet of input read but not yet parsed (and an over-long
  * line being skipped); returns how many were dropped.  STLS: nothing the

@@ -1116,6 +1116,8 @@ session_serve(struct session *s, struct loaded_plugin *auth,
 	}
 	explicit_bzero(h, sizeof(*h));
 	free(h);
+	/* No seccomp filter here: wait for commands inside recv(2). */
+	net_wait_in_recv(&c->net);
 	if (s->proto == PROTO_POP3)
 		pop3_postauth(c);
 	else

@@ -16,11 +16,25 @@
  * in its CRLF form; only POP3 stuffs dots).
  *
  *   pop23bench -2 POP2PORT -3 POP3PORT -F users.txt [-M DIR] [-c THREADS]
- *              [-t SECS] [-r ROUNDS] [--style ack|fetchmail]
+ *              [-t SECS] [-r ROUNDS] [--style ack|fetchmail] [--control]
  *
  * users.txt: "user:password" lines.  Only 127.0.0.0/8 is contacted.  Each
  * phase stops after -t seconds; the whole run after ROUNDS x 2 phases.
  * Prints "RESULT proto=... sess_per_s=... errors=..." lines and a ratio.
+ *
+ * --control adds a third phase to every round: POP3 with the same round
+ * trips per message as the POP2 dialogue, the extra ones cheap commands
+ * where POP2 has its cheap ones.  POP2's "ack" dialogue makes two per
+ * message (RETR with its data, ACKS), so its control sends "RETR n" and
+ * "NOOP" (style=retr-noop); the fetchmail dialogue makes three (READ n,
+ * RETR, ACKS), so its control sends "LIST n", "RETR n" and "NOOP"
+ * (style=list-retr-noop; LIST's size must equal RETR's octets).  The
+ * control's rate against plain POP3 is what the round trips cost on their
+ * own (client, kernel, one more wake-up of each side); POP2's rate
+ * against the control's is what POP2's server code costs beyond them.
+ * Extra lines: "RESULT proto=pop3 style=<control> ...", then "RATIO
+ * pop2/pop3-control" and "RATIO pop3-control/pop3".  Every RESULT line
+ * ends with round=N (0-based).
  *
  * GPL-3.0-or-later.
  */
@@ -55,6 +69,7 @@ struct conn {
 static int o_pop2 = 1109, o_pop3 = 1110, o_threads = 16, o_rounds = 2;
 static double o_secs = 8;
 static int o_fetchmail;		/* POP2 style: READ n before every RETR */
+static int o_control;		/* a POP3 phase with POP2's round trips */
 static char **users, **passes;
 static int nusers;
 static const char *o_manifest;
@@ -80,6 +95,11 @@ note_err(int proto, int u, const char *what, const char *line)
 	    users[u], what, line);
 }
 static int phase_proto;		/* 2 or 3 */
+/* POP3 phase: 0 plain; CTL_NOOP: NOOP after every RETR; CTL_LIST too:
+ * LIST n before every RETR n */
+#define CTL_NOOP	1
+#define CTL_LIST	2
+static int phase_ctl;
 
 struct stats {
 	long sessions, messages, errors, verify;
@@ -326,10 +346,10 @@ read_multi(struct conn *c, unsigned int *crc)
 }
 
 static int
-pop3_session(struct conn *c, int u, struct stats *st)
+pop3_session(struct conn *c, int u, int ctl, struct stats *st)
 {
 	char line[1024] = "";
-	long n, i, size;
+	long n, i, size, lsize = -1, num;
 
 	if (conn_open(c, o_pop3) != 0)
 		return -1;
@@ -348,18 +368,29 @@ pop3_session(struct conn *c, int u, struct stats *st)
 		unsigned int crc = 0;
 		long got;
 
+		if (ctl & CTL_LIST) {
+			snprintf(line, sizeof line, "LIST %ld\r\n", i);
+			if (cmd(c, line, line, sizeof line) != 0 ||
+			    sscanf(line, "+OK %ld %ld", &num, &lsize) != 2 ||
+			    num != i)
+				goto bad;
+		}
 		snprintf(line, sizeof line, "RETR %ld\r\n", i);
 		if (cmd(c, line, line, sizeof line) != 0 ||
 		    sscanf(line, "+OK %ld", &size) != 1)
 			goto bad;
 		got = read_multi(c, &crc);
-		if (got != size || !delivered(u, got, crc)) {
+		if (got != size || !delivered(u, got, crc) ||
+		    ((ctl & CTL_LIST) && lsize != size)) {
 			note_err(3, u, "not a delivered message", "RETR");
 			close(c->fd);
 			return S_VERIFY;
 		}
 		st->messages++;
 		st->bytes += (double)size;
+		if ((ctl & CTL_NOOP) && (cmd(c, "NOOP\r\n", line,
+		    sizeof line) != 0 || strncmp(line, "+OK", 3) != 0))
+			goto bad;
 	}
 	if (cmd(c, "QUIT\r\n", line, sizeof line) != 0 || line[0] != '+')
 		goto bad;
@@ -441,7 +472,7 @@ worker_main(void *arg)
 		return NULL;
 	while (!stop_flag) {
 		int r = phase_proto == 2 ? pop2_session(&c, u, &w->st) :
-		    pop3_session(&c, u, &w->st);
+		    pop3_session(&c, u, phase_ctl, &w->st);
 
 		if (r == S_OK)
 			w->st.sessions++;
@@ -459,8 +490,17 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* The POP3 control's name (see the head of this file). */
+static const char *
+ctl_name(int ctl)
+{
+	if (ctl == 0)
+		return "-";
+	return (ctl & CTL_LIST) ? "list-retr-noop" : "retr-noop";
+}
+
 static double
-run_phase(int proto)
+run_phase(int proto, int ctl, int round)
 {
 	struct worker *w = calloc((size_t)o_threads, sizeof *w);
 	struct stats tot = { 0, 0, 0, 0, 0 };
@@ -471,6 +511,7 @@ run_phase(int proto)
 		exit(2);
 	stop_flag = 0;
 	phase_proto = proto;
+	phase_ctl = ctl;
 	/* the last sessions of the phase before may still hold their
 	 * maildrop locks for a moment after +OK to QUIT (the process
 	 * exits after it): untimed pause, so no session gets [IN-USE] */
@@ -496,12 +537,13 @@ run_phase(int proto)
 	rate = tot.sessions / (t1 - t0);
 	printf("RESULT proto=pop%d style=%s threads=%d secs=%.2f sessions=%ld "
 	    "sess_per_s=%.1f msgs_per_s=%.1f MB_per_s=%.2f errors=%ld "
-	    "err_verify=%ld verify=%s\n",
-	    proto, proto == 2 ? (o_fetchmail ? "fetchmail" : "ack") : "-",
+	    "err_verify=%ld verify=%s round=%d\n",
+	    proto, proto == 2 ? (o_fetchmail ? "fetchmail" : "ack") :
+	    ctl_name(ctl),
 	    o_threads, t1 - t0, tot.sessions, rate,
 	    tot.messages / (t1 - t0), tot.bytes / 1e6 / (t1 - t0),
 	    tot.errors + tot.verify, tot.verify,
-	    o_manifest != NULL ? "manifest" : "size");
+	    o_manifest != NULL ? "manifest" : "size", round);
 	fflush(stdout);
 	if (tot.errors + tot.verify > 0)
 		fprintf(stderr, "pop23bench: last error: %s\n", last_err);
@@ -547,11 +589,12 @@ main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "style", required_argument, NULL, 's' },
 		{ "manifest", required_argument, NULL, 'M' },
+		{ "control", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *file = NULL;
-	double r2 = 0, r3 = 0;
-	int ch, i;
+	double r2 = 0, r3 = 0, rc = 0;
+	int ch, i, ctl;
 
 	while ((ch = getopt_long(argc, argv, "2:3:F:M:c:t:r:", lo, NULL)) != -1) {
 		switch (ch) {
@@ -563,10 +606,11 @@ main(int argc, char **argv)
 		case 't': o_secs = atof(optarg); break;
 		case 'r': o_rounds = atoi(optarg); break;
 		case 's': o_fetchmail = strcmp(optarg, "fetchmail") == 0; break;
+		case 'C': o_control = 1; break;
 		default:
 			fprintf(stderr, "usage: pop23bench -2 PORT -3 PORT -F "
 			    "users.txt [-M DIR] [-c N] [-t SECS] [-r ROUNDS] "
-			    "[--style ack|fetchmail]\n");
+			    "[--style ack|fetchmail] [--control]\n");
 			return 2;
 		}
 	}
@@ -586,17 +630,32 @@ main(int argc, char **argv)
 		for (i = 0; i < nusers; i++)
 			load_manifest(i);
 	}
+	/* the control's round trips per message are the POP2 dialogue's */
+	ctl = o_fetchmail ? CTL_NOOP | CTL_LIST : CTL_NOOP;
 	for (i = 0; i < o_rounds; i++) {
-		/* alternate the order so neither protocol always goes first */
+		/* alternate the order so neither protocol always goes first;
+		 * the control, if any, runs between the two */
 		if (i % 2 == 0) {
-			r3 += run_phase(3);
-			r2 += run_phase(2);
+			r3 += run_phase(3, 0, i);
+			if (o_control)
+				rc += run_phase(3, ctl, i);
+			r2 += run_phase(2, 0, i);
 		} else {
-			r2 += run_phase(2);
-			r3 += run_phase(3);
+			r2 += run_phase(2, 0, i);
+			if (o_control)
+				rc += run_phase(3, ctl, i);
+			r3 += run_phase(3, 0, i);
 		}
 	}
 	printf("RATIO pop2/pop3 style=%s %.3f\n",
 	    o_fetchmail ? "fetchmail" : "ack", r3 > 0 ? r2 / r3 : 0);
+	if (o_control) {
+		printf("RATIO pop2/pop3-control style=%s control=%s %.3f\n",
+		    o_fetchmail ? "fetchmail" : "ack", ctl_name(ctl),
+		    rc > 0 ? r2 / rc : 0);
+		printf("RATIO pop3-control/pop3 style=%s control=%s %.3f\n",
+		    o_fetchmail ? "fetchmail" : "ack", ctl_name(ctl),
+		    r3 > 0 ? rc / r3 : 0);
+	}
 	return 0;
 }

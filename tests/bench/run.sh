@@ -42,6 +42,10 @@
 # seconds alternating POP3 and POP2, POP2_ROUNDS [3] rounds, for the "ack"
 # dialogue (READ once, RETR and ACKS per message) and the fetchmail one
 # (READ n before every RETR); every message checked against the manifest.
+# Each round also runs the POP3 control (pop23bench --control): POP3 with
+# the dialogue's round trips per message (ack: RETR n, NOOP; fetchmail:
+# LIST n, RETR n, NOOP), so the summary separates what the round trips
+# cost from what POP2's server code costs (doc/PERFORMANCE.md).
 #
 # Knobs (environment): REPS [3] CONC [16] SECS [10] BULK_PLAIN_REPS [1]
 # IDLE_N [0] IDLE_REPS [2] LIST [0] (1: also LIST and UIDL in every session,
@@ -342,10 +346,10 @@ pop2() {
 	for style in ack fetchmail; do
 		echo "== POP2 dialogue: $style"
 		before=$(load1)
-		timeout $(( (SECS + 60) * POP2_ROUNDS * 2 + 60 )) \
+		timeout $(( (SECS + 60) * POP2_ROUNDS * 3 + 60 )) \
 			"$POP23BENCH" -2 "$POP23D_POP2_PORT" -3 "$p3" \
 			-F "$OUT/users.txt" -M "$STATE/manifest" -c "$CONC" \
-			-t "$SECS" -r "$POP2_ROUNDS" --style $style \
+			-t "$SECS" -r "$POP2_ROUNDS" --style $style --control \
 			2>>"$OUT/stderr.txt" | sed "s/^/TEST pop2-$style load1=$before /" |
 			tee -a "$OUT/raw.txt" ||
 			echo "TEST pop2-$style load1=$before RESULT failed=1" |

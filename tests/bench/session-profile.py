@@ -12,8 +12,20 @@
 #   --callgrind  instructions (Ir) by process and the inclusive Ir of the
 #                phases (fork, login check and crypt, maildrop load,
 #                command loop, commit), from callgrind_annotate.
+#   --per-command  system calls of the session process by command verb
+#                (strace -ff: each command's share is the calls from the
+#                read(2) or recv(2) that brought it in up to the next
+#                command's, so
+#                its reply, its flush and the wait for the next command);
+#                per occurrence, and per message for the whole session;
+#   --wakeups    context switches (voluntary and involuntary: every
+#                blocking wait is one) of all processes, perf stat.
 # Kinds: poll = USER, PASS, STAT, QUIT; fetch = USER, PASS, STAT, RETR
-# every message, QUIT (nothing deleted, so every session sees the same).
+# every message, QUIT (nothing deleted, so every session sees the same);
+# fetch-list: LIST n before every RETR n; fetch-list-noop: LIST n, RETR n,
+# NOOP (the round trips of POP2's fetchmail dialogue); pop2-poll = HELO,
+# QUIT; pop2-ack = HELO, READ, then RETR and ACKS per message, QUIT;
+# pop2-fetchmail = HELO, then READ n, RETR, ACKS per message, QUIT.
 #
 # Callgrind needs the daemon rootless (the session could not write its
 # output file after changing user) and the pre-auth child's seccomp
@@ -22,7 +34,8 @@
 # callgrind figures (strace -c counts its system calls).  strace runs the
 # daemon as root, exactly as deployed.
 #
-#   session-profile.py --kind poll|fetch [-k 20] [-m 50] --strace|--callgrind
+#   session-profile.py --kind KIND [-k 20] [-m 50] --strace|--callgrind|
+#                      --per-command|--wakeups
 
 import argparse
 import math
@@ -66,7 +79,7 @@ def make_maildrop(md, m, uid, gid):
         os.chown(p, uid, gid)
 
 
-def session(port, kind):
+def pop3_session(port, kind):
     s = socket.create_connection(('127.0.0.1', port), timeout=60)
     f = s.makefile('rwb', buffering=0)
 
@@ -80,18 +93,115 @@ def session(port, kind):
     cmd(b'USER sp')
     cmd(b'PASS ' + PW.encode())
     n = int(cmd(b'STAT').split()[1])
-    if kind == 'fetch':
+    if kind != 'poll':
         for i in range(1, n + 1):
+            if kind in ('fetch-list', 'fetch-list-noop'):
+                cmd(b'LIST %d' % i)
             cmd(b'RETR %d' % i)
             while f.readline() != b'.\r\n':
                 pass
+            if kind == 'fetch-list-noop':
+                cmd(b'NOOP')
     cmd(b'QUIT')
     s.close()
 
 
+def pop2_session(port, kind):
+    """pop2-poll: HELO, QUIT; pop2-ack: READ once, then RETR and ACKS per
+    message; pop2-fetchmail: READ n, RETR, ACKS per message."""
+    s = socket.create_connection(('127.0.0.1', port), timeout=60)
+    f = s.makefile('rwb', buffering=0)
+
+    def cmd(c, want):
+        f.write(c + b'\r\n')
+        r = f.readline()
+        if not r.startswith(want):
+            raise SystemExit('%r -> %r' % (c, r))
+        return r
+    f.readline()
+    n = int(cmd(b'HELO sp ' + PW.encode(), b'#')[1:].split()[0])
+    if kind == 'pop2-ack' and n > 0:
+        size = int(cmd(b'READ', b'=')[1:].split()[0])
+    for i in range(1, n + 1 if kind != 'pop2-poll' else 1):
+        if kind == 'pop2-fetchmail':
+            size = int(cmd(b'READ %d' % i, b'=')[1:].split()[0])
+        f.write(b'RETR\r\n')
+        left = size
+        while left > 0:
+            b = f.read(left)
+            if not b:
+                raise SystemExit('RETR: EOF')
+            left -= len(b)
+        size = int(cmd(b'ACKS', b'=')[1:].split()[0])
+    cmd(b'QUIT', b'+')
+    s.close()
+
+
+def session(ports, kind):
+    if kind.startswith('pop2'):
+        pop2_session(ports['pop2'], kind)
+    else:
+        pop3_session(ports['pop3'], kind)
+
+
+KINDS = ('poll', 'fetch', 'fetch-list', 'fetch-list-noop', 'pop2-poll',
+         'pop2-ack', 'pop2-fetchmail')
+
+
+# a command coming in: read(2), or recv(2) (strace shows recvfrom)
+VERB = re.compile(rb'^(?:read|recvfrom)\(\d+, "([A-Za-z]{4})[^"]*\\r\\n"')
+
+
+def per_command(tmp, sessions, msgs):
+    """System calls of the session processes (the traces with RETR, READ
+    or STAT read from the client), split at each command's read(2)."""
+    by = {}             # verb -> {syscall: count}
+    seen = {}           # verb -> occurrences
+    total = {}
+    for name in sorted(os.listdir(tmp)):
+        if not name.startswith('trace.'):
+            continue
+        data = open(os.path.join(tmp, name), 'rb').read()
+        if not re.search(rb'^(read|recvfrom)\(\d+, "(RETR|READ|STAT|ACKS)',
+                         data, re.M):
+            continue
+        verb = None
+        for line in data.splitlines():
+            m = re.match(rb'^([a-z0-9_]+)\(', line)
+            if not m:
+                continue
+            v = VERB.match(line)
+            if v and v.group(1).upper() in (
+                    b'USER', b'PASS', b'STAT', b'LIST', b'RETR', b'NOOP',
+                    b'QUIT', b'HELO', b'READ', b'ACKS', b'ACKD', b'NACK',
+                    b'UIDL', b'FOLD'):
+                verb = v.group(1).upper().decode()
+                seen[verb] = seen.get(verb, 0) + 1
+            if verb is None:
+                continue
+            sc = m.group(1).decode()
+            by.setdefault(verb, {})
+            by[verb][sc] = by[verb].get(sc, 0) + 1
+            total[sc] = total.get(sc, 0) + 1
+    print('session process, system calls per command (from its read(2) '
+          'to the next command\'s):')
+    for verb in sorted(by, key=lambda v: -seen[v]):
+        calls = by[verb]
+        print('  %-5s x%-6.1f per session: %5.2f calls each: %s' % (
+            verb, seen[verb] / sessions,
+            sum(calls.values()) / seen[verb],
+            ', '.join('%s %.2f' % (k, c / seen[verb]) for k, c in
+                      sorted(calls.items(), key=lambda kv: -kv[1]))))
+    if msgs:
+        print('  per message, all commands: %.2f: %s' % (
+            sum(total.values()) / sessions / msgs,
+            ', '.join('%s %.2f' % (k, c / sessions / msgs) for k, c in
+                      sorted(total.items(), key=lambda kv: -kv[1]))))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--kind', choices=('poll', 'fetch'), default='poll')
+    ap.add_argument('--kind', choices=KINDS, default='poll')
     ap.add_argument('-k', type=int, default=20)
     ap.add_argument('-m', type=int, default=50)
     ap.add_argument('--binary', default='_build/pop23d')
@@ -99,6 +209,8 @@ def main():
     ap.add_argument('--dir', default='/var/tmp/pop23d-sp')
     ap.add_argument('--strace', action='store_true')
     ap.add_argument('--callgrind', action='store_true')
+    ap.add_argument('--per-command', action='store_true')
+    ap.add_argument('--wakeups', action='store_true')
     ap.add_argument('--hash', default='plain', choices=('plain', 'sha512'),
                     help='password hash in the passwd-file (sha512: '
                     'SHA512-crypt, 5000 rounds, as the benchmark)')
@@ -134,7 +246,7 @@ def main():
     portf = os.path.join(tmp, 'ports')
     conf = os.path.join(tmp, 'pop23d.conf')
     with open(conf, 'w') as f:
-        f.write('listen = pop3 127.0.0.1:0\nport_file = %s\n'
+        f.write('listen = pop3 127.0.0.1:0\nlisten = pop2 127.0.0.1:0\nport_file = %s\n'
                 'pid_file = %s/pid\nplugin_dir = %s\nauth = passwdfile\n'
                 'storage = maildir\nmail_location = %%h/Maildir\n'
                 'auth_failure_delay = 0\nhostname = sp.example\n%s'
@@ -149,6 +261,11 @@ def main():
     trace = os.path.join(tmp, 'trace')
     if a.strace:
         cmd = ['strace', '-c', '-f', '-o', trace] + cmd
+    elif a.per_command:
+        cmd = ['strace', '-ff', '-s', '16', '-o', trace] + cmd
+    elif a.wakeups:
+        cmd = ['perf', 'stat', '-x,', '-o', trace, '-e',
+               'context-switches,cpu-migrations', '--'] + cmd
     if a.callgrind:
         shim = os.path.join(tmp, 'prof-noseccomp.so')
         subprocess.run(['cc', '-shared', '-fPIC', '-o', shim,
@@ -166,14 +283,18 @@ def main():
             if os.path.exists(portf) and os.path.getsize(portf) > 0:
                 break
             time.sleep(0.05)
-        port = int(open(portf).read().split()[-1].split(':')[-1])
-        session(port, a.kind)          # warm-up (index, page cache)
+        ports = {}
+        for line in open(portf):
+            w = line.split()
+            if len(w) == 3:     # "pop3 127.0.0.1 PORT"
+                ports.setdefault(w[0], int(w[2]))
+        session(ports, a.kind)         # warm-up (index, page cache)
         time.sleep(0.5)
         if a.strace or a.callgrind:
             # restart with the tracer only around the K measured sessions
             pass
         for _ in range(a.k):
-            session(port, a.kind)
+            session(ports, a.kind)
         time.sleep(1.0)
     finally:
         pid = int(open(os.path.join(tmp, 'pid')).read())
@@ -194,6 +315,14 @@ def main():
         print('system calls per session (all processes): %.1f' % (tot / n))
         for k, v in sorted(calls.items(), key=lambda kv: -kv[1]):
             print('  %-16s %8.1f' % (k, v / n))
+    if a.per_command:
+        per_command(tmp, n, a.m)
+    if a.wakeups:
+        for line in open(trace):
+            p = line.strip().split(',')
+            if len(p) > 2 and p[0].replace('.', '').isdigit():
+                print('%-18s per session (all processes): %.1f' % (
+                    p[2], float(p[0]) / n))
     if a.callgrind:
         per = []
         for name in sorted(os.listdir(tmp)):

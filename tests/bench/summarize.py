@@ -41,8 +41,29 @@ def tls_metric(work):
     return ("sess_per_s", "", [])
 
 
+def pop2_rounds(rows, num, den):
+    """Per-round ratios NUM/DEN (predicates on a RESULT row): by round=N
+    when the lines have it, else the phases in pairs (older raw files)."""
+    if all("round" in r for r in rows):
+        groups = {}
+        for r in rows:
+            groups.setdefault(r["round"], []).append(r)
+        groups = [groups[k] for k in sorted(groups, key=int)]
+    else:
+        groups = [rows[k:k + 2] for k in range(0, len(rows) - 1, 2)]
+    out = []
+    for g in groups:
+        a = [float(r["sess_per_s"]) for r in g if num(r)]
+        b = [float(r["sess_per_s"]) for r in g if den(r)]
+        if a and b and b[0] > 0:
+            out.append("%.3f" % (a[0] / b[0]))
+    return out
+
+
 def pop2_summary(path):
-    """Mean POP2 and POP3 rates per dialogue, the ratio, per-round ratios."""
+    """Mean POP2 and POP3 rates per dialogue, the ratio, per-round ratios;
+    with pop23bench --control a second table: POP3 with POP2's round trips
+    per message between the two."""
     phases = {}         # dialogue -> [(proto, kv)]
     for line in open(path):
         f = line.split()
@@ -52,36 +73,69 @@ def pop2_summary(path):
             continue
         kv = dict(x.split("=", 1) for x in f[2:] if "=" in x)
         phases.setdefault(f[1][5:], []).append(kv)
+
+    def is2(r):
+        return r.get("proto") == "pop2"
+
+    def is3(r):         # plain POP3 (older lines have no control)
+        return r.get("proto") == "pop3" and r.get("style", "-") == "-"
+
+    def isc(r):         # the POP3 control
+        return r.get("proto") == "pop3" and r.get("style", "-") != "-"
+
+    def rates(rows, pred):
+        return [float(r["sess_per_s"]) for r in rows if pred(r)]
+
+    def ratio(a, b):
+        return statistics.mean(a) / statistics.mean(b) if a and b \
+            and statistics.mean(b) > 0 else 0
     print("\n### POP2 against POP3 on pop23d, same users and maildrops "
           "(sessions/s per phase; ratio = mean POP2 / mean POP3)\n")
     print("| POP2 dialogue | POP3 sessions/s | POP2 sessions/s | "
           "POP2/POP3 | per round | load1 | errors | verify errors | "
           "target >= 0.95 |")
     print("|" + "---|" * 9)
+    controls = []
     for dialogue, rows in phases.items():
         if any(r.get("failed") == "1" for r in rows):
             print("| %s | failed | | | | | | | |" % dialogue)
             continue
-        r3 = [float(r["sess_per_s"]) for r in rows if r.get("proto") == "pop3"]
-        r2 = [float(r["sess_per_s"]) for r in rows if r.get("proto") == "pop2"]
+        r3 = rates(rows, is3)
+        r2 = rates(rows, is2)
         errors = sum(int(r.get("errors", 0)) for r in rows)
         verify = sum(int(r.get("err_verify", 0)) for r in rows)
         loads = [float(r["load1"]) for r in rows if "load1" in r]
-        rounds = []
-        for k in range(0, len(rows) - 1, 2):
-            a, b = rows[k], rows[k + 1]
-            x = {a.get("proto"): float(a["sess_per_s"]),
-                 b.get("proto"): float(b["sess_per_s"])}
-            if x.get("pop3"):
-                rounds.append("%.3f" % (x.get("pop2", 0) / x["pop3"]))
-        ratio = statistics.mean(r2) / statistics.mean(r3) if r2 and r3 \
-            and statistics.mean(r3) > 0 else 0
+        rounds = pop2_rounds(rows, is2, is3)
+        q = ratio(r2, r3)
         print("| %s | %s | %s | **%.3f** | %s | %s | %d | %d | %s |" % (
             dialogue, ", ".join(number(v) for v in r3),
-            ", ".join(number(v) for v in r2), ratio, ", ".join(rounds),
+            ", ".join(number(v) for v in r2), q, ", ".join(rounds),
             number(statistics.median(loads)) if loads else "-",
             errors, verify,
-            "met" if ratio >= 0.95 and errors == 0 else "not met"))
+            "met" if q >= 0.95 and errors == 0 else "not met"))
+        if any(isc(r) for r in rows):
+            controls.append((dialogue, rows, errors))
+    if not controls:
+        return 0
+    print("\n### The round trips on their own: POP3 with POP2's round trips "
+          "per message (pop23bench --control)\n")
+    print("POP3 control / POP3 is what the extra round trips cost in client "
+          "and kernel; POP2 / POP3 control is what POP2's server code "
+          "costs beyond them (1.0: nothing).\n")
+    print("| POP2 dialogue | POP3 control | POP3 | POP3 control | POP2 | "
+          "control/POP3 | POP2/control | POP2/control per round | "
+          "POP2/POP3 |")
+    print("|" + "---|" * 9)
+    for dialogue, rows, errors in controls:
+        r3, rc, r2 = rates(rows, is3), rates(rows, isc), rates(rows, is2)
+        ctl = next(r["style"] for r in rows if isc(r))
+        print("| %s | %s | %s | %s | %s | **%.3f** | **%.3f** | %s | "
+              "%.3f |" % (
+                  dialogue, ctl, ", ".join(number(v) for v in r3),
+                  ", ".join(number(v) for v in rc),
+                  ", ".join(number(v) for v in r2), ratio(rc, r3),
+                  ratio(r2, rc), ", ".join(pop2_rounds(rows, is2, isc)),
+                  ratio(r2, r3)))
     return 0
 
 

@@ -556,17 +556,12 @@ class Server:
         children), without the auth service and its workers."""
         if not self.running():
             return []
-        # The descendants first, the auth service's workers after them:
-        # a service forks its workers some time after it starts (under
-        # valgrind, seconds later), so a worker found by the first scan
-        # but forked after a scan of the service's own tree would count
-        # as a session.
-        kids = descendants(self.pid)
-        svc = set()
-        for s in self.auth_services():
-            svc.add(s)
-            svc.update(descendants(s))
-        return [p for p in kids if p not in svc]
+        # The descendants first: an auth worker the pool starts between
+        # the two scans is then either in neither or in svc too, never
+        # counted as a session.
+        desc = descendants(self.pid)
+        svc = set(self.auth_services(with_workers=True))
+        return [p for p in desc if p not in svc]
 
     def auth_services(self, with_workers=False):
         """The auth service (the master's child that holds no TCP

@@ -495,6 +495,14 @@ class TestPop2Edge(Pop2Case):
         for r in c.replies:
             if r[0] in '#=':
                 self.assertRegex(r, r'^[#=][0-9]+( |$)')
+        # a size reply (READ, every ACK), octet for octet: pop2.c puts
+        # it together without printf
+        sizes = [r for r in c.replies if r[0] == '=' and r[1] != '0']
+        self.assertEqual(sizes[:3], ['=300 characters in message 1'] * 2 +
+                         ['=400 characters in message 2'], c.replies)
+        c = self.login()
+        self.assertEqual(c.cmd('READ 3'), '=500 characters in message 3')
+        c.quit()
         c = self.pop2()
         c.greet()
         self.assertTrue(c.cmd_error_close('NOPE').startswith('-'))

@@ -7,16 +7,21 @@
  * pipelining, flush-before-wait, the reply cap and the write timeout,
  * separate input and output fds (two pipes, as inetd wrappers give) and
  * the phase deadline; STLS's discarded input and a transport (TLS) that
- * holds input the descriptor does not show.
+ * holds input the descriptor does not show.  The "recv" test cases run
+ * the same tests with net_wait_in_recv() (the mail-user session's wait
+ * inside recv(2) with SO_RCVTIMEO), plus its own: the timeout set once
+ * and kept, a pipe and a non-blocking socket falling back to poll(2).
  * The ipc.c tests live here too (same socketpair harness).
  */
 #include "config.h"
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -51,6 +56,30 @@ t_sleep_ms(int ms)
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
+}
+
+/* 1 in the "recv" test cases: every struct net waits in recv(2). */
+static int t_rwait;
+
+static void
+t_rwait_on(void)
+{
+	t_rwait = 1;
+}
+
+static void
+t_rwait_off(void)
+{
+	t_rwait = 0;
+}
+
+static void
+t_net_init(struct net *n, int rfd, int wfd, size_t input_max,
+    int write_timeout_s)
+{
+	net_init(n, rfd, wfd, input_max, write_timeout_s);
+	if (t_rwait)
+		net_wait_in_recv(n);
 }
 
 static void
@@ -281,7 +310,7 @@ t_run_line_case(int ci, size_t chunk, int delay_ms)
 	t_socketpair(SOCK_STREAM, sv);
 	pid = t_writer(sv, in, inlen, chunk, delay_ms);
 	close(sv[1]);
-	net_init(&n, sv[0], sv[0], imax, 5);
+	t_net_init(&n, sv[0], sv[0], imax, 5);
 
 	for (k = 0; k < sizeof(c->ex) / sizeof(c->ex[0]); k++) {
 		const struct exp *e = &c->ex[k];
@@ -365,7 +394,7 @@ START_TEST(test_split_crlf)
 	/* 1-byte writes 5 ms apart: every CR arrives before its LF. */
 	pid = t_writer(sv, in, sizeof(in) - 1, 1, 5);
 	close(sv[1]);
-	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	t_net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	for (k = 0; k < 3; k++) {
 		ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len,
 		    T_READ_TIMEOUT), NET_LINE);
@@ -392,7 +421,7 @@ START_TEST(test_toolong_across_calls)
 	int sv[2], i;
 
 	t_socketpair(SOCK_STREAM, sv);
-	net_init(&n, sv[0], sv[0], 2048, 5);
+	t_net_init(&n, sv[0], sv[0], 2048, 5);
 	memset(chunk, 'y', sizeof(chunk));
 	for (i = 0; i < 10; i++)
 		ck_assert_int_eq(t_write_all(sv[1], chunk, sizeof(chunk)), 0);
@@ -430,7 +459,7 @@ START_TEST(test_timeout)
 	int sv[2];
 
 	t_socketpair(SOCK_STREAM, sv);
-	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	t_net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	t0 = t_now();
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 1),
 	    NET_TIMEOUT);
@@ -461,7 +490,7 @@ START_TEST(test_timeout_trickle)
 
 	t_socketpair(SOCK_STREAM, sv);
 	pid = t_writer(sv, in, sizeof(in) - 1, 1, 200);
-	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	t_net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	t0 = t_now();
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 1),
 	    NET_TIMEOUT);
@@ -492,7 +521,7 @@ START_TEST(test_preload)
 
 	t_socketpair(SOCK_STREAM, sv);
 	ck_assert_int_eq(t_write_all(sv[1], S("SS b\r\nSTAT\r\n")), 0);
-	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	t_net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	ck_assert_int_eq(net_preload(&n, S("USER a\r\nPA")), 0);
 	ck_assert(net_line_pending(&n));
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len,
@@ -517,7 +546,7 @@ START_TEST(test_preload_bound)
 	static char big[INPUT_BUF_MAX + 1];
 	struct net n;
 
-	net_init(&n, -1, -1, INPUT_BUF_MAX, 5);
+	t_net_init(&n, -1, -1, INPUT_BUF_MAX, 5);
 	ck_assert_int_eq(net_preload(&n, big, sizeof(big)), -1);
 	ck_assert_int_eq(net_preload(&n, big, INPUT_BUF_MAX), 0);
 	net_free(&n);
@@ -534,7 +563,7 @@ START_TEST(test_pending)
 	int sv[2];
 
 	t_socketpair(SOCK_STREAM, sv);
-	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	t_net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	(void)net_pending(&n, &plen);
 	ck_assert_uint_eq(plen, 0);
 	ck_assert(!net_line_pending(&n));
@@ -589,7 +618,7 @@ START_TEST(test_flush_before_wait)
 		_exit(0);
 	}
 	close(sv[1]);
-	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	t_net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	ck_assert_int_eq(net_printf(&n, "+OK %s ready\r\n", "pop23d"), 0);
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len,
 	    T_READ_TIMEOUT), NET_LINE);
@@ -615,7 +644,7 @@ START_TEST(test_pipelined_replies)
 
 	t_socketpair(SOCK_STREAM, sv);
 	ck_assert_int_eq(t_write_all(sv[1], S("STAT\r\nLIST 1\r\n")), 0);
-	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	t_net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len,
 	    T_READ_TIMEOUT), NET_LINE);
 	ck_assert_str_eq(line, "STAT");
@@ -667,7 +696,7 @@ START_TEST(test_printf_cap)
 	memset(arg, 'z', c->arglen);
 	arg[c->arglen] = '\0';
 	t_socketpair(SOCK_STREAM, sv);
-	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	t_net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	ck_assert_int_eq(net_printf(&n, "+OK %s%s", arg, c->suffix), 0);
 	ck_assert_int_eq(net_flush(&n), 0);
 	k = t_peer_read(sv[1], got, sizeof(got), 200);
@@ -716,7 +745,7 @@ START_TEST(test_write_large)
 		_exit(k == total && memcmp(got, data, total) == 0 ? 0 : 1);
 	}
 	close(sv[1]);
-	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	t_net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	/* in uneven pieces */
 	for (i = 0; i < total; i += 1000)
 		ck_assert_int_eq(net_write(&n, data + i,
@@ -745,7 +774,7 @@ START_TEST(test_write_timeout)
 	ck_assert_int_eq(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz,
 	    sizeof(sz)), 0);
 	memset(chunk, 'm', sizeof(chunk));
-	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 1);
+	t_net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 1);
 	t0 = t_now();
 	while (sent < 8 * 1024 * 1024) {
 		if ((r = net_write(&n, chunk, sizeof(chunk))) == -1) {
@@ -780,7 +809,7 @@ START_TEST(test_closed_peer)
 
 	t_socketpair(SOCK_STREAM, sv);
 	close(sv[1]);
-	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	t_net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	ck_assert_int_eq(net_printf(&n, "+OK bye\r\n"), 0);
 	ck_assert_int_eq(net_flush(&n), -1);
 	ck_assert_int_eq(errno, EPIPE);
@@ -830,7 +859,7 @@ START_TEST(test_two_pipes)
 	}
 	close(in[1]);
 	close(out[0]);
-	net_init(&net, in[0], out[1], INPUT_BUF_MAX, 5);
+	t_net_init(&net, in[0], out[1], INPUT_BUF_MAX, 5);
 	ck_assert_int_eq(net_readline(&net, line, POP3_LINE_MAX, &len,
 	    T_READ_TIMEOUT), NET_LINE);
 	ck_assert_str_eq(line, "USER a");
@@ -869,7 +898,7 @@ START_TEST(test_deadline)
 	t_socketpair(SOCK_STREAM, sv);
 	/* one line every 300 ms: about 5 s in all */
 	pid = t_writer(sv, in, sizeof(in) - 1, 6, 300);
-	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	t_net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	t0 = t_now();
 	net_set_deadline(&n, deadline_now() + 1000);
 	while ((st = net_readline(&n, line, POP3_LINE_MAX, &len, 2)) ==
@@ -901,10 +930,149 @@ START_TEST(test_readline_bad_fd)
 	t_socketpair(SOCK_STREAM, sv);
 	close(sv[1]);
 	close(sv[0]);
-	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	t_net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 1),
 	    NET_ERROR);
 	net_free(&n);
+}
+END_TEST
+
+/* ------------------------------------------------- recv(2) waiting */
+
+/* SO_RCVTIMEO of FD in ms, 0: none. */
+static long
+t_rcvtimeo(int fd)
+{
+	struct timeval tv;
+	socklen_t sl = sizeof tv;
+
+	ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &sl), 0);
+	return (long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/*
+ * The session's wait: lines come in through recv(2); SO_RCVTIMEO is the
+ * idle timeout, set at the first wait and kept while every wait has about
+ * the same time left; a shorter timeout sets it again and fires on time.
+ */
+START_TEST(test_recv_wait)
+{
+	char line[POP3_LINE_MAX + 1];
+	struct net n;
+	double t0, dt;
+	size_t len;
+	long first;
+	int sv[2];
+
+	t_socketpair(SOCK_STREAM, sv);
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	net_wait_in_recv(&n);
+	ck_assert_int_eq(n.rwait, 1);
+	ck_assert_int_eq(t_rcvtimeo(sv[0]), 0);
+	ck_assert_int_eq(t_write_all(sv[1], S("STAT\r\n")), 0);
+	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 30),
+	    NET_LINE);
+	ck_assert_str_eq(line, "STAT");
+	first = t_rcvtimeo(sv[0]);
+	ck_assert_msg(first > 29000 && first <= 30000, "SO_RCVTIMEO %ld",
+	    first);
+	ck_assert_int_eq(net_printf(&n, "+OK\r\n"), 0);
+	/* now it waits: the reply goes out first, the line comes later */
+	if (fork() == 0) {
+		alarm(T_CHILD_ALARM);
+		if (recv(sv[1], line, sizeof line, 0) != 5)
+			_exit(1);
+		t_sleep_ms(100);
+		_exit(t_write_all(sv[1], S("LIST 1\r\nNOOP")) == 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 30),
+	    NET_LINE);
+	ck_assert_str_eq(line, "LIST 1");
+	/* kept (within the slack), and still waiting in recv(2) */
+	ck_assert_int_eq(t_rcvtimeo(sv[0]), first);
+	ck_assert_int_eq(n.rwait, 1);
+	(void)wait(NULL);
+	ck_assert_int_eq(t_write_all(sv[1], S("\r\n")), 0);
+	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 30),
+	    NET_LINE);
+	ck_assert_str_eq(line, "NOOP");
+	ck_assert_int_eq(t_rcvtimeo(sv[0]), first);
+	/* a 1 s timeout replaces it, and fires after about a second */
+	t0 = t_now();
+	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 1),
+	    NET_TIMEOUT);
+	dt = t_now() - t0;
+	ck_assert_msg(dt >= 0.9 && dt < 2.0, "timeout took %.2f s", dt);
+	ck_assert_msg(t_rcvtimeo(sv[0]) <= 1000, "SO_RCVTIMEO %ld",
+	    t_rcvtimeo(sv[0]));
+	/* EOF */
+	close(sv[1]);
+	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 30),
+	    NET_EOF);
+	net_free(&n);
+	close(sv[0]);
+}
+END_TEST
+
+/* A non-blocking socket would make recv(2) return at once, a busy loop:
+ * it keeps poll(2), and a timeout takes its time without the CPU. */
+START_TEST(test_recv_wait_nonblocking)
+{
+	char line[POP3_LINE_MAX + 1];
+	struct net n;
+	clock_t c0;
+	double t0, dt;
+	size_t len;
+	int sv[2];
+
+	t_socketpair(SOCK_STREAM, sv);
+	ck_assert_int_eq(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	net_wait_in_recv(&n);
+	ck_assert_int_eq(n.rwait, 0);
+	t0 = t_now();
+	c0 = clock();
+	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 1),
+	    NET_TIMEOUT);
+	dt = t_now() - t0;
+	ck_assert_msg(dt >= 0.9 && dt < 2.0, "timeout took %.2f s", dt);
+	ck_assert_msg((double)(clock() - c0) / CLOCKS_PER_SEC < 0.3,
+	    "%.2f s of CPU while waiting",
+	    (double)(clock() - c0) / CLOCKS_PER_SEC);
+	ck_assert_int_eq(t_rcvtimeo(sv[0]), 0);
+	net_free(&n);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* A pipe has no SO_RCVTIMEO: the first wait falls back to poll(2). */
+START_TEST(test_recv_wait_pipe)
+{
+	char line[POP3_LINE_MAX + 1];
+	struct net n;
+	size_t len;
+	int in[2], out[2];
+
+	ck_assert_int_eq(pipe(in), 0);
+	ck_assert_int_eq(pipe(out), 0);
+	net_init(&n, in[0], out[1], INPUT_BUF_MAX, 5);
+	net_wait_in_recv(&n);
+	ck_assert_int_eq(n.rwait, 1);
+	ck_assert_int_eq(t_write_all(in[1], S("QUIT\r\n")), 0);
+	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 5),
+	    NET_LINE);
+	ck_assert_str_eq(line, "QUIT");
+	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 1),
+	    NET_TIMEOUT);
+	ck_assert_int_eq(n.rwait, 0);
+	close(in[1]);
+	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len, 5),
+	    NET_EOF);
+	net_free(&n);
+	close(in[0]);
+	close(out[0]);
+	close(out[1]);
 }
 END_TEST
 
@@ -1065,7 +1233,7 @@ START_TEST(test_discard_input)
 	t_socketpair(SOCK_STREAM, sv);
 	ck_assert_int_eq(send(sv[1], in, sizeof(in) - 1, 0),
 	    (ssize_t)sizeof(in) - 1);
-	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	t_net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	ck_assert_int_eq(net_readline(&n, line, POP3_LINE_MAX, &len,
 	    T_READ_TIMEOUT), NET_LINE);
 	ck_assert_str_eq(line, "STLS");
@@ -1171,7 +1339,7 @@ START_TEST(test_transport)
 	t.inlen = sizeof(in) - 1;
 	t_socketpair(SOCK_STREAM, sv);
 	t.fd = sv[0];
-	net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
+	t_net_init(&n, sv[0], sv[0], INPUT_BUF_MAX, 5);
 	net_set_io(&n, &io, &t);
 	/* One octet (a "record") makes the descriptor readable once; the
 	 * transport takes it and then holds both lines, which must come
@@ -1239,6 +1407,33 @@ suite_net(void)
 	tcase_add_test(tc, test_write_large);
 	tcase_add_test(tc, test_write_timeout);
 	tcase_add_test(tc, test_closed_peer);
+	suite_add_tcase(s, tc);
+
+	/* The same line and output tests, waiting in recv(2). */
+	tc = tcase_create("recv");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, t_rwait_on, t_rwait_off);
+	tcase_add_loop_test(tc, test_lines_one_write, 0, nlines);
+	tcase_add_loop_test(tc, test_lines_1byte, 0, nlines);
+	tcase_add_loop_test(tc, test_lines_7byte, 0, nlines);
+	tcase_add_test(tc, test_split_crlf);
+	tcase_add_test(tc, test_toolong_across_calls);
+	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_timeout_trickle);
+	tcase_add_test(tc, test_preload);
+	tcase_add_test(tc, test_pending);
+	tcase_add_test(tc, test_readline_bad_fd);
+	tcase_add_test(tc, test_two_pipes);
+	tcase_add_test(tc, test_deadline);
+	tcase_add_test(tc, test_discard_input);
+	tcase_add_test(tc, test_transport);
+	tcase_add_test(tc, test_flush_before_wait);
+	tcase_add_test(tc, test_pipelined_replies);
+	tcase_add_test(tc, test_write_timeout);
+	tcase_add_test(tc, test_closed_peer);
+	tcase_add_test(tc, test_recv_wait);
+	tcase_add_test(tc, test_recv_wait_nonblocking);
+	tcase_add_test(tc, test_recv_wait_pipe);
 	suite_add_tcase(s, tc);
 
 	/* ipc.c: no suite of its own in suites.h. */
