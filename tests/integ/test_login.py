@@ -13,6 +13,7 @@ import statistics
 import sys
 import re
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import p23  # noqa: E402
@@ -134,6 +135,9 @@ class FailureTiming(p23.TestCase):
         c.close()
         return dt
 
+    @unittest.skipIf(p23.WRAPPER, 'a time bound: under valgrind the '
+                     "daemon's hash takes tens of times the cost measured "
+                     'here natively (longer than a reply is waited for)')
     def test_failure_time_independent_of_user_and_hash(self):
         slow = crypt('slowpw', '$6$rounds=1200000$saltsalt$')
         # "fast" comes first: its cheap hash is the unknown users' dummy
