@@ -75,10 +75,13 @@ mbox_cache_ent_encode(const struct mbox_cache_ent *e, unsigned char *o)
 }
 
 /* A key as the plugin makes it: an X-UIDL value (1-70 octets 0x21-0x7E)
- * when the UIDL flag says so, else 32 lower-case hex digits. */
+ * when the UIDL flag says so, else 32 lower-case hex digits.  Branch-free
+ * loops of fixed shape (the compiler vectorizes them): a warm login
+ * checks every key of the record. */
 static int
 key_ok(const unsigned char *k, size_t kl, unsigned flags)
 {
+	unsigned bad = 0;
 	size_t i;
 
 	if (kl == 0 || kl > MBOX_UIDL_MAX)
@@ -86,16 +89,14 @@ key_ok(const unsigned char *k, size_t kl, unsigned flags)
 	if (!(flags & MBOX_F_UIDL)) {
 		if (kl != 32)
 			return 0;
-		for (i = 0; i < kl; i++)
-			if (!((k[i] >= '0' && k[i] <= '9') ||
-			    (k[i] >= 'a' && k[i] <= 'f')))
-				return 0;
-		return 1;
+		for (i = 0; i < 32; i++)
+			bad |= (unsigned)((unsigned char)(k[i] - '0') > 9 &&
+			    (unsigned char)(k[i] - 'a') > 5);
+		return bad == 0;
 	}
 	for (i = 0; i < kl; i++)
-		if (k[i] < 0x21 || k[i] > 0x7e)
-			return 0;
-	return 1;
+		bad |= (unsigned)((unsigned char)(k[i] - 0x21) > 0x7e - 0x21);
+	return bad == 0;
 }
 
 int

@@ -912,50 +912,62 @@ parse_file(struct pop23d_mbox *mb, uint64_t start, uint64_t size,
 	return POP23D_OK;
 }
 
-static int
-key_cmp(const void *a, const void *b)
-{
-	const char *const *x = a, *const *y = b;
-	int c = strcmp(*x, *y);
+/* A slot of dedup_keys()' table: the first key of a run (never given a
+ * suffix) and how many of it were seen. */
+struct kslot {
+	const char *key;
+	size_t run;
+};
 
-	return c != 0 ? c : (*x < *y ? -1 : *x > *y);
+/* FNV-1a of a key: keys are hex digests or X-UIDL values, spread enough
+ * for an open-addressed table. */
+static uint64_t
+key_hash(const char *k)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *k != '\0'; k++)
+		h = (h ^ (unsigned char)*k) * 0x100000001b3ULL;
+	return h;
 }
 
-/* Give repeated keys the suffixes "-2", "-3", ... in file order. */
+/*
+ * Give repeated keys the suffixes "-2", "-3", ... in file order (the
+ * keys are laid out in file order).  One pass with a hash table of the
+ * keys seen: a login to a large mbox pays O(n), not a sort.
+ */
 static int
 dedup_keys(struct pop23d_mbox *mb)
 {
-	char **v, base[KEY_SLOT];
-	size_t i, run = 1;
+	struct kslot *t;
+	size_t i, size = 64, mask;
 
 	if (mb->count < 2)
 		return 0;
-	if ((v = calloc(mb->count, sizeof *v)) == NULL)
+	while (size < 2 * mb->count)
+		size *= 2;
+	if ((t = calloc(size, sizeof *t)) == NULL)
 		return -1;
-	for (i = 0; i < mb->count; i++)
-		v[i] = mb->msgs[i].key;
-	/* equal keys stay in file order: the keys are laid out in file
-	 * order and key_cmp() breaks ties by address */
-	qsort(v, mb->count, sizeof *v, key_cmp);
-	memcpy(base, v[0], strlen(v[0]) + 1);
-	for (i = 1; i < mb->count; i++) {
-		size_t l;
-		char suf[24];
+	mask = size - 1;
+	for (i = 0; i < mb->count; i++) {
+		char *k = mb->msgs[i].key, suf[24];
+		size_t h = (size_t)key_hash(k) & mask, l;
 		int sl;
 
-		if (strcmp(v[i], base) != 0) {
-			memcpy(base, v[i], strlen(v[i]) + 1);
-			run = 1;
+		while (t[h].key != NULL && strcmp(t[h].key, k) != 0)
+			h = (h + 1) & mask;
+		if (t[h].key == NULL) {
+			t[h].key = k;
+			t[h].run = 1;
 			continue;
 		}
-		run++;
-		sl = snprintf(suf, sizeof suf, "-%zu", run);
-		l = strlen(v[i]);
+		sl = snprintf(suf, sizeof suf, "-%zu", ++t[h].run);
+		l = strlen(k);
 		if (l + (size_t)sl > KEY_SLOT - 1)
 			l = KEY_SLOT - 1 - (size_t)sl;
-		memcpy(v[i] + l, suf, (size_t)sl + 1);
+		memcpy(k + l, suf, (size_t)sl + 1);
 	}
-	free(v);
+	free(t);
 	return 0;
 }
 
