@@ -30,6 +30,13 @@
 #     aged by an hour gets a current mtime back, in-process and through
 #     the helper.
 #
+# test_offset_record_rewrite_killed_mbox
+#     SIGKILL before each write, close and rename of the mbox offset
+#     record that UPDATE writes for the file it has just compacted (after
+#     the truncation): the maildrop is complete, no record is left (or a
+#     valid one), and the next login parses the file whole and answers
+#     exactly; without a kill the next login reads nothing.
+#
 # Every run must end with: the login answered +OK or "-ERR [SYS/TEMP]";
 # QUIT answered +OK (then every deleted message is gone) or
 # "-ERR [SYS/TEMP]" (then some or none are); no message lost, changed,
@@ -264,6 +271,53 @@ class Faults(p23.TestCase):
 
     def test_dotlock_refreshed_during_update_spool(self):
         self.refreshed(crashlib.SpoolBackend)
+
+    # ------------------------------- the offset record after UPDATE
+    def test_offset_record_rewrite_killed_mbox(self):
+        """UPDATE writes the offset record of the compacted file after
+        the truncation (pop23d.mbox-cache.tmp, then rename).  A kill
+        before any of those steps must leave the maildrop as QUIT left it
+        (every DELE'd message gone: the truncation was done) and no
+        usable record: the next login parses the file whole (read=all)
+        and gives exact answers.  Without a kill, the next login uses the
+        rewritten record and reads nothing (read=none)."""
+        b = crashlib.MboxBackend
+        if not crashlib.shim_available():
+            self.skipTest('faultinj.so not built')
+        if not b.available():
+            self.skipTest('%s not built' % b.PLUGIN)
+        sc = crashlib.Scenario(self, b, nmsgs=12)
+
+        def reads():
+            return re.findall(r'mbox scan path=\S+ messages=\d+ '
+                              r'read=(\S+)', sc.srv.log_text())
+
+        sc.reset(True)
+        time.sleep(0.1)
+        sc.shim.set('count', trace=True)
+        out = sc.run(RETR, DELE)
+        self.assertTrue(out['quit'].startswith('+OK'), out)
+        steps = sc.shim.trace()
+        trunc = [s[1] for s in steps if s[2] == 'ftruncate']
+        self.assertEqual(len(trunc), 1, steps)
+        rec = [s[1] for s in steps if s[1] > trunc[0] and
+               'pop23d.mbox-cache' in s[4]]
+        self.assertGreaterEqual(len(rec), 3, steps)   # open, write, rename
+        self.assertIn('rewritten after UPDATE', sc.srv.log_text())
+        n = len(reads())
+        self.assertEqual(sc.verify(out), [])
+        self.assertEqual(reads()[n], 'none')        # the verification login
+        for k in rec:
+            sc.reset(True)
+            time.sleep(0.1)
+            sc.shim.set('kill', k)
+            out = sc.run(RETR, DELE, kill_expected=True)
+            self.assertEqual(out['quit'], '', 'step %d: not killed' % k)
+            # the kill came after the truncation: every DELE is done
+            out['quit'] = '+OK (killed after the truncation)'
+            n = len(reads())
+            self.assertEqual(sc.verify(out), [], 'kill at step %d' % k)
+            self.assertEqual(reads()[n], 'all', 'kill at step %d' % k)
 
     # ------------------------------------------------------ disk full
     def disk_full(self, backend_cls, fstype):
