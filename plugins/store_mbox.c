@@ -1040,9 +1040,11 @@ last_block_crc(struct pop23d_mbox *mb, uint64_t len, uint32_t *crc_r)
 /* Every entry before REPARSE still has its separator line and header
  * block where the record says: [from, hend) has its CRC.  Only those
  * pages are read (MADV_RANDOM: no read-ahead over the bodies); the
- * header pages of the next PREFETCH messages are asked for ahead
- * (MADV_WILLNEED), so a file not in the page cache is read with many
- * requests in flight, not one synchronous page fault per message. */
+ * header pages of the next PREFETCH messages that are not in the page
+ * cache (one mincore() for the whole prefix says which) are asked for
+ * ahead (MADV_WILLNEED), so a file not in the page cache is read with
+ * many requests in flight, not one synchronous page fault per message,
+ * and a file in the page cache costs no system call per message. */
 #define PREFETCH	256
 static int
 cache_headers_ok(struct pop23d_mbox *mb, const struct scan *sc,
@@ -1050,7 +1052,8 @@ cache_headers_ok(struct pop23d_mbox *mb, const struct scan *sc,
 {
 	uint64_t len = sc->v[reparse].from;
 	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
-	size_t i, j;
+	unsigned char *inmem = NULL;
+	size_t i, j, npg;
 	void *m;
 	int ok = 1;
 
@@ -1062,20 +1065,33 @@ cache_headers_ok(struct pop23d_mbox *mb, const struct scan *sc,
 	if (m == MAP_FAILED)
 		return 0;
 	(void)madvise(m, (size_t)len, MADV_RANDOM);
+	npg = (size_t)((len + pg - 1) / pg);
+	if ((inmem = malloc(npg)) != NULL &&
+	    mincore(m, (size_t)len, inmem) != 0) {
+		free(inmem);
+		inmem = NULL;	/* unknown: ask for every header page */
+	}
 	for (i = 0, j = 0; ok && i < reparse; i++) {
 		const struct ment *e = &sc->v[i];
 
 		for (; j < reparse && j < i + PREFETCH; j++) {
-			uint64_t a = sc->v[j].from & ~(pg - 1);
+			uint64_t a = sc->v[j].from & ~(pg - 1), k;
+			int resident = inmem != NULL;
 
-			(void)madvise((unsigned char *)m + a,
-			    (size_t)(sc->v[j].hend - a), MADV_WILLNEED);
+			for (k = a / pg; resident && k * pg < sc->v[j].hend;
+			    k++)
+				resident = k < npg && (inmem[k] & 1);
+			if (!resident)
+				(void)madvise((unsigned char *)m + a,
+				    (size_t)(sc->v[j].hend - a),
+				    MADV_WILLNEED);
 		}
 		if ((i & 1023) == 1023)
 			lock_keepalive();
 		ok = crc32c(0, (const unsigned char *)m + e->from,
 		    (size_t)(e->hend - e->from)) == e->hcrc;
 	}
+	free(inmem);
 	munmap(m, (size_t)len);
 	return ok;
 }
