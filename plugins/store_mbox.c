@@ -145,6 +145,7 @@ struct pop23d_mbox {
 				   suffix, 0 if it has none (or NULL) */
 	int held[LK_MAX + 1];	/* mbox locks held now */
 	int cached;		/* cache_load() at the scan: 0, 1, 2 */
+	uint64_t hchecked;	/* separator and header octets it checked */
 };
 
 static const struct pop23d_host *host;
@@ -1048,7 +1049,7 @@ last_block_crc(struct pop23d_mbox *mb, uint64_t len, uint32_t *crc_r)
 #define PREFETCH	256
 static int
 cache_headers_ok(struct pop23d_mbox *mb, const struct scan *sc,
-    size_t reparse)
+    size_t reparse, uint64_t *checked_r)
 {
 	uint64_t len = sc->v[reparse].from;
 	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
@@ -1090,6 +1091,7 @@ cache_headers_ok(struct pop23d_mbox *mb, const struct scan *sc,
 			lock_keepalive();
 		ok = crc32c(0, (const unsigned char *)m + e->from,
 		    (size_t)(e->hend - e->from)) == e->hcrc;
+		*checked_r += e->hend - e->from;
 	}
 	free(inmem);
 	munmap(m, (size_t)len);
@@ -1170,7 +1172,8 @@ cache_load(struct pop23d_mbox *mb, struct scan *sc, uint64_t *tail_r)
 	/* Written since: an append, perhaps more.  Every separator and
 	 * header before the first entry an append can change must be
 	 * where it was; those entries are parsed again with the tail. */
-	if (h.reparse == 0 || !cache_headers_ok(mb, sc, h.reparse))
+	if (h.reparse == 0 || !cache_headers_ok(mb, sc, h.reparse,
+	    &mb->hchecked))
 		goto out;
 	sc->n = h.reparse;
 	*tail_r = sc->v[h.reparse].from;
@@ -1321,10 +1324,14 @@ build_list(struct pop23d_mbox *mb)
 	if (cached != 2)
 		cache_write(mb, sc.v, sc.n, sc.keys, &mb->st, mb->scanned,
 		    &made);
+	/* what the scan read of the mbox: parsed= octets parsed, headers=
+	 * separator and header octets checked against the record (the
+	 * last 4 KiB it compares are not counted) */
 	host->log(LOG_DEBUG, "mbox scan path=%s messages=%zu read=%s "
-	    "parsed=%llu", mb->path, sc.n, cached == 2 ? "none" :
-	    cached == 1 ? "headers+tail" : "all", cached == 2 ? 0ULL :
-	    (unsigned long long)(mb->scanned - tail));
+	    "parsed=%llu headers=%llu", mb->path, sc.n, cached == 2 ?
+	    "none" : cached == 1 ? "headers+tail" : "all", cached == 2 ?
+	    0ULL : (unsigned long long)(mb->scanned - tail),
+	    (unsigned long long)mb->hchecked);
 	mb->all = sc.v;
 	mb->nall = sc.n;
 	for (i = n = 0; i < sc.n; i++)

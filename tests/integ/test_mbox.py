@@ -235,7 +235,8 @@ class TestMbox(p23.TestCase):
         self.assertEqual((how, parsed), ('none', 0))
         self.assertEqual(a2, a1)
 
-        # an MDA appends: only the last old message and the tail parsed
+        # an MDA appends: only the last old message and the tail parsed,
+        # and of the others only their separator and header checked
         late = [mbox_msg(i) for i in (90, 91)]
         for m in late:
             srv.append('alice', m[0])
@@ -243,6 +244,9 @@ class TestMbox(p23.TestCase):
         self.assertEqual(how, 'headers+tail')
         self.assertEqual(parsed, len(msgs[-1][0]) + len(late[0][0]) +
                          len(late[1][0]))
+        line = srv.log_text().split('mbox scan path=')[-1]
+        self.assertEqual(int(re.search(r'headers=(\d+)', line).group(1)),
+                         sum(m[0].index(b'\n\n') + 2 for m in msgs[:-1]))
         self.assertEqual(a3[0].split()[1], '41')
         self.assertEqual(a3, self.truth(srv))
         self.assertEqual(a3[2][:39], a1[2])      # UIDLs kept
