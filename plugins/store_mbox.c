@@ -928,16 +928,13 @@ struct kslot {
 	size_t run;
 };
 
-/* FNV-1a of a key: keys are hex digests or X-UIDL values, spread enough
- * for an open-addressed table. */
+/* A key's slot hash: CRC-32C (one instruction per 8 octets with
+ * SSE 4.2) spreads hex digests and X-UIDL values well enough for an
+ * open-addressed table. */
 static uint64_t
 key_hash(const char *k)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *k != '\0'; k++)
-		h = (h ^ (unsigned char)*k) * 0x100000001b3ULL;
-	return h;
+	return crc32c(0, k, strlen(k));
 }
 
 /*
