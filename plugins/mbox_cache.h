@@ -8,48 +8,11 @@
 #ifndef POP23D_MBOX_CACHE_H
 #define POP23D_MBOX_CACHE_H
 
-#include <endian.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
+#include "be.h"
 #include "mbox_parse.h"
-
-/* Big-endian fields of the plugin's own files (this record and the
- * UPDATE stage of store_mbox.c): one home for both.  memcpy() and the
- * byte-order macros compile to one load or store and a bswap (a warm
- * login decodes five of them per message). */
-static inline void
-put64(unsigned char *p, uint64_t v)
-{
-	v = htobe64(v);
-	memcpy(p, &v, 8);
-}
-
-static inline void
-put32(unsigned char *p, uint32_t v)
-{
-	v = htobe32(v);
-	memcpy(p, &v, 4);
-}
-
-static inline uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return be64toh(v);
-}
-
-static inline uint32_t
-get32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return be32toh(v);
-}
 
 #define MBOX_CACHE_HDR_LEN	96
 /* An entry: 5 offsets, a CRC, flags, the key's length, the key. */

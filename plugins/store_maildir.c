@@ -46,11 +46,14 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pop23d/plugin.h>
 
 #include "foldername.h"
+#include "maildir_list.h"
+#include "../src/crc32c.h"
 
 #define PLUGIN_NAME	"maildir"
 /* The session lock file, in the maildir (or folder) directory itself. */
@@ -62,6 +65,20 @@
 #define SCAN_LOG_MAX	10
 /* Escaped names in log lines are cut to this many bytes. */
 #define LOG_NAME_MAX	96
+/* The listing record (maildir_list.h) and its temporary name. */
+#define LIST_NAME	"pop23d.list"
+#define LIST_TMP	"pop23d.list.tmp"
+/* A listing of fewer names is not recorded: reading two small
+ * directories costs no more than reading the record, and a small
+ * maildrop that changes at every session would rewrite it every time. */
+#define LIST_RECORD_MIN	1000
+/* A scan that began less than this many seconds after the last change of
+ * new/ or cur/ is "racy" (a change in the same clock tick could leave the
+ * directory's times as they were): it is not recorded. */
+#define LIST_RACY_SECS	2
+/* A record larger than this is damaged (2^24 names of NAME_MAX). */
+#define LIST_FILE_MAX	((off_t)MD_LIST_COUNT_MAX * (3 + NAME_MAX + 2) + \
+	MD_LIST_HDR_LEN)
 
 enum { D_NEW = 0, D_CUR = 1, D_COUNT = 2 };
 static const char *const subdir_name[D_COUNT] = { "new", "cur" };
@@ -82,15 +99,20 @@ struct arena {
 	char data[];
 };
 
-/* One listed message; ents[i] belongs to msgs[i]. */
+/*
+ * One listed message; ents[i] belongs to msgs[i].  The listed name is
+ * kept once, as "key\0info\0" in the arena (the ':' became the key's
+ * end), so the key needs no copy of its own; ent_name() puts the name
+ * together again when a file is opened, renamed or removed.
+ */
 struct md_ent {
 	char *key;		/* unique name (before ':'), never changes */
-	char *name;		/* current file name inside new/ or cur/ */
+	char *info;		/* what followed the ':' (maybe ""), or NULL */
+	char *name;		/* malloc()ed name after a rename, or NULL */
 	uint64_t ts;		/* leading timestamp of the key, for sorting */
 	unsigned char dir;	/* D_NEW or D_CUR */
 	unsigned char gone;	/* unlinked by us or vanished (re-scan) */
 	unsigned char seen;	/* found by the running re-scan */
-	unsigned char name_heap; /* name is malloc()ed (after a rename) */
 };
 
 struct pop23d_mbox {
@@ -105,6 +127,8 @@ struct pop23d_mbox {
 	struct pop23d_msg *msgs;
 	size_t count;
 	struct arena *arena;	/* keys and names of ents */
+	unsigned char *listbuf;	/* ... or the listing record they came from */
+	int use_record;		/* [maildir] list_record */
 	size_t logged;		/* log lines written by the running scan */
 	size_t unlogged;	/* ... and the ones left out */
 	size_t msg_logged;	/* msg_open() failures logged this session */
@@ -182,6 +206,15 @@ fsync_enabled(void)
 	return !(v != NULL && strcasecmp(v, "no") == 0);
 }
 
+/* [maildir] list_record: "yes" (the default) or "no". */
+static int
+list_record_enabled(void)
+{
+	const char *v = host->config_get(PLUGIN_NAME, "list_record");
+
+	return !(v != NULL && strcasecmp(v, "no") == 0);
+}
+
 static int
 md_check_config(const char **error_r)
 {
@@ -190,6 +223,12 @@ md_check_config(const char **error_r)
 	if (v != NULL && strcasecmp(v, "yes") != 0 &&
 	    strcasecmp(v, "no") != 0) {
 		*error_r = "fsync must be yes or no";
+		return -1;
+	}
+	v = host->config_get(PLUGIN_NAME, "list_record");
+	if (v != NULL && strcasecmp(v, "yes") != 0 &&
+	    strcasecmp(v, "no") != 0) {
+		*error_r = "list_record must be yes or no";
 		return -1;
 	}
 	return 0;
@@ -205,10 +244,13 @@ key_time(const char *key)
 {
 	const char *p;
 	uint64_t t = 0;
+	unsigned d;
 
-	for (p = key; *p >= '0' && *p <= '9'; p++) {
-		unsigned d = (unsigned)(*p - '0');
-
+	/* 19 digits never overflow (10^19 - 1 < 2^64): no check per digit
+	 * for the usual 10-digit time; a longer number goes on below. */
+	for (p = key; (d = (unsigned char)*p - '0') <= 9 && p - key < 19; p++)
+		t = t * 10 + d;
+	for (; (d = (unsigned char)*p - '0') <= 9; p++) {
 		if (t > (UINT64_MAX - d) / 10)
 			return UINT64_MAX;
 		t = t * 10 + d;
@@ -230,14 +272,46 @@ name_flags(const char *name)
 	return info + 3;
 }
 
+/*
+ * The current file name of E: its own after a rename, the key if the
+ * listed name had no ':', else "key:info" put together in BUF (NAME_MAX +
+ * 1 octets: both parts came from one directory entry, or were checked to
+ * fit as one).
+ */
+static const char *
+ent_name(const struct md_ent *e, char *buf)
+{
+	size_t kl, il;
+
+	if (e->name != NULL)
+		return e->name;
+	if (e->info == NULL)
+		return e->key;
+	kl = strlen(e->key);
+	il = strlen(e->info);
+	if (kl + 1 + il > NAME_MAX)	/* cannot happen: see above */
+		il = kl + 1 < NAME_MAX ? NAME_MAX - kl - 1 : 0;
+	memcpy(buf, e->key, kl);
+	buf[kl] = ':';
+	memcpy(buf + kl + 1, e->info, il);
+	buf[kl + 1 + il] = '\0';
+	return buf;
+}
+
 static int
 ent_accessed(const struct md_ent *e)
 {
 	const char *f;
 
-	if (e->dir != D_CUR || (f = name_flags(e->name)) == NULL)
+	if (e->dir != D_CUR)
 		return 0;
-	return strchr(f, 'S') != NULL;
+	if (e->name != NULL)
+		f = name_flags(e->name);
+	else if (e->info != NULL && e->info[0] == '2' && e->info[1] == ',')
+		f = e->info + 2;
+	else
+		return 0;
+	return f != NULL && strchr(f, 'S') != NULL;
 }
 
 /*
@@ -249,6 +323,7 @@ static int
 ent_cmp(const void *a, const void *b)
 {
 	const struct md_ent *x = a, *y = b;
+	char bx[NAME_MAX + 1], by[NAME_MAX + 1];
 	int c;
 
 	if (x->ts != y->ts)
@@ -257,7 +332,7 @@ ent_cmp(const void *a, const void *b)
 		return c;
 	if (x->dir != y->dir)
 		return x->dir == D_CUR ? -1 : 1;
-	return strcmp(x->name, y->name);
+	return strcmp(ent_name(x, bx), ent_name(y, by));
 }
 
 /* ent_cmp() on pointers, for runs of equal timestamps. */
@@ -467,10 +542,8 @@ arena_free(struct arena **ap)
 static void
 set_name(struct md_ent *e, char *copy)
 {
-	if (e->name_heap)
-		free(e->name);
+	free(e->name);
 	e->name = copy;
-	e->name_heap = 1;
 }
 
 struct collect {
@@ -501,13 +574,18 @@ collect_one(struct pop23d_mbox *mb, int d, const char *name, size_t keylen,
 	}
 	e = &c->v[c->n];
 	memset(e, 0, sizeof *e);
-	if ((e->key = arena_dup(&c->arena, name, keylen)) == NULL)
-		return -1;
-	if (name[keylen] == '\0')
-		e->name = e->key;	/* no info: the name is the key */
-	else if ((e->name = arena_dup(&c->arena, name, strlen(name))) ==
-	    NULL)
-		return -1;
+	/* One copy: "key\0info\0" (the ':' at KEYLEN becomes the key's
+	 * end), or "key\0" for a name without info. */
+	if (name[keylen] == '\0') {
+		if ((e->key = arena_dup(&c->arena, name, keylen)) == NULL)
+			return -1;
+	} else {
+		if ((e->key = arena_dup(&c->arena, name,
+		    keylen + 1 + strlen(name + keylen + 1))) == NULL)
+			return -1;
+		e->key[keylen] = '\0';
+		e->info = e->key + keylen + 1;
+	}
 	e->ts = key_time(e->key);
 	e->dir = (unsigned char)d;
 	c->n++;
@@ -521,7 +599,7 @@ free_ents(struct md_ent *v, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (v[i].name_heap)
+		if (v[i].name != NULL)
 			free(v[i].name);
 	free(v);
 }
@@ -542,43 +620,284 @@ drop_duplicate(struct pop23d_mbox *mb, const struct md_ent *keep,
 {
 	struct stat a, b;
 	char e[LOG_NAME_MAX], ek[LOG_NAME_MAX];
+	char kb[NAME_MAX + 1], db[NAME_MAX + 1];
+	const char *kname = ent_name(keep, kb), *dname = ent_name(dup, db);
 
-	if (fstatat(mb->sub[keep->dir], keep->name, &a,
+	if (fstatat(mb->sub[keep->dir], kname, &a,
 	    AT_SYMLINK_NOFOLLOW) == 0 &&
-	    fstatat(mb->sub[dup->dir], dup->name, &b,
+	    fstatat(mb->sub[dup->dir], dname, &b,
 	    AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(a.st_mode) && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino && (keep->dir != dup->dir ||
-	    strcmp(keep->name, dup->name) != 0)) {
-		if (unlinkat(mb->sub[dup->dir], dup->name, 0) == 0) {
+	    strcmp(kname, dname) != 0)) {
+		if (unlinkat(mb->sub[dup->dir], dname, 0) == 0) {
 			mb->dirty[dup->dir] = 1;
 			host->log(LOG_WARNING, "list: removed %s/%s, a second "
 			    "name of %s/%s left by an interrupted rename",
-			    subdir_name[dup->dir], esc(dup->name, e, sizeof e),
+			    subdir_name[dup->dir], esc(dname, e, sizeof e),
 			    subdir_name[keep->dir],
-			    esc(keep->name, ek, sizeof ek));
+			    esc(kname, ek, sizeof ek));
 			return 1;
 		}
 		host->log(LOG_WARNING, "list: cannot remove %s/%s, a second "
 		    "name of the same message: %s", subdir_name[dup->dir],
-		    esc(dup->name, e, sizeof e), strerror(errno));
+		    esc(dname, e, sizeof e), strerror(errno));
 	}
-	scan_log(mb, "list duplicate key, ignored", dup->dir, dup->name);
+	scan_log(mb, "list duplicate key, ignored", dup->dir, dname);
+	return 0;
+}
+
+
+/*
+ * The listing record (pop23d.list, maildir_list.h; doc/DESIGN.md section
+ * 7): the sorted list of the last full scan, with the device, inode,
+ * mtime and ctime (to the nanosecond) that new/ and cur/ had when it
+ * began.  Every delivery, rename or removal in a directory moves its
+ * mtime and ctime, and no program can set a ctime back, so a record whose
+ * directories still look the same lists what a scan would find, provided
+ * the scan did not begin within LIST_RACY_SECS of the directories' last
+ * change (a change in the same clock tick could leave the times as they
+ * were): such a scan is not recorded.  A record that fails any check
+ * costs one full scan, never a wrong list.  No fsync: a record lost or
+ * torn by a crash fails its checksums.
+ */
+
+/* What new/ and cur/ look like now, into D[].  0, or -1. */
+static int
+list_dirs(struct pop23d_mbox *mb, struct md_list_dir *d)
+{
+	struct stat st;
+	int i;
+
+	for (i = 0; i < D_COUNT; i++) {
+		if (fstat(mb->sub[i], &st) == -1)
+			return -1;
+		memset(&d[i], 0, sizeof d[i]);
+		d[i].dev = (uint64_t)st.st_dev;
+		d[i].ino = (uint64_t)st.st_ino;
+		d[i].mtime_s = (int64_t)st.st_mtim.tv_sec;
+		d[i].mtime_ns = (uint32_t)st.st_mtim.tv_nsec;
+		d[i].ctime_s = (int64_t)st.st_ctim.tv_sec;
+		d[i].ctime_ns = (uint32_t)st.st_ctim.tv_nsec;
+	}
+	return 0;
+}
+
+static int
+same_dirs(const struct md_list_dir *a, const struct md_list_dir *b)
+{
+	int i;
+
+	for (i = 0; i < D_COUNT; i++)
+		if (a[i].dev != b[i].dev || a[i].ino != b[i].ino ||
+		    a[i].mtime_s != b[i].mtime_s ||
+		    a[i].mtime_ns != b[i].mtime_ns ||
+		    a[i].ctime_s != b[i].ctime_s ||
+		    a[i].ctime_ns != b[i].ctime_ns)
+			return 0;
+	return 1;
+}
+
+/* Neither directory changed within LIST_RACY_SECS before MADE_S (and
+ * none in the future of the clock). */
+static int
+settled_dirs(const struct md_list_dir *d, int64_t made_s)
+{
+	int i;
+
+	for (i = 0; i < D_COUNT; i++)
+		if (d[i].mtime_s + LIST_RACY_SECS >= made_s ||
+		    d[i].ctime_s + LIST_RACY_SECS >= made_s)
+			return 0;
+	return 1;
+}
+
+static int
+record_one(void *arg, int dir, char *key, size_t keylen, char *info)
+{
+	struct collect *c = arg;
+	struct md_ent *e = &c->v[c->n];
+
+	(void)keylen;
+	memset(e, 0, sizeof *e);
+	e->key = key;
+	e->info = info;
+	e->ts = key_time(key);
+	e->dir = (unsigned char)dir;
+	/* in the listing's order, as a sort would leave it */
+	if (c->n > 0 && ent_cmp(&c->v[c->n - 1], e) >= 0)
+		return -1;
+	c->n++;
 	return 0;
 }
 
 /*
- * Build the message list: scan, sort, drop duplicate keys (keeping the
- * preferred copy, see ent_cmp(); a second name of the same file is
- * removed, see drop_duplicate()).  POP23D_OK or POP23D_TEMPFAIL.
+ * Fill C from the listing record if new/ and cur/ still look as NOW says
+ * they did at its scan (and that scan was not racy).  1 if C holds the
+ * list (mb->listbuf owns its names), 0 if not (C empty; *FOUND_R set if a
+ * record was there).
+ */
+static int
+record_load(struct pop23d_mbox *mb, const struct md_list_dir *now,
+    int64_t now_s, struct collect *c, int *found_r)
+{
+	unsigned char hb[MD_LIST_HDR_LEN], *buf = NULL;
+	struct md_list_hdr h;
+	struct stat st;
+	ssize_t r;
+	size_t got;
+	int fd;
+
+	*found_r = 0;
+	fd = openat(mb->dfd, LIST_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+	if (fd == -1)
+		return 0;
+	*found_r = 1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size < MD_LIST_HDR_LEN || st.st_size > LIST_FILE_MAX ||
+	    pread(fd, hb, sizeof hb, 0) != (ssize_t)sizeof hb ||
+	    md_list_hdr_decode(hb, sizeof hb, &h) != 0 ||
+	    h.ents_len != (uint64_t)st.st_size - MD_LIST_HDR_LEN ||
+	    h.count < LIST_RECORD_MIN || h.made_s > now_s ||
+	    !settled_dirs(h.dir, h.made_s) || !same_dirs(h.dir, now))
+		goto fail;
+	/* one read of the whole record; the names stay in it */
+	if ((buf = malloc(h.ents_len + 1)) == NULL ||
+	    (c->v = calloc(h.count, sizeof *c->v)) == NULL)
+		goto fail;
+	for (got = 0; got < h.ents_len; got += (size_t)r) {
+		r = pread(fd, buf + got, h.ents_len - got,
+		    MD_LIST_HDR_LEN + (off_t)got);
+		if (r <= 0)
+			goto fail;
+	}
+	c->cap = h.count;
+	if (md_list_ents_walk(buf, h.ents_len, h.count, h.ents_crc,
+	    POP23D_KEY_MAX, record_one, c) != 0 || c->n != h.count) {
+		host->log(LOG_WARNING, "list path=%s: the listing record is "
+		    "damaged; scanning", mb->path);
+		goto fail;
+	}
+	close(fd);
+	mb->listbuf = buf;
+	return 1;
+fail:
+	close(fd);
+	free(buf);
+	free(c->v);
+	c->v = NULL;
+	c->n = c->cap = 0;
+	return 0;
+}
+
+/* Write all of LEN octets of BUF at OFF.  0 or -1. */
+static int
+write_at(int fd, const unsigned char *buf, size_t len, off_t off)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		if ((w = pwrite(fd, buf, len, off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += w;
+		len -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+/*
+ * Record the N entries of V (sorted, duplicates dropped), the list of a
+ * scan that began at MADE_S with new/ and cur/ as D says: written to
+ * LIST_TMP, then renamed over LIST_NAME.  Failures are logged at most and
+ * change nothing.
+ */
+static void
+record_store(struct pop23d_mbox *mb, const struct md_ent *v, size_t n,
+    const struct md_list_dir *d, int64_t made_s)
+{
+	unsigned char hb[MD_LIST_HDR_LEN], *buf = NULL;
+	struct md_list_hdr h;
+	size_t i, len = 0, kl;
+	int fd = -1;
+
+	if (n > MD_LIST_COUNT_MAX || n > SIZE_MAX / (3 + NAME_MAX + 2) ||
+	    (buf = malloc(n * (3 + NAME_MAX + 2))) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		if (v[i].name != NULL)	/* renamed already: scan next time */
+			goto out;
+		kl = strlen(v[i].key);
+		len += md_list_ent_encode(v[i].dir == D_CUR, v[i].key, kl,
+		    v[i].info, buf + len);
+	}
+	memset(&h, 0, sizeof h);
+	h.count = (uint32_t)n;
+	h.made_s = made_s;
+	h.dir[0] = d[0];
+	h.dir[1] = d[1];
+	h.ents_len = len;
+	h.ents_crc = crc32c(0, buf, len);
+	md_list_hdr_encode(&h, hb);
+	fd = openat(mb->dfd, LIST_TMP, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+	if (fd == -1 || write_at(fd, hb, sizeof hb, 0) != 0 ||
+	    write_at(fd, buf, len, MD_LIST_HDR_LEN) != 0 ||
+	    close(fd) != 0) {
+		if (fd == -1 && (errno == EACCES || errno == EROFS ||
+		    errno == EPERM))
+			goto out;	/* a read-only maildrop: no record */
+		fd = -1;
+		host->log(LOG_WARNING, "list path=%s: cannot write %s: %s",
+		    mb->path, LIST_TMP, strerror(errno));
+		(void)unlinkat(mb->dfd, LIST_TMP, 0);
+		goto out;
+	}
+	fd = -1;
+	if (renameat(mb->dfd, LIST_TMP, mb->dfd, LIST_NAME) != 0) {
+		host->log(LOG_WARNING, "list path=%s: cannot rename %s: %s",
+		    mb->path, LIST_TMP, strerror(errno));
+		(void)unlinkat(mb->dfd, LIST_TMP, 0);
+	}
+out:
+	if (fd != -1)
+		close(fd);
+	free(buf);
+}
+
+/*
+ * Build the message list: from the listing record if new/ and cur/ have
+ * not changed since it was made, else scan, sort, drop duplicate keys
+ * (keeping the preferred copy, see ent_cmp(); a second name of the same
+ * file is removed, see drop_duplicate()) and record the result.
+ * POP23D_OK or POP23D_TEMPFAIL.
  */
 static enum pop23d_result
 build_list(struct pop23d_mbox *mb)
 {
 	struct collect c = { NULL, 0, 0, NULL };
 	struct pop23d_msg *msgs = NULL;
+	struct md_list_dir before[D_COUNT], after[D_COUNT];
+	struct timespec made;
+	int from_record = 0, found = 0, can_store = 0;
 	size_t i, n;
 
+	if (mb->use_record && list_dirs(mb, before) == 0 &&
+	    clock_gettime(CLOCK_REALTIME, &made) == 0) {
+		from_record = record_load(mb, before, (int64_t)made.tv_sec, &c,
+		    &found);
+		can_store = !from_record &&
+		    settled_dirs(before, (int64_t)made.tv_sec);
+	}
+	if (from_record) {
+		host->log(LOG_DEBUG, "list path=%s: %zu names from the "
+		    "listing record", mb->path, c.n);
+		goto listed;
+	}
 	if (scan_all(mb, collect_one, &c) == -1) {
 		free_ents(c.v, c.n);
 		arena_free(&c.arena);
@@ -591,6 +910,7 @@ build_list(struct pop23d_mbox *mb)
 		arena_free(&c.arena);
 		return POP23D_TEMPFAIL;
 	}
+listed:
 	mb->logged = mb->unlogged = 0;
 	for (i = n = 0; i < c.n; i++) {
 		if (n > 0 && strcmp(c.v[n - 1].key, c.v[i].key) == 0) {
@@ -602,6 +922,13 @@ build_list(struct pop23d_mbox *mb)
 	if (mb->unlogged > 0)
 		host->log(LOG_WARNING, "list: %zu more duplicates not logged",
 		    mb->unlogged);
+	/* Recorded only if nothing changed new/ or cur/ during the scan
+	 * (nor the removal of a duplicate above). */
+	if (can_store && n >= LIST_RECORD_MIN && list_dirs(mb, after) == 0 &&
+	    same_dirs(before, after))
+		record_store(mb, c.v, n, before, (int64_t)made.tv_sec);
+	else if (found && !from_record)
+		(void)unlinkat(mb->dfd, LIST_NAME, 0);	/* stale */
 	if (n > 0 && (msgs = calloc(n, sizeof *msgs)) == NULL) {
 		host->log(LOG_ERR, "list: out of memory for %zu messages", n);
 		free_ents(c.v, n);
@@ -629,8 +956,9 @@ static int
 rescan_one(struct pop23d_mbox *mb, int d, const char *name, size_t keylen,
     void *arg)
 {
-	char kbuf[POP23D_KEY_MAX + 1];
+	char kbuf[POP23D_KEY_MAX + 1], nbuf[NAME_MAX + 1];
 	struct md_ent probe, *e;
+	const char *cur;
 	char *copy;
 
 	(void)arg;
@@ -647,10 +975,11 @@ rescan_one(struct pop23d_mbox *mb, int d, const char *name, size_t keylen,
 		return 0;
 	/* A duplicate: keep the preferred copy, as build_list() does
 	 * (cur/ before new/, then the smaller name). */
+	cur = ent_name(e, nbuf);
 	if (e->seen && (e->dir > d || (e->dir == d &&
-	    strcmp(e->name, name) <= 0)))
+	    strcmp(cur, name) <= 0)))
 		return 0;
-	if (e->dir != d || strcmp(e->name, name) != 0) {
+	if (e->dir != d || strcmp(cur, name) != 0) {
 		if ((copy = strdup(name)) == NULL)
 			return -1;
 		set_name(e, copy);
@@ -702,6 +1031,7 @@ md_close(struct pop23d_mbox **mbp)
 		close(mb->dfd);
 	free_ents(mb->ents, mb->count);
 	arena_free(&mb->arena);
+	free(mb->listbuf);
 	free(mb->msgs);
 	free(mb->path);
 	free(mb);
@@ -799,6 +1129,7 @@ open_at(int dfd, char *path, int folder, struct pop23d_mbox **mbox_r,
 	mb->lockfd = -1;
 	mb->sub[D_NEW] = mb->sub[D_CUR] = -1;
 	mb->do_fsync = fsync_enabled();
+	mb->use_record = list_record_enabled();
 	for (d = 0; d < D_COUNT; d++) {
 		mb->sub[d] = openat(dfd, subdir_name[d], O_RDONLY |
 		    O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -981,7 +1312,7 @@ md_msg_open(struct pop23d_mbox *mb, size_t i, int *fd_r, off_t *offset_r,
 	struct md_ent *e;
 	struct stat st;
 	int fd, tries;
-	char en[LOG_NAME_MAX];
+	char en[LOG_NAME_MAX], nbuf[NAME_MAX + 1];
 
 	*fd_r = -1;
 	if ((e = get_ent(mb, i, "msg_open")) == NULL)
@@ -990,7 +1321,8 @@ md_msg_open(struct pop23d_mbox *mb, size_t i, int *fd_r, off_t *offset_r,
 		if (e->gone)
 			return POP23D_NOUSER;
 		/* O_NONBLOCK: a FIFO with this name must not block us. */
-		fd = openat(mb->sub[e->dir], e->name, O_RDONLY | O_NOFOLLOW |
+		fd = openat(mb->sub[e->dir], ent_name(e, nbuf), O_RDONLY |
+		    O_NOFOLLOW |
 		    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 		if (fd != -1)
 			break;
@@ -1006,7 +1338,7 @@ md_msg_open(struct pop23d_mbox *mb, size_t i, int *fd_r, off_t *offset_r,
 		if (serrno == ENOENT)
 			return POP23D_NOUSER;
 		msg_log(mb, LOG_ERR, "open message dir=%s name=%s: %s",
-		    subdir_name[e->dir], esc(e->name, en, sizeof en),
+		    subdir_name[e->dir], esc(ent_name(e, nbuf), en, sizeof en),
 		    strerror(serrno));
 		return (serrno == ELOOP || serrno == EACCES ||
 		    serrno == EPERM || serrno == ENXIO || serrno == ENODEV) ?
@@ -1014,14 +1346,14 @@ md_msg_open(struct pop23d_mbox *mb, size_t i, int *fd_r, off_t *offset_r,
 	}
 	if (fstat(fd, &st) == -1) {
 		msg_log(mb, LOG_ERR, "fstat message name=%s: %s",
-		    esc(e->name, en, sizeof en), strerror(errno));
+		    esc(ent_name(e, nbuf), en, sizeof en), strerror(errno));
 		close(fd);
 		return POP23D_TEMPFAIL;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		msg_log(mb, LOG_WARNING, "message dir=%s name=%s is not a "
 		    "regular file", subdir_name[e->dir],
-		    esc(e->name, en, sizeof en));
+		    esc(ent_name(e, nbuf), en, sizeof en));
 		close(fd);
 		return POP23D_PERMFAIL;
 	}
@@ -1046,18 +1378,19 @@ static int
 accessed_name(const struct md_ent *e, char *buf, size_t bufsz)
 {
 	unsigned char have[256];
-	const char *info, *f;
+	char nbuf[NAME_MAX + 1];
+	const char *name = ent_name(e, nbuf), *info, *f;
 	size_t keylen, len;
 	int c;
 
-	info = strchr(e->name, ':');
+	info = strchr(name, ':');
 	if (info != NULL && strncmp(info + 1, "2,", 2) != 0) {
 		if (e->dir == D_CUR)
 			return 0;
-		len = strlen(e->name);
+		len = strlen(name);
 		if (len >= bufsz)
 			return -1;
-		memcpy(buf, e->name, len + 1);
+		memcpy(buf, name, len + 1);
 		return 1;
 	}
 	f = info != NULL ? info + 3 : "";
@@ -1119,7 +1452,7 @@ rename_noreplace(int fd1, const char *from, int fd2, const char *to)
 static enum pop23d_result
 md_mark_accessed(struct pop23d_mbox *mb, size_t i)
 {
-	char nname[NAME_MAX + 1], en[LOG_NAME_MAX];
+	char nname[NAME_MAX + 1], en[LOG_NAME_MAX], obuf[NAME_MAX + 1];
 	struct md_ent *e;
 	char *copy;
 	int r, tries, from;
@@ -1139,8 +1472,8 @@ md_mark_accessed(struct pop23d_mbox *mb, size_t i)
 		if ((copy = strdup(nname)) == NULL)
 			return POP23D_TEMPFAIL;
 		from = e->dir;
-		if (rename_noreplace(mb->sub[from], e->name, mb->sub[D_CUR],
-		    nname) == 0) {
+		if (rename_noreplace(mb->sub[from], ent_name(e, obuf),
+		    mb->sub[D_CUR], nname) == 0) {
 			set_name(e, copy);
 			e->dir = D_CUR;
 			mb->dirty[from] = mb->dirty[D_CUR] = 1;
@@ -1162,7 +1495,8 @@ md_mark_accessed(struct pop23d_mbox *mb, size_t i)
 	if (errno == ENOENT)
 		return POP23D_NOUSER;
 	host->log(LOG_ERR, "mark_accessed rename dir=%s name=%s: %s",
-	    subdir_name[e->dir], esc(e->name, en, sizeof en), strerror(errno));
+	    subdir_name[e->dir], esc(ent_name(e, obuf), en, sizeof en),
+	    strerror(errno));
 	return POP23D_TEMPFAIL;
 }
 
@@ -1170,7 +1504,7 @@ static enum pop23d_result
 md_expunge(struct pop23d_mbox *mb, const size_t *idx, size_t n)
 {
 	enum pop23d_result res = POP23D_OK;
-	char en[LOG_NAME_MAX];
+	char en[LOG_NAME_MAX], nbuf[NAME_MAX + 1];
 	struct md_ent *e;
 	size_t k;
 	int d, tries;
@@ -1184,7 +1518,8 @@ md_expunge(struct pop23d_mbox *mb, const size_t *idx, size_t n)
 		for (tries = 0;; tries++) {
 			if (e->gone)
 				break;
-			if (unlinkat(mb->sub[e->dir], e->name, 0) == 0) {
+			if (unlinkat(mb->sub[e->dir], ent_name(e, nbuf), 0) ==
+			    0) {
 				e->gone = 1;
 				mb->dirty[e->dir] = 1;
 				break;
@@ -1192,7 +1527,7 @@ md_expunge(struct pop23d_mbox *mb, const size_t *idx, size_t n)
 			if (errno != ENOENT) {
 				host->log(LOG_ERR, "expunge dir=%s name=%s: %s",
 				    subdir_name[e->dir],
-				    esc(e->name, en, sizeof en),
+				    esc(ent_name(e, nbuf), en, sizeof en),
 				    strerror(errno));
 				res = POP23D_TEMPFAIL;
 				break;
@@ -1248,7 +1583,8 @@ static const struct pop23d_store_ops md_ops = {
 	.writable = md_writable,
 };
 
-static const char *const md_config_keys[] = { "fsync", NULL };
+static const char *const md_config_keys[] = { "fsync", "list_record",
+	NULL };
 
 static const struct pop23d_plugin md_plugin = {
 	.abi = POP23D_PLUGIN_ABI,

@@ -97,18 +97,9 @@ make_uidl(struct uidl_maker *um, const char *key, const char **uidl_r)
 	struct uidl_block *b;
 	char *out;
 
-	/* index.c's index_uidl_valid() rule, in one pass. */
-	for (i = 0; i <= UIDL_MAX; i++) {
-		unsigned char ch = (unsigned char)key[i];
-
-		if (ch == '\0') {
-			if (i == 0)
-				break;
-			*uidl_r = key;
-			return 0;
-		}
-		if (ch < 0x21 || ch > 0x7e)
-			break;
+	if (index_uidl_valid(key)) {
+		*uidl_r = key;
+		return 0;
 	}
 	b = *um->blocks;
 	if (b == NULL || b->used == UIDL_BLOCK_N) {

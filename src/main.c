@@ -47,6 +47,7 @@
 #include "peerchan.h"
 #include "plugin.h"
 #include "priv.h"
+#include "sandbox.h"
 #include "session.h"
 #include "tls.h"
 #include "trust.h"
@@ -910,6 +911,7 @@ reload(void)
 	cfg = ncfg;
 	plugin_set_config(&cfg);
 	tls_server_install(ntls);
+	tls_server_warm();
 	log_init(cfg.syslog_facility, -1, cfg.debug);
 	if (tls_enabled())
 		log_info("tls: %s", tls_server_desc());
@@ -1227,7 +1229,13 @@ run_daemon(const struct options *o)
 	/* Only the auth service runs the auth plugin: unmapped here before
 	 * the first fork, so no monitor has to dlclose() it
 	 * (plugin_park()). */
+	tls_server_warm();
 	plugin_park(&auth_plugin);
+	/* The pre-auth children's seccomp filter, built once here rather
+	 * than in every child (sandbox.c). */
+	if (sandbox_prepare(&error) != 0)
+		log_warnx("%s: each pre-auth child builds its own filter",
+		    error);
 	write_pid_file();
 	write_port_file();
 	log_info("pop23d %s started", PACKAGE_VERSION);

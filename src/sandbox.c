@@ -30,18 +30,35 @@
  * exit-time check, which needs clone() and ptrace(), never runs there and
  * is not allowed even in sanitizer builds.
  *
- * PRIVILEGE: runs in the pre-auth child as login_user, after priv_drop()
- * (PR_SET_NO_NEW_PRIVS makes the filter legal without CAP_SYS_ADMIN).
+ * The filter is built once: sandbox_prepare() in the master (before the
+ * first fork) has libseccomp generate the BPF program and keeps it; each
+ * pre-auth child only installs it with one seccomp(2) call.  Building it
+ * in every child cost each connection libseccomp's generation, about ten
+ * probing seccomp(2) calls and the lazy binding of libseccomp's own
+ * calls into libc (doc/PERFORMANCE.md, "Where a session's CPU goes").
+ * Without sandbox_prepare() (the unit tests, inetd mode) the child
+ * builds and loads it itself, as before.
+ *
+ * PRIVILEGE: sandbox_prepare() runs in the master as root (it reads no
+ * client byte and no file: it turns the static list below into BPF);
+ * sandbox_preauth() in the pre-auth child as login_user, after
+ * priv_drop() (PR_SET_NO_NEW_PRIVS makes the filter legal without
+ * CAP_SYS_ADMIN).
  */
 #include "config.h"
 
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <seccomp.h>
 
@@ -131,28 +148,17 @@ sandbox_arg_rules(scmp_filter_ctx ctx, const char **error_r)
 	return 0;
 }
 
-int
-sandbox_preauth(const char **error_r)
+/* The filter as libseccomp builds it: a context the caller releases,
+ * or NULL with the reason in *error_r. */
+static scmp_filter_ctx
+sandbox_build(const char **error_r)
 {
 	scmp_filter_ctx ctx;
 	size_t i;
-	int r;
 
-	/* Required for an unprivileged filter; also keeps any setuid
-	 * program from granting privileges later. */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-		*error_r = "prctl(PR_SET_NO_NEW_PRIVS) failed";
-		return -1;
-	}
-#ifdef POP23D_VALGRIND
-	/* The valgrind test build (configure --enable-valgrind): valgrind
-	 * implements no seccomp(2) (its own system calls would meet the
-	 * filter), so this build runs without one. */
-	return 0;
-#endif
 	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL) {
 		*error_r = "seccomp_init failed";
-		return -1;
+		return NULL;
 	}
 	/* A call made through another ABI (i386 int 0x80, x32) would
 	 * bypass a filter written for the native one: kill it too. */
@@ -174,15 +180,115 @@ sandbox_preauth(const char **error_r)
 #endif
 	if (sandbox_arg_rules(ctx, error_r) != 0)
 		goto fail;
+	return ctx;
+fail:
+	seccomp_release(ctx);
+	return NULL;
+}
+
+/* The BPF program of sandbox_build(), made once by sandbox_prepare(). */
+static struct sock_filter *sandbox_prog;
+static unsigned short sandbox_prog_len;
+
+int
+sandbox_prepare(const char **error_r)
+{
+	scmp_filter_ctx ctx;
+	struct sock_filter *prog = NULL;
+	off_t size;
+	int fd = -1, r;
+
+	if (sandbox_prog != NULL)
+		return 0;
+#ifdef POP23D_VALGRIND
+	/* no filter in this build (sandbox_preauth()) */
+	return 0;
+#endif
+	if ((ctx = sandbox_build(error_r)) == NULL)
+		return -1;
+	/* libseccomp 2.5 exports only to a descriptor */
+	if ((fd = memfd_create("pop23d-seccomp", MFD_CLOEXEC)) == -1) {
+		*error_r = "seccomp: memfd_create failed";
+		goto fail;
+	}
+	if ((r = seccomp_export_bpf(ctx, fd)) != 0) {
+		*error_r = "seccomp_export_bpf failed";
+		errno = -r;
+		goto fail;
+	}
+	size = lseek(fd, 0, SEEK_END);
+	if (size <= 0 || size % (off_t)sizeof *prog != 0 ||
+	    size / (off_t)sizeof *prog > BPF_MAXINSNS) {
+		*error_r = "seccomp: the exported filter has a bad size";
+		goto fail;
+	}
+	if ((prog = malloc((size_t)size)) == NULL ||
+	    pread(fd, prog, (size_t)size, 0) != (ssize_t)size) {
+		*error_r = "seccomp: cannot read the exported filter";
+		goto fail;
+	}
+	close(fd);
+	seccomp_release(ctx);
+	sandbox_prog = prog;
+	sandbox_prog_len = (unsigned short)(size / (off_t)sizeof *prog);
+	return 0;
+fail:
+	free(prog);
+	if (fd != -1)
+		close(fd);
+	seccomp_release(ctx);
+	return -1;
+}
+
+unsigned
+sandbox_prepared(void)
+{
+	return sandbox_prog_len;
+}
+
+int
+sandbox_preauth(const char **error_r)
+{
+	struct sock_fprog fprog;
+	scmp_filter_ctx ctx;
+	int r;
+
+	/* Required for an unprivileged filter; also keeps any setuid
+	 * program from granting privileges later. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+		*error_r = "prctl(PR_SET_NO_NEW_PRIVS) failed";
+		return -1;
+	}
+#ifdef POP23D_VALGRIND
+	/* The valgrind test build (configure --enable-valgrind): valgrind
+	 * implements no seccomp(2) (its own system calls would meet the
+	 * filter), so this build runs without one. */
+	return 0;
+#endif
+	if (sandbox_prog != NULL) {
+		/* The program the master exported: the same octets that
+		 * seccomp_load() would install (flags 0: libseccomp's
+		 * defaults, no TSYNC, no LOG, no SPEC_ALLOW), without
+		 * building it again in every child. */
+		fprog.len = sandbox_prog_len;
+		fprog.filter = sandbox_prog;
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0,
+		    &fprog) != 0) {
+			*error_r = "seccomp(SECCOMP_SET_MODE_FILTER) failed "
+			    "(a kernel without seccomp filters?)";
+			return -1;
+		}
+		return 0;
+	}
+	if ((ctx = sandbox_build(error_r)) == NULL)
+		return -1;
 	if ((r = seccomp_load(ctx)) != 0) {
 		*error_r = "seccomp_load failed (a kernel without seccomp "
 		    "filters?)";
 		errno = -r;
-		goto fail;
+		seccomp_release(ctx);
+		return -1;
 	}
 	seccomp_release(ctx);
 	return 0;
-fail:
-	seccomp_release(ctx);
-	return -1;
 }

@@ -40,8 +40,8 @@
  * The key before the current one still opens a ticket (which is then
  * renewed); anything older is a full handshake.
  *
- * PRIVILEGE: tls_server_load(), tls_server_install() and
- * tls_tickets_tick() run as root in the master and only read the
+ * PRIVILEGE: tls_server_load(), tls_server_install(),
+ * tls_server_warm() and tls_tickets_tick() run as root in the master and only read the
  * administrator's files; tls_forget() runs as root in the monitor.
  * Everything that touches a client's bytes (tls_accept(), the record
  * layer, tls_proxy()) runs in the pre-auth child: login_user, chrooted,
@@ -58,6 +58,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +164,21 @@ tls_ossl_reason(void)
 
 /* ------------------------------------------------ OpenSSL's allocator */
 
+/*
+ * Whether tls_mem_free() wipes.  It must in every process whose memory
+ * a later process inherits: the master (its forks become monitors, then
+ * mail-user sessions) and the monitor (it frees the context before it
+ * becomes the session).  The pre-auth child turns it off in tls_accept():
+ * that process holds the private key and the connection's secrets by
+ * design, forks nothing, and a block it frees can only be reused by
+ * itself; its memory goes back to the kernel, which clears it, when it
+ * exits.  Wiping there cost a fifth of a full handshake's instructions
+ * (OpenSSL frees and reallocates its 17 KiB record buffers around every
+ * record, SSL_MODE_RELEASE_BUFFERS) and dirtied pages the handshake never
+ * touched (doc/PERFORMANCE.md, "TLS: counted per session").
+ */
+static int tls_wipe_frees = 1;
+
 static void *
 tls_mem_malloc(size_t n, const char *file, int line)
 {
@@ -178,10 +194,9 @@ tls_mem_free(void *p, const char *file, int line)
 {
 	(void)file;
 	(void)line;
-	if (p != NULL) {
+	if (p != NULL && tls_wipe_frees)
 		explicit_bzero(p, malloc_usable_size(p));
-		free(p);
-	}
+	free(p);
 }
 
 /* realloc() may move the block and free the old one unwiped: move it
@@ -192,8 +207,8 @@ tls_mem_realloc(void *p, size_t n, const char *file, int line)
 	size_t old;
 	void *q;
 
-	if (p == NULL)
-		return malloc(n);
+	if (p == NULL || !tls_wipe_frees)
+		return realloc(p, n);
 	if (n == 0) {
 		tls_mem_free(p, file, line);
 		return NULL;
@@ -759,6 +774,68 @@ tls_server_free(struct tls_server *srv)
 	free(srv);
 }
 
+/*
+ * One TLS 1.3 handshake of CTX with a client of our own, over a pair of
+ * memory BIOs, in the master, as root: no byte of it comes from the
+ * network.  OpenSSL 3 finds the algorithms a handshake uses (the key
+ * exchange, the signature, HKDF, the record cipher, the ticket's HMAC) the
+ * first time a process asks for them, and caches them in the library's
+ * method store; without this every pre-auth child made those first
+ * fetches itself, in pages it then had to copy from the master, on every
+ * connection (doc/PERFORMANCE.md, "TLS: counted per session").  The
+ * handshake's secrets are in blocks the wiping allocator clears when they
+ * are freed here; the private key's own precomputations stay in the
+ * context and go with it in tls_forget().  A failure only costs the
+ * children their first fetches: it is not an error.
+ */
+static void *
+tls_warm(void *arg)
+{
+	SSL_CTX *sctx = arg;
+	SSL_CTX *cctx;
+	SSL *cl = NULL, *sv = NULL;
+	BIO *cb = NULL, *sb = NULL;
+	char byte = 0;
+	size_t k;
+	int i, rc = 0, rs = 0;
+
+	if ((cctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		goto out;
+	/* No verification: the peer is ourselves. */
+	SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
+	if ((cl = SSL_new(cctx)) == NULL || (sv = SSL_new(sctx)) == NULL ||
+	    BIO_new_bio_pair(&cb, 0, &sb, 0) != 1)
+		goto out;
+	SSL_set_bio(cl, cb, cb);
+	SSL_set_bio(sv, sb, sb);
+	cb = sb = NULL;
+	SSL_set_connect_state(cl);
+	SSL_set_accept_state(sv);
+	/* A handshake takes a few flights each way; bounded. */
+	for (i = 0; i < 16 && (rc != 1 || rs != 1); i++) {
+		if (rc != 1)
+			rc = SSL_do_handshake(cl);
+		if (rs != 1)
+			rs = SSL_do_handshake(sv);
+	}
+	/* One record each way: the record layer, and the client reads
+	 * the ticket. */
+	if (rc == 1 && rs == 1 && SSL_write_ex(sv, "+", 1, &k) == 1 &&
+	    SSL_read_ex(cl, &byte, 1, &k) == 1)
+		(void)(SSL_write_ex(cl, "+", 1, &k) == 1 &&
+		    SSL_read_ex(sv, &byte, 1, &k) == 1);
+	log_debug("tls: warm-up handshake %s", rc == 1 && rs == 1 ? "done" :
+	    "failed");
+out:
+	SSL_free(cl);
+	SSL_free(sv);
+	BIO_free(cb);
+	BIO_free(sb);
+	SSL_CTX_free(cctx);
+	ERR_clear_error();
+	return NULL;
+}
+
 void
 tls_server_install(struct tls_server *srv)
 {
@@ -767,8 +844,27 @@ tls_server_install(struct tls_server *srv)
 	if (srv == NULL) {
 		explicit_bzero(tls_keys, sizeof tls_keys);
 		tls_keys_made = 0;
-	} else if (!tls_keys[0].valid)
+		return;
+	}
+	if (!tls_keys[0].valid)
 		tls_tickets_rotate();	/* before the first connection */
+}
+
+void
+tls_server_warm(void)
+{
+	pthread_t t;
+
+	if (tls_current == NULL)
+		return;
+	/* In a thread of its own: its short-lived blocks (record buffers,
+	 * the handshake's messages) come from that thread's malloc arena
+	 * and leave no holes in the main heap for the children to copy,
+	 * and its random generators go with the thread. */
+	if (pthread_create(&t, NULL, tls_warm, tls_current->ctx) != 0)
+		(void)tls_warm(tls_current->ctx);
+	else
+		(void)pthread_join(t, NULL);
 }
 
 int
@@ -937,6 +1033,9 @@ tls_accept(struct net *n, struct tls_conn **conn_r, const char **error_r)
 	*conn_r = NULL;
 	if (tls_current == NULL)
 		return tls_error(error_r, "TLS is not configured");
+	/* Only the pre-auth child gets here: no wiping of its frees (see
+	 * tls_wipe_frees). */
+	tls_wipe_frees = 0;
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		return tls_error(error_r, "out of memory");
 	c->net = n;
@@ -1051,6 +1150,11 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 	enum { P_CIN, P_COUT, P_PLAIN, P_N };
 	struct pollfd pfd[P_N];
 	int client_eof = 0, session_eof = 0, failed = 0, progress, e;
+	/* Whether a read of that side may find something: cleared when
+	 * one finds nothing, set again by poll().  A side that poll() did
+	 * not report is not tried (a recv() that could only fail with
+	 * EAGAIN), unless OpenSSL holds bytes of its own. */
+	int cin_ready = 1, plain_ready = 1;
 	int64_t stalled = 0;
 	size_t k;
 	ssize_t r;
@@ -1068,7 +1172,10 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 		pfd[P_PLAIN].events = 0;
 		do {
 			progress = 0;
-			if (up.len == 0 && !client_eof) {
+			if (up.len == 0 && !client_eof && !cin_ready &&
+			    !SSL_has_pending(c->ssl))
+				pfd[P_CIN].events |= POLLIN;
+			else if (up.len == 0 && !client_eof) {
 				ERR_clear_error();
 				if (SSL_read_ex(c->ssl, up.buf, TLS_PROXY_BUF,
 				    &k) == 1) {
@@ -1076,9 +1183,10 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 					up.off = 0;
 					progress = 1;
 				} else if ((e = SSL_get_error(c->ssl, 0)) ==
-				    SSL_ERROR_WANT_READ)
+				    SSL_ERROR_WANT_READ) {
+					cin_ready = 0;
 					pfd[P_CIN].events |= POLLIN;
-				else if (e == SSL_ERROR_WANT_WRITE)
+				} else if (e == SSL_ERROR_WANT_WRITE)
 					pfd[P_COUT].events |= POLLOUT;
 				else
 					client_eof = 1;	/* or an error */
@@ -1098,7 +1206,9 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 					up.len = 0;
 				}
 			}
-			if (down.len == 0 && !session_eof) {
+			if (down.len == 0 && !session_eof && !plain_ready)
+				pfd[P_PLAIN].events |= POLLIN;
+			else if (down.len == 0 && !session_eof) {
 				r = recv(plain_fd, down.buf, TLS_PROXY_BUF,
 				    MSG_DONTWAIT);
 				if (r > 0) {
@@ -1106,9 +1216,10 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 					down.off = 0;
 					progress = 1;
 				} else if (r == -1 && (errno == EAGAIN ||
-				    errno == EWOULDBLOCK || errno == EINTR))
+				    errno == EWOULDBLOCK || errno == EINTR)) {
+					plain_ready = 0;
 					pfd[P_PLAIN].events |= POLLIN;
-				else
+				} else
 					session_eof = 1;
 			}
 			if (down.len > 0 && !failed) {
@@ -1149,11 +1260,23 @@ tls_proxy(struct tls_conn *c, struct net *n, int plain_fd)
 		pfd[P_CIN].fd = pfd[P_CIN].events ? c->rfd : -1;
 		pfd[P_COUT].fd = pfd[P_COUT].events ? c->wfd : -1;
 		pfd[P_PLAIN].fd = pfd[P_PLAIN].events ? plain_fd : -1;
+		pfd[P_CIN].revents = pfd[P_COUT].revents = 0;
+		pfd[P_PLAIN].revents = 0;
 		if (poll(pfd, P_N, stalled != 0 ? deadline_poll_ms(stalled) :
-		    -1) == -1 && errno != EINTR) {
-			failed = 1;
-			break;
+		    -1) == -1) {
+			if (errno != EINTR) {
+				failed = 1;
+				break;
+			}
+			/* interrupted: try both sides again */
+			cin_ready = plain_ready = 1;
+			continue;
 		}
+		/* Readable, hung up or in error: a read says which. */
+		if (pfd[P_CIN].revents & (POLLIN | POLLHUP | POLLERR))
+			cin_ready = 1;
+		if (pfd[P_PLAIN].revents & (POLLIN | POLLHUP | POLLERR))
+			plain_ready = 1;
 	}
 	explicit_bzero(up.buf, TLS_PROXY_BUF);
 	explicit_bzero(down.buf, TLS_PROXY_BUF);

@@ -7,7 +7,9 @@
  *   master (root)      tls_server_load() and tls_server_install() at
  *                      start-up and on SIGHUP: reads and checks the files
  *                      (trust.c), builds the server context; and
- *                      tls_tickets_tick().  It never runs a handshake.
+ *                      tls_tickets_tick().  It never runs a handshake
+ *                      with a client (tls_server_warm(): one with itself,
+ *                      in memory).
  *   monitor (root)     tls_forget() right after it forked the pre-auth
  *                      child: the context (the private key with it) and
  *                      the ticket keys are wiped from its memory before it
@@ -50,6 +52,14 @@ int tls_server_load(const struct config *cfg, struct tls_server **srv_r,
 /* Master: make SRV the one connections use (NULL: none) and free the one
  * before.  The first call with a server makes the ticket keys. */
 void tls_server_install(struct tls_server *srv);
+/*
+ * Master of the daemon, after each tls_server_install(): one TLS 1.3
+ * handshake of the installed context with a client of our own over memory
+ * BIOs, in a thread, so that OpenSSL's fetched algorithms are cached
+ * before the first fork (doc/DESIGN.md 2.9).  Not for inetd mode or
+ * pop23d -t, where the process would pay it and no child would gain.
+ */
+void tls_server_warm(void);
 /* Free a server that was loaded but not installed (pop23d -t). */
 void tls_server_free(struct tls_server *srv);
 /* Non-zero if a server context is installed (TLS can be offered). */

@@ -18,10 +18,17 @@
 #       [--strace] [--callgrind] [--binary _build/src/pop23d]
 #       [--plugins _build/plugins/.libs] [--keep]
 #
-# --cold removes pop23d.index first; --evict drops the maildrop's files
+# --cold removes pop23d.index and pop23d.list (the listing record) first; --evict drops the maildrop's files
 # from the page cache with posix_fadvise(DONTNEED) (only these files: the
 # rest of the machine keeps its cache).  The maildrop stays in --dir for
 # the next run unless --remove is given.
+#
+# --maildir PATH: log in to this existing Maildir instead (its owner is
+# the mail user, its parent the home; nothing is made).  --split (with
+# --callgrind): one callgrind part per command (--dump-before=
+# proto_dispatch), and the instructions of each command printed as
+# "command <name> Ir=<n>": what a command costs from its dispatch to the
+# next one's, the reply written.
 #
 # --mbox: the maildrop is one mbox (%h/mbox, storage = mbox) of N
 # messages of --size octets on average (100 000 x 10 700: about 1 GiB);
@@ -48,7 +55,10 @@ PW = 'lcpass'
 def make_maildir(md, n, uid, gid, seed=42):
     """N messages in MD/cur (kept if already there with N files)."""
     cur = os.path.join(md, 'cur')
-    if os.path.isdir(cur) and len(os.listdir(cur)) == n:
+    # (percmd-cost.py adds one fixed message, not counted here)
+    if os.path.isdir(cur) and sum(
+            1 for x in os.listdir(cur)
+            if not x.startswith('1000000000.P23PERCMD')) == n:
         return
     if os.path.isdir(md):
         shutil.rmtree(md)
@@ -121,7 +131,7 @@ def evict(md):
             fd = os.open(os.path.join(d, name), os.O_RDONLY)
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
             os.close(fd)
-    for name in ('pop23d.index',):
+    for name in ('pop23d.index', 'pop23d.list'):
         p = os.path.join(md, name)
         if os.path.exists(p):
             fd = os.open(p, os.O_RDONLY)
@@ -177,6 +187,35 @@ def talk(sock, cmds):
     return out
 
 
+def split_report(tmp, cmds):
+    """With --split: the session process's parts trace.PID.1, .2, ...
+    (part k ends where the k-th command is dispatched).  The session's
+    first dispatched command is the first one after PASS; each part from
+    the second on is the command dispatched at its start."""
+    parts = {}
+    for name in os.listdir(tmp):
+        m = re.match(r'trace\.(\d+)(\.\d+)?$', name)
+        if not m:
+            continue
+        path = os.path.join(tmp, name)
+        pm = re.search(r'^part: (\d+)', open(path).read(), re.M)
+        parts.setdefault(m.group(1), {})[int(pm.group(1)) if pm else 1] = \
+            path
+    after = [c for c in cmds if not c.startswith(('USER', 'PASS'))]
+    for pid, pp in parts.items():
+        if len(pp) != len(after) + 1:
+            continue        # not the session (or an unexpected shape)
+        irs = []
+        for k in sorted(pp):
+            text = open(pp[k]).read()
+            m = re.search(r'^summary: (\d+)', text, re.M) or \
+                re.search(r'^totals: (\d+)', text, re.M)
+            irs.append(int(m.group(1)) if m else -1)
+        print('command (login) Ir=%d' % irs[0])
+        for c, ir in zip(after, irs[1:]):
+            print('command %s Ir=%d' % (c.replace(' ', '_'), ir))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--dir', default='/var/tmp/pop23d-lc')
@@ -192,17 +231,29 @@ def main():
     ap.add_argument('--size', type=int, default=10700)
     ap.add_argument('--append', type=int, default=0)
     ap.add_argument('--cmds', default='STAT,LIST 1,RETR 1,DELE 1,RSET')
+    ap.add_argument('--maildir')
+    ap.add_argument('--split', action='store_true')
+    ap.add_argument('--discard', action='store_true',
+                    help='remove the callgrind files too')
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit('run as root (the daemon drops to the mail user)')
     nobody = pwd.getpwnam('nobody')
     uid, gid = nobody.pw_uid, nobody.pw_gid
-    home = os.path.join(a.dir, 'home%d' % a.msgs)
-    os.makedirs(home, exist_ok=True)
-    os.chmod(a.dir, 0o755)
-    os.chmod(home, 0o755)
-    md = os.path.join(home, 'Maildir')
-    if a.mbox:
+    if a.maildir:
+        md = os.path.abspath(a.maildir)
+        home = os.path.dirname(md)
+        st = os.stat(md)
+        uid, gid = st.st_uid, st.st_gid
+    else:
+        home = os.path.join(a.dir, 'home%d' % a.msgs)
+        os.makedirs(home, exist_ok=True)
+        os.chmod(a.dir, 0o755)
+        os.chmod(home, 0o755)
+        md = os.path.join(home, 'Maildir')
+    if a.maildir:
+        pass
+    elif a.mbox:
         os.chown(home, uid, gid)        # the index directory goes there
         mb = os.path.join(home, 'mbox')
         make_mbox(mb, a.msgs, a.size, uid, gid)
@@ -222,8 +273,9 @@ def main():
         print('mbox octets=%d' % os.path.getsize(mb))
     else:
         make_maildir(md, a.msgs, uid, gid)
-    if a.cold and os.path.exists(os.path.join(md, 'pop23d.index')):
-        os.unlink(os.path.join(md, 'pop23d.index'))
+    for name in ('pop23d.index', 'pop23d.list'):
+        if a.cold and os.path.exists(os.path.join(md, name)):
+            os.unlink(os.path.join(md, name))
     if a.evict and not a.mbox:
         evict(md)
     tmp = tempfile.mkdtemp(prefix='lc-')
@@ -251,7 +303,8 @@ def main():
         os.chmod(tmp, 0o1777)
         inner = tmp
         cmd = ['valgrind', '--tool=callgrind', '--trace-children=yes',
-               '--vgdb=no', '--callgrind-out-file=%s.%%p' % trace] + cmd
+               '--vgdb=no', '--callgrind-out-file=%s.%%p' % trace] + \
+            (['--dump-before=proto_dispatch'] if a.split else []) + cmd
         cmd = ['setpriv', '--reuid=%d' % uid, '--regid=%d' % gid,
                '--clear-groups'] + cmd
     s1, s2 = socket.socketpair()
@@ -273,20 +326,24 @@ def main():
             c = 'PASS ...'
         print('%-12s %s' % (c, l.decode(errors='replace').rstrip()))
     print('msgs=%d cold=%d evict=%d minflt=%d majflt=%d inblock=%d '
-          'outblock=%d cpu_s=%.3f (cpu for the record only)' % (
+          'outblock=%d cpu_s=%.3f (user %.3f, system %.3f; cpu for the '
+          'record only)' % (
               a.msgs, a.cold, a.evict, after.ru_minflt - before.ru_minflt,
               after.ru_majflt - before.ru_majflt,
               after.ru_inblock - before.ru_inblock,
               after.ru_oublock - before.ru_oublock,
               after.ru_utime - before.ru_utime + after.ru_stime -
-              before.ru_stime))
+              before.ru_stime, after.ru_utime - before.ru_utime,
+              after.ru_stime - before.ru_stime))
     if a.strace:
         print(open(trace).read())
     if a.callgrind:
         files = [os.path.join(tmp, n) for n in os.listdir(tmp)]
+        if a.split:
+            split_report(tmp, cmds)
         for path in sorted(files, key=lambda x: x.split('.')[-1]):
             name = os.path.basename(path)
-            if not name.startswith('trace.'):
+            if not re.match(r'trace\.\d+$', name):
                 continue
             text = open(path).read()
             m = re.search(r'^summary: (\d+)', text, re.M) or \
@@ -310,7 +367,10 @@ def main():
                                fn + r'\b', ann, re.M)
                 if fm:
                     print('  inclusive %-16s %14s' % (fn, fm.group(1)))
-        print('callgrind files kept in', tmp)
+        if a.discard:
+            shutil.rmtree(tmp)
+        else:
+            print('callgrind files kept in', tmp)
     else:
         shutil.rmtree(tmp)
     if err.strip():

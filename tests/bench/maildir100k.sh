@@ -19,11 +19,25 @@
 # Needs root, tests/bench/peers.sh setup (the user popbenchbulk, whose
 # uid, gid and hash the Maildir's virtual user takes, and popload), a
 # pop23d build (P23_BUILD) and a quiet machine.  Knobs (environment):
-# SIZES [100000] DROP_CACHES [1] (0: cold means index removed only), and
-# those of common.sh.  Ports 20320-20321 on 127.0.0.1.  Writes
+# SIZES [100000] DROP_CACHES [1] (0: cold means index removed only),
+# MAKE_ONLY [0] (1: make the Maildirs of SIZES and count, then stop:
+# nothing timed; run it at a low priority beforehand so that the quiet
+# run only measures), PERCMD [1] (0: leave out the counted part below),
+# and those of common.sh.
+#
+# The counted part (percmd-cost.py, after the timed one; callgrind and
+# strace, so not timed): a line per size with the login's system calls,
+# getdents64 calls, page faults and instructions, and the instructions of
+# STAT, LIST n, RETR n, DELE n (n = 1 and the last), RSET and QUIT after
+# the login, with the check that the four commands cost the same at every
+# size (exit status 1 if not).  It adds one fixed message (sorted first)
+# to each Maildir, once, so that RETR 1 sends the same octets at every
+# size: the Maildirs then hold N + 1 messages.  Ports 20320-20321 on 127.0.0.1.  Writes
 # $STATE/maildir100k/<UTC time>/ (raw.txt, table.md); stops every server
-# it started.  Full length with the defaults: under 1 minute (and about
-# 20 s once to make the 100 000-message Maildir, 400 MB).  GPL-3.0-or-later.
+# it started.  Full length with the defaults: under 1 minute timed plus
+# about 1 minute counted (and about 20 s once to make the 100 000-message
+# Maildir, 400 MB; the counted part of a 1 000 000-message one takes
+# a few minutes under callgrind).  GPL-3.0-or-later.
 set -eu
 
 . "$(cd "$(dirname "$0")" && pwd)/common.sh"
@@ -31,6 +45,8 @@ set -eu
 
 SIZES=${SIZES:-100000}
 DROP_CACHES=${DROP_CACHES:-1}
+MAKE_ONLY=${MAKE_ONLY:-0}
+PERCMD=${PERCMD:-1}
 P_POP23D=20320 P_DOVECOT=20321
 SERVERS="pop23d dovecot-hp"
 
@@ -68,10 +84,26 @@ make_maildir() { # N
 	echo "$want" >"$h/stamp"
 }
 
+# the counted part: a line per size, and the per-command check
+percmd() {
+	python3 "$BENCH_DIR/percmd-cost.py" --sizes "$SIZES" \
+		--maildir-pattern "$INST_DIR/home/popbenchmd%d/Maildir" \
+		--binary "$P23_BUILD/pop23d" --plugins "$P23_BUILD/.libs"
+}
+
+if [ "$MAKE_ONLY" = 1 ]; then
+	for n in $SIZES; do
+		make_maildir "$n"
+		echo "popbenchmd$n: $INST_DIR/home/popbenchmd$n/Maildir"
+	done
+	[ "$PERCMD" = 1 ] && percmd | tee "$OUT/percmd.md"
+	exit 0
+fi
+
 cold() { # SERVER N
 	md=$INST_DIR/home/popbenchmd$2/Maildir
 	case $1 in
-	pop23d) rm -f "$md/pop23d.index" ;;
+	pop23d) rm -f "$md/pop23d.index" "$md/pop23d.list" ;;
 	dovecot-hp) rm -f "$md"/dovecot* ;;
 	esac
 	[ "$DROP_CACHES" = 1 ] && inst_drop_caches
@@ -149,6 +181,10 @@ echo "load average at the end: $(loadavg3)" | tee -a "$OUT/env.txt"
 	# shellcheck disable=SC2086
 	python3 "$BENCH_DIR/crosstab.py" "$RAW" dovecot-hp $ROWS | sed 's/_/ /g'
 	echo
+	if [ "$PERCMD" = 1 ]; then
+		percmd
+		echo
+	fi
 	echo "Time from USER to the answer to STAT (a server may load the" \
 		"maildrop at PASS or at the first command). Issue 11's targets:" \
 		"warm ≤ 0.5× Dovecot-hp's time (ratio ≥ 2), cold ≤ Dovecot-hp's" \

@@ -527,8 +527,12 @@ class Server:
         children), without the auth service and its workers."""
         if not self.running():
             return []
+        # The descendants first: an auth worker the pool starts between
+        # the two scans is then either in neither or in svc too, never
+        # counted as a session.
+        desc = descendants(self.pid)
         svc = set(self.auth_services(with_workers=True))
-        return [p for p in descendants(self.pid) if p not in svc]
+        return [p for p in desc if p not in svc]
 
     def auth_services(self, with_workers=False):
         """The auth service (the master's child that holds no TCP

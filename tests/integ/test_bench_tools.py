@@ -11,6 +11,8 @@
 # each thread's first, and every message is checked against a manifest
 # (a manifest that is not the user's is err_verify).  pop23bench -M: both
 # POP2 dialogues and POP3 on the same maildrops, every message checked.
+# cpusplit.py (as root, with cgroup v1 cpuacct): a tiny run against this
+# server, every figure parsed and positive, its cgroups removed after.
 # GPL-3.0-or-later.
 
 import os
@@ -27,6 +29,8 @@ import p23  # noqa: E402
 BENCH = os.path.join(p23.BUILDDIR, 'tests', 'bench')
 POPLOAD = os.path.join(BENCH, 'popload')
 POP23BENCH = os.path.join(BENCH, 'pop23bench')
+CPUSPLIT = os.path.join(p23.HERE, '..', 'bench', 'cpusplit.py')
+CPUACCT = '/sys/fs/cgroup/cpuacct'
 USERS = {'bench1': 'pw-one', 'bench2': 'pw-two', 'bench3': 'pw-three',
          'bench4': 'pw-four'}
 
@@ -218,6 +222,65 @@ class BenchTools(p23.TestCase):
         self.assertTrue(any(line.startswith('RATIO pop2/pop3 style=' + style)
                             for line in out.splitlines()), out)
         return rows, err
+
+    def test_cpusplit(self):
+        """A tiny cpusplit.py run against this server, measured once as
+        pop23d and once as the reference: every line parses, every CPU
+        figure is positive, the ceiling is computed, and afterwards no
+        cgroup of the run is left and the server's processes are back in
+        the root group."""
+        if not p23.ROOT or not os.path.exists(CPUACCT + '/cpuacct.usage'):
+            self.skipTest('needs root and cgroup v1 cpuacct at ' + CPUACCT)
+        spec = '%d:%d' % (self.srv.pop3_port, self.srv.pid)
+        env = dict(os.environ, POPLOAD=POPLOAD, P23_BUILD=p23.BUILDDIR,
+                   BENCH_STATE=self.dir + '/state')
+        r = subprocess.run(
+            ['python3', CPUSPLIT, '--servers', 'pop23d:' + spec,
+             'ref:' + spec, '--workloads', 'poll,fetch,bulk', '-c', '2',
+             '--poll-n', '3', '--fetch-n', '2', '--no-warmup',
+             '--login', '-F %s/users.txt -M %s/manifest' % (
+                 self.dir, self.dir),
+             '--bulk-login', '-u bench1 -P pw-one -M %s/manifest' %
+             self.dir, '--floor-n', '20', '--wire-mb', '2'],
+            capture_output=True, text=True, timeout=170, env=env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        rows = results(r.stdout, 'CPUSPLIT ')
+        self.assertEqual([(x['server'], x['workload']) for x in rows],
+                         [(s, w) for s in ('pop23d', 'ref')
+                          for w in ('poll', 'fetch', 'bulk')], r.stdout)
+        for x in rows:
+            self.assertEqual(x['errors'], '0', x)
+            self.assertEqual(x['units'], {'poll': '6', 'fetch': '4'}.get(
+                x['workload'], x['units']), x)
+            for k in ('client_ms', 'server_ms'):
+                self.assertGreater(float(x[k]), 0, (k, x))
+            self.assertTrue(0 <= float(x['idle_pct']) <= 100, x)
+            if x['server'] == 'pop23d':
+                # the sessions ran in processes the master reaped (their
+                # CPU is in 10 ms ticks, too coarse for 6 sessions; their
+                # page faults are counted one by one)
+                self.assertGreater(float(x['conn_faults']), 0, x)
+                self.assertGreaterEqual(float(x['role_conn_ms']), 0, x)
+        floor = results(r.stdout, 'FLOOR ')
+        self.assertEqual(len(floor), 1, r.stdout)
+        for k in ('hash_us', 'fork_exit_empty_us', 'ipc_roundtrip_us',
+                  'conn_poll_us', 'crlf_us_per_mb', 'send_us_per_mb'):
+            self.assertGreater(float(floor[0][k]), 0, (k, floor))
+        ceil = results(r.stdout, 'CEILING ')
+        self.assertEqual([c['workload'] for c in ceil],
+                         ['poll', 'fetch', 'bulk'], r.stdout)
+        for c in ceil:
+            self.assertGreater(float(c['ceiling']), 0, c)
+            self.assertGreater(float(c['s_min_ms']), 0, c)
+        self.assertFalse([d for d in os.listdir(CPUACCT)
+                          if d.startswith('pop23d-cpusplit.')])
+        with open(CPUACCT + '/cgroup.procs') as f:
+            self.assertIn(str(self.srv.pid), f.read().split())
+        # and it still serves
+        c = p23.Conn(self.srv.pop3_port, timeout=20)
+        self.assertTrue(c.line().startswith('+OK'))
+        self.assertOK(c.cmd('QUIT'))
+        c.close()
 
     def test_pop23bench_both_dialogues(self):
         for style in ('ack', 'fetchmail'):

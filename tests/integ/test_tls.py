@@ -825,6 +825,30 @@ class FilesAndReload(TLSCase):
         self.assertTrue(wait_log(srv, r'reload refused.*tls_key: .*c\.key'))
         self.assertEqual(server_subject(port), 'second.localhost')
 
+    def test_warm_up_handshake_at_start_and_reload(self):
+        """The master runs one handshake with itself at start-up and after
+        each reload (tls_server_warm(): OpenSSL's algorithms cached before
+        the first fork), also when client certificates are asked for; the
+        daemon serves TLS as before afterwards."""
+        srv = self.tls_server({'debug': None,
+                               'tls_client_ca': pki('ca.pem')},
+                              listen=['pop3s 127.0.0.1:0'])
+
+        def done():
+            return len(re.findall(r'tls: warm-up handshake done',
+                                  srv.log_text()))
+        self.assertTrue(p23.wait_until(lambda: done() == 1, 10))
+        self.assertNotIn('warm-up handshake failed', srv.log_text())
+        srv.reload()
+        self.assertTrue(wait_log(srv, r'configuration reloaded'))
+        self.assertTrue(p23.wait_until(lambda: done() == 2, 10))
+        c = self.implicit(srv.port('pop3s'))
+        self.assertTrue(c.line().startswith('+OK'))
+        self.assertOK(c.cmd('USER alice'))
+        self.assertOK(c.cmd('PASS alicepw'))
+        self.assertOK(c.cmd('QUIT'))
+        self.assertNotIn('warm-up handshake failed', srv.log_text())
+
     def test_untrusted_key_file_refused(self):
         srv = self.tls_server(start=False)
         key = os.path.join(srv.tmp, 'k.key')

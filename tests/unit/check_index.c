@@ -531,6 +531,28 @@ START_TEST(test_uidl_valid_null)
 }
 END_TEST
 
+/* The eight-at-a-time check against the rule, octet by octet: every
+ * octet value at every place of keys of 1 to 20 octets (whole words,
+ * words and a tail, a tail alone). */
+START_TEST(test_uidl_valid_every_octet)
+{
+	char k[24];
+	size_t len, pos;
+	int c;
+
+	for (len = 1; len <= 20; len++)
+		for (pos = 0; pos < len; pos++)
+			for (c = 1; c < 256; c++) {
+				memset(k, 'a', len);
+				k[len] = '\0';
+				k[pos] = (char)c;
+				ck_assert_msg(index_uidl_valid(k) ==
+				    (c >= 0x21 && c <= 0x7e),
+				    "len %zu pos %zu octet 0x%02x", len, pos, c);
+			}
+}
+END_TEST
+
 /* ------------------------------------------------------ index operations */
 
 static char *tdir, *tpath;
@@ -1433,6 +1455,7 @@ suite_index(void)
 	tcase_add_loop_test(tc, test_uidl_valid, 0,
 	    (int)(sizeof(uidl_cases) / sizeof(uidl_cases[0])));
 	tcase_add_test(tc, test_uidl_valid_null);
+	tcase_add_test(tc, test_uidl_valid_every_octet);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ops");

@@ -4,7 +4,9 @@
  * function (sandbox_preauth()), then makes one system call.  The calls
  * the pre-auth child needs work; every other one kills the process with
  * SIGSYS (socket() and connect() fail with EACCES: syslog may try them).
- * Also: NO_NEW_PRIVS and "Seccomp: 2" as /proc shows them.
+ * Also: NO_NEW_PRIVS and "Seccomp: 2" as /proc shows them.  The
+ * "prepared" cases run the same checks with the program the master
+ * builds once (sandbox_prepare()) and each child only installs.
  * Runs as any user (the filter needs no privilege).
  */
 #include "config.h"
@@ -403,6 +405,29 @@ START_TEST(test_harden_session)
 }
 END_TEST
 
+/* The master's way: the program built once in the parent. */
+static void
+prepare(void)
+{
+	const char *err = NULL;
+
+	ck_assert_msg(sandbox_prepare(&err) == 0, "%s", err);
+#ifndef POP23D_VALGRIND
+	ck_assert_uint_gt(sandbox_prepared(), 10);
+#endif
+}
+
+/* A second call keeps the same program. */
+START_TEST(test_prepare_once)
+{
+	const char *err = NULL;
+	unsigned n = sandbox_prepared();
+
+	ck_assert_int_eq(sandbox_prepare(&err), 0);
+	ck_assert_uint_eq(sandbox_prepared(), n);
+}
+END_TEST
+
 Suite *
 suite_sandbox(void)
 {
@@ -416,6 +441,17 @@ suite_sandbox(void)
 	tcase_add_test(tc, test_proc_status);
 	tcase_add_test(tc, test_harden_preauth);
 	tcase_add_test(tc, test_harden_session);
+	suite_add_tcase(s, tc);
+	/* the same with the prepared program (each test is its own forked
+	 * process: the fixture prepares it there) */
+	tc = tcase_create("prepared");
+	tcase_add_checked_fixture(tc, prepare, NULL);
+	tcase_add_test(tc, test_prepare_once);
+	tcase_add_test(tc, test_allowed);
+	tcase_add_loop_test(tc, test_forbidden_kills, 0,
+	    (int)(sizeof forbidden / sizeof forbidden[0]));
+	tcase_add_test(tc, test_proc_status);
+	tcase_add_test(tc, test_harden_preauth);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -30,6 +30,8 @@
 
 #include "mock_host.h"
 #include "suites.h"
+#include "../../plugins/maildir_list.h"
+#include "../../src/crc32c.h"
 
 /* [maildir] fsync as config_get() answers it; NULL = unset. */
 static void
@@ -298,7 +300,8 @@ START_TEST(test_descriptor)
 	ck_assert_ptr_nonnull(ops->folder_open);
 	ck_assert_ptr_nonnull(plug->config_keys);
 	ck_assert_str_eq(plug->config_keys[0], "fsync");
-	ck_assert_ptr_null(plug->config_keys[1]);
+	ck_assert_str_eq(plug->config_keys[1], "list_record");
+	ck_assert_ptr_null(plug->config_keys[2]);
 	/* a host with another ABI is refused */
 	ck_assert_int_eq(plugin_init(POP23D_PLUGIN_ABI + 1, &mock_host, &p2), -1);
 	for (i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
@@ -310,6 +313,15 @@ START_TEST(test_descriptor)
 		if (!cfg[i].ok)
 			ck_assert_msg(err != NULL, "case %zu: no error", i);
 	}
+	set_fsync(NULL);
+	for (i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+		mock_host_set("maildir", "list_record", cfg[i].val);
+		err = NULL;
+		ck_assert_msg((plug->check_config(&err) == 0) == cfg[i].ok,
+		    "case %zu: check_config(list_record=%s)", i,
+		    cfg[i].val ? cfg[i].val : "NULL");
+	}
+	mock_host_set("maildir", "list_record", NULL);
 }
 END_TEST
 
@@ -1124,6 +1136,153 @@ START_TEST(test_folder_unsafe)
 }
 END_TEST
 
+
+/* Sort times of 1, 19 and 20 digits and past 2^64: numeric order up to
+ * 2^64 - 1 (key_time()'s fast path for 19 digits, the checked one
+ * after); a time that overflows sorts with the keys that have none. */
+START_TEST(test_list_long_times)
+{
+	static const char *const order[] = {
+		"5.e", "9999999999999999999.c", "10000000000000000000.d",
+		"18446744073709551614.f", "18446744073709551615.a",
+		"18446744073709551616.b", "99999999999999999999999.g",
+	};
+	const struct pop23d_msg *msgs;
+	struct pop23d_mbox *mb;
+	char p[PATH_MAX];
+	size_t i, n;
+
+	for (i = NELEM(order); i-- > 0;) {
+		xsnprintf(p, sizeof p, "cur/%s:2,", order[i]);
+		put(md, p);
+	}
+	mb = open_ok(md);
+	n = list_ok(mb, &msgs);
+	ck_assert_uint_eq(n, NELEM(order));
+	for (i = 0; i < n; i++)
+		ck_assert_str_eq(msgs[i].key, order[i]);
+	ops->close(&mb);
+}
+END_TEST
+
+/* ------------------------------------------------ the listing record */
+
+struct walked {
+	int n;
+	char got[4][2][NAME_MAX + 1];
+	int dir[4];
+};
+
+static int
+walk_one(void *arg, int dir, char *key, size_t keylen, char *info)
+{
+	struct walked *w = arg;
+
+	ck_assert_uint_eq(strlen(key), keylen);
+	if (w->n < 4) {
+		snprintf(w->got[w->n][0], NAME_MAX + 1, "%s", key);
+		snprintf(w->got[w->n][1], NAME_MAX + 1, "%s",
+		    info != NULL ? info : "(none)");
+		w->dir[w->n] = dir;
+	}
+	w->n++;
+	return 0;
+}
+
+/* Walk the entries BUF[0..LEN) (COUNT of them) with a right CRC. */
+static int
+walk(unsigned char *buf, size_t len, uint32_t count, struct walked *w)
+{
+	memset(w, 0, sizeof *w);
+	return md_list_ents_walk(buf, len, count, crc32c(0, buf, len),
+	    POP23D_KEY_MAX, walk_one, w);
+}
+
+START_TEST(test_list_record_codec)
+{
+	unsigned char buf[4 * (3 + NAME_MAX + 2)], hb[MD_LIST_HDR_LEN];
+	struct md_list_hdr h, g;
+	struct walked w;
+	size_t len = 0;
+	char longname[NAME_MAX + 2];
+
+	len += md_list_ent_encode(1, "1700.a,S=1,W=2", 14, "2,S", buf + len);
+	len += md_list_ent_encode(0, "1701.b", 6, NULL, buf + len);
+	len += md_list_ent_encode(1, "1702.c", 6, "", buf + len);
+	ck_assert_int_eq(walk(buf, len, 3, &w), 0);
+	ck_assert_int_eq(w.n, 3);
+	ck_assert_str_eq(w.got[0][0], "1700.a,S=1,W=2");
+	ck_assert_str_eq(w.got[0][1], "2,S");
+	ck_assert_int_eq(w.dir[0], 1);
+	ck_assert_str_eq(w.got[1][1], "(none)");
+	ck_assert_int_eq(w.dir[1], 0);
+	ck_assert_str_eq(w.got[2][1], "");
+	/* a wrong count, a wrong CRC, trailing octets */
+	ck_assert_int_eq(walk(buf, len, 2, &w), -1);
+	ck_assert_int_eq(walk(buf, len, 4, &w), -1);
+	memset(&w, 0, sizeof w);
+	ck_assert_int_eq(md_list_ents_walk(buf, len, 3, crc32c(0, buf, len) ^
+	    1, POP23D_KEY_MAX, walk_one, &w), -1);
+	ck_assert_int_eq(w.n, 0);
+	/* names a scan would never take, each with a right CRC */
+	len = md_list_ent_encode(0, "../x", 4, NULL, buf);
+	ck_assert_int_eq(walk(buf, len, 1, &w), -1);
+	len = md_list_ent_encode(0, ".hidden", 7, NULL, buf);
+	ck_assert_int_eq(walk(buf, len, 1, &w), -1);
+	len = md_list_ent_encode(1, "a:b", 3, "2,", buf);
+	ck_assert_int_eq(walk(buf, len, 1, &w), -1);
+	len = md_list_ent_encode(1, "ab", 2, "2,/S", buf);
+	ck_assert_int_eq(walk(buf, len, 1, &w), -1);
+	len = md_list_ent_encode(1, "abc", 3, NULL, buf);
+	buf[4] = '\0';			/* a NUL inside the key */
+	ck_assert_int_eq(walk(buf, len, 1, &w), -1);
+	len = md_list_ent_encode(1, "abc", 3, NULL, buf);
+	buf[0] |= 0x80;			/* an unknown flag */
+	ck_assert_int_eq(walk(buf, len, 1, &w), -1);
+	len = md_list_ent_encode(1, "abc", 3, NULL, buf);
+	buf[1] = 0;			/* an empty key */
+	ck_assert_int_eq(walk(buf, len, 1, &w), -1);
+	len = md_list_ent_encode(1, "abc", 3, NULL, buf);
+	buf[2] = 1;			/* info length without info */
+	ck_assert_int_eq(walk(buf, len, 1, &w), -1);
+	/* key + ':' + info longer than NAME_MAX */
+	memset(longname, 'k', 200);
+	longname[200] = '\0';
+	len = md_list_ent_encode(1, longname, 200, "2,SSSSSSSSSSSSSSSSSSSSSSSSSSS"
+	    "SSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSS", buf);
+	ck_assert_int_eq(walk(buf, len, 1, &w), -1);
+	/* header: round trip, then each damage */
+	memset(&h, 0, sizeof h);
+	h.count = 2000;
+	h.made_s = 1700000000;
+	h.dir[0].dev = 8;
+	h.dir[0].ino = 1234;
+	h.dir[0].mtime_s = 1699999000;
+	h.dir[0].mtime_ns = 5;
+	h.dir[1].ctime_s = 1699999001;
+	h.dir[1].ctime_ns = 999999999;
+	h.ents_len = 2000 * 40;
+	h.ents_crc = 77;
+	ck_assert_uint_eq(md_list_hdr_encode(&h, hb), MD_LIST_HDR_LEN);
+	ck_assert_int_eq(md_list_hdr_decode(hb, sizeof hb, &g), 0);
+	ck_assert(memcmp(&h, &g, sizeof h) == 0);
+	ck_assert_int_eq(md_list_hdr_decode(hb, sizeof hb - 1, &g), -1);
+	hb[20] ^= 1;			/* made_s: the header CRC fails */
+	ck_assert_int_eq(md_list_hdr_decode(hb, sizeof hb, &g), -1);
+	h.dir[1].ctime_ns = 1000000000;	/* not a nanosecond count */
+	md_list_hdr_encode(&h, hb);
+	ck_assert_int_eq(md_list_hdr_decode(hb, sizeof hb, &g), -1);
+	h.dir[1].ctime_ns = 1;
+	h.ents_len = 2000 * 4;		/* shorter than 2000 entries can be */
+	md_list_hdr_encode(&h, hb);
+	ck_assert_int_eq(md_list_hdr_decode(hb, sizeof hb, &g), -1);
+	h.ents_len = 2000 * 40;
+	h.count = MD_LIST_COUNT_MAX + 1;
+	md_list_hdr_encode(&h, hb);
+	ck_assert_int_eq(md_list_hdr_decode(hb, sizeof hb, &g), -1);
+}
+END_TEST
+
 Suite *
 suite_store_maildir(void)
 {
@@ -1147,6 +1306,8 @@ suite_store_maildir(void)
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_folder_open);
 	tcase_add_test(tc, test_folder_unsafe);
+	tcase_add_test(tc, test_list_record_codec);
+	tcase_add_test(tc, test_list_long_times);
 	suite_add_tcase(s, tc);
 	return s;
 }
