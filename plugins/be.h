@@ -7,42 +7,43 @@
 #ifndef POP23D_BE_H
 #define POP23D_BE_H
 
+#include <endian.h>
 #include <stdint.h>
+#include <string.h>
 
+/* memcpy() and the byte-order macros compile to one load or store and
+ * a bswap: a warm mbox login decodes five 64-bit fields per message of
+ * its offset record. */
 static inline void
 put64(unsigned char *p, uint64_t v)
 {
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
+	v = htobe64(v);
+	memcpy(p, &v, 8);
 }
 
 static inline void
 put32(unsigned char *p, uint32_t v)
 {
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
+	v = htobe32(v);
+	memcpy(p, &v, 4);
 }
 
 static inline uint64_t
 get64(const unsigned char *p)
 {
-	uint64_t v = 0;
-	int i;
+	uint64_t v;
 
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
+	memcpy(&v, p, 8);
+	return be64toh(v);
 }
 
 static inline uint32_t
 get32(const unsigned char *p)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return be32toh(v);
 }
 
 #endif

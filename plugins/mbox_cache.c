@@ -12,12 +12,14 @@
  * Layout, integers big-endian:
  *   header (96 octets)
  *     0  8  magic "P23MBOXC"          60  8  made_s (when it was made)
- *     8  4  version 1                 68  4  count
+ *     8  4  version 2                 68  4  count
  *    12  8  st_dev                    72  4  reparse
  *    20  8  st_ino                    76  4  last_crc
  *    28  8  len                       80  4  ents_crc
- *    36  8  ctime_s   44  4 ctime_ns  84  8  zero
- *    48  8  mtime_s   56  4 mtime_ns  92  4  CRC-32C of octets 0-91
+ *    36  8  ctime_s   44  4 ctime_ns  84  4  made_ns
+ *    48  8  mtime_s   56  4 mtime_ns  88  4  zero
+ *                                     92  4  CRC-32C of octets 0-91
+ * (version 1 had no made_ns: its records are simply not used)
  *   count entries
  *     from, body, hend, end, next (8 each), hcrc (4), flags (1),
  *     key length (1), key
@@ -30,7 +32,7 @@
 #include "../src/crc32c.h"
 
 #define MAGIC		"P23MBOXC"
-#define CACHE_VERSION	1
+#define CACHE_VERSION	MBOX_CACHE_VERSION
 #define KNOWN_FLAGS	(MBOX_F_INTERNAL | MBOX_F_CLEN | MBOX_F_UIDL)
 /* Limits of sizes: the parser's (2^62) */
 #define OFF_MAX		((uint64_t)1 << 62)
@@ -53,6 +55,7 @@ mbox_cache_hdr_encode(const struct mbox_cache_hdr *h, unsigned char *o)
 	put32(o + 72, h->reparse);
 	put32(o + 76, h->last_crc);
 	put32(o + 80, h->ents_crc);
+	put32(o + 84, h->made_ns);
 	put32(o + 92, crc32c(0, o, 92));
 	return MBOX_CACHE_HDR_LEN;
 }
@@ -75,10 +78,13 @@ mbox_cache_ent_encode(const struct mbox_cache_ent *e, unsigned char *o)
 }
 
 /* A key as the plugin makes it: an X-UIDL value (1-70 octets 0x21-0x7E)
- * when the UIDL flag says so, else 32 lower-case hex digits. */
+ * when the UIDL flag says so, else 32 lower-case hex digits.  Branch-free
+ * loops of fixed shape (the compiler vectorizes them): a warm login
+ * checks every key of the record. */
 static int
 key_ok(const unsigned char *k, size_t kl, unsigned flags)
 {
+	unsigned bad = 0;
 	size_t i;
 
 	if (kl == 0 || kl > MBOX_UIDL_MAX)
@@ -86,16 +92,22 @@ key_ok(const unsigned char *k, size_t kl, unsigned flags)
 	if (!(flags & MBOX_F_UIDL)) {
 		if (kl != 32)
 			return 0;
-		for (i = 0; i < kl; i++)
-			if (!((k[i] >= '0' && k[i] <= '9') ||
-			    (k[i] >= 'a' && k[i] <= 'f')))
-				return 0;
-		return 1;
+		for (i = 0; i < 32; i++)
+			bad |= (unsigned)((unsigned char)(k[i] - '0') > 9 &&
+			    (unsigned char)(k[i] - 'a') > 5);
+		return bad == 0;
 	}
 	for (i = 0; i < kl; i++)
-		if (k[i] < 0x21 || k[i] > 0x7e)
-			return 0;
-	return 1;
+		bad |= (unsigned)((unsigned char)(k[i] - 0x21) > 0x7e - 0x21);
+	return bad == 0;
+}
+
+uint32_t
+mbox_cache_version(const unsigned char *buf, size_t len)
+{
+	if (len < MBOX_CACHE_HDR_LEN || memcmp(buf, MAGIC, 8) != 0)
+		return 0;
+	return get32(buf + 8);
 }
 
 int
@@ -113,7 +125,7 @@ mbox_cache_decode(const unsigned char *buf, size_t len,
 	    get32(buf + 8) != CACHE_VERSION ||
 	    get32(buf + 92) != crc32c(0, buf, 92))
 		return -1;
-	for (i = 84; i < 92; i++)
+	for (i = 88; i < 92; i++)
 		if (buf[i] != 0)
 			return -1;
 	h->dev = get64(buf + 12);
@@ -128,9 +140,11 @@ mbox_cache_decode(const unsigned char *buf, size_t len,
 	h->reparse = get32(buf + 72);
 	h->last_crc = get32(buf + 76);
 	h->ents_crc = get32(buf + 80);
+	h->made_ns = get32(buf + 84);
 	if (h->len >= OFF_MAX || h->count == 0 ||
 	    h->count > MBOX_CACHE_COUNT_MAX || h->reparse >= h->count ||
 	    h->ctime_ns >= 1000000000u || h->mtime_ns >= 1000000000u ||
+	    h->made_ns >= 1000000000u ||
 	    (len - MBOX_CACHE_HDR_LEN) / MBOX_CACHE_ENT_MIN < h->count ||
 	    (len - MBOX_CACHE_HDR_LEN) > (size_t)h->count * MBOX_CACHE_ENT_MAX)
 		return -1;

@@ -26,7 +26,7 @@ struct mbox_cache_hdr {
 	uint64_t dev, ino;
 	uint64_t len;		/* the indexed prefix: the file's size then */
 	int64_t ctime_s, mtime_s, made_s;
-	uint32_t ctime_ns, mtime_ns;
+	uint32_t ctime_ns, mtime_ns, made_ns;
 	uint32_t count;		/* messages, c-client's internal one too */
 	uint32_t reparse;	/* first entry an append can change */
 	uint32_t last_crc;	/* CRC-32C of the prefix's last 4 KiB */
@@ -46,6 +46,14 @@ size_t mbox_cache_hdr_encode(const struct mbox_cache_hdr *h,
     unsigned char *out);
 size_t mbox_cache_ent_encode(const struct mbox_cache_ent *e,
     unsigned char *out);
+
+/* The layout's version (octets 8-11); a record of another version is
+ * not damaged, only of no use (mbox_cache_version()). */
+#define MBOX_CACHE_VERSION	2
+
+/* The version a record BUF of LEN octets claims, or 0 if it is not one
+ * of ours at all. */
+uint32_t mbox_cache_version(const unsigned char *buf, size_t len);
 
 /*
  * Check a whole record BUF (LEN octets) and report its entries in order

@@ -82,10 +82,16 @@
 #define CACHE_TMP	"pop23d.mbox-cache.tmp"
 /* The last block of the indexed prefix, checked at every warm login. */
 #define CACHE_LAST_BLOCK 4096
-/* A record made less than this many seconds after the file's last
- * change is "racy" (its ctime could repeat within the clock's tick):
- * it never takes the no-read path. */
-#define CACHE_RACY_SECS	2
+/* A record made less than this long after the file's last change is
+ * "racy": a write within the same tick of the kernel's coarse clock
+ * (at most 10 ms: HZ >= 100) would leave the same ctime, so it never
+ * takes the no-read path.  Five ticks of margin. */
+#define CACHE_RACY_NS	(50 * 1000000LL)
+/* How long UPDATE may wait, holding the locks, for the file's new ctime
+ * to fall out of the racy window before it writes the record: more
+ * means a clock that disagrees with the file system's (NFS), and the
+ * record is written racy instead. */
+#define CACHE_WAIT_NS	(200 * 1000000LL)
 #define STAGE_MAGIC	"P23MBSTG"
 #define STAGE_VERSION	1
 #define STAGE_HDR_LEN	64
@@ -135,8 +141,11 @@ struct pop23d_mbox {
 	struct pop23d_msg *msgs;
 	char *keys;		/* count * (POP23D_KEY_MAX + 1) */
 	size_t count;
+	unsigned char *blen;	/* all[i]'s key length before its "-N"
+				   suffix, 0 if it has none (or NULL) */
 	int held[LK_MAX + 1];	/* mbox locks held now */
 	int cached;		/* cache_load() at the scan: 0, 1, 2 */
+	uint64_t hchecked;	/* separator and header octets it checked */
 };
 
 static const struct pop23d_host *host;
@@ -912,50 +921,66 @@ parse_file(struct pop23d_mbox *mb, uint64_t start, uint64_t size,
 	return POP23D_OK;
 }
 
-static int
-key_cmp(const void *a, const void *b)
-{
-	const char *const *x = a, *const *y = b;
-	int c = strcmp(*x, *y);
+/* A slot of dedup_keys()' table: the first key of a run (never given a
+ * suffix) and how many of it were seen. */
+struct kslot {
+	const char *key;
+	size_t run;
+};
 
-	return c != 0 ? c : (*x < *y ? -1 : *x > *y);
+/* A key's slot hash: CRC-32C (one instruction per 8 octets with
+ * SSE 4.2) spreads hex digests and X-UIDL values well enough for an
+ * open-addressed table. */
+static uint64_t
+key_hash(const char *k)
+{
+	return crc32c(0, k, strlen(k));
 }
 
-/* Give repeated keys the suffixes "-2", "-3", ... in file order. */
+/*
+ * Give repeated keys the suffixes "-2", "-3", ... in file order (the
+ * keys are laid out in file order).  One pass with a hash table of the
+ * keys seen: a login to a large mbox pays O(n), not a sort.
+ */
 static int
 dedup_keys(struct pop23d_mbox *mb)
 {
-	char **v, base[KEY_SLOT];
-	size_t i, run = 1;
+	struct kslot *t;
+	size_t i, size = 64, mask;
 
 	if (mb->count < 2)
 		return 0;
-	if ((v = calloc(mb->count, sizeof *v)) == NULL)
+	while (size < 2 * mb->count)
+		size *= 2;
+	if ((t = calloc(size, sizeof *t)) == NULL)
 		return -1;
-	for (i = 0; i < mb->count; i++)
-		v[i] = mb->msgs[i].key;
-	/* equal keys stay in file order: the keys are laid out in file
-	 * order and key_cmp() breaks ties by address */
-	qsort(v, mb->count, sizeof *v, key_cmp);
-	memcpy(base, v[0], strlen(v[0]) + 1);
-	for (i = 1; i < mb->count; i++) {
-		size_t l;
-		char suf[24];
+	mask = size - 1;
+	for (i = 0; i < mb->count; i++) {
+		char *k = mb->msgs[i].key, suf[24];
+		size_t h = (size_t)key_hash(k) & mask, l;
 		int sl;
 
-		if (strcmp(v[i], base) != 0) {
-			memcpy(base, v[i], strlen(v[i]) + 1);
-			run = 1;
+		while (t[h].key != NULL && strcmp(t[h].key, k) != 0)
+			h = (h + 1) & mask;
+		if (t[h].key == NULL) {
+			t[h].key = k;
+			t[h].run = 1;
 			continue;
 		}
-		run++;
-		sl = snprintf(suf, sizeof suf, "-%zu", run);
-		l = strlen(v[i]);
+		sl = snprintf(suf, sizeof suf, "-%zu", ++t[h].run);
+		l = strlen(k);
+		/* the offset record keeps the key without the suffix */
+		if (mb->blen == NULL &&
+		    (mb->blen = calloc(mb->nall, 1)) == NULL) {
+			free(t);
+			return -1;
+		}
+		mb->blen[(size_t)(k - mb->keys) / KEY_SLOT] = (unsigned char)l;
 		if (l + (size_t)sl > KEY_SLOT - 1)
 			l = KEY_SLOT - 1 - (size_t)sl;
-		memcpy(v[i] + l, suf, (size_t)sl + 1);
+		memcpy(k + l, suf, (size_t)sl + 1);
 	}
-	free(v);
+	free(t);
 	return 0;
 }
 
@@ -1013,17 +1038,20 @@ last_block_crc(struct pop23d_mbox *mb, uint64_t len, uint32_t *crc_r)
 /* Every entry before REPARSE still has its separator line and header
  * block where the record says: [from, hend) has its CRC.  Only those
  * pages are read (MADV_RANDOM: no read-ahead over the bodies); the
- * header pages of the next PREFETCH messages are asked for ahead
- * (MADV_WILLNEED), so a file not in the page cache is read with many
- * requests in flight, not one synchronous page fault per message. */
+ * header pages of the next PREFETCH messages that are not in the page
+ * cache (one mincore() for the whole prefix says which) are asked for
+ * ahead (MADV_WILLNEED), so a file not in the page cache is read with
+ * many requests in flight, not one synchronous page fault per message,
+ * and a file in the page cache costs no system call per message. */
 #define PREFETCH	256
 static int
 cache_headers_ok(struct pop23d_mbox *mb, const struct scan *sc,
-    size_t reparse)
+    size_t reparse, uint64_t *checked_r)
 {
 	uint64_t len = sc->v[reparse].from;
 	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
-	size_t i, j;
+	unsigned char *inmem = NULL;
+	size_t i, j, npg;
 	void *m;
 	int ok = 1;
 
@@ -1035,20 +1063,34 @@ cache_headers_ok(struct pop23d_mbox *mb, const struct scan *sc,
 	if (m == MAP_FAILED)
 		return 0;
 	(void)madvise(m, (size_t)len, MADV_RANDOM);
+	npg = (size_t)((len + pg - 1) / pg);
+	if ((inmem = malloc(npg)) != NULL &&
+	    mincore(m, (size_t)len, inmem) != 0) {
+		free(inmem);
+		inmem = NULL;	/* unknown: ask for every header page */
+	}
 	for (i = 0, j = 0; ok && i < reparse; i++) {
 		const struct ment *e = &sc->v[i];
 
 		for (; j < reparse && j < i + PREFETCH; j++) {
-			uint64_t a = sc->v[j].from & ~(pg - 1);
+			uint64_t a = sc->v[j].from & ~(pg - 1), k;
+			int resident = inmem != NULL;
 
-			(void)madvise((unsigned char *)m + a,
-			    (size_t)(sc->v[j].hend - a), MADV_WILLNEED);
+			for (k = a / pg; resident && k * pg < sc->v[j].hend;
+			    k++)
+				resident = k < npg && (inmem[k] & 1);
+			if (!resident)
+				(void)madvise((unsigned char *)m + a,
+				    (size_t)(sc->v[j].hend - a),
+				    MADV_WILLNEED);
 		}
 		if ((i & 1023) == 1023)
 			lock_keepalive();
 		ok = crc32c(0, (const unsigned char *)m + e->from,
 		    (size_t)(e->hend - e->from)) == e->hcrc;
+		*checked_r += e->hend - e->from;
 	}
+	free(inmem);
 	munmap(m, (size_t)len);
 	return ok;
 }
@@ -1070,6 +1112,7 @@ cache_load(struct pop23d_mbox *mb, struct scan *sc, uint64_t *tail_r)
 	struct timespec now;
 	unsigned char *buf = NULL;
 	uint32_t crc;
+	int64_t made_ns, ctime_ns;
 	int fd, same_time, quiet, r = 0;
 
 	fd = openat(mb->idxfd, CACHE_NAME, O_RDONLY | O_NOFOLLOW |
@@ -1087,6 +1130,12 @@ cache_load(struct pop23d_mbox *mb, struct scan *sc, uint64_t *tail_r)
 		return 0;
 	}
 	close(fd);
+	if (mbox_cache_version(buf, (size_t)cst.st_size) !=
+	    MBOX_CACHE_VERSION) {
+		/* another pop23d's layout: not damage, just no use */
+		if (mbox_cache_version(buf, (size_t)cst.st_size) != 0)
+			goto out;
+	}
 	if (mbox_cache_decode(buf, (size_t)cst.st_size, &h, cache_one, sc) !=
 	    0) {
 		if (!sc->oom)
@@ -1109,8 +1158,10 @@ cache_load(struct pop23d_mbox *mb, struct scan *sc, uint64_t *tail_r)
 		goto out;
 	/* Not written since (ctime cannot be set by a program), and the
 	 * record is not racy: nothing to read. */
+	made_ns = h.made_s * 1000000000LL + h.made_ns;
+	ctime_ns = h.ctime_s * 1000000000LL + h.ctime_ns;
 	quiet = same_time && mb->scanned == h.len &&
-	    h.ctime_s + CACHE_RACY_SECS < h.made_s && h.made_s <= now.tv_sec;
+	    made_ns - ctime_ns >= CACHE_RACY_NS && h.made_s <= now.tv_sec;
 	if (quiet) {
 		r = 2;
 		goto out;
@@ -1118,7 +1169,8 @@ cache_load(struct pop23d_mbox *mb, struct scan *sc, uint64_t *tail_r)
 	/* Written since: an append, perhaps more.  Every separator and
 	 * header before the first entry an append can change must be
 	 * where it was; those entries are parsed again with the tail. */
-	if (h.reparse == 0 || !cache_headers_ok(mb, sc, h.reparse))
+	if (h.reparse == 0 || !cache_headers_ok(mb, sc, h.reparse,
+	    &mb->hchecked))
 		goto out;
 	sc->n = h.reparse;
 	*tail_r = sc->v[h.reparse].from;
@@ -1131,13 +1183,15 @@ out:
 }
 
 /*
- * Write the offset record of the list just scanned (SC; the keys still
- * without "-N" suffixes), the file as it was at the scan (mb->st, taken
- * at MADE).  No fsync: a record lost or torn by a crash fails its checks
+ * Write the offset record: the N messages V (keys in KEYS, KEY_SLOT
+ * octets each, without "-N" suffixes) tile the file's first LEN octets,
+ * the file as it was at the fstat() ST, taken at MADE (before the
+ * parse).  No fsync: a record lost or torn by a crash fails its checks
  * and costs one full parse.  Failures are logged and change nothing.
  */
 static void
-cache_store(struct pop23d_mbox *mb, const struct scan *sc,
+cache_write(struct pop23d_mbox *mb, const struct ment *v, size_t n,
+    const char *keys, const struct stat *st, uint64_t len,
     const struct timespec *made)
 {
 	struct mbox_cache_hdr h;
@@ -1146,28 +1200,29 @@ cache_store(struct pop23d_mbox *mb, const struct scan *sc,
 	size_t i, used = 0;
 	int fd;
 
-	if (sc->n == 0 || sc->n > MBOX_CACHE_COUNT_MAX) {
+	if (n == 0 || n > MBOX_CACHE_COUNT_MAX) {
 		(void)unlinkat(mb->idxfd, CACHE_NAME, 0);
 		return;
 	}
 	memset(&h, 0, sizeof h);
-	h.dev = (uint64_t)mb->st.st_dev;
-	h.ino = (uint64_t)mb->st.st_ino;
-	h.len = mb->scanned;
-	h.ctime_s = (int64_t)mb->st.st_ctim.tv_sec;
-	h.ctime_ns = (uint32_t)mb->st.st_ctim.tv_nsec;
-	h.mtime_s = (int64_t)mb->st.st_mtim.tv_sec;
-	h.mtime_ns = (uint32_t)mb->st.st_mtim.tv_nsec;
+	h.dev = (uint64_t)st->st_dev;
+	h.ino = (uint64_t)st->st_ino;
+	h.len = len;
+	h.ctime_s = (int64_t)st->st_ctim.tv_sec;
+	h.ctime_ns = (uint32_t)st->st_ctim.tv_nsec;
+	h.mtime_s = (int64_t)st->st_mtim.tv_sec;
+	h.mtime_ns = (uint32_t)st->st_mtim.tv_nsec;
 	h.made_s = (int64_t)made->tv_sec;
-	h.count = (uint32_t)sc->n;
+	h.made_ns = (uint32_t)made->tv_nsec;
+	h.count = (uint32_t)n;
 	/* An append can change the last message, and any message whose
 	 * Content-Length claims an end so near the prefix's end (or past
 	 * it) that the octets after it decide whether it agrees. */
 	thr = h.len > MBOX_FROM_LINE_MAX + 2 ? h.len - MBOX_FROM_LINE_MAX - 2 :
 	    0;
-	h.reparse = (uint32_t)(sc->n - 1);
-	for (i = 0; i < sc->n; i++)
-		if (sc->v[i].clen_end != 0 && sc->v[i].clen_end >= thr) {
+	h.reparse = (uint32_t)(n - 1);
+	for (i = 0; i < n; i++)
+		if (v[i].clen_end != 0 && v[i].clen_end >= thr) {
 			h.reparse = (uint32_t)i;
 			break;
 		}
@@ -1177,10 +1232,11 @@ cache_store(struct pop23d_mbox *mb, const struct scan *sc,
 	    O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
 	if (fd == -1 || (buf = malloc(COPY_CHUNK)) == NULL)
 		goto fail;
-	for (i = 0; i < sc->n; i++) {
+	for (i = 0; i < n; i++) {
 		struct mbox_cache_ent ce;
-		const struct ment *e = &sc->v[i];
-		const char *k = sc->keys + i * KEY_SLOT;
+		const struct ment *e = &v[i];
+		const char *k = keys + i * KEY_SLOT;
+		size_t kl = strnlen(k, MBOX_UIDL_MAX);
 
 		ce.from = e->from;
 		ce.body = e->body;
@@ -1189,8 +1245,8 @@ cache_store(struct pop23d_mbox *mb, const struct scan *sc,
 		ce.next = e->next;
 		ce.hcrc = e->hcrc;
 		ce.flags = e->flags;
-		memcpy(ce.key, k, strnlen(k, MBOX_UIDL_MAX));
-		ce.key[strnlen(k, MBOX_UIDL_MAX)] = '\0';
+		memcpy(ce.key, k, kl);
+		ce.key[kl] = '\0';
 		if (COPY_CHUNK - used < MBOX_CACHE_ENT_MAX) {
 			if (write_full(fd, buf, used, off) != 0)
 				goto fail;
@@ -1263,11 +1319,16 @@ build_list(struct pop23d_mbox *mb)
 		return res;
 	mb->cached = cached;
 	if (cached != 2)
-		cache_store(mb, &sc, &made);
+		cache_write(mb, sc.v, sc.n, sc.keys, &mb->st, mb->scanned,
+		    &made);
+	/* what the scan read of the mbox: parsed= octets parsed, headers=
+	 * separator and header octets checked against the record (the
+	 * last 4 KiB it compares are not counted) */
 	host->log(LOG_DEBUG, "mbox scan path=%s messages=%zu read=%s "
-	    "parsed=%llu", mb->path, sc.n, cached == 2 ? "none" :
-	    cached == 1 ? "headers+tail" : "all", cached == 2 ? 0ULL :
-	    (unsigned long long)(mb->scanned - tail));
+	    "parsed=%llu headers=%llu", mb->path, sc.n, cached == 2 ?
+	    "none" : cached == 1 ? "headers+tail" : "all", cached == 2 ?
+	    0ULL : (unsigned long long)(mb->scanned - tail),
+	    (unsigned long long)mb->hchecked);
 	mb->all = sc.v;
 	mb->nall = sc.n;
 	for (i = n = 0; i < sc.n; i++)
@@ -1323,6 +1384,7 @@ mb_close(struct pop23d_mbox **mbp)
 	free(mb->pos);
 	free(mb->msgs);
 	free(mb->keys);
+	free(mb->blen);
 	free(mb->path);
 	free(mb->idxdir);
 	free(mb);
@@ -1633,10 +1695,11 @@ mb_mark_accessed(struct pop23d_mbox *mb, size_t i)
 /*
  * The file as it is now (locked) against the scan: every scanned message
  * at the same place with the same header, and whatever follows the
- * scanned end starts with a separator.  0 if so.
+ * scanned end starts with a separator.  0 if so, and then *FRESH (if not
+ * NULL) is that parse (without keys; the caller frees fresh->v).
  */
 static int
-verify_unchanged(struct pop23d_mbox *mb, uint64_t size)
+verify_unchanged(struct pop23d_mbox *mb, uint64_t size, struct scan *fresh)
 {
 	struct scan sc;
 	size_t i;
@@ -1662,8 +1725,146 @@ verify_unchanged(struct pop23d_mbox *mb, uint64_t size)
 	if (!bad && size > mb->scanned && (sc.n == mb->nall ||
 	    sc.v[mb->nall].from != mb->scanned))
 		bad = 1;
+	if (!bad && fresh != NULL) {
+		*fresh = sc;
+		return 0;
+	}
 	free(sc.v);
 	return bad ? -1 : 0;
+}
+
+/*
+ * After an UPDATE that removed the messages DEL[] (NDEL, positions in
+ * all[], sorted) from the locked file, write the offset record of what
+ * is left, so that the next login is a warm one.  FRESH is the parse
+ * UPDATE checked the file with (verify_unchanged(): the scanned messages
+ * with their Content-Length claims).  The survivors' entries are the
+ * scan's, moved down by what was removed before them; they are kept only
+ * if a parse of the new file gives exactly them from the first message a
+ * removal can have changed on (the one before the first gap, or an
+ * earlier one whose Content-Length claim ends near or past it, or the
+ * whole file when the first message went: c-client's internal message
+ * is only ever the first).  The record describes the file at an fstat()
+ * taken before that parse, under the same locks, once its ctime is out
+ * of the racy window, so it is used like one made by a login.  On any
+ * doubt no record is written (UPDATE removed the old one first): the
+ * next login parses the file whole.
+ */
+static void
+cache_after_update(struct pop23d_mbox *mb, const struct scan *fresh,
+    const size_t *del, size_t ndel)
+{
+	struct ment *v = NULL;
+	char *keys = NULL;
+	struct scan sc;
+	struct stat st;
+	struct timespec now, made;
+	uint64_t shift = 0, newlen, start, thr, dst;
+	int64_t wait;
+	size_t i, d, nv = 0, k0, g = del[0];
+	const char *why = NULL;
+
+	memset(&sc, 0, sizeof sc);
+	if ((v = calloc(mb->nall, sizeof *v)) == NULL ||
+	    (keys = calloc(mb->nall, KEY_SLOT)) == NULL)
+		goto out;
+	for (i = 0, d = 0; i < mb->nall; i++) {
+		const struct ment *e = &fresh->v[i];
+		const char *k = mb->keys + i * KEY_SLOT;
+		size_t kl;
+
+		if (d < ndel && del[d] == i) {
+			shift += e->next - e->from;
+			d++;
+			continue;
+		}
+		v[nv] = *e;
+		v[nv].from -= shift;
+		v[nv].body -= shift;
+		v[nv].hend -= shift;
+		v[nv].end -= shift;
+		v[nv].next -= shift;
+		if (v[nv].clen_end != 0)
+			v[nv].clen_end -= shift;
+		/* the key as the scan made it, before its "-N" suffix */
+		kl = mb->blen != NULL && mb->blen[i] != 0 ? mb->blen[i] :
+		    strlen(k);
+		memcpy(keys + nv * KEY_SLOT, k, kl);
+		keys[nv * KEY_SLOT + kl] = '\0';
+		nv++;
+	}
+	if (nv == 0 || shift > mb->scanned) {
+		why = "no message left";
+		goto out;
+	}
+	newlen = mb->scanned - shift;
+	/* the first entry a removal can change (survivors before the first
+	 * gap keep their positions in v[]) */
+	dst = mb->all[g].from;
+	thr = dst > MBOX_FROM_LINE_MAX + 2 ? dst - MBOX_FROM_LINE_MAX - 2 : 0;
+	k0 = g > 0 ? g - 1 : 0;
+	for (i = 0; i < k0; i++)
+		if (v[i].clen_end != 0 && v[i].clen_end >= thr) {
+			k0 = i;
+			break;
+		}
+	start = k0 == 0 ? 0 : v[k0].from;
+	/* out of the racy window (a few ms), then the fstat the record
+	 * describes, then the parse */
+	if (fstat(mb->fd, &st) != 0) {
+		why = strerror(errno);
+		goto out;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	wait = (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec +
+	    CACHE_RACY_NS - ((int64_t)now.tv_sec * 1000000000LL + now.tv_nsec);
+	if (wait > 0 && wait <= CACHE_WAIT_NS) {
+		struct timespec p = { 0, (long)wait };
+
+		nanosleep(&p, NULL);
+	}
+	clock_gettime(CLOCK_REALTIME, &made);
+	if (fstat(mb->fd, &st) != 0) {
+		why = strerror(errno);
+		goto out;
+	}
+	if ((uint64_t)st.st_size < newlen) {
+		why = "the file is shorter than expected";
+		goto out;
+	}
+	if (parse_file(mb, start, newlen, &sc) != POP23D_OK) {
+		why = "cannot parse it again";
+		goto out;
+	}
+	if (sc.n != nv - k0) {
+		why = "another message count";
+		goto out;
+	}
+	for (i = 0; i < sc.n; i++) {
+		struct ment *a = &v[k0 + i];
+		const struct ment *b = &sc.v[i];
+
+		if (a->from != b->from || a->body != b->body ||
+		    a->hend != b->hend || a->end != b->end ||
+		    a->next != b->next || a->hcrc != b->hcrc ||
+		    a->flags != b->flags) {
+			why = "a message is not where the scan said";
+			goto out;
+		}
+		a->clen_end = b->clen_end;	/* claims in the new file */
+	}
+	cache_write(mb, v, nv, keys, &st, newlen, &made);
+	host->log(LOG_DEBUG, "mbox offset record path=%s rewritten after "
+	    "UPDATE: messages=%zu checked=%llu", mb->path, nv,
+	    (unsigned long long)(newlen - start));
+out:
+	if (why != NULL)
+		host->log(LOG_INFO, "mbox path=%s: no offset record after "
+		    "UPDATE (%s); the next login parses the file whole",
+		    mb->path, why);
+	free(sc.v);
+	free(v);
+	free(keys);
 }
 
 static int
@@ -1685,10 +1886,12 @@ mb_expunge(struct pop23d_mbox *mb, const size_t *idx, size_t n)
 	enum pop23d_result res = POP23D_TEMPFAIL;
 	struct stage s;
 	struct stat st;
+	struct scan fresh;
 	size_t *del = NULL, k, d, i;
 	uint64_t soff;
 	int sfd = -1;
 
+	memset(&fresh, 0, sizeof fresh);
 	if (n == 0)
 		return POP23D_OK;
 	if (!mb->rw)
@@ -1706,9 +1909,12 @@ mb_expunge(struct pop23d_mbox *mb, const size_t *idx, size_t n)
 		goto out;
 	if (fstat(mb->fd, &st) != 0 || st.st_dev != mb->st.st_dev ||
 	    st.st_ino != mb->st.st_ino ||
-	    verify_unchanged(mb, (uint64_t)st.st_size) != 0) {
+	    verify_unchanged(mb, (uint64_t)st.st_size, &fresh) != 0) {
 		host->log(LOG_ERR, "mbox path=%s was changed by another "
 		    "program during the session: nothing removed", mb->path);
+		/* the record this session was listed from may be the one
+		 * that lied: the next login parses the file whole */
+		cache_drop(mb);
 		goto out;
 	}
 	cache_drop(mb);
@@ -1764,9 +1970,15 @@ mb_expunge(struct pop23d_mbox *mb, const size_t *idx, size_t n)
 	}
 	/* 3. done */
 	if (unlinkat(mb->idxfd, STAGE_NAME, 0) != 0 ||
-	    sync_fd(mb, mb->idxfd) != 0)
+	    sync_fd(mb, mb->idxfd) != 0) {
 		host->log(LOG_ERR, "remove stage dir=%s: %s", mb->idxdir,
 		    strerror(errno));
+		res = POP23D_OK;
+		goto out;
+	}
+	/* 4. the offset record of the new file (a crash before or during
+	 * it leaves none, or a torn one that fails its checks) */
+	cache_after_update(mb, &fresh, del, n);
 	res = POP23D_OK;
 	goto out;
 io:
@@ -1777,6 +1989,7 @@ out:
 	if (sfd != -1)
 		close(sfd);
 	mbox_unlock(mb);
+	free(fresh.v);
 	free(del);
 	free(buf);
 	return res;

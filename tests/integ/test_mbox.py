@@ -235,7 +235,8 @@ class TestMbox(p23.TestCase):
         self.assertEqual((how, parsed), ('none', 0))
         self.assertEqual(a2, a1)
 
-        # an MDA appends: only the last old message and the tail parsed
+        # an MDA appends: only the last old message and the tail parsed,
+        # and of the others only their separator and header checked
         late = [mbox_msg(i) for i in (90, 91)]
         for m in late:
             srv.append('alice', m[0])
@@ -243,6 +244,9 @@ class TestMbox(p23.TestCase):
         self.assertEqual(how, 'headers+tail')
         self.assertEqual(parsed, len(msgs[-1][0]) + len(late[0][0]) +
                          len(late[1][0]))
+        line = srv.log_text().split('mbox scan path=')[-1]
+        self.assertEqual(int(re.search(r'headers=(\d+)', line).group(1)),
+                         sum(m[0].index(b'\n\n') + 2 for m in msgs[:-1]))
         self.assertEqual(a3[0].split()[1], '41')
         self.assertEqual(a3, self.truth(srv))
         self.assertEqual(a3[2][:39], a1[2])      # UIDLs kept
@@ -329,6 +333,96 @@ class TestMbox(p23.TestCase):
         self.assertEqual(parsed, len(srv.read('alice')) - len(msgs[0][0]))
         self.assertEqual(a2, self.truth(srv))
         self.assertEqual(a2[0].split()[1], '3')   # 2, 3 and 50 joined
+
+    @p23.need('dotlockfile')
+    def test_offset_record_after_update(self):
+        """UPDATE writes the offset record of the file it compacted: the
+        next login reads nothing and answers exactly as a full parse
+        (UIDLs of repeated messages moving as they do then); with mail
+        appended during the session it parses only the last message and
+        that mail; a Content-Length that the removal makes agree (the
+        message would swallow the next one) is found, no record written,
+        and the next login parses the file whole.  A record another
+        program's rewrite made a liar is never used."""
+        srv = self.mserver()
+        msgs = [mbox_msg(i) for i in range(1, 31)]
+        msgs[7] = msgs[8] = mbox_msg(8)         # the same message twice
+        msgs[12] = mbox_msg(13, extra=b'X-UIDL: qpopper.0013\n')
+        self.fill(srv, msgs)
+        time.sleep(0.2)
+        a0, how, _ = self.answers(srv)
+        self.assertEqual(how, 'all')
+        self.assertEqual(a0[2][8].split()[1], a0[2][7].split()[1] + '-2')
+
+        def session(dele, late=None):
+            c = self.login(srv)
+            for n in dele:
+                self.assertOK(c.cmd('DELE %d' % n))
+            if late:
+                srv.append('alice', late)
+            self.assertOK(c.cmd('QUIT'))
+            c.close()
+            self.assertTrue(p23.wait_until(
+                lambda: 'mbox offset record path=' in srv.log_text() or
+                'no offset record after UPDATE' in srv.log_text(), 5))
+
+        # the first of two equal messages goes: the second's UIDL becomes
+        # the first's, as in a full parse
+        session([1, 5, 8])
+        self.assertIn('rewritten after UPDATE', srv.log_text())
+        a1, how, parsed = self.answers(srv)
+        self.assertEqual((how, parsed), ('none', 0))
+        self.assertEqual(a1[0].split()[1], '27')
+        self.assertEqual(a1, self.truth(srv))
+        self.assertEqual(a1[2][5].split()[1], a0[2][7].split()[1])
+
+        # mail appended during the session: the record covers what the
+        # session listed; the next login parses the last message and the
+        # appended one
+        late = mbox_msg(77)[0]
+        session([2, 27], late)
+        a2, how, parsed = self.answers(srv)
+        self.assertEqual(how, 'headers+tail')
+        self.assertEqual(parsed, len(msgs[29][0]) + len(late))
+        self.assertEqual(a2, self.truth(srv))
+        self.assertEqual(a2[0].split()[1], '26')
+
+        # a lie that the removal makes true: message 2 claims a body
+        # that, once message 3 is gone, ends exactly before message 4
+        body2 = b'body of message 2\n'
+        m4 = mbox_msg(4)
+        claim = len(body2) + 1 + len(m4[0])
+        m2 = mbox_msg(2, extra=b'Content-Length: %d\n' % claim,
+                      body=body2)
+        self.fill(srv, [mbox_msg(1), m2, mbox_msg(3, body=b'x' * 300),
+                        m4, mbox_msg(5)])
+        time.sleep(0.2)
+        self.assertEqual(self.answers(srv)[0][0].split()[1], '5')
+        before = srv.log_text().count('no offset record after UPDATE')
+        session([3])
+        self.assertEqual(srv.log_text().count(
+            'no offset record after UPDATE'), before + 1)
+        a3, how, _ = self.answers(srv)
+        self.assertEqual(how, 'all')
+        self.assertEqual(a3[0].split()[1], '3')     # 2 swallowed 4
+        self.assertEqual(a3, self.truth(srv))
+
+        # another program rewrites in place after an UPDATE's record
+        # (same length, a header changed, mail appended): found
+        self.fill(srv, [mbox_msg(i, extra=b'Status: O\n')
+                        for i in range(1, 9)])
+        time.sleep(0.2)
+        self.answers(srv)
+        session([1])
+        self.assertEqual(self.answers(srv)[1], 'none')
+        data = srv.read('alice')
+        j = data.index(b'Status: O\n', data.index(b'Subject: test 4\n'))
+        self.rewrite_in_place(srv, data[:j] + b'Status: R\n' +
+                              data[j + 10:])
+        srv.append('alice', mbox_msg(99)[0])
+        a4, how, _ = self.answers(srv)
+        self.assertEqual(how, 'all')
+        self.assertEqual(a4, self.truth(srv))
 
     def test_fold_home_folders_pop2_and_pop3_same_octets(self):
         srv = self.mserver(pop2=True)

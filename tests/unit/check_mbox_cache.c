@@ -211,6 +211,46 @@ START_TEST(t_structure_refused)
 }
 END_TEST
 
+/* made_ns round-trips and is range-checked; a record of layout version
+ * 1 (or any other) is refused and told apart from damage by its
+ * version, which store_mbox.c ignores without a warning. */
+START_TEST(t_made_ns_and_version)
+{
+	struct mbox_cache_hdr h;
+	unsigned char r[sizeof rec], hb[MBOX_CACHE_HDR_LEN];
+	size_t n;
+
+	setup();
+	ck_assert_uint_eq(mbox_cache_version(rec, reclen), MBOX_CACHE_VERSION);
+	ck_assert_uint_eq(mbox_cache_version(rec, 10), 0);
+	ck_assert_int_eq(mbox_cache_decode(rec, reclen, &h, NULL, NULL), 0);
+	h.made_ns = 999999999u;
+	mbox_cache_hdr_encode(&h, hb);
+	memcpy(r, rec, reclen);
+	memcpy(r, hb, sizeof hb);
+	ck_assert_int_eq(mbox_cache_decode(r, reclen, &h, NULL, NULL), 0);
+	ck_assert_uint_eq(h.made_ns, 999999999u);
+	h.made_ns = 1000000000u;
+	mbox_cache_hdr_encode(&h, hb);
+	memcpy(r, hb, sizeof hb);
+	ck_assert_int_eq(mbox_cache_decode(r, reclen, &h, NULL, NULL), -1);
+	/* version 1, CRC made good */
+	n = reclen;
+	memcpy(r, rec, n);
+	r[11] = 1;
+	{
+		uint32_t c = crc32c(0, r, 92);
+
+		r[92] = (unsigned char)(c >> 24);
+		r[93] = (unsigned char)(c >> 16);
+		r[94] = (unsigned char)(c >> 8);
+		r[95] = (unsigned char)c;
+	}
+	ck_assert_uint_eq(mbox_cache_version(r, n), 1);
+	ck_assert_int_eq(mbox_cache_decode(r, n, &h, NULL, NULL), -1);
+}
+END_TEST
+
 Suite *
 suite_mbox_cache(void)
 {
@@ -220,6 +260,7 @@ suite_mbox_cache(void)
 	tcase_add_test(tc, t_roundtrip);
 	tcase_add_test(tc, t_damage_refused);
 	tcase_add_test(tc, t_structure_refused);
+	tcase_add_test(tc, t_made_ns_and_version);
 	suite_add_tcase(s, tc);
 	return s;
 }

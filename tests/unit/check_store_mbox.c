@@ -156,6 +156,39 @@ START_TEST(t_list_read_keys)
 }
 END_TEST
 
+/* Runs of equal keys, interleaved: each run is numbered in file order,
+ * its first message keeps the bare key (dedup_keys()). */
+START_TEST(t_duplicate_runs)
+{
+	const char data[] = MA MD MA MB MD MA MB;
+	struct pop23d_mbox *mb;
+	const struct pop23d_msg *m;
+	size_t n;
+
+	put(box, data, sizeof data - 1);
+	mb = open_ok(7);
+	ck_assert_int_eq(ops->list(mb, &m, &n), POP23D_OK);
+	ck_assert_uint_eq(strlen(m[0].key), 32);
+	ck_assert_uint_eq(strlen(m[1].key), 32);
+	ck_assert(strcmp(m[0].key, m[1].key) != 0);
+	ck_assert(strncmp(m[2].key, m[0].key, 32) == 0);
+	ck_assert_str_eq(m[2].key + 32, "-2");
+	ck_assert(strncmp(m[5].key, m[0].key, 32) == 0);
+	ck_assert_str_eq(m[5].key + 32, "-3");
+	ck_assert(strncmp(m[4].key, m[1].key, 32) == 0);
+	ck_assert_str_eq(m[4].key + 32, "-2");
+	ck_assert_str_eq(m[3].key, "uidl-b");
+	ck_assert_str_eq(m[6].key, "uidl-b-2");
+	ops->close(&mb);
+	/* the same from the offset record */
+	mb = open_ok(7);
+	ck_assert_int_eq(ops->list(mb, &m, &n), POP23D_OK);
+	ck_assert_str_eq(m[5].key + 32, "-3");
+	ck_assert_str_eq(m[6].key, "uidl-b-2");
+	ops->close(&mb);
+}
+END_TEST
+
 START_TEST(t_expunge_keeps_octets)
 {
 	const char data[] = MA MB MC MD;
@@ -436,6 +469,7 @@ suite_store_mbox(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, t_list_read_keys);
+	tcase_add_test(tc, t_duplicate_runs);
 	tcase_add_test(tc, t_expunge_keeps_octets);
 	tcase_add_test(tc, t_expunge_keeps_appended);
 	tcase_add_test(tc, t_changed_file_refused);
