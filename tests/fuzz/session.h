@@ -33,6 +33,7 @@
 #include "../../plugins/store_maildir.c"
 /* Built into the storage plugin beside it (Makefile.am). */
 #include "../../plugins/foldername.c"
+#include "../../plugins/maildir_list.c"
 
 /* The maildrop every run starts from: the edge cases of the integration
  * tests (dot lines, bare LF, no final newline, empty, From_ lines, a
