@@ -64,6 +64,9 @@
 /* Storage keys are file names or hashes; anything longer is a caller bug
  * (and would overflow GDBM's int sizes long before memory runs out). */
 #define INDEX_KEY_MAX		4096
+/* Keys up to this long are built on the stack by index_lookup(), which
+ * a login calls once per message. */
+#define MSG_KEY_STACK		256
 
 /*
  * Record layout, version 2 (schema 2).  This is an on-disk format: a
@@ -100,6 +103,8 @@
 #define LOGIN_VERSION		1
 #define LOGIN_CRC_OFF		10
 
+struct table;
+
 struct index {
 	GDBM_FILE	 dbf;		/* NULL once unusable */
 	char		*path;
@@ -107,6 +112,7 @@ struct index {
 	int		 unusable;	/* off until the session ends */
 	int		 suspended;	/* dbf closed by index_suspend() */
 	unsigned long	 damaged;	/* dropped by index_lookup() */
+	struct table	*table;		/* the login table, or NULL */
 };
 
 static void
@@ -294,10 +300,11 @@ index_login_decode(const unsigned char *in, size_t len, int64_t *t_r)
 	return 0;
 }
 
-/* Build the GDBM key "m:" + KEY into *D.  Returns the buffer to free, or
- * NULL for an empty or over-long key or no memory. */
+/* Build the GDBM key "m:" + KEY into *D, in BUF if it fits in its SIZE
+ * octets, else in memory to free.  Returns the buffer used, or NULL for
+ * an empty or over-long key or no memory. */
 static char *
-msg_key(const char *key, datum *d)
+msg_key_in(const char *key, datum *d, char *buf, size_t size)
 {
 	size_t len;
 	char *p;
@@ -307,13 +314,22 @@ msg_key(const char *key, datum *d)
 	len = strnlen(key, INDEX_KEY_MAX + 1);
 	if (len == 0 || len > INDEX_KEY_MAX)
 		return NULL;
-	if ((p = malloc(MSG_PREFIX_LEN + len)) == NULL)
+	if (MSG_PREFIX_LEN + len <= size)
+		p = buf;
+	else if ((p = malloc(MSG_PREFIX_LEN + len)) == NULL)
 		return NULL;
 	memcpy(p, MSG_PREFIX, MSG_PREFIX_LEN);
 	memcpy(p + MSG_PREFIX_LEN, key, len);
 	d->dptr = p;
 	d->dsize = (int)(MSG_PREFIX_LEN + len);
 	return p;
+}
+
+/* The same, always in memory to free. */
+static char *
+msg_key(const char *key, datum *d)
+{
+	return msg_key_in(key, d, NULL, 0);
 }
 
 /* K is a well-formed message key: "m:" and a non-empty name without NUL. */
@@ -338,6 +354,222 @@ is_bad_msg_key(datum k)
 {
 	return k.dptr != NULL && k.dsize >= MSG_PREFIX_LEN &&
 	    memcmp(k.dptr, MSG_PREFIX, MSG_PREFIX_LEN) == 0 && !is_msg_key(k);
+}
+
+/*
+ * The login table: the raw values of the message records, taken during
+ * walk_check()'s walk at open, so that index_lookup() during the load
+ * that follows needs no gdbm_fetch().  GDBM reads a key and its value
+ * together, so the walk's gdbm_fetch() is served from GDBM's cache
+ * without a system call; a lookup's gdbm_fetch() in the load's (mailbox)
+ * order is not: with GDBM_NOMMAP it is an lseek() and a read() each.  The
+ * values are kept raw and go through index_decode() at lookup exactly
+ * like a fetched one, so a damaged record is handled as before.
+ *
+ * While the table is there it holds every message record of the file:
+ * every write keeps it so (index_store() puts, index_delete() and the
+ * damage path remove) and anything else - a recovery, a prune, a
+ * rebuild, a failed write, a fetch the walk could not make - frees it,
+ * and lookups go to GDBM again.  So a key not in the table is a miss
+ * without a fetch (the appended tail of an mbox).  index_suspend(), when
+ * the load is done, frees it: an idle session holds none of it.
+ *
+ * The entries sit one after another in one buffer (no allocation per
+ * record); the open-addressed slots hold their offsets.  TABLE_MAX_BYTES
+ * bounds both together: 8 MiB holds about 100 000 records of 32-octet
+ * keys (mbox; about 80 octets each with the slot) and some 60 000 of
+ * Maildir file names, more than the maildrops this server is sized for
+ * (doc/PERFORMANCE.md); the memory is held only during the load, next to
+ * the session's own message list of the same order.  Past the bound the
+ * table is dropped and the load fetches as before; an index file over
+ * twice the bound (GDBM takes more room per record than the table) gets
+ * no table at all, so that no work is wasted on one.
+ */
+#define TABLE_MAX_BYTES		((size_t)8 << 20)
+#define TABLE_MIN_SLOTS		1024		/* a power of 2 */
+#define TAB_EMPTY		0		/* slot values: offset + 1 */
+#define TAB_GONE		UINT32_MAX	/* a removed entry's slot */
+
+struct tab_ent {
+	uint32_t	 hash;
+	uint32_t	 klen;		/* the GDBM key, "m:" included */
+	uint32_t	 vlen;
+	char		 data[];	/* key octets, then value octets */
+};
+
+struct table {
+	uint32_t	*slot;		/* TAB_EMPTY, TAB_GONE or offset + 1 */
+	size_t		 nslot;		/* a power of 2 */
+	size_t		 used;		/* slots not TAB_EMPTY */
+	size_t		 live;		/* entries */
+	char		*buf;		/* the entries */
+	size_t		 len, cap;
+};
+
+static void
+table_free(struct table **tp)
+{
+	if (*tp == NULL)
+		return;
+	free((*tp)->slot);
+	free((*tp)->buf);
+	free(*tp);
+	*tp = NULL;
+}
+
+/* A table sized for an index file of SIZE octets (every record takes
+ * 48 octets or more there), so that a login does not grow it. */
+static struct table *
+table_new(off_t size)
+{
+	struct table *t;
+	size_t n = TABLE_MIN_SLOTS, want;
+
+	want = size > 0 && (uintmax_t)size < TABLE_MAX_BYTES ?
+	    (size_t)size / 48 : 0;
+	while (n * 3 / 4 < want)
+		n *= 2;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	if ((t->slot = calloc(n, sizeof(*t->slot))) == NULL) {
+		free(t);
+		return NULL;
+	}
+	t->nslot = n;
+	/* Pages of it that are never written are never touched. */
+	if (want > 0 && (size_t)size + n * sizeof(*t->slot) <=
+	    TABLE_MAX_BYTES && (t->buf = malloc((size_t)size)) != NULL)
+		t->cap = (size_t)size;
+	return t;
+}
+
+static struct tab_ent *
+tab_at(const struct table *t, uint32_t s)
+{
+	return (struct tab_ent *)(void *)(t->buf + (s - 1));
+}
+
+static uint32_t
+tab_hash(datum k)
+{
+	return crc32c(0, k.dptr, (size_t)k.dsize);
+}
+
+/* The slot of key K (hash H): its entry's, or else the empty one where
+ * it would go. */
+static size_t
+table_find(const struct table *t, datum k, uint32_t h)
+{
+	const struct tab_ent *e;
+	size_t i, mask = t->nslot - 1;
+	uint32_t s;
+
+	for (i = h & mask; (s = t->slot[i]) != TAB_EMPTY; i = (i + 1) & mask) {
+		if (s == TAB_GONE)
+			continue;
+		e = tab_at(t, s);
+		if (e->hash == h && e->klen == (uint32_t)k.dsize &&
+		    memcmp(e->data, k.dptr, (size_t)k.dsize) == 0)
+			break;
+	}
+	return i;
+}
+
+/* Double the slots (dropping TAB_GONE ones).  0, or -1. */
+static int
+table_grow(struct table *t)
+{
+	uint32_t *old = t->slot, s;
+	size_t i, j, n = t->nslot * 2, mask = n - 1;
+
+	if (t->cap + n * sizeof(*old) > TABLE_MAX_BYTES ||
+	    (t->slot = calloc(n, sizeof(*old))) == NULL) {
+		t->slot = old;
+		return -1;
+	}
+	t->used = 0;
+	for (i = 0; i < t->nslot; i++) {
+		if ((s = old[i]) == TAB_EMPTY || s == TAB_GONE)
+			continue;
+		for (j = tab_at(t, s)->hash & mask; t->slot[j] != TAB_EMPTY;
+		    j = (j + 1) & mask)
+			;
+		t->slot[j] = s;
+		t->used++;
+	}
+	free(old);
+	t->nslot = n;
+	return 0;
+}
+
+/* Put (or replace) K's value V.  0, or -1 (over the bound, no memory):
+ * the caller then frees the table, which no longer holds every record. */
+static int
+table_put(struct table *t, datum k, datum v)
+{
+	struct tab_ent *e;
+	size_t i, sz, ncap;
+	uint32_t h;
+	char *nb;
+
+	if (k.dsize <= 0 || v.dsize < 0 || k.dsize > MSG_PREFIX_LEN +
+	    INDEX_KEY_MAX || v.dsize > INDEX_KEY_MAX)
+		return -1;
+	h = tab_hash(k);
+	i = table_find(t, k, h);
+	if (t->slot[i] != TAB_EMPTY &&
+	    (e = tab_at(t, t->slot[i]))->vlen == (uint32_t)v.dsize) {
+		memcpy(e->data + e->klen, v.dptr, (size_t)v.dsize);
+		return 0;	/* the common case: same length, in place */
+	}
+	/* Entries start at multiples of 4, for the header's alignment. */
+	sz = (sizeof(*e) + (size_t)k.dsize + (size_t)v.dsize + 3) & ~(size_t)3;
+	if (t->len + sz > t->cap) {
+		ncap = t->cap != 0 ? t->cap * 2 : 64 * 1024;
+		while (ncap < t->len + sz)
+			ncap *= 2;
+		if (ncap + t->nslot * sizeof(*t->slot) > TABLE_MAX_BYTES ||
+		    (nb = realloc(t->buf, ncap)) == NULL)
+			return -1;
+		t->buf = nb;
+		t->cap = ncap;
+	}
+	e = (struct tab_ent *)(void *)(t->buf + t->len);
+	e->hash = h;
+	e->klen = (uint32_t)k.dsize;
+	e->vlen = (uint32_t)v.dsize;
+	memcpy(e->data, k.dptr, (size_t)k.dsize);
+	memcpy(e->data + k.dsize, v.dptr, (size_t)v.dsize);
+	if (t->slot[i] == TAB_EMPTY) {
+		t->used++;
+		t->live++;
+	}
+	/* A replaced entry of another length stays behind, unused. */
+	t->slot[i] = (uint32_t)t->len + 1;
+	t->len += sz;
+	if (t->used * 4 > t->nslot * 3 && table_grow(t) == -1)
+		return -1;
+	return 0;
+}
+
+/* K's entry, or NULL. */
+static const struct tab_ent *
+table_get(const struct table *t, datum k)
+{
+	uint32_t s = t->slot[table_find(t, k, tab_hash(k))];
+
+	return s != TAB_EMPTY ? tab_at(t, s) : NULL;
+}
+
+static void
+table_del(struct table *t, datum k)
+{
+	size_t i = table_find(t, k, tab_hash(k));
+
+	if (t->slot[i] == TAB_EMPTY)
+		return;
+	t->slot[i] = TAB_GONE;
+	t->live--;
 }
 
 /* Upper bound on the keys a walk may return: every key takes a bucket
@@ -396,13 +628,32 @@ schema_check(GDBM_FILE dbf)
 	return why;
 }
 
+/* Add message key K's value to *TP, if there is a table; any failure
+ * frees it (it must hold every record or none). */
+static void
+walk_take(GDBM_FILE dbf, datum k, struct table **tp)
+{
+	datum v;
+
+	if (*tp == NULL || !is_msg_key(k))
+		return;
+	/* Served from GDBM's cache: gdbm_firstkey()/gdbm_nextkey() have
+	 * just read this entry, key and value together. */
+	v = gdbm_fetch(dbf, k);
+	if (v.dptr == NULL || table_put(*tp, k, v) == -1)
+		table_free(tp);
+	free(v.dptr);
+}
+
 /*
  * Walk every key once, reading every bucket and entry, so that damage
  * (a truncated file, a bad bucket, a key in the wrong bucket) shows up
- * now.  NULL if the walk ends cleanly, else why not.
+ * now.  NULL if the walk ends cleanly, else why not.  On the way, the
+ * values of the message records go into the login table *TP (if not
+ * NULL); it is freed if the walk fails.
  */
 static const char *
-walk_check(GDBM_FILE dbf)
+walk_check(GDBM_FILE dbf, struct table **tp)
 {
 	datum k, next;
 	long n, limit;
@@ -414,8 +665,10 @@ walk_check(GDBM_FILE dbf)
 	while (k.dptr != NULL) {
 		if (++n > limit) {
 			free(k.dptr);
+			table_free(tp);
 			return "key walk does not end";
 		}
+		walk_take(dbf, k, tp);
 		next = gdbm_nextkey(dbf, k);
 		if (next.dptr == NULL &&
 		    gdbm_last_errno(dbf) == GDBM_ITEM_NOT_FOUND) {
@@ -428,15 +681,19 @@ walk_check(GDBM_FILE dbf)
 			 */
 			lost = !gdbm_exists(dbf, k);
 			free(k.dptr);
-			if (lost)
+			if (lost) {
+				table_free(tp);
 				return "key stored in the wrong bucket";
+			}
 			return NULL;
 		}
 		free(k.dptr);
 		k = next;
 	}
-	if (gdbm_last_errno(dbf) != GDBM_ITEM_NOT_FOUND)
+	if (gdbm_last_errno(dbf) != GDBM_ITEM_NOT_FOUND) {
+		table_free(tp);
 		return gdbm_strerror(gdbm_last_errno(dbf));
+	}
 	return NULL;
 }
 
@@ -552,6 +809,7 @@ index_recreate(struct index *idx, const char **error_r)
 {
 	int fd;
 
+	table_free(&idx->table);
 	if (idx->dbf != NULL) {
 		gdbm_close(idx->dbf);
 		idx->dbf = NULL;
@@ -587,6 +845,8 @@ index_recreate(struct index *idx, const char **error_r)
 	}
 	idx->recovered = 0;
 	idx->unusable = 0;
+	/* Empty, so the (empty) table holds every record. */
+	idx->table = table_new(0);
 	return 0;
 }
 
@@ -623,13 +883,17 @@ index_open(const char *path, struct index **idx_r, int *rebuilt_r,
 			log_warnx("index %s: schema record: %s", path,
 			    gdbm_db_strerror(idx->dbf));
 			why = "cannot write the schema record";
-		}
+		} else
+			idx->table = table_new(0);
 	} else if (gdbm_needs_recovery(idx->dbf))
 		why = gdbm_last_errno(idx->dbf) != GDBM_NO_ERROR ?
 		    gdbm_strerror(gdbm_last_errno(idx->dbf)) :
 		    "GDBM wants recovery";
-	else if ((why = schema_check(idx->dbf)) == NULL)
-		why = walk_check(idx->dbf);
+	else if ((why = schema_check(idx->dbf)) == NULL) {
+		if ((uintmax_t)size <= 2 * (uintmax_t)TABLE_MAX_BYTES)
+			idx->table = table_new(size);
+		why = walk_check(idx->dbf, &idx->table);
+	}
 
 	if (why != NULL) {
 		/*
@@ -645,6 +909,7 @@ index_open(const char *path, struct index **idx_r, int *rebuilt_r,
 	return 0;
 
 fail:
+	table_free(&idx->table);
 	if (idx->dbf != NULL)
 		gdbm_close(idx->dbf);
 	free(idx->path);
@@ -716,6 +981,7 @@ index_disable(struct index *idx)
 	if (idx->unusable)
 		return;
 	idx->unusable = 1;
+	table_free(&idx->table);
 	log_warnx("index %s: unusable for this session; it will be rebuilt",
 	    idx->path);
 	if (idx->dbf == NULL)
@@ -748,6 +1014,8 @@ index_trouble(struct index *idx, const char *op)
 	}
 	log_warnx("index %s: %s: %s; trying to recover", idx->path, op,
 	    gdbm_db_strerror(idx->dbf));
+	/* Recovery may lose records: the table would no longer match. */
+	table_free(&idx->table);
 	if (!idx->recovered) {
 		idx->recovered = 1;
 		memset(&rcvr, 0, sizeof(rcvr));
@@ -774,6 +1042,8 @@ index_trouble(struct index *idx, const char *op)
 void
 index_suspend(struct index *idx)
 {
+	if (idx != NULL)
+		table_free(&idx->table);
 	if (idx == NULL || idx->unusable || idx->suspended || idx->dbf == NULL)
 		return;
 	if (gdbm_close(idx->dbf) != 0)
@@ -818,32 +1088,41 @@ index_resume(struct index *idx)
 int
 index_lookup(struct index *idx, const char *key, struct index_rec *rec_r)
 {
+	const struct tab_ent *e;
 	struct index_rec rec;
 	datum k, v;
-	char *kbuf, esc[128];
-	int r;
+	char *kbuf, kst[MSG_KEY_STACK], esc[128];
+	int r, ok;
 
 	if (idx == NULL || idx->unusable || index_resume(idx) != 0)
 		return 0;
-	if ((kbuf = msg_key(key, &k)) == NULL)
+	if ((kbuf = msg_key_in(key, &k, kst, sizeof(kst))) == NULL)
 		return -1;
-	for (;;) {
-		v = gdbm_fetch(idx->dbf, k);
-		if (v.dptr != NULL)
-			break;
-		if (gdbm_last_errno(idx->dbf) == GDBM_ITEM_NOT_FOUND) {
-			free(kbuf);
-			return 0;
+	if (idx->table != NULL) {
+		/* The table holds every record: not there, not in the file. */
+		if ((e = table_get(idx->table, k)) == NULL) {
+			r = 0;
+			goto out;
 		}
-		if ((r = index_trouble(idx, "fetch")) != 1) {
-			free(kbuf);
-			return r;
+		ok = index_decode(key, (const unsigned char *)e->data +
+		    e->klen, e->vlen, &rec) == 0;
+	} else {
+		for (;;) {
+			v = gdbm_fetch(idx->dbf, k);
+			if (v.dptr != NULL)
+				break;
+			if (gdbm_last_errno(idx->dbf) == GDBM_ITEM_NOT_FOUND) {
+				r = 0;
+				goto out;
+			}
+			if ((r = index_trouble(idx, "fetch")) != 1)
+				goto out;
 		}
+		ok = v.dsize >= 0 && index_decode(key,
+		    (unsigned char *)v.dptr, (size_t)v.dsize, &rec) == 0;
+		free(v.dptr);
 	}
-	r = v.dsize >= 0 && index_decode(key, (unsigned char *)v.dptr,
-	    (size_t)v.dsize, &rec) == 0;
-	free(v.dptr);
-	if (!r) {
+	if (!ok) {
 		/* Damaged, or moved here from another key: a miss, and the
 		 * caller stores a fresh record. */
 		if (idx->damaged++ < INDEX_DAMAGE_LOG_MAX)
@@ -854,16 +1133,21 @@ index_lookup(struct index *idx, const char *key, struct index_rec *rec_r)
 			log_debug("index %s: damaged record for %s, dropped",
 			    idx->path, log_escape(key, strlen(key), esc,
 			    sizeof(esc)));
+		if (idx->table != NULL)
+			table_del(idx->table, k);
 		if (gdbm_delete(idx->dbf, k) != 0 &&
 		    gdbm_last_errno(idx->dbf) != GDBM_ITEM_NOT_FOUND)
 			(void)index_trouble(idx, "delete");
-		free(kbuf);
-		return 0;
+		r = 0;
+		goto out;
 	}
-	free(kbuf);
 	if (rec_r != NULL)
 		*rec_r = rec;
-	return 1;
+	r = 1;
+out:
+	if (kbuf != kst)
+		free(kbuf);
+	return r;
 }
 
 int
@@ -884,12 +1168,17 @@ index_store(struct index *idx, const char *key, const struct index_rec *rec)
 	v.dsize = (int)len;
 	for (;;) {
 		if (gdbm_store(idx->dbf, k, v, GDBM_REPLACE) == 0) {
+			if (idx->table != NULL &&
+			    table_put(idx->table, k, v) == -1)
+				table_free(&idx->table);
 			free(kbuf);
 			return 0;
 		}
 		if (index_trouble(idx, "store") != 1)
 			break;
 	}
+	/* The file may or may not have the new value now. */
+	table_free(&idx->table);
 	free(kbuf);
 	return -1;
 }
@@ -907,12 +1196,15 @@ index_delete(struct index *idx, const char *key)
 	for (;;) {
 		if (gdbm_delete(idx->dbf, k) == 0 ||
 		    gdbm_last_errno(idx->dbf) == GDBM_ITEM_NOT_FOUND) {
+			if (idx->table != NULL)
+				table_del(idx->table, k);
 			free(kbuf);
 			return 0;
 		}
 		if (index_trouble(idx, "delete") != 1)
 			break;
 	}
+	table_free(&idx->table);
 	free(kbuf);
 	return -1;
 }
@@ -1068,6 +1360,8 @@ index_prune(struct index *idx, int (*keep)(void *ctx, const char *key),
 	if (idx == NULL || idx->unusable || keep == NULL ||
 	    index_resume(idx) != 0)
 		return -1;
+	/* Simpler than keeping it right through the deletions below. */
+	table_free(&idx->table);
 	memset(&c, 0, sizeof(c));
 	c.keep = keep;
 	c.keep_ctx = ctx;
@@ -1220,10 +1514,19 @@ index_close(struct index **idxp)
 	if (idx->damaged > INDEX_DAMAGE_LOG_MAX)
 		log_warnx("index %s: %lu damaged records dropped in this "
 		    "session", idx->path, idx->damaged);
+	table_free(&idx->table);
 	if (idx->dbf != NULL && gdbm_close(idx->dbf) != 0)
 		log_warnx("index %s: close: %s", idx->path,
 		    gdbm_strerror(gdbm_errno));
 	free(idx->path);
 	free(idx);
 	*idxp = NULL;
+}
+
+long
+index_table_count(const struct index *idx)
+{
+	if (idx == NULL || idx->table == NULL)
+		return -1;
+	return (long)idx->table->live;
 }

@@ -89,6 +89,9 @@ void index_suspend(struct index *idx);
 int index_sync(struct index *idx);
 /* Records found damaged (and dropped) by index_lookup() since open. */
 unsigned long index_damaged(const struct index *idx);
+/* The records in the login table index_lookup() answers from after
+ * index_open() (index.c), or -1 when there is none (for the tests). */
+long index_table_count(const struct index *idx);
 /* Close and free; sets *idx to NULL.  NULL is fine. */
 void index_close(struct index **idx);
 

@@ -813,6 +813,119 @@ START_TEST(test_ops_many)
 }
 END_TEST
 
+/*
+ * The login table (index.c): the walk at open takes every record's value,
+ * lookups answer from it, every write keeps it right, and it is gone
+ * after index_suspend() and a prune, with lookups then going to GDBM.
+ */
+START_TEST(test_table_after_walk)
+{
+	struct index *idx;
+	struct index_rec r, out;
+	const char *err = NULL;
+	char name[64];
+	int i, rebuilt;
+
+	make_real_index(tpath, 1500);
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(rebuilt, 0);
+	/* Every message record, none of the '#' records. */
+	ck_assert_int_eq(index_table_count(idx), 1500);
+	for (i = 0; i < 1500; i++) {
+		msg_rec(i, &r);
+		ck_assert_int_eq(index_lookup(idx, msg_name(i, name,
+		    sizeof(name)), &out), 1);
+		rec_eq(&r, &out, i);
+	}
+	/* The appended tail: a miss without a fetch. */
+	ck_assert_int_eq(index_lookup(idx, msg_name(1500, name,
+	    sizeof(name)), &out), 0);
+	ck_assert_int_eq(index_table_count(idx), 1500);
+	/* Suspended: no table; the same answers from the file. */
+	index_suspend(idx);
+	ck_assert_int_eq(index_table_count(idx), -1);
+	for (i = 0; i < 1500; i += 7) {
+		msg_rec(i, &r);
+		ck_assert_int_eq(index_lookup(idx, msg_name(i, name,
+		    sizeof(name)), &out), 1);
+		rec_eq(&r, &out, i);
+	}
+	ck_assert_int_eq(index_table_count(idx), -1);
+	index_close(&idx);
+}
+END_TEST
+
+START_TEST(test_table_writes)
+{
+	struct index *idx;
+	struct index_rec a, b, out;
+	const char *err = NULL;
+	char name[64], kept[64];
+	int i, rebuilt;
+
+	make_real_index(tpath, 300);
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_table_count(idx), 300);
+	/* A new key, then the same key replaced: the table follows. */
+	mkrec(&a, 4000, 3990, 0);
+	mkrec(&b, 5000, 4900, 1);
+	ck_assert_int_eq(index_store(idx, "new-one", &a), 0);
+	ck_assert_int_eq(index_table_count(idx), 301);
+	ck_assert_int_eq(index_lookup(idx, "new-one", &out), 1);
+	rec_eq(&a, &out, 0);
+	ck_assert_int_eq(index_store(idx, "new-one", &b), 0);
+	ck_assert_int_eq(index_lookup(idx, "new-one", &out), 1);
+	rec_eq(&b, &out, 1);
+	/* An old key replaced, another deleted (twice). */
+	msg_name(5, kept, sizeof(kept));
+	ck_assert_int_eq(index_store(idx, kept, &a), 0);
+	ck_assert_int_eq(index_lookup(idx, kept, &out), 1);
+	rec_eq(&a, &out, 2);
+	msg_name(6, name, sizeof(name));
+	ck_assert_int_eq(index_delete(idx, name), 0);
+	ck_assert_int_eq(index_delete(idx, name), 0);
+	ck_assert_int_eq(index_lookup(idx, name, &out), 0);
+	ck_assert_int_eq(index_table_count(idx), 300);
+	/* Deleted and stored again: found again. */
+	ck_assert_int_eq(index_store(idx, name, &b), 0);
+	ck_assert_int_eq(index_lookup(idx, name, &out), 1);
+	rec_eq(&b, &out, 3);
+	/* The table agrees with the file: the same answers after reopen,
+	 * which fetches nothing from a table made before the writes. */
+	index_close(&idx);
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_table_count(idx), 301);
+	index_suspend(idx);	/* the lookups below go to GDBM */
+	ck_assert_int_eq(index_lookup(idx, "new-one", &out), 1);
+	rec_eq(&b, &out, 4);
+	ck_assert_int_eq(index_lookup(idx, kept, &out), 1);
+	rec_eq(&a, &out, 5);
+	ck_assert_int_eq(index_lookup(idx, name, &out), 1);
+	rec_eq(&b, &out, 6);
+	index_close(&idx);
+
+	/* A prune drops the table; lookups still answer, from the file. */
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_table_count(idx), 301);
+	ck_assert(index_prune(idx, keep_odd_name, NULL) > 0);
+	ck_assert_int_eq(index_table_count(idx), -1);
+	for (i = 0; i < 300; i++)
+		ck_assert_int_eq(index_lookup(idx, msg_name(i, name,
+		    sizeof(name)), NULL), i != 6 && i % 2 == 1);
+	index_close(&idx);
+
+	/* A new file starts with an empty table that writes fill. */
+	ck_assert_int_eq(unlink(tpath), 0);
+	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_table_count(idx), 0);
+	ck_assert_int_eq(index_store(idx, "k", &a), 0);
+	ck_assert_int_eq(index_table_count(idx), 1);
+	ck_assert_int_eq(index_lookup(idx, "k", &out), 1);
+	rec_eq(&a, &out, 7);
+	index_close(&idx);
+}
+END_TEST
+
 /* A record that fails validation reads as absent and is deleted. */
 static const struct {
 	const char *what;
@@ -866,9 +979,13 @@ START_TEST(test_ops_invalid_record_deleted)
 	ck_assert_msg(rebuilt == 0, "case %d (%s)", _i, bad_in_file[_i].what);
 	ck_assert_int_eq(index_count(idx), 2);
 	ck_assert_int_eq(index_damaged(idx), 0);
+	/* Both records are in the login table: the damaged one is judged
+	 * from there (raw, by index_decode()) and leaves it with the file. */
+	ck_assert_int_eq(index_table_count(idx), 2);
 	ck_assert_msg(index_lookup(idx, "victim", &out) == 0,
 	    "case %d (%s): accepted", _i, bad_in_file[_i].what);
 	ck_assert_int_eq(index_damaged(idx), 1);
+	ck_assert_int_eq(index_table_count(idx), 1);
 	ck_assert_int_eq(index_count(idx), 1);
 	ck_assert_int_eq(index_lookup(idx, "other", &out), 1);
 	rec_eq(&r, &out, _i);
@@ -1184,7 +1301,18 @@ stray_files(const char *dir)
 	return n;
 }
 
-/* Open a 50-record index, then cut the file in half under it. */
+static int
+keep_all(void *p, const char *key)
+{
+	(void)p;
+	(void)key;
+	return 1;
+}
+
+/* Open a 50-record index, then cut the file in half under it.  A prune
+ * that keeps everything drops the login table first, so that the
+ * lookups after the damage go to GDBM and meet it (with the table they
+ * would answer from the values read by the clean walk at open). */
 static struct index *
 open_then_truncate(void)
 {
@@ -1196,6 +1324,9 @@ open_then_truncate(void)
 	make_real_index(tpath, 50);
 	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(rebuilt, 0);
+	ck_assert_int_eq(index_table_count(idx), 50);
+	ck_assert_int_eq(index_prune(idx, keep_all, NULL), 0);
+	ck_assert_int_eq(index_table_count(idx), -1);
 	ck_assert_int_eq(stat(tpath, &st), 0);
 	truncate_to(tpath, st.st_size / 2);
 	return idx;
@@ -1466,6 +1597,8 @@ suite_index(void)
 	tcase_add_test(tc, test_ops_schema_key_no_collision);
 	tcase_add_test(tc, test_ops_prune);
 	tcase_add_test(tc, test_ops_many);
+	tcase_add_test(tc, test_table_after_walk);
+	tcase_add_test(tc, test_table_writes);
 	tcase_add_loop_test(tc, test_ops_invalid_record_deleted, 0,
 	    (int)(sizeof(bad_in_file) / sizeof(bad_in_file[0])));
 	suite_add_tcase(s, tc);
