@@ -11,7 +11,10 @@
  * does not walk cleanly, or one of another schema is replaced by an empty
  * index; a structural error found later gets one gdbm_recover() and
  * otherwise switches the index off for the session.  Nothing here is
- * fatal.  This is the only file that includes <gdbm.h>.
+ * fatal.  The key walk at open also copies the records into memory (the
+ * login table), so the load's lookups need no file access; it is freed
+ * before the session goes idle.  This is the only file that includes
+ * <gdbm.h>.
  *
  * PRIVILEGE: runs as the mail user (the session process, after the
  * privilege drop), under the maildrop's session lock, which is why GDBM's
