@@ -1373,64 +1373,67 @@ START_TEST(test_transport)
 }
 END_TEST
 
+/*
+ * The line and output tests, listed once and added for both ways net.c
+ * waits for input: poll(2) then read(2) (the default) into the "lines"
+ * and "output" test cases, and recv(2) with SO_RCVTIMEO
+ * (net_wait_in_recv(), set by the fixture of "recv") into that one test
+ * case for both.  Three run in the poll mode only: test_preload_bound,
+ * test_printf_cap and test_write_large never wait for input, which is
+ * all that the recv mode changes.
+ */
+static void
+add_line_output_tests(TCase *lines, TCase *output, int recv)
+{
+	int nlines = (int)(sizeof(line_cases) / sizeof(line_cases[0]));
+	int ncaps = (int)(sizeof(cap_cases) / sizeof(cap_cases[0]));
+
+	tcase_add_loop_test(lines, test_lines_one_write, 0, nlines);
+	tcase_add_loop_test(lines, test_lines_1byte, 0, nlines);
+	tcase_add_loop_test(lines, test_lines_7byte, 0, nlines);
+	tcase_add_test(lines, test_split_crlf);
+	tcase_add_test(lines, test_toolong_across_calls);
+	tcase_add_test(lines, test_timeout);
+	tcase_add_test(lines, test_timeout_trickle);
+	tcase_add_test(lines, test_preload);
+	if (!recv)
+		tcase_add_test(lines, test_preload_bound);
+	tcase_add_test(lines, test_pending);
+	tcase_add_test(lines, test_readline_bad_fd);
+	tcase_add_test(lines, test_two_pipes);
+	tcase_add_test(lines, test_deadline);
+	tcase_add_test(lines, test_discard_input);
+	tcase_add_test(lines, test_transport);
+
+	tcase_add_test(output, test_flush_before_wait);
+	tcase_add_test(output, test_pipelined_replies);
+	if (!recv) {
+		tcase_add_loop_test(output, test_printf_cap, 0, ncaps);
+		tcase_add_test(output, test_write_large);
+	}
+	tcase_add_test(output, test_write_timeout);
+	tcase_add_test(output, test_closed_peer);
+}
+
 Suite *
 suite_net(void)
 {
 	Suite *s = suite_create("net");
-	TCase *tc = tcase_create("lines");
-	int nlines = (int)(sizeof(line_cases) / sizeof(line_cases[0]));
+	TCase *lines = tcase_create("lines");
+	TCase *output = tcase_create("output");
+	TCase *tc;
 
-	tcase_set_timeout(tc, 30);
-	tcase_add_loop_test(tc, test_lines_one_write, 0, nlines);
-	tcase_add_loop_test(tc, test_lines_1byte, 0, nlines);
-	tcase_add_loop_test(tc, test_lines_7byte, 0, nlines);
-	tcase_add_test(tc, test_split_crlf);
-	tcase_add_test(tc, test_toolong_across_calls);
-	tcase_add_test(tc, test_timeout);
-	tcase_add_test(tc, test_timeout_trickle);
-	tcase_add_test(tc, test_preload);
-	tcase_add_test(tc, test_preload_bound);
-	tcase_add_test(tc, test_pending);
-	tcase_add_test(tc, test_readline_bad_fd);
-	tcase_add_test(tc, test_two_pipes);
-	tcase_add_test(tc, test_deadline);
-	tcase_add_test(tc, test_discard_input);
-	tcase_add_test(tc, test_transport);
-	suite_add_tcase(s, tc);
+	tcase_set_timeout(lines, 30);
+	tcase_set_timeout(output, 30);
+	add_line_output_tests(lines, output, 0);
+	suite_add_tcase(s, lines);
+	suite_add_tcase(s, output);
 
-	tc = tcase_create("output");
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_flush_before_wait);
-	tcase_add_test(tc, test_pipelined_replies);
-	tcase_add_loop_test(tc, test_printf_cap, 0,
-	    (int)(sizeof(cap_cases) / sizeof(cap_cases[0])));
-	tcase_add_test(tc, test_write_large);
-	tcase_add_test(tc, test_write_timeout);
-	tcase_add_test(tc, test_closed_peer);
-	suite_add_tcase(s, tc);
-
-	/* The same line and output tests, waiting in recv(2). */
+	/* The same line and output tests, waiting in recv(2), and its own. */
 	tc = tcase_create("recv");
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, t_rwait_on, t_rwait_off);
-	tcase_add_loop_test(tc, test_lines_one_write, 0, nlines);
-	tcase_add_loop_test(tc, test_lines_1byte, 0, nlines);
-	tcase_add_loop_test(tc, test_lines_7byte, 0, nlines);
-	tcase_add_test(tc, test_split_crlf);
-	tcase_add_test(tc, test_toolong_across_calls);
-	tcase_add_test(tc, test_timeout);
-	tcase_add_test(tc, test_timeout_trickle);
-	tcase_add_test(tc, test_preload);
-	tcase_add_test(tc, test_pending);
-	tcase_add_test(tc, test_readline_bad_fd);
-	tcase_add_test(tc, test_two_pipes);
-	tcase_add_test(tc, test_deadline);
-	tcase_add_test(tc, test_discard_input);
-	tcase_add_test(tc, test_transport);
-	tcase_add_test(tc, test_flush_before_wait);
-	tcase_add_test(tc, test_pipelined_replies);
-	tcase_add_test(tc, test_write_timeout);
-	tcase_add_test(tc, test_closed_peer);
+	add_line_output_tests(tc, tc, 1);
 	tcase_add_test(tc, test_recv_wait);
 	tcase_add_test(tc, test_recv_wait_nonblocking);
 	tcase_add_test(tc, test_recv_wait_pipe);
