@@ -38,71 +38,23 @@
 #                      --per-command|--wakeups
 
 import argparse
-import math
 import os
-import pwd
-import random
 import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 
+import profsetup as ps
+
 PW = 'sppass'
-
-
-def make_maildrop(md, m, uid, gid):
-    cur = os.path.join(md, 'cur')
-    if os.path.isdir(cur) and len(os.listdir(cur)) == m:
-        return
-    if os.path.isdir(md):
-        shutil.rmtree(md)
-    for sub in ('', 'cur', 'new', 'tmp'):
-        os.mkdir(os.path.join(md, sub), 0o700)
-        os.chown(os.path.join(md, sub), uid, gid)
-    rng = random.Random(42)
-    line = b'a line of a benchmark message body, sixty-odd octets long.\n'
-    for i in range(m):
-        size = int(math.exp(rng.uniform(math.log(1024), math.log(102400))))
-        head = b'Subject: profile %d\n\n' % i
-        body = (line * (size // len(line) + 1))[:size - len(head) - 1]
-        data = head + body + b'\n'
-        name = '%d.M%dP%d.sp,S=%d,W=%d:2,' % (1600000000 + i, i, i,
-                                            len(data),
-                                            len(data) + data.count(b'\n'))
-        p = os.path.join(cur, name)
-        with open(p, 'wb') as f:
-            f.write(data)
-        os.chown(p, uid, gid)
 
 
 def pop3_session(port, kind):
     s = socket.create_connection(('127.0.0.1', port), timeout=60)
     f = s.makefile('rwb', buffering=0)
-
-    def cmd(c):
-        f.write(c + b'\r\n')
-        r = f.readline()
-        if not r.startswith(b'+OK'):
-            raise SystemExit('%r -> %r' % (c, r))
-        return r
     f.readline()
-    cmd(b'USER sp')
-    cmd(b'PASS ' + PW.encode())
-    n = int(cmd(b'STAT').split()[1])
-    if kind != 'poll':
-        for i in range(1, n + 1):
-            if kind in ('fetch-list', 'fetch-list-noop'):
-                cmd(b'LIST %d' % i)
-            cmd(b'RETR %d' % i)
-            while f.readline() != b'.\r\n':
-                pass
-            if kind == 'fetch-list-noop':
-                cmd(b'NOOP')
-    cmd(b'QUIT')
+    ps.pop3_mail(f, 'sp', PW, kind)
     s.close()
 
 
@@ -113,11 +65,7 @@ def pop2_session(port, kind):
     f = s.makefile('rwb', buffering=0)
 
     def cmd(c, want):
-        f.write(c + b'\r\n')
-        r = f.readline()
-        if not r.startswith(want):
-            raise SystemExit('%r -> %r' % (c, r))
-        return r
+        return ps.command(f, c, want)
     f.readline()
     n = int(cmd(b'HELO sp ' + PW.encode(), b'#')[1:].split()[0])
     if kind == 'pop2-ack' and n > 0:
@@ -215,18 +163,9 @@ def main():
                     help='password hash in the passwd-file (sha512: '
                     'SHA512-crypt, 5000 rounds, as the benchmark)')
     a = ap.parse_args()
-    if os.geteuid() != 0:
-        sys.exit('run as root')
-    nb = pwd.getpwnam('nobody')
-    uid, gid = nb.pw_uid, nb.pw_gid
-    home = os.path.join(a.dir, 'home')
-    os.makedirs(home, exist_ok=True)
-    for d in (a.dir, home):
-        os.chmod(d, 0o755)
-    make_maildrop(os.path.join(home, 'Maildir'), a.m, uid, gid)
-    tmp = tempfile.mkdtemp(prefix='sp-')
-    os.chmod(tmp, 0o1777)
-    os.mkdir(os.path.join(tmp, 'empty'), 0o755)
+    ps.need_root()
+    uid, gid = ps.mail_user()
+    home, tmp = ps.setup_dirs(a.dir, a.m, uid, gid, 'sp-')
     if a.hash == 'sha512':
         h = subprocess.run(['openssl', 'passwd', '-6', '-salt',
                             'profilesalt', PW], capture_output=True,
@@ -234,15 +173,8 @@ def main():
         h = '{CRYPT}' + h
     else:
         h = '{PLAIN}' + PW
-    pw = os.path.join(tmp, 'passwd')
-    with open(pw, 'w') as f:
-        f.write('sp:%s:%d:%d::%s::\n' % (h, uid, gid, home))
-    os.chmod(pw, 0o640)
-    # root mode: the auth service (auth_user daemon) reads it by group
-    os.chown(pw, 0, pwd.getpwnam('daemon').pw_gid)
     rootless = a.callgrind
-    if rootless:
-        os.chown(pw, uid, gid)
+    pw = ps.write_passwd(tmp, 'sp', h, uid, gid, home, rootless)
     portf = os.path.join(tmp, 'ports')
     conf = os.path.join(tmp, 'pop23d.conf')
     with open(conf, 'w') as f:
@@ -252,10 +184,7 @@ def main():
                 'auth_failure_delay = 0\nhostname = sp.example\n%s'
                 '\n[passwdfile]\npath = %s\n' % (
                     portf, tmp, os.path.abspath(a.plugins),
-                    '' if rootless else
-                    'login_user = nobody\nlogin_chroot = %s/empty\n'
-                    'auth_user = daemon\n' % tmp,
-                    pw))
+                    ps.privilege_conf(tmp, rootless), pw))
     cmd = [os.path.abspath(a.binary), '-f', '-c', conf]
     env = dict(os.environ)
     trace = os.path.join(tmp, 'trace')
@@ -267,27 +196,11 @@ def main():
         cmd = ['perf', 'stat', '-x,', '-o', trace, '-e',
                'context-switches,cpu-migrations', '--'] + cmd
     if a.callgrind:
-        shim = os.path.join(tmp, 'prof-noseccomp.so')
-        subprocess.run(['cc', '-shared', '-fPIC', '-o', shim,
-                        os.path.join(os.path.dirname(
-                            os.path.abspath(__file__)),
-                            'prof-noseccomp.c')], check=True)
-        env['LD_PRELOAD'] = shim
-        cmd = ['setpriv', '--reuid=%d' % uid, '--regid=%d' % gid,
-               '--clear-groups', 'valgrind', '--tool=callgrind',
-               '--vgdb=no', '--callgrind-out-file=%s.%%p' % trace] + cmd
-    log = open(os.path.join(tmp, 'log'), 'w')
-    d = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
+        cmd = ps.callgrind_cmd(cmd, tmp, uid, gid, env, trace)
+    d, log = ps.start_daemon(cmd, env, tmp)
     try:
-        for _ in range(600):
-            if os.path.exists(portf) and os.path.getsize(portf) > 0:
-                break
-            time.sleep(0.05)
-        ports = {}
-        for line in open(portf):
-            w = line.split()
-            if len(w) == 3:     # "pop3 127.0.0.1 PORT"
-                ports.setdefault(w[0], int(w[2]))
+        ps.wait_files([portf], 600)
+        ports = ps.read_ports(portf)
         session(ports, a.kind)         # warm-up (index, page cache)
         time.sleep(0.5)
         if a.strace or a.callgrind:
@@ -297,10 +210,7 @@ def main():
             session(ports, a.kind)
         time.sleep(1.0)
     finally:
-        pid = int(open(os.path.join(tmp, 'pid')).read())
-        os.kill(pid, signal.SIGTERM)
-        d.wait(120)
-        log.close()
+        ps.stop_daemon(tmp, d, log)
     n = a.k + 1
     print('kind=%s sessions=%d (1 warm-up included below) messages=%d' %
           (a.kind, n, a.m))

@@ -34,7 +34,6 @@
 import argparse
 import collections
 import os
-import pwd
 import re
 import shutil
 import signal
@@ -42,41 +41,12 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+import profsetup as ps
+
 PW = 'tppass'
 ROLES = ('master', 'monitor/session', 'pre-auth/proxy', 'other')
-
-
-def make_maildrop(md, m, uid, gid):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'session_profile', os.path.join(HERE, 'session-profile.py'))
-    sp = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sp)
-    sp.make_maildrop(md, m, uid, gid)
-
-
-def sh(*cmd):
-    subprocess.run(cmd, check=True, capture_output=True)
-
-
-def make_pki(d):
-    """A test CA and an EC P-256 server certificate, as peers.sh makes."""
-    sh('openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
-       'ec_paramgen_curve:P-256', '-nodes', '-keyout', d + '/ca.key',
-       '-out', d + '/ca.pem', '-days', '2', '-subj', '/CN=bench CA')
-    sh('openssl', 'req', '-new', '-newkey', 'ec', '-pkeyopt',
-       'ec_paramgen_curve:P-256', '-nodes', '-keyout', d + '/server.key',
-       '-out', d + '/server.csr', '-subj', '/CN=localhost')
-    with open(d + '/ext', 'w') as f:
-        f.write('subjectAltName=DNS:localhost,IP:127.0.0.1\n')
-    sh('openssl', 'x509', '-req', '-in', d + '/server.csr', '-CA',
-       d + '/ca.pem', '-CAkey', d + '/ca.key', '-CAcreateserial', '-out',
-       d + '/server.pem', '-days', '2', '-extfile', d + '/ext')
-    os.chmod(d + '/server.key', 0o600)
 
 
 class Client:
@@ -98,28 +68,14 @@ class Client:
                                      session=sess)
         f = s.makefile('rwb', buffering=0)
 
-        def cmd(c):
-            f.write(c + b'\r\n')
-            r = f.readline()
-            if not r.startswith(b'+OK'):
-                raise SystemExit('%r -> %r' % (c, r))
-            return r
         f.readline()
         if self.mode == 'stls':
-            cmd(b'STLS')
+            ps.command(f, b'STLS')
             f.close()
             s = self.ctx.wrap_socket(raw, server_hostname='localhost',
                                      session=sess)
             f = s.makefile('rwb', buffering=0)
-        cmd(b'USER tp')
-        cmd(b'PASS ' + PW.encode())
-        n = int(cmd(b'STAT').split()[1])
-        if kind == 'fetch':
-            for i in range(1, n + 1):
-                cmd(b'RETR %d' % i)
-                while f.readline() != b'.\r\n':
-                    pass
-        cmd(b'QUIT')
+        ps.pop3_mail(f, 'tp', PW, kind)
         if self.mode != 'plain':
             self.resumed += s.session_reused
             # the TLS 1.3 ticket came after the handshake
@@ -288,33 +244,22 @@ def main():
     ap.add_argument('--callgrind', action='store_true')
     ap.add_argument('--keep', action='store_true')
     a = ap.parse_args()
-    if os.geteuid() != 0:
-        sys.exit('run as root')
+    ps.need_root()
     if a.mode == 'plain' and a.resume:
         sys.exit('--resume needs a TLS mode')
-    nb = pwd.getpwnam('nobody')
-    uid, gid = nb.pw_uid, nb.pw_gid
-    home = os.path.join(a.dir, 'home')
-    os.makedirs(home, exist_ok=True)
-    for d in (a.dir, home):
-        os.chmod(d, 0o755)
-    make_maildrop(os.path.join(home, 'Maildir'), a.m, uid, gid)
-    tmp = tempfile.mkdtemp(prefix='tp-')
-    os.chmod(tmp, 0o1777)
-    os.mkdir(os.path.join(tmp, 'empty'), 0o755)
+    uid, gid = ps.mail_user()
+    home, tmp = ps.setup_dirs(a.dir, a.m, uid, gid, 'tp-')
     pki = os.path.join(tmp, 'pki')
     os.mkdir(pki, 0o755)
-    make_pki(pki)
+    # a test CA and an EC P-256 server certificate, as peers.sh makes
+    ps.make_ca(pki)
+    ps.make_cert(pki, 'server', ps.EC_P256)
     rootless = a.callgrind
     if rootless:
         for f in os.listdir(pki):
             os.chown(os.path.join(pki, f), uid, gid)
-    pw = os.path.join(tmp, 'passwd')
-    with open(pw, 'w') as f:
-        f.write('tp:{PLAIN}%s:%d:%d::%s::\n' % (PW, uid, gid, home))
-    os.chmod(pw, 0o640)
-    os.chown(pw, *((uid, gid) if rootless else
-                   (0, pwd.getpwnam('daemon').pw_gid)))
+    pw = ps.write_passwd(tmp, 'tp', '{PLAIN}' + PW, uid, gid, home,
+                         rootless)
     portf = os.path.join(tmp, 'ports')
     conf = os.path.join(tmp, 'pop23d.conf')
     with open(conf, 'w') as f:
@@ -326,40 +271,26 @@ def main():
                 'mail_location = %%h/Maildir\nauth_failure_delay = 0\n'
                 'hostname = tp.example\n%s\n[passwdfile]\npath = %s\n' % (
                     pki, pki, portf, tmp, os.path.abspath(a.plugins),
-                    '' if rootless else
-                    'login_user = nobody\nlogin_chroot = %s/empty\n'
-                    'auth_user = daemon\n' % tmp, pw))
+                    ps.privilege_conf(tmp, rootless), pw))
     cmd = [os.path.abspath(a.binary), '-f', '-c', conf]
     env = dict(os.environ)
     if a.callgrind:
-        shim = os.path.join(tmp, 'prof-noseccomp.so')
-        subprocess.run(['cc', '-shared', '-fPIC', '-o', shim,
-                        os.path.join(HERE, 'prof-noseccomp.c')], check=True)
-        env['LD_PRELOAD'] = shim
-        cmd = ['setpriv', '--reuid=%d' % uid, '--regid=%d' % gid,
-               '--clear-groups', 'valgrind', '--tool=callgrind',
-               '--vgdb=no', '--callgrind-out-file=%s/cg.%%p' % tmp,
-               # a forked child starts with its parent's counts: zero
-               # them where each role begins (the pre-auth child's
-               # priv_drop() before it is a few system calls)
-               '--zero-before=session_run',
-               '--zero-before=priv_harden_preauth',
-               # the master's warm-up thread (tls.c) in files of its own
-               '--separate-threads=yes'] + cmd
-    log = open(os.path.join(tmp, 'log'), 'w')
-    d = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
+        cmd = ps.callgrind_cmd(
+            cmd, tmp, uid, gid, env, os.path.join(tmp, 'cg'), [
+                # a forked child starts with its parent's counts: zero
+                # them where each role begins (the pre-auth child's
+                # priv_drop() before it is a few system calls)
+                '--zero-before=session_run',
+                '--zero-before=priv_harden_preauth',
+                # the master's warm-up thread (tls.c) in files of its own
+                '--separate-threads=yes'])
+    d, log = ps.start_daemon(cmd, env, tmp)
     tracer = None
     client = Client({}, a.mode, a.resume, os.path.join(pki, 'ca.pem'))
     try:
-        for _ in range(1200):
-            if os.path.exists(portf) and os.path.getsize(portf) > 0 and \
-                    os.path.exists(os.path.join(tmp, 'pid')):
-                break
-            time.sleep(0.05)
+        ps.wait_files([portf, os.path.join(tmp, 'pid')], 1200)
         time.sleep(0.3)
-        for line in open(portf):
-            p = line.split()
-            client.ports[p[0]] = int(p[-1].rsplit(':', 1)[-1])
+        client.ports.update(ps.read_ports(portf))
         master = int(open(os.path.join(tmp, 'pid')).read())
         client.session(a.kind)      # warm-up (index, page cache, ticket)
         client.session(a.kind)
@@ -386,10 +317,7 @@ def main():
             tracer.send_signal(signal.SIGINT)
             tracer.wait(60)
     finally:
-        pid = int(open(os.path.join(tmp, 'pid')).read())
-        os.kill(pid, signal.SIGTERM)
-        d.wait(120)
-        log.close()
+        ps.stop_daemon(tmp, d, log)
     print('mode=%s%s kind=%s sessions=%d messages=%d resumed=%d' %
           (a.mode, ' resume' if a.resume else '', a.kind, a.k, a.m,
            client.resumed))

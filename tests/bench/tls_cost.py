@@ -29,31 +29,17 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'integ'))
 import p23  # noqa: E402
+import profsetup as ps  # noqa: E402
 
 TICK_NS = 1e9 / os.sysconf('SC_CLK_TCK')
 
 
-def sh(*cmd):
-    subprocess.run(cmd, check=True, capture_output=True)
-
-
 def make_pki(d):
-    sh('openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
-       'ec_paramgen_curve:P-256', '-nodes', '-keyout', d + '/ca.key',
-       '-out', d + '/ca.pem', '-days', '2', '-subj', '/CN=bench CA')
-    for name, alg in (('ec', ['-newkey', 'ec', '-pkeyopt',
-                              'ec_paramgen_curve:P-256']),
-                      ('rsa', ['-newkey', 'rsa:2048'])):
-        sh('openssl', 'req', '-new', *alg, '-nodes', '-keyout',
-           '%s/%s.key' % (d, name), '-out', '%s/%s.csr' % (d, name),
-           '-subj', '/CN=localhost')
-        with open(d + '/ext', 'w') as f:
-            f.write('subjectAltName=DNS:localhost,IP:127.0.0.1\n')
-        sh('openssl', 'x509', '-req', '-in', '%s/%s.csr' % (d, name),
-           '-CA', d + '/ca.pem', '-CAkey', d + '/ca.key', '-CAcreateserial',
-           '-out', '%s/%s.pem' % (d, name), '-days', '2', '-extfile',
-           d + '/ext')
-        os.chmod('%s/%s.key' % (d, name), 0o600)
+    """A test CA, and an EC P-256 and an RSA-2048 server certificate:
+    d/ec.pem, d/ec.key, d/rsa.pem, d/rsa.key."""
+    ps.make_ca(d)
+    for name, key in (('ec', ps.EC_P256), ('rsa', ps.RSA_2048)):
+        ps.make_cert(d, name, key)
 
 
 def cpu_ns(pid):
