@@ -7,7 +7,8 @@
  * What they give a target: a private scratch directory (removed at exit),
  * an in-memory descriptor holding the fuzz input (a client or a server
  * that sends exactly those octets and then closes), a daemon
- * configuration with the defaults, and file helpers.
+ * configuration with the defaults, file helpers, and a copy of an input
+ * with the CRC-32C fields of a storage plugin's record made right.
  * Runs as whoever runs the fuzzer; never as part of the daemon.
  */
 #ifndef POP23D_FUZZ_H
@@ -16,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "crc32c.h"
 
 #define FUZZ_UNUSED	__attribute__((unused))
 
@@ -162,6 +165,65 @@ fuzz_config(struct config *cfg, const char *extra)
 	if (config_load(path, cfg, &err) != 0) {
 		fprintf(stderr, "fuzz setup: %s\n", err);
 		abort();
+	}
+}
+
+/*
+ * The storage plugins' own records (the mbox offset record, the Maildir
+ * listing record) are a header of hdr_len octets and the entries after
+ * it, and both parts carry a CRC-32C, which stops almost every fuzz
+ * input before the checks behind it.  Where the fields are (offsets into
+ * the header, all big-endian):
+ */
+struct fuzz_crc_layout {
+	size_t hdr_len;		/* the header; the entries fill the rest */
+	size_t len_off;		/* 64 bits, the entries' length (0: none) */
+	size_t ents_crc_off;	/* 32 bits, CRC-32C of the entries */
+	size_t hdr_crc_off;	/* 32 bits, CRC-32C of the header before it */
+};
+
+/*
+ * A copy of D[0..N) with those fields made right, in this order: the
+ * entries' length (N - hdr_len; where the record has the field), the
+ * entries' CRC, then the header's CRC (so it covers the two before).
+ * NULL when N < hdr_len or out of memory; the caller frees the copy.
+ */
+static FUZZ_UNUSED uint8_t *
+fuzz_crc_fixed(const uint8_t *d, size_t n, const struct fuzz_crc_layout *l)
+{
+	uint64_t len;
+	uint32_t crc;
+	uint8_t *p;
+
+	if (n < l->hdr_len || (p = malloc(n)) == NULL)
+		return NULL;
+	memcpy(p, d, n);
+	if (l->len_off != 0) {
+		len = htobe64((uint64_t)(n - l->hdr_len));
+		memcpy(p + l->len_off, &len, 8);
+	}
+	crc = htobe32(crc32c(0, p + l->hdr_len, n - l->hdr_len));
+	memcpy(p + l->ents_crc_off, &crc, 4);
+	crc = htobe32(crc32c(0, p, l->hdr_crc_off));
+	memcpy(p + l->hdr_crc_off, &crc, 4);
+	return p;
+}
+
+/*
+ * ONE on the input as it is (the CRCs stop almost all of them), then on
+ * fuzz_crc_fixed()'s copy, if there is one, so that the checks behind
+ * the CRCs are fuzzed too.
+ */
+static FUZZ_UNUSED void
+fuzz_crc_twice(const uint8_t *d, size_t n, const struct fuzz_crc_layout *l,
+    void (*one)(const uint8_t *, size_t))
+{
+	uint8_t *fixed;
+
+	one(d, n);
+	if ((fixed = fuzz_crc_fixed(d, n, l)) != NULL) {
+		one(fixed, n);
+		free(fixed);
 	}
 }
 
