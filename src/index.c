@@ -1054,12 +1054,13 @@ snap_put(void *arg, const char *key, size_t klen, const unsigned char *val)
 
 /*
  * Load the login table from the snapshot, if it describes the GDBM file
- * as it is open now (every check of doc/SECURITY.md D7c).  0 with
+ * as it is open now (every check of doc/SECURITY.md D7c): AT_OPEN in
+ * place of the walk, else after index_resume().  0 with
  * idx->table set, or -1 (the table is left alone; a snapshot that is
  * there but unusable is logged and removed).
  */
 static int
-snap_load(struct index *idx)
+snap_load(struct index *idx, int at_open)
 {
 	struct idxsnap_hdr h;
 	struct idxsnap_id cur;
@@ -1131,9 +1132,10 @@ snap_load(struct index *idx)
 	table_free(&idx->table);
 	idx->table = t;
 	idx->snap_valid = 1;
-	idx->from_snap = 1;
-	log_debug("index %s: %u records from the snapshot", idx->path,
-	    (unsigned)h.count);
+	log_debug("index %s: %u records %s the snapshot", idx->path,
+	    (unsigned)h.count, at_open ? "from" : "back from");
+	if (at_open)
+		idx->from_snap = 1;
 	return 0;
 bad:
 	log_warnx("index %s: snapshot %s; not used", idx->path, why);
@@ -1369,7 +1371,7 @@ index_open(const char *path, struct index **idx_r, int *rebuilt_r,
 		 * a session walked (or built) and closed cleanly.
 		 */
 		if ((uintmax_t)size <= 2 * (uintmax_t)TABLE_MAX_BYTES &&
-		    snap_load(idx) == 0)
+		    snap_load(idx, 1) == 0)
 			why = NULL;
 		else {
 			if ((uintmax_t)size <= 2 * (uintmax_t)TABLE_MAX_BYTES)
@@ -1566,7 +1568,7 @@ index_resume(struct index *idx)
 		 * back from the snapshot, the close can write a new one. */
 		gen_load(idx);
 		if (idx->snap_valid && idx->table == NULL)
-			(void)snap_load(idx);
+			(void)snap_load(idx, 0);
 		return 0;
 	}
 	log_warnx("index %s: reopen: %s; off for this session", idx->path,
