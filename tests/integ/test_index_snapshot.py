@@ -16,6 +16,9 @@
 #     damaged, another user's, random octets, a FIFO, a symlink to a file
 #     of root's: refused (logged), the walk answers, the next close
 #     writes a good one;
+#   - bit flips anywhere in the snapshot, half of them with its CRCs
+#     made right again (P23_SNAP_VARIANTS, default 60): the truth in
+#     that session and the next;
 #   - a crash (SIGKILL, from the fault-injection shim) after the
 #     session's index writes and before its new snapshot: the snapshot
 #     is already gone, the next login walks and gives the truth.
@@ -23,7 +26,9 @@
 
 import hashlib
 import os
+import random
 import shutil
+import struct
 import sys
 import unittest
 
@@ -41,6 +46,40 @@ REFUSED = 'snapshot '           # "index PATH: snapshot WHY; not used"
 
 def snap_path(srv, user='alice'):
     return srv.index_path(user) + '.snap'
+
+
+def read_bytes(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+def _crc_table():
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        t.append(c)
+    return t
+
+
+CRC_TABLE = _crc_table()
+
+
+def crc32c(data):
+    """CRC-32C (RFC 3720), as src/crc32c.c computes it."""
+    c = 0xffffffff
+    for b in data:
+        c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >> 8)
+    return c ^ 0xffffffff
+
+
+def fix_crcs(snap):
+    """SNAP (a bytearray) with its entries' and header's CRC-32C made
+    right again, so that the checks behind them are reached."""
+    struct.pack_into('>I', snap, 88, crc32c(snap[128:]))
+    struct.pack_into('>I', snap, 124, crc32c(snap[:124]))
+    return snap
 
 
 class Snapshot(p23.TestCase):
@@ -156,7 +195,7 @@ class Snapshot(p23.TestCase):
         truth = self.answers(srv)
         self.answers(srv, 'bob')
         sp = snap_path(srv)
-        good = open(sp, 'rb').read()
+        good = read_bytes(sp)
 
         def put(data):
             if os.path.lexists(sp):
@@ -170,8 +209,8 @@ class Snapshot(p23.TestCase):
         bad[len(bad) // 2] ^= 0x20
         cases = [
             ('damaged', lambda: put(bytes(bad))),
-            ('another user', lambda: put(open(snap_path(srv, 'bob'),
-                                              'rb').read())),
+            ('another user', lambda: put(read_bytes(snap_path(srv,
+                                                            'bob')))),
             ('random', lambda: put(os.urandom(len(good)))),
             ('header only', lambda: put(good[:128])),
             ('empty', lambda: put(b'')),
@@ -191,6 +230,43 @@ class Snapshot(p23.TestCase):
                 # the next close wrote a good one
                 self.assertEqual(self.session_from_snapshot(srv), truth)
         self.assertTrue(os.path.exists('/etc/passwd'))
+
+    def test_damaged_variants(self):
+        """Bit flips anywhere in the snapshot, half of them with the
+        CRCs made right again (so a flip in a key, a value, a length or
+        the file's identity gets past them): every session gives the
+        truth, and so does the one after it."""
+        variants = int(os.environ.get('P23_SNAP_VARIANTS', '60'))
+        srv = self.make()
+        truth = self.answers(srv)
+        self.session_from_snapshot(srv)
+        rng = random.Random(1939)
+        used = self.count(srv, FROM_SNAP)
+        for v in range(variants):
+            # the snapshot of the index as it is now (each variant's
+            # second session left a good one)
+            good = read_bytes(snap_path(srv))
+            self.assertEqual(crc32c(good[:124]),
+                             struct.unpack('>I', good[124:128])[0])
+            bad = bytearray(good)
+            for _ in range(rng.choice((1, 1, 2, 8))):
+                # a third of the flips in the header, the rest anywhere
+                pos = rng.randrange(128) if rng.random() < 0.33 else \
+                    rng.randrange(len(bad))
+                bad[pos] ^= 1 << rng.randrange(8)
+            if v % 2:
+                fix_crcs(bad)
+            os.unlink(snap_path(srv))
+            with open(snap_path(srv), 'wb') as f:
+                f.write(bad)
+            os.chmod(snap_path(srv), 0o600)
+            srv._own(snap_path(srv))
+            with self.subTest(variant=v):
+                self.assertEqual(self.answers(srv), truth)
+                self.assertEqual(self.answers(srv), truth)
+        # the second session of every variant read a good snapshot
+        self.assertGreaterEqual(self.count(srv, FROM_SNAP) - used, variants)
+        self.assertEqual(self.truth(srv), truth)
 
     @unittest.skipUnless(crashlib.shim_available(),
                          'tests/reliability/faultinj.so not built')
