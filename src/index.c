@@ -1242,6 +1242,14 @@ snap_close(struct index *idx)
 	(void)unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK |
 	    O_NOCTTY | O_CLOEXEC, 0600);
+	if (fd == -1 && (errno == EACCES || errno == EPERM ||
+	    errno == EROFS)) {
+		/* A directory we may not create in: no snapshot, as for a
+		 * read-only Maildir's listing record; logins walk. */
+		log_debug("index %s: no snapshot: %s", idx->path,
+		    strerror(errno));
+		goto out;
+	}
 	if (fd == -1 || write_all(fd, buf, len) != 0 || close(fd) != 0) {
 		fd = -1;
 		log_warn("index %s: cannot write the snapshot", idx->path);
