@@ -13,8 +13,13 @@
  * otherwise switches the index off for the session.  Nothing here is
  * fatal.  The key walk at open also copies the records into memory (the
  * login table), so the load's lookups need no file access; it is freed
- * before the session goes idle.  This is the only file that includes
- * <gdbm.h>.
+ * before the session goes idle.  A session that closes the index with
+ * the table complete writes it to a snapshot beside the file
+ * (src/idxsnap.c), which the next open reads instead of walking, but only
+ * while the file is exactly the one it was taken from (identity, a CRC
+ * of its octets, and a generation record bumped before every session's
+ * first write, after the snapshot is removed; doc/SECURITY.md D7c).
+ * This is the only file that includes <gdbm.h>.
  *
  * PRIVILEGE: runs as the mail user (the session process, after the
  * privilege drop), under the maildrop's session lock, which is why GDBM's
