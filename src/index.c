@@ -13,8 +13,13 @@
  * otherwise switches the index off for the session.  Nothing here is
  * fatal.  The key walk at open also copies the records into memory (the
  * login table), so the load's lookups need no file access; it is freed
- * before the session goes idle.  This is the only file that includes
- * <gdbm.h>.
+ * before the session goes idle.  A session that closes the index with
+ * the table complete writes it to a snapshot beside the file
+ * (src/idxsnap.c), which the next open reads instead of walking, but only
+ * while the file is exactly the one it was taken from (identity, a CRC
+ * of its octets, and a generation record bumped before every session's
+ * first write, after the snapshot is removed; doc/SECURITY.md D7c).
+ * This is the only file that includes <gdbm.h>.
  *
  * PRIVILEGE: runs as the mail user (the session process, after the
  * privilege drop), under the maildrop's session lock, which is why GDBM's
@@ -23,6 +28,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <ctype.h>
@@ -34,9 +40,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "idxsnap.h"
 #include "index.h"
 #include "log.h"
 
@@ -100,6 +108,26 @@
  * only at debug level and in one summary line at close. */
 #define INDEX_DAMAGE_LOG_MAX	1
 
+/*
+ * The generation record (schema 4): key "#gen", 22 octets: version 1,
+ * flags 0, the file's identity (8 random octets, drawn when the record is
+ * first written to a file), a counter (8 octets, big-endian) and a
+ * CRC-32C of the key's octets and octets 0-17.  snap_drop() bumps the
+ * counter before the first write of every session (and before the first
+ * write after a snapshot): a snapshot names the identity and counter it
+ * was taken at, so it can never match a file that was written after it,
+ * even when the write left size, mtime and ctime as they were (the same
+ * clock tick).  A missing or damaged record matches no snapshot.
+ */
+#define GEN_KEY			"#gen"
+#define GEN_VERSION		1
+#define GEN_LEN			(1 + 1 + 8 + 8 + 4)
+#define GEN_CRC_OFF		18
+
+/* The snapshot of the message records (idxsnap.h), beside the file. */
+#define SNAP_SUFFIX		INDEX_SNAP_SUFFIX
+#define SNAP_TMP_SUFFIX		".snap.tmp"
+
 /* The LOGIN-DELAY record (index.h).  Its key starts with '#' like the
  * schema's, so it is never a message key and prune never touches it. */
 #define LOGIN_KEY		"#login"
@@ -116,6 +144,15 @@ struct index {
 	int		 suspended;	/* dbf closed by index_suspend() */
 	unsigned long	 damaged;	/* dropped by index_lookup() */
 	struct table	*table;		/* the login table, or NULL */
+	char		*snap_path;	/* path + SNAP_SUFFIX */
+	int		 gen_ok;	/* gen_id/gen_ctr are the file's */
+	uint64_t	 gen_id, gen_ctr;
+	/* Written since open or since our last snapshot: the snapshot file
+	 * was removed and the generation bumped (snap_drop()). */
+	int		 written;
+	/* The snapshot file describes the GDBM file as it is now. */
+	int		 snap_valid;
+	int		 from_snap;	/* the table came from the snapshot */
 };
 
 static void
@@ -420,17 +457,14 @@ table_free(struct table **tp)
 	*tp = NULL;
 }
 
-/* A table sized for an index file of SIZE octets (every record takes
- * 48 octets or more there), so that a login does not grow it. */
+/* A table with slots for WANT records and CAP octets of entries. */
 static struct table *
-table_new(off_t size)
+table_make(size_t want, size_t cap)
 {
 	struct table *t;
-	size_t n = TABLE_MIN_SLOTS, want;
+	size_t n = TABLE_MIN_SLOTS;
 
-	want = size > 0 && (uintmax_t)size < TABLE_MAX_BYTES ?
-	    (size_t)size / 48 : 0;
-	while (n * 3 / 4 < want)
+	while (n * 3 / 4 < want && n < TABLE_MAX_BYTES / sizeof(*t->slot))
 		n *= 2;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
@@ -440,10 +474,22 @@ table_new(off_t size)
 	}
 	t->nslot = n;
 	/* Pages of it that are never written are never touched. */
-	if (want > 0 && (size_t)size + n * sizeof(*t->slot) <=
-	    TABLE_MAX_BYTES && (t->buf = malloc((size_t)size)) != NULL)
-		t->cap = (size_t)size;
+	if (cap > 0 && cap + n * sizeof(*t->slot) <= TABLE_MAX_BYTES &&
+	    (t->buf = malloc(cap)) != NULL)
+		t->cap = cap;
 	return t;
+}
+
+/* A table sized for an index file of SIZE octets (every record takes
+ * 48 octets or more there), so that a login does not grow it. */
+static struct table *
+table_new(off_t size)
+{
+	size_t want;
+
+	want = size > 0 && (uintmax_t)size < TABLE_MAX_BYTES ?
+	    (size_t)size / 48 : 0;
+	return table_make(want, want > 0 ? (size_t)size : 0);
 }
 
 static struct tab_ent *
@@ -638,7 +684,15 @@ walk_take(GDBM_FILE dbf, datum k, struct table **tp)
 {
 	datum v;
 
-	if (*tp == NULL || !is_msg_key(k))
+	if (*tp == NULL)
+		return;
+	/* Junk under "m:" (a damaged file) is not in the table, so a prune
+	 * from the table would keep it: no table, prune walks the file. */
+	if (is_bad_msg_key(k)) {
+		table_free(tp);
+		return;
+	}
+	if (!is_msg_key(k))
 		return;
 	/* Served from GDBM's cache: gdbm_firstkey()/gdbm_nextkey() have
 	 * just read this entry, key and value together. */
@@ -802,6 +856,427 @@ open_file(const char *path, off_t *size_r, int *replaced_r,
 	return -1;
 }
 
+/* ------------------------------------------------------------------ */
+/* The generation record and the snapshot (doc/DESIGN.md section 7). */
+
+static void index_disable(struct index *);
+static int index_trouble(struct index *, const char *);
+
+static void
+gen_encode(uint64_t id, uint64_t ctr, unsigned char *out)
+{
+	out[0] = GEN_VERSION;
+	out[1] = 0;
+	put_be64(out + 2, id);
+	put_be64(out + 10, ctr);
+	put_be32(out + GEN_CRC_OFF, crc32c(crc32c(0, GEN_KEY,
+	    sizeof(GEN_KEY) - 1), out, GEN_CRC_OFF));
+}
+
+/* 0 and the identity and counter, or -1 if IN is not a valid record. */
+static int
+gen_decode(const unsigned char *in, size_t len, uint64_t *id_r,
+    uint64_t *ctr_r)
+{
+	if (in == NULL || len != GEN_LEN || in[0] != GEN_VERSION ||
+	    in[1] != 0 || get_be32(in + GEN_CRC_OFF) != crc32c(crc32c(0,
+	    GEN_KEY, sizeof(GEN_KEY) - 1), in, GEN_CRC_OFF))
+		return -1;
+	*id_r = get_be64(in + 2);
+	*ctr_r = get_be64(in + 10);
+	return 0;
+}
+
+/* Read the generation record into idx->gen_*; gen_ok says if there is a
+ * valid one (a missing or damaged one matches no snapshot). */
+static void
+gen_load(struct index *idx)
+{
+	datum k, v;
+
+	idx->gen_ok = 0;
+	k.dptr = (char *)GEN_KEY;
+	k.dsize = (int)(sizeof(GEN_KEY) - 1);
+	v = gdbm_fetch(idx->dbf, k);
+	if (v.dptr == NULL)
+		return;
+	if (v.dsize >= 0 && gen_decode((unsigned char *)v.dptr,
+	    (size_t)v.dsize, &idx->gen_id, &idx->gen_ctr) == 0)
+		idx->gen_ok = 1;
+	free(v.dptr);
+}
+
+/* Remove the snapshot file: it no longer describes the GDBM file (or is
+ * about not to).  0, or -1 if it is still there. */
+static int
+snap_forget(struct index *idx)
+{
+	idx->snap_valid = 0;
+	if (unlink(idx->snap_path) == -1 && errno != ENOENT) {
+		log_warn("index %s: unlink", idx->snap_path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Before the first write since the index was opened, or since this
+ * session's last snapshot: remove the snapshot, then bump the generation
+ * record (a new random identity if the file has no valid one), so that
+ * neither the old snapshot nor any copy of it can match the file again,
+ * whatever happens next (a crash before the new snapshot, a write in the
+ * same clock tick as the last one).  A snapshot that cannot be removed
+ * switches the index off for the session: no write may follow it.  0, or
+ * -1 (the caller's write must not happen).
+ */
+static int
+snap_drop(struct index *idx)
+{
+	unsigned char buf[GEN_LEN];
+	datum k, v;
+
+	if (idx->written)
+		return 0;
+	if (snap_forget(idx) == -1) {
+		index_disable(idx);
+		return -1;
+	}
+	if (!idx->gen_ok) {
+		if (getrandom(&idx->gen_id, sizeof(idx->gen_id), 0) !=
+		    (ssize_t)sizeof(idx->gen_id)) {
+			/* Not secret, only unlikely to repeat. */
+			struct timespec ts;
+
+			(void)clock_gettime(CLOCK_REALTIME, &ts);
+			idx->gen_id = ((uint64_t)ts.tv_sec * 1000000000u +
+			    (uint64_t)ts.tv_nsec) ^ (uint64_t)getpid() << 40;
+		}
+		idx->gen_ctr = 0;
+	}
+	gen_encode(idx->gen_id, idx->gen_ctr + 1, buf);
+	k.dptr = (char *)GEN_KEY;
+	k.dsize = (int)(sizeof(GEN_KEY) - 1);
+	v.dptr = (char *)buf;
+	v.dsize = (int)sizeof(buf);
+	if (gdbm_store(idx->dbf, k, v, GDBM_REPLACE) != 0) {
+		/* Unknown now: a new identity at the next attempt. */
+		idx->gen_ok = 0;
+		(void)index_trouble(idx, "store");
+		return -1;
+	}
+	idx->gen_ctr++;
+	idx->gen_ok = 1;
+	idx->written = 1;
+	return 0;
+}
+
+/* The identity of the GDBM file open as FD, with the generation. */
+static int
+snap_ident(const struct index *idx, int fd, struct idxsnap_id *id)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	memset(id, 0, sizeof(*id));
+	id->dev = (uint64_t)st.st_dev;
+	id->ino = (uint64_t)st.st_ino;
+	id->size = (uint64_t)st.st_size;
+	id->mtime_s = (int64_t)st.st_mtim.tv_sec;
+	id->mtime_ns = (uint32_t)st.st_mtim.tv_nsec;
+	id->ctime_s = (int64_t)st.st_ctim.tv_sec;
+	id->ctime_ns = (uint32_t)st.st_ctim.tv_nsec;
+	id->gen_id = idx->gen_id;
+	id->gen_ctr = idx->gen_ctr;
+	return 0;
+}
+
+/* The same identity, the file's CRC aside. */
+static int
+ident_eq(const struct idxsnap_id *a, const struct idxsnap_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime_s == b->mtime_s && a->mtime_ns == b->mtime_ns &&
+	    a->ctime_s == b->ctime_s && a->ctime_ns == b->ctime_ns &&
+	    a->gen_id == b->gen_id && a->gen_ctr == b->gen_ctr;
+}
+
+/* Read unit for file_crc(): a few reads for an index of some MB. */
+#define CRC_CHUNK		((size_t)512 * 1024)
+
+/*
+ * CRC-32C of the SIZE octets of the file open as FD, read with pread()
+ * (GDBM seeks before every read of its own, so its position does not
+ * matter).  0, or -1 if it cannot be read or is not SIZE octets long.
+ */
+static int
+file_crc(int fd, uint64_t size, uint32_t *crc_r)
+{
+	unsigned char *buf;
+	uint64_t off = 0;
+	uint32_t crc = 0;
+	ssize_t r;
+	size_t n;
+
+	if ((buf = malloc(CRC_CHUNK)) == NULL)
+		return -1;
+	while (off < size) {
+		n = size - off < CRC_CHUNK ? (size_t)(size - off) : CRC_CHUNK;
+		r = pread(fd, buf, n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		crc = crc32c(crc, buf, (size_t)r);
+		off += (uint64_t)r;
+	}
+	free(buf);
+	if (off != size)
+		return -1;
+	*crc_r = crc;
+	return 0;
+}
+
+static int
+snap_put(void *arg, const char *key, size_t klen, const unsigned char *val)
+{
+	struct table *t = arg;
+	datum k, v;
+
+	k.dptr = (char *)key;
+	k.dsize = (int)klen;
+	v.dptr = (char *)val;
+	v.dsize = INDEX_REC_LEN;
+	/* Message keys only: what the walk would have put in the table. */
+	if (!is_msg_key(k))
+		return -1;
+	return table_put(t, k, v);
+}
+
+/* The most octets of entries a snapshot may hold: no more than the table
+ * it is loaded into. */
+#define SNAP_MAX_BYTES		TABLE_MAX_BYTES
+
+/*
+ * Load the login table from the snapshot, if it describes the GDBM file
+ * as it is open now (every check of doc/SECURITY.md D7c): AT_OPEN in
+ * place of the walk, else after index_resume().  0 with
+ * idx->table set, or -1 (the table is left alone; a snapshot that is
+ * there but unusable is logged and removed).
+ */
+static int
+snap_load(struct index *idx, int at_open)
+{
+	struct idxsnap_hdr h;
+	struct idxsnap_id cur;
+	struct stat st;
+	struct table *t = NULL;
+	unsigned char *buf = NULL;
+	const char *why;
+	size_t len, done = 0;
+	ssize_t r;
+	int fd;
+
+	if (!idx->gen_ok || idx->dbf == NULL)
+		return -1;
+	fd = open(idx->snap_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return -1;
+		why = errno == ELOOP ? "is a symbolic link" : "cannot be opened";
+		goto bad;
+	}
+	if (fstat(fd, &st) == -1) {
+		why = "cannot be read";
+		goto bad;
+	}
+	if ((why = bad_file(&st)) != NULL)
+		goto bad;
+	why = "has a bad length";
+	if (st.st_size < IDXSNAP_HDR_LEN ||
+	    (uintmax_t)st.st_size > IDXSNAP_HDR_LEN + SNAP_MAX_BYTES)
+		goto bad;
+	len = (size_t)st.st_size;
+	why = "out of memory";
+	if ((buf = malloc(len)) == NULL)
+		goto bad;
+	while (done < len) {
+		r = pread(fd, buf + done, len - done, (off_t)done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		why = "cannot be read";
+		if (r <= 0)
+			goto bad;
+		done += (size_t)r;
+	}
+	why = "is damaged (header)";
+	if (idxsnap_hdr_decode(buf, len, &h) != 0 ||
+	    h.ents_len != len - IDXSNAP_HDR_LEN || h.vlen != INDEX_REC_LEN)
+		goto bad;
+	why = "cannot stat the index";
+	if (snap_ident(idx, gdbm_fdesc(idx->dbf), &cur) != 0)
+		goto bad;
+	/* Who writes the file moves its mtime and ctime, except in the
+	 * same clock tick; pop23d's own writes bump the generation first;
+	 * the CRC catches any other writer, in any tick. */
+	why = "does not describe the index as it is (stale)";
+	if (!ident_eq(&h.id, &cur) || file_crc(gdbm_fdesc(idx->dbf),
+	    cur.size, &cur.file_crc) != 0 || cur.file_crc != h.id.file_crc)
+		goto bad;
+	why = "out of memory";
+	if ((t = table_make(h.count, (size_t)h.count * (sizeof(struct tab_ent) +
+	    MSG_PREFIX_LEN + 36 + INDEX_REC_LEN))) == NULL)
+		goto bad;
+	why = "is damaged (entries)";
+	if (idxsnap_ents_walk(buf + IDXSNAP_HDR_LEN, &h, MSG_PREFIX_LEN +
+	    INDEX_KEY_MAX, snap_put, t) != 0 || t->live != h.count)
+		goto bad;
+	close(fd);
+	free(buf);
+	table_free(&idx->table);
+	idx->table = t;
+	idx->snap_valid = 1;
+	log_debug("index %s: %u records %s the snapshot", idx->path,
+	    (unsigned)h.count, at_open ? "from" : "back from");
+	if (at_open)
+		idx->from_snap = 1;
+	return 0;
+bad:
+	log_warnx("index %s: snapshot %s; not used", idx->path, why);
+	if (fd != -1)
+		close(fd);
+	free(buf);
+	table_free(&t);
+	(void)snap_forget(idx);
+	return -1;
+}
+
+/* write(2) all of BUF.  0 or -1. */
+static int
+write_all(int fd, const unsigned char *buf, size_t len)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		if ((w = write(fd, buf, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Close the GDBM handle and, if the login table holds every record and
+ * no snapshot describes the file yet, write one: the table's entries and
+ * the file's identity as it is after the close (device, inode, size,
+ * mtime, ctime) and its generation.  Written to a temporary name and
+ * renamed, without fsync (a torn snapshot fails its CRC; one that
+ * outlives a crash the GDBM writes did not still holds records that
+ * describe the messages as they were measured).  Failures are logged at
+ * most and leave no snapshot.
+ */
+static void
+snap_close(struct index *idx)
+{
+	struct idxsnap_hdr h;
+	struct idxsnap_id id;
+	const struct tab_ent *e;
+	struct table *t = idx->table;
+	unsigned char *buf = NULL;
+	char *tmp = NULL;
+	size_t i, len, cap;
+	uint32_t s;
+	int dfd = -1, fd = -1, want;
+
+	if (idx->dbf == NULL)
+		return;
+	want = t != NULL && !idx->unusable && !idx->snap_valid &&
+	    (idx->gen_ok || snap_drop(idx) == 0) && idx->gen_ok &&
+	    idx->table != NULL;
+	if (idx->dbf == NULL)
+		return;		/* snap_drop() gave up on the index */
+	if (want)
+		dfd = fcntl(gdbm_fdesc(idx->dbf), F_DUPFD_CLOEXEC, 0);
+	if (gdbm_close(idx->dbf) != 0)
+		log_warnx("index %s: close: %s", idx->path,
+		    gdbm_strerror(gdbm_errno));
+	idx->dbf = NULL;
+	if (dfd == -1)
+		return;
+	t = idx->table;
+	if (snap_ident(idx, dfd, &id) != 0 ||
+	    file_crc(dfd, id.size, &id.file_crc) != 0)
+		goto out;
+	cap = IDXSNAP_HDR_LEN;
+	for (i = 0; i < t->nslot; i++)
+		if ((s = t->slot[i]) != TAB_EMPTY && s != TAB_GONE)
+			cap += IDXSNAP_ENT_LEN(tab_at(t, s)->klen,
+			    INDEX_REC_LEN);
+	if (cap - IDXSNAP_HDR_LEN > SNAP_MAX_BYTES ||
+	    (buf = malloc(cap)) == NULL)
+		goto out;
+	len = IDXSNAP_HDR_LEN;
+	memset(&h, 0, sizeof(h));
+	for (i = 0; i < t->nslot; i++) {
+		if ((s = t->slot[i]) == TAB_EMPTY || s == TAB_GONE)
+			continue;
+		e = tab_at(t, s);
+		/* A value that is not a record (damaged, from the walk) is
+		 * left out: a miss, as its lookup would have been. */
+		if (e->vlen != INDEX_REC_LEN)
+			continue;
+		len += idxsnap_ent_encode(e->data, e->klen,
+		    (const unsigned char *)e->data + e->klen, INDEX_REC_LEN,
+		    buf + len);
+		h.count++;
+	}
+	h.vlen = INDEX_REC_LEN;
+	h.id = id;
+	h.ents_len = len - IDXSNAP_HDR_LEN;
+	h.ents_crc = crc32c(0, buf + IDXSNAP_HDR_LEN, len - IDXSNAP_HDR_LEN);
+	idxsnap_hdr_encode(&h, buf);
+	if (asprintf(&tmp, "%s%s", idx->path, SNAP_TMP_SUFFIX) == -1) {
+		tmp = NULL;
+		goto out;
+	}
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC, 0600);
+	if (fd == -1 && (errno == EACCES || errno == EPERM ||
+	    errno == EROFS)) {
+		/* A directory we may not create in: no snapshot, as for a
+		 * read-only Maildir's listing record; logins walk. */
+		log_debug("index %s: no snapshot: %s", idx->path,
+		    strerror(errno));
+		goto out;
+	}
+	if (fd == -1 || write_all(fd, buf, len) != 0 || close(fd) != 0) {
+		fd = -1;
+		log_warn("index %s: cannot write the snapshot", idx->path);
+		(void)unlink(tmp);
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, idx->snap_path) != 0) {
+		log_warn("index %s: cannot rename the snapshot", idx->path);
+		(void)unlink(tmp);
+		goto out;
+	}
+	idx->snap_valid = 1;
+	idx->written = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	close(dfd);
+	free(tmp);
+	free(buf);
+}
+
 /*
  * Throw away whatever is at idx->path (the handle is closed first) and
  * start an empty index with only the schema record.  0, or -1 with
@@ -817,6 +1292,12 @@ index_recreate(struct index *idx, const char **error_r)
 		gdbm_close(idx->dbf);
 		idx->dbf = NULL;
 	}
+	/* A new file has no generation record until its first write, so
+	 * no snapshot can match it; the old one goes now all the same. */
+	(void)snap_forget(idx);
+	idx->gen_ok = 0;
+	idx->written = 0;
+	idx->from_snap = 0;
 	if (unlink(idx->path) == -1 && errno != ENOENT) {
 		log_warn("index %s: unlink", idx->path);
 		*error_r = "cannot remove the damaged index file";
@@ -869,7 +1350,10 @@ index_open(const char *path, struct index **idx_r, int *rebuilt_r,
 		return -1;
 	}
 	if ((idx = calloc(1, sizeof(*idx))) == NULL ||
-	    (idx->path = strdup(path)) == NULL) {
+	    (idx->path = strdup(path)) == NULL ||
+	    asprintf(&idx->snap_path, "%s%s", path, SNAP_SUFFIX) == -1) {
+		if (idx != NULL)
+			free(idx->path);
 		free(idx);
 		*error_r = "out of memory";
 		return -1;
@@ -893,9 +1377,20 @@ index_open(const char *path, struct index **idx_r, int *rebuilt_r,
 		    gdbm_strerror(gdbm_last_errno(idx->dbf)) :
 		    "GDBM wants recovery";
 	else if ((why = schema_check(idx->dbf)) == NULL) {
-		if ((uintmax_t)size <= 2 * (uintmax_t)TABLE_MAX_BYTES)
-			idx->table = table_new(size);
-		why = walk_check(idx->dbf, &idx->table);
+		gen_load(idx);
+		/*
+		 * The snapshot, if it describes this file as it is, stands
+		 * for the walk: the file is then, octet for octet, the one
+		 * a session walked (or built) and closed cleanly.
+		 */
+		if ((uintmax_t)size <= 2 * (uintmax_t)TABLE_MAX_BYTES &&
+		    snap_load(idx, 1) == 0)
+			why = NULL;
+		else {
+			if ((uintmax_t)size <= 2 * (uintmax_t)TABLE_MAX_BYTES)
+				idx->table = table_new(size);
+			why = walk_check(idx->dbf, &idx->table);
+		}
 	}
 
 	if (why != NULL) {
@@ -915,6 +1410,7 @@ fail:
 	table_free(&idx->table);
 	if (idx->dbf != NULL)
 		gdbm_close(idx->dbf);
+	free(idx->snap_path);
 	free(idx->path);
 	free(idx);
 	return -1;
@@ -985,6 +1481,7 @@ index_disable(struct index *idx)
 		return;
 	idx->unusable = 1;
 	table_free(&idx->table);
+	(void)snap_forget(idx);
 	log_warnx("index %s: unusable for this session; it will be rebuilt",
 	    idx->path);
 	if (idx->dbf == NULL)
@@ -1017,8 +1514,10 @@ index_trouble(struct index *idx, const char *op)
 	}
 	log_warnx("index %s: %s: %s; trying to recover", idx->path, op,
 	    gdbm_db_strerror(idx->dbf));
-	/* Recovery may lose records: the table would no longer match. */
+	/* Recovery may lose records: the table would no longer match, and
+	 * it rewrites the file: no snapshot may describe it. */
 	table_free(&idx->table);
+	(void)snap_forget(idx);
 	if (!idx->recovered) {
 		idx->recovered = 1;
 		memset(&rcvr, 0, sizeof(rcvr));
@@ -1045,14 +1544,14 @@ index_trouble(struct index *idx, const char *op)
 void
 index_suspend(struct index *idx)
 {
-	if (idx != NULL)
+	if (idx != NULL && (idx->unusable || idx->suspended ||
+	    idx->dbf == NULL))
 		table_free(&idx->table);
 	if (idx == NULL || idx->unusable || idx->suspended || idx->dbf == NULL)
 		return;
-	if (gdbm_close(idx->dbf) != 0)
-		log_warnx("index %s: close: %s", idx->path,
-		    gdbm_strerror(gdbm_errno));
-	idx->dbf = NULL;
+	/* The table, while it is complete, becomes the snapshot. */
+	snap_close(idx);
+	table_free(&idx->table);
 	idx->suspended = 1;
 }
 
@@ -1077,8 +1576,14 @@ index_resume(struct index *idx)
 		why = "replaced while the session held it closed";
 	else
 		why = schema_check(idx->dbf);
-	if (why == NULL)
+	if (why == NULL) {
+		/* A write is likely to follow (a commit): with the table
+		 * back from the snapshot, the close can write a new one. */
+		gen_load(idx);
+		if (idx->snap_valid && idx->table == NULL)
+			(void)snap_load(idx, 0);
 		return 0;
+	}
 	log_warnx("index %s: reopen: %s; off for this session", idx->path,
 	    why);
 	if (idx->dbf != NULL)
@@ -1138,7 +1643,7 @@ index_lookup(struct index *idx, const char *key, struct index_rec *rec_r)
 			    sizeof(esc)));
 		if (idx->table != NULL)
 			table_del(idx->table, k);
-		if (gdbm_delete(idx->dbf, k) != 0 &&
+		if (snap_drop(idx) == 0 && gdbm_delete(idx->dbf, k) != 0 &&
 		    gdbm_last_errno(idx->dbf) != GDBM_ITEM_NOT_FOUND)
 			(void)index_trouble(idx, "delete");
 		r = 0;
@@ -1164,6 +1669,8 @@ index_store(struct index *idx, const char *key, const struct index_rec *rec)
 	if (idx == NULL || idx->unusable || index_resume(idx) != 0)
 		return -1;
 	if ((len = index_encode(key, rec, buf)) == 0)
+		return -1;
+	if (snap_drop(idx) != 0)
 		return -1;
 	if ((kbuf = msg_key(key, &k)) == NULL)
 		return -1;
@@ -1193,6 +1700,8 @@ index_delete(struct index *idx, const char *key)
 	char *kbuf;
 
 	if (idx == NULL || idx->unusable || index_resume(idx) != 0)
+		return -1;
+	if (snap_drop(idx) != 0)
 		return -1;
 	if ((kbuf = msg_key(key, &k)) == NULL)
 		return -1;
@@ -1347,10 +1856,34 @@ prune_one(void *p, datum k)
 	c->doomed[c->n++] = k;
 }
 
+/* Collect the doomed keys from the login table, which holds every
+ * message record (and no junk: walk_take()).  0, or -1 (no memory). */
+static int
+prune_table(const struct table *t, struct prune_ctx *c)
+{
+	const struct tab_ent *e;
+	datum k;
+	size_t i;
+	uint32_t s;
+
+	for (i = 0; i < t->nslot && !c->failed; i++) {
+		if ((s = t->slot[i]) == TAB_EMPTY || s == TAB_GONE)
+			continue;
+		e = tab_at(t, s);
+		if ((k.dptr = malloc(e->klen)) == NULL)
+			return -1;
+		memcpy(k.dptr, e->data, e->klen);
+		k.dsize = (int)e->klen;
+		prune_one(c, k);
+	}
+	return c->failed ? -1 : 0;
+}
+
 /*
  * GDBM forbids deleting while walking (gdbm.info "Sequential access"): the
  * hash table is rearranged and keys are skipped or seen twice.  So the
- * walk only collects the keys, and they are deleted afterwards.
+ * walk only collects the keys, and they are deleted afterwards.  With
+ * the login table there is no walk: the table has every record.
  */
 long
 index_prune(struct index *idx, int (*keep)(void *ctx, const char *key),
@@ -1363,15 +1896,18 @@ index_prune(struct index *idx, int (*keep)(void *ctx, const char *key),
 	if (idx == NULL || idx->unusable || keep == NULL ||
 	    index_resume(idx) != 0)
 		return -1;
-	/* Simpler than keeping it right through the deletions below. */
-	table_free(&idx->table);
 	memset(&c, 0, sizeof(c));
 	c.keep = keep;
 	c.keep_ctx = ctx;
-	if (index_walk(idx, "prune", prune_one, prune_reset, &c) == -1 ||
+	if ((idx->table != NULL ? prune_table(idx->table, &c) :
+	    index_walk(idx, "prune", prune_one, prune_reset, &c)) == -1 ||
 	    c.failed) {
-		if (c.failed)
+		if (c.failed || idx->table != NULL)
 			log_warnx("index %s: prune: out of memory", idx->path);
+		removed = -1;
+		goto out;
+	}
+	if (c.n > 0 && snap_drop(idx) != 0) {
 		removed = -1;
 		goto out;
 	}
@@ -1379,6 +1915,8 @@ index_prune(struct index *idx, int (*keep)(void *ctx, const char *key),
 		for (;;) {
 			if (gdbm_delete(idx->dbf, c.doomed[i]) == 0) {
 				removed++;
+				if (idx->table != NULL)
+					table_del(idx->table, c.doomed[i]);
 				break;
 			}
 			/* Seen twice by a walk over a damaged file. */
@@ -1391,6 +1929,9 @@ index_prune(struct index *idx, int (*keep)(void *ctx, const char *key),
 		}
 	}
 out:
+	/* Whatever failed may have left the file and the table apart. */
+	if (removed == -1)
+		table_free(&idx->table);
 	prune_reset(&c);
 	free(c.doomed);
 	free(c.name);
@@ -1422,6 +1963,8 @@ index_hinted_set(struct index *idx, int on)
 	datum k, v;
 
 	if (idx == NULL || idx->unusable || index_resume(idx) != 0)
+		return -1;
+	if (snap_drop(idx) != 0)
 		return -1;
 	k.dptr = (char *)HINTED_KEY;
 	k.dsize = (int)(sizeof(HINTED_KEY) - 1);
@@ -1474,7 +2017,7 @@ index_login_get(struct index *idx, int64_t *t_r)
 		return 1;
 	/* Damaged: drop it, and the login it would have delayed goes in. */
 	log_warnx("index %s: damaged login-time record, dropped", idx->path);
-	if (gdbm_delete(idx->dbf, k) != 0 &&
+	if (snap_drop(idx) == 0 && gdbm_delete(idx->dbf, k) != 0 &&
 	    gdbm_last_errno(idx->dbf) != GDBM_ITEM_NOT_FOUND)
 		(void)index_trouble(idx, "delete");
 	return 0;
@@ -1487,7 +2030,7 @@ index_login_put(struct index *idx, int64_t t)
 	datum k, v;
 
 	if (idx == NULL || idx->unusable || index_resume(idx) != 0 ||
-	    index_login_encode(t, buf) == 0)
+	    index_login_encode(t, buf) == 0 || snap_drop(idx) != 0)
 		return -1;
 	k.dptr = (char *)LOGIN_KEY;
 	k.dsize = (int)(sizeof(LOGIN_KEY) - 1);
@@ -1517,10 +2060,12 @@ index_close(struct index **idxp)
 	if (idx->damaged > INDEX_DAMAGE_LOG_MAX)
 		log_warnx("index %s: %lu damaged records dropped in this "
 		    "session", idx->path, idx->damaged);
+	/* Writes since the load (a commit) leave the table complete when
+	 * it came back from the snapshot: a new snapshot, for the next
+	 * login. */
+	snap_close(idx);
 	table_free(&idx->table);
-	if (idx->dbf != NULL && gdbm_close(idx->dbf) != 0)
-		log_warnx("index %s: close: %s", idx->path,
-		    gdbm_strerror(gdbm_errno));
+	free(idx->snap_path);
 	free(idx->path);
 	free(idx);
 	*idxp = NULL;
@@ -1532,4 +2077,17 @@ index_table_count(const struct index *idx)
 	if (idx == NULL || idx->table == NULL)
 		return -1;
 	return (long)idx->table->live;
+}
+
+int
+index_from_snapshot(const struct index *idx)
+{
+	return idx != NULL && idx->from_snap;
+}
+
+void
+index_table_drop(struct index *idx)
+{
+	if (idx != NULL)
+		table_free(&idx->table);
 }

@@ -19,8 +19,17 @@
  * layout, but a message whose key carries size hints (maildrop.c) has a
  * record only by exception, flagged by the "#hinted" record
  * (index_hinted_get()); a schema 2 file, with a record for every message,
- * is rebuilt once so that logins stop walking and reading them. */
-#define INDEX_SCHEMA		3
+ * is rebuilt once so that logins stop walking and reading them.  Schema 4
+ * adds the generation record ("#gen") that every write bumps first, which
+ * the snapshot of the records (INDEX_SNAP_SUFFIX, idxsnap.h) is bound to;
+ * a schema 3 file is rebuilt once, so that no writer that does not bump
+ * it (an older pop23d) can share a file with one that trusts it. */
+#define INDEX_SCHEMA		4
+/* The snapshot of the message records beside the index file: written
+ * when a session closes the index with its login table complete, removed
+ * before the first write of a session, used at open instead of the key
+ * walk when it describes the file exactly (doc/DESIGN.md section 7). */
+#define INDEX_SNAP_SUFFIX	".snap"
 
 struct index;
 
@@ -92,6 +101,12 @@ unsigned long index_damaged(const struct index *idx);
 /* The records in the login table index_lookup() answers from after
  * index_open() (index.c), or -1 when there is none (for the tests). */
 long index_table_count(const struct index *idx);
+/* 1 if index_open() took the login table from the snapshot instead of
+ * walking the file (for the tests). */
+int index_from_snapshot(const struct index *idx);
+/* Free the login table, so that lookups go to GDBM (for the tests, which
+ * damage the file under an open index). */
+void index_table_drop(struct index *idx);
 /* Close and free; sets *idx to NULL.  NULL is fine. */
 void index_close(struct index **idx);
 

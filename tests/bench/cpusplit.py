@@ -56,6 +56,7 @@
 # markdown tables.  Under 3 minutes with the defaults.  GPL-3.0-or-later.
 
 import argparse
+import errno
 import os
 import shlex
 import signal
@@ -169,13 +170,22 @@ class Cgroup:
         while self.members() and time.monotonic() < end:
             time.sleep(0.1)
         root = os.path.join(CPUACCT, 'cgroup.procs')
-        for p in self.members():
+        # A process forked from a member before that member moved is
+        # born in this group: rmdir says EBUSY until it is moved too.
+        while True:
+            for p in self.members():
+                try:
+                    with open(root, 'w') as f:
+                        f.write('%d\n' % p)
+                except OSError:
+                    pass
             try:
-                with open(root, 'w') as f:
-                    f.write('%d\n' % p)
-            except OSError:
-                pass
-        os.rmdir(self.path)
+                os.rmdir(self.path)
+                return
+            except OSError as e:
+                if e.errno != errno.EBUSY or time.monotonic() > end + 5:
+                    raise
+            time.sleep(0.05)
 
 
 class Server:
@@ -562,6 +572,7 @@ def main():
             time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()),
             os.cpu_count(), open('/proc/loadavg').read().split()[0]),
             flush=True)
+        print('# cgroups: %s' % parent, flush=True)
         for spec in a.servers:
             srv = Server(spec, cfg, parent, a.tls)
             try:

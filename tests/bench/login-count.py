@@ -18,7 +18,8 @@
 #       [--strace] [--callgrind] [--binary _build/src/pop23d]
 #       [--plugins _build/plugins/.libs] [--keep]
 #
-# --cold removes pop23d.index and pop23d.list (the listing record) first; --evict drops the maildrop's files
+# --cold removes pop23d.index, its snapshot (pop23d.index.snap) and
+# pop23d.list (the listing record) first; --evict drops the maildrop's files
 # from the page cache with posix_fadvise(DONTNEED) (only these files: the
 # rest of the machine keeps its cache).  The maildrop stays in --dir for
 # the next run unless --remove is given.
@@ -131,7 +132,7 @@ def evict(md):
             fd = os.open(os.path.join(d, name), os.O_RDONLY)
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
             os.close(fd)
-    for name in ('pop23d.index', 'pop23d.list'):
+    for name in ('pop23d.index', 'pop23d.index.snap', 'pop23d.list'):
         p = os.path.join(md, name)
         if os.path.exists(p):
             fd = os.open(p, os.O_RDONLY)
@@ -263,17 +264,19 @@ def main():
                       first=10 ** 9 + os.path.getsize(mb))
         idx = os.path.join(home, '.pop23d-mbox', 'INBOX')
         if a.cold and os.path.isdir(idx):
-            for name in ('pop23d.index', 'pop23d.mbox-cache'):
+            for name in ('pop23d.index', 'pop23d.index.snap',
+                         'pop23d.mbox-cache'):
                 if os.path.exists(os.path.join(idx, name)):
                     os.unlink(os.path.join(idx, name))
         if a.evict:
             for p in (mb, os.path.join(idx, 'pop23d.index'),
+                      os.path.join(idx, 'pop23d.index.snap'),
                       os.path.join(idx, 'pop23d.mbox-cache')):
                 evict_file(p)
         print('mbox octets=%d' % os.path.getsize(mb))
     else:
         make_maildir(md, a.msgs, uid, gid)
-    for name in ('pop23d.index', 'pop23d.list'):
+    for name in ('pop23d.index', 'pop23d.index.snap', 'pop23d.list'):
         if a.cold and os.path.exists(os.path.join(md, name)):
             os.unlink(os.path.join(md, name))
     if a.evict and not a.mbox:

@@ -5,8 +5,9 @@
 # whose names carry ,S= and ,W= as Dovecot's LDA writes them
 # (gen-maildrops.py, made once per size and kept), both servers on the
 # same Maildir and the same passwd-file line (SHA512-crypt):
-#   cold  the server's index removed (pop23d.index; Dovecot's dovecot*
-#         files: index, cache, log, uidlist) and the page cache dropped
+#   cold  the server's index removed (pop23d.index and its snapshot;
+#         Dovecot's dovecot* files: index, cache, log, uidlist) and the
+#         page cache dropped
 #         (echo 3 > /proc/sys/vm/drop_caches: the whole machine's),
 #         3 logins per server, alternating;
 #   warm  3 more logins per server with the index the cold ones left.
@@ -103,7 +104,7 @@ fi
 cold() { # SERVER N
 	md=$INST_DIR/home/popbenchmd$2/Maildir
 	case $1 in
-	pop23d) rm -f "$md/pop23d.index" "$md/pop23d.list" ;;
+	pop23d) rm -f "$md/pop23d.index" "$md/pop23d.index.snap" "$md/pop23d.list" ;;
 	dovecot-hp) rm -f "$md"/dovecot* ;;
 	esac
 	[ "$DROP_CACHES" = 1 ] && inst_drop_caches

@@ -231,7 +231,8 @@ login100k() {
 	trap 'exit 1' INT TERM
 	u="-u popbench100k -P $PASSWORD"
 	for i in 1 2 3; do
-		rm -f /home/popbench100k/Maildir/pop23d.index
+		rm -f /home/popbench100k/Maildir/pop23d.index \
+		    /home/popbench100k/Maildir/pop23d.index.snap
 		measure login-cold "$i" pop23d login -p "$(port_of pop23d)" $u -R 1
 	done
 	measure login-warm 0 pop23d login -p "$(port_of pop23d)" $u -R 3

@@ -277,8 +277,13 @@ class BenchTools(p23.TestCase):
         for c in ceil:
             self.assertGreater(float(c['ceiling']), 0, c)
             self.assertGreater(float(c['s_min_ms']), 0, c)
-        self.assertFalse([d for d in os.listdir(CPUACCT)
-                          if d.startswith('pop23d-cpusplit.')])
+        # this run's groups are gone (another run's may exist beside)
+        mine = [x[len('# cgroups: '):] for x in r.stdout.splitlines()
+                if x.startswith('# cgroups: ')]
+        self.assertEqual(len(mine), 1, r.stdout)
+        self.assertTrue(os.path.basename(mine[0]).startswith(
+            'pop23d-cpusplit.'), mine)
+        self.assertFalse(os.path.exists(mine[0]), mine)
         with open(CPUACCT + '/cgroup.procs') as f:
             self.assertIn(str(self.srv.pid), f.read().split())
         # and it still serves

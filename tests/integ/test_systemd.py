@@ -34,12 +34,22 @@ def connect(port, srv=None):
     return socket.create_connection(('127.0.0.1', port), timeout=10)
 
 
+def free_ports(n=1):
+    """N distinct free ports (all bound at once, so never the same
+    one twice), for systemd-socket-activate to bind."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(('127.0.0.1', 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    return free_ports(1)[0]
 
 
 class Activated(p23.TestCase):
@@ -79,7 +89,7 @@ class Activated(p23.TestCase):
         """pop23d -f under systemd-socket-activate on two fresh ports
         (POP3 and POP2, by their listen lines)."""
         srv = self.server(pop2=True, conf=conf, start=False)
-        p3, p2 = free_port(), free_port()
+        p3, p2 = free_ports(2)
         text = srv.config_text()
         text = text.replace('listen = pop3 127.0.0.1:0',
                             'listen = pop3 127.0.0.1:%d' % p3)

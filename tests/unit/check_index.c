@@ -555,13 +555,14 @@ END_TEST
 
 /* ------------------------------------------------------ index operations */
 
-static char *tdir, *tpath;
+static char *tdir, *tpath, *tsnap;
 
 static void
 dir_setup(void)
 {
 	tdir = test_tmpdir();
 	tpath = path_in(tdir, INDEX_FILE);
+	tsnap = path_in(tdir, INDEX_FILE INDEX_SNAP_SUFFIX);
 }
 
 static void
@@ -570,6 +571,14 @@ dir_teardown(void)
 	test_rmtree(tdir);
 	free(tdir);
 	free(tpath);
+	free(tsnap);
+}
+
+/* The snapshot beside the index (src/idxsnap.h). */
+static const char *
+snap_path(void)
+{
+	return tsnap;
 }
 
 START_TEST(test_ops_basic)
@@ -841,9 +850,11 @@ START_TEST(test_table_after_walk)
 	ck_assert_int_eq(index_lookup(idx, msg_name(1500, name,
 	    sizeof(name)), &out), 0);
 	ck_assert_int_eq(index_table_count(idx), 1500);
-	/* Suspended: no table; the same answers from the file. */
+	/* Suspended: no table (it became the snapshot); without the
+	 * snapshot, the same answers from the file. */
 	index_suspend(idx);
 	ck_assert_int_eq(index_table_count(idx), -1);
+	ck_assert_int_eq(unlink(snap_path()), 0);
 	for (i = 0; i < 1500; i += 7) {
 		msg_rec(i, &r);
 		ck_assert_int_eq(index_lookup(idx, msg_name(i, name,
@@ -896,6 +907,7 @@ START_TEST(test_table_writes)
 	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(index_table_count(idx), 301);
 	index_suspend(idx);	/* the lookups below go to GDBM */
+	ck_assert_int_eq(unlink(snap_path()), 0);
 	ck_assert_int_eq(index_lookup(idx, "new-one", &out), 1);
 	rec_eq(&b, &out, 4);
 	ck_assert_int_eq(index_lookup(idx, kept, &out), 1);
@@ -904,14 +916,20 @@ START_TEST(test_table_writes)
 	rec_eq(&b, &out, 6);
 	index_close(&idx);
 
-	/* A prune drops the table; lookups still answer, from the file. */
+	/* A prune keeps the table (from it, without a walk), and the file
+	 * agrees: the same answers with and without it. */
 	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(index_table_count(idx), 301);
 	ck_assert(index_prune(idx, keep_odd_name, NULL) > 0);
-	ck_assert_int_eq(index_table_count(idx), -1);
+	ck_assert_int_eq(index_table_count(idx), 151);
 	for (i = 0; i < 300; i++)
 		ck_assert_int_eq(index_lookup(idx, msg_name(i, name,
 		    sizeof(name)), NULL), i != 6 && i % 2 == 1);
+	index_table_drop(idx);
+	for (i = 0; i < 300; i++)
+		ck_assert_int_eq(index_lookup(idx, msg_name(i, name,
+		    sizeof(name)), NULL), i != 6 && i % 2 == 1);
+	ck_assert_int_eq(index_count(idx), 151);
 	index_close(&idx);
 
 	/* A new file starts with an empty table that writes fill. */
@@ -1309,10 +1327,10 @@ keep_all(void *p, const char *key)
 	return 1;
 }
 
-/* Open a 50-record index, then cut the file in half under it.  A prune
- * that keeps everything drops the login table first, so that the
- * lookups after the damage go to GDBM and meet it (with the table they
- * would answer from the values read by the clean walk at open). */
+/* Open a 50-record index, then cut the file in half under it.  The
+ * login table is dropped first, so that the lookups after the damage go
+ * to GDBM and meet it (with the table they would answer from the values
+ * read by the clean walk at open). */
 static struct index *
 open_then_truncate(void)
 {
@@ -1326,6 +1344,7 @@ open_then_truncate(void)
 	ck_assert_int_eq(rebuilt, 0);
 	ck_assert_int_eq(index_table_count(idx), 50);
 	ck_assert_int_eq(index_prune(idx, keep_all, NULL), 0);
+	index_table_drop(idx);
 	ck_assert_int_eq(index_table_count(idx), -1);
 	ck_assert_int_eq(stat(tpath, &st), 0);
 	truncate_to(tpath, st.st_size / 2);

@@ -71,6 +71,7 @@ main(void)
 	srunner_add_suite(sr, suite_proto());
 	srunner_add_suite(sr, suite_conf());
 	srunner_add_suite(sr, suite_index());
+	srunner_add_suite(sr, suite_idxsnap());
 	srunner_add_suite(sr, suite_maildrop());
 	srunner_add_suite(sr, suite_plugins());
 	srunner_add_suite(sr, suite_store_maildir());

@@ -9,6 +9,7 @@ Suite *suite_net(void);
 Suite *suite_proto(void);
 Suite *suite_conf(void);
 Suite *suite_index(void);
+Suite *suite_idxsnap(void);
 Suite *suite_maildrop(void);
 Suite *suite_plugins(void);
 Suite *suite_store_maildir(void);
