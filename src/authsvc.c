@@ -685,13 +685,12 @@ svc_preload(struct authsvc *svc)
 }
 
 void
-authsvc_serve(int listen_fd, int conn_fd, const struct config *cfg,
-    struct loaded_plugin *auth)
+authsvc_serve(int listen_fd, int conn_fd, pid_t parent,
+    const struct config *cfg, struct loaded_plugin *auth)
 {
 	static struct authsvc svc;
 	struct sigaction sa;
 	const char *error;
-	pid_t parent = getppid();
 	int root = priv_is_root();
 	unsigned flags = 0;
 	int pool;
@@ -732,7 +731,10 @@ authsvc_serve(int listen_fd, int conn_fd, const struct config *cfg,
 	}
 #ifdef PR_SET_PDEATHSIG
 	/* Die with the master (or, inetd mode, the monitor); set after the
-	 * drop, which clears it. */
+	 * drop, which clears it.  PARENT was taken before the fork: a
+	 * master that died while this process loaded its plugin has made
+	 * getppid() 1 (or a subreaper), and the service exits here instead
+	 * of outliving it. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
 		_exit(1);
 #endif

@@ -31,6 +31,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ipc.h"
 
@@ -102,10 +103,14 @@ struct authsvc_reply {
  * none; inetd mode, where the service ends with that connection).  Drops
  * privileges first (auth_user/auth_group unless the plugin needs root),
  * then, for a plugin that does not block and auth_workers > 1, forks its
- * pool (authpool.h).
+ * pool (authpool.h).  PARENT is the pid of the process that forked it
+ * (the master, or the monitor in inetd mode), taken before the fork: the
+ * service dies with it (PR_SET_PDEATHSIG), and exits at once if it is
+ * already gone.
  * Does not return.
  */
-void authsvc_serve(int listen_fd, int conn_fd, const struct config *cfg,
-    struct loaded_plugin *auth) __attribute__((noreturn));
+void authsvc_serve(int listen_fd, int conn_fd, pid_t parent,
+    const struct config *cfg, struct loaded_plugin *auth)
+    __attribute__((noreturn));
 
 #endif

@@ -674,7 +674,7 @@ static void
 start_authsvc(void)
 {
 	const char *error;
-	pid_t pid;
+	pid_t pid, master = getpid();
 	int fd;
 
 	auth_started = time(NULL);
@@ -703,7 +703,7 @@ start_authsvc(void)
 		log_warnx("auth service: %s", error);
 		_exit(1);
 	}
-	authsvc_serve(fd, -1, &cfg, &auth_plugin);
+	authsvc_serve(fd, -1, master, &cfg, &auth_plugin);
 }
 
 /* A SIGTERM to the running service (it finishes what it has); then a
@@ -1002,7 +1002,7 @@ static void
 inetd_authsvc(void)
 {
 	int sv[2];
-	pid_t pid;
+	pid_t pid, monitor = getpid();
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
 		fatal("socketpair");
@@ -1012,7 +1012,7 @@ inetd_authsvc(void)
 		close(sv[0]);
 		plugin_unload(&store_plugin);
 		tls_forget();		/* as start_authsvc() */
-		authsvc_serve(-1, sv[1], &cfg, &auth_plugin);
+		authsvc_serve(-1, sv[1], monitor, &cfg, &auth_plugin);
 	}
 	close(sv[1]);
 	authc_set_fd(sv[0]);

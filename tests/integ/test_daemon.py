@@ -6,6 +6,7 @@
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import socket
@@ -456,6 +457,50 @@ class Signals(p23.TestCase):
             st = p23.proc_stat(k)
             self.assertTrue(st is None or st[1] == 'Z',
                             'process %d outlived the master' % k)
+
+    def test_master_killed_while_auth_service_starts(self):
+        """SIGKILL of the master while the auth service it has just
+        forked is still starting (held in getppid() by strace's delay
+        injection; the service used to learn its parent there, after
+        loading its plugin, so a master already gone made that pid 1):
+        the service finds its master gone and exits, instead of
+        serving nobody for ever."""
+        strace = shutil.which('strace')
+        if strace is None or p23.WRAPPER:
+            self.skipTest('needs strace, and no wrapper')
+        srv = self.server(start=False)
+        log = open(srv.log_path, 'ab')
+        p = subprocess.Popen(
+            [strace, '-f', '-qq', '-o', '/dev/null', '-e', 'trace=getppid',
+             '-e', 'inject=getppid:delay_enter=1500000',
+             srv.binary, '-f', '-d', '-c', srv.conf_path],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=srv.tmp,
+            env=dict(os.environ, **srv.env))
+        log.close()
+
+        def cleanup():
+            for k in p23.descendants(p.pid):
+                try:
+                    os.kill(k, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            p.kill()
+            p.wait()
+        self.addCleanup(cleanup)
+        kids = []
+
+        def forked():
+            kids[:] = p23.descendants(p.pid)
+            return len(kids) >= 2
+        self.assertTrue(p23.wait_until(forked, 20),
+                        'the master forked no auth service: %r' % kids)
+        master, service = kids[0], kids[1]
+        self.assertEqual(p23.proc_stat(service)[0], master)
+        os.kill(master, signal.SIGKILL)
+        gone = p23.wait_until(lambda: p23.proc_stat(service) is None or
+                              p23.proc_stat(service)[1] == 'Z', 15)
+        self.assertTrue(gone, 'auth service %d outlived its master; log:\n%s'
+                        % (service, srv.log_tail()))
 
     def test_pid_file(self):
         srv = self.server()
