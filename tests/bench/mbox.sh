@@ -29,7 +29,11 @@
 # machine.  Knobs (environment): REPS [3] CONC [16] SECS [10]
 # MBOX_MSGS [20000] MBOX_MIN [1024] MBOX_MAX [20480] (octets, log-uniform;
 # 100000 and 30000 give issue 8's 1 GiB), DROP_CACHES [1] (0: cold means
-# index removed only), MAILDIR [1], and those of common.sh.  Ports
+# index removed only), MAILDIR [1], CPUSPLIT [0] (1: after the warm-up,
+# instead of the timed rows, where each server's and the client's CPU goes
+# per poll and fetch session and per bulk MB, by cpusplit.py, with the
+# ceiling of each ratio: doc/PERFORMANCE.md, "Where a session's CPU
+# goes"), and those of common.sh.  Ports
 # 20310-20312 on 127.0.0.1.  Writes $STATE/mbox/<UTC time>/ (raw.txt,
 # table.md); stops every server it started.  Full length with the
 # defaults: about 5 minutes (and about 20 s once to make the big
@@ -40,6 +44,7 @@ set -eu
 . "$BENCH_DIR/inst.sh"
 
 REPS=${REPS:-3}
+CPUSPLIT=${CPUSPLIT:-0}
 CONC=${CONC:-16}
 SECS=${SECS:-10}
 MBOX_MSGS=${MBOX_MSGS:-20000}
@@ -200,6 +205,21 @@ for s in $SERVERS; do
 done
 [ "$MAILDIR" = 1 ] && timeout 900 "$POPLOAD" bulk -p $P_MAILDIR $bulk --quickack \
 	-l warm-pop23d-maildir 2>&1 | sed 's/^/warm-up /'
+
+if [ "$CPUSPLIT" = 1 ]; then
+	# the running instances, adopted by cpusplit.py (NAME:PORT:PIDFILE)
+	specs=""
+	for s in $SERVERS; do
+		specs="$specs $s:$(port "$s"):$INST_DIR/run/$s.pid"
+	done
+	# shellcheck disable=SC2086
+	python3 "$BENCH_DIR/cpusplit.py" --servers $specs \
+		--workloads poll,fetch,bulk --reps "$REPS" --no-warmup \
+		--login "-u popbench%d -r 1:$NUSERS -P $PASSWORD -M $M" \
+		--bulk-login "$bulk" | tee "$OUT/cpusplit.txt"
+	inst_stop_all
+	exit 0
+fi
 
 rep=0
 while [ $rep -lt "$REPS" ]; do
