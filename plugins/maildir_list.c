@@ -24,7 +24,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "be.h"
+#include "../src/be.h"
 #include "maildir_list.h"
 #include "../src/crc32c.h"
 

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "be.h"
+#include "../src/be.h"
 #include "mbox_parse.h"
 
 #define MBOX_CACHE_HDR_LEN	96

@@ -26,6 +26,7 @@
 
 #include <string.h>
 
+#include "be.h"
 #include "crc32c.h"
 #include "idxsnap.h"
 
@@ -33,35 +34,6 @@
 #define SNAP_VERSION	1
 #define PAD_OFF		100
 #define HDR_CRC_OFF	124
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
 
 size_t
 idxsnap_hdr_encode(const struct idxsnap_hdr *h, unsigned char *o)

@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "be.h"
 #include "crc32c.h"
 #include "idxsnap.h"
 #include "index.h"
@@ -155,44 +156,6 @@ struct index {
 	int		 from_snap;	/* the table came from the snapshot */
 };
 
-static void
-put_be64(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (unsigned char)(v & 0xff);
-		v >>= 8;
-	}
-}
-
-static uint64_t
-get_be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static void
-put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t
-get_be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
 /*
  * LEN octets at S form a valid UIDL (RFC 1939 section 7: 0x21-0x7E).
  * Eight octets at a time (a login checks every key of the maildrop):
@@ -276,9 +239,9 @@ index_encode(const char *key, const struct index_rec *rec,
 		return 0;
 	out[0] = REC_VERSION;
 	out[1] = rec->accessed ? REC_F_ACCESSED : 0;
-	put_be64(out + 2, rec->size);
-	put_be64(out + 10, rec->raw_size);
-	put_be32(out + REC_CRC_OFF, rec_crc(key, klen, out));
+	put64(out + 2, rec->size);
+	put64(out + 10, rec->raw_size);
+	put32(out + REC_CRC_OFF, rec_crc(key, klen, out));
 	return INDEX_REC_LEN;
 }
 
@@ -292,13 +255,13 @@ index_decode(const char *key, const unsigned char *in, size_t len,
 	if (in == NULL || len != INDEX_REC_LEN || (klen = key_len(key)) == 0)
 		return -1;
 	/* The checksum first: it covers everything else. */
-	if (get_be32(in + REC_CRC_OFF) != rec_crc(key, klen, in))
+	if (get32(in + REC_CRC_OFF) != rec_crc(key, klen, in))
 		return -1;
 	if (in[0] != REC_VERSION || (in[1] & ~REC_F_ACCESSED) != 0)
 		return -1;
 	memset(&rec, 0, sizeof(rec));
-	rec.size = get_be64(in + 2);
-	rec.raw_size = get_be64(in + 10);
+	rec.size = get64(in + 2);
+	rec.raw_size = get64(in + 10);
 	if (!sizes_plausible(rec.size, rec.raw_size))
 		return -1;
 	rec.accessed = (in[1] & REC_F_ACCESSED) != 0;
@@ -314,8 +277,8 @@ index_login_encode(int64_t t, unsigned char *out)
 		return 0;
 	out[0] = LOGIN_VERSION;
 	out[1] = 0;
-	put_be64(out + 2, (uint64_t)t);
-	put_be32(out + LOGIN_CRC_OFF, crc32c(crc32c(0, LOGIN_KEY,
+	put64(out + 2, (uint64_t)t);
+	put32(out + LOGIN_CRC_OFF, crc32c(crc32c(0, LOGIN_KEY,
 	    sizeof(LOGIN_KEY) - 1), out, LOGIN_CRC_OFF));
 	return INDEX_LOGIN_LEN;
 }
@@ -327,12 +290,12 @@ index_login_decode(const unsigned char *in, size_t len, int64_t *t_r)
 
 	if (in == NULL || len != INDEX_LOGIN_LEN)
 		return -1;
-	if (get_be32(in + LOGIN_CRC_OFF) != crc32c(crc32c(0, LOGIN_KEY,
+	if (get32(in + LOGIN_CRC_OFF) != crc32c(crc32c(0, LOGIN_KEY,
 	    sizeof(LOGIN_KEY) - 1), in, LOGIN_CRC_OFF))
 		return -1;
 	if (in[0] != LOGIN_VERSION || in[1] != 0)
 		return -1;
-	t = get_be64(in + 2);
+	t = get64(in + 2);
 	if (t > (uint64_t)INT64_MAX)
 		return -1;
 	if (t_r != NULL)
@@ -867,9 +830,9 @@ gen_encode(uint64_t id, uint64_t ctr, unsigned char *out)
 {
 	out[0] = GEN_VERSION;
 	out[1] = 0;
-	put_be64(out + 2, id);
-	put_be64(out + 10, ctr);
-	put_be32(out + GEN_CRC_OFF, crc32c(crc32c(0, GEN_KEY,
+	put64(out + 2, id);
+	put64(out + 10, ctr);
+	put32(out + GEN_CRC_OFF, crc32c(crc32c(0, GEN_KEY,
 	    sizeof(GEN_KEY) - 1), out, GEN_CRC_OFF));
 }
 
@@ -879,11 +842,11 @@ gen_decode(const unsigned char *in, size_t len, uint64_t *id_r,
     uint64_t *ctr_r)
 {
 	if (in == NULL || len != GEN_LEN || in[0] != GEN_VERSION ||
-	    in[1] != 0 || get_be32(in + GEN_CRC_OFF) != crc32c(crc32c(0,
+	    in[1] != 0 || get32(in + GEN_CRC_OFF) != crc32c(crc32c(0,
 	    GEN_KEY, sizeof(GEN_KEY) - 1), in, GEN_CRC_OFF))
 		return -1;
-	*id_r = get_be64(in + 2);
-	*ctr_r = get_be64(in + 10);
+	*id_r = get64(in + 2);
+	*ctr_r = get64(in + 10);
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /*
- * be.h - big-endian fields of the storage plugins' own files (the mbox
- * offset record and UPDATE stage, the Maildir listing record): one home
- * for all of them.  Pure computation.
+ * be.h - big-endian fields of pop23d's own files (the index's records and
+ * its snapshot, the mbox offset record and UPDATE stage, the Maildir
+ * listing record): one home for all of them, in the daemon and in the
+ * storage plugins.  Pure computation.
  * Copyright (C) 2026 The pop23d authors.  GPL-3.0-or-later.
  */
 #ifndef POP23D_BE_H
