@@ -289,22 +289,12 @@ END_TEST
 
 static char *tdir, *tpath, *tsnap;
 
-static char *
-path_in(const char *dir, const char *name)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
-		abort();
-	return p;
-}
-
 static void
 dir_setup(void)
 {
 	tdir = test_tmpdir();
-	tpath = path_in(tdir, INDEX_FILE);
-	tsnap = path_in(tdir, INDEX_FILE INDEX_SNAP_SUFFIX);
+	tpath = test_path_in(tdir, INDEX_FILE);
+	tsnap = test_path_in(tdir, INDEX_FILE INDEX_SNAP_SUFFIX);
 }
 
 static void
@@ -566,7 +556,7 @@ START_TEST(test_snap_hostile)
 
 	/* A symlink to a good snapshot. */
 	otherdir = test_tmpdir();
-	other = path_in(otherdir, "snap");
+	other = test_path_in(otherdir, "snap");
 	len = read_file(tsnap, &b);
 	test_write_file(other, b, len);
 	ck_assert_int_eq(chmod(other, 0600), 0);
@@ -581,8 +571,8 @@ START_TEST(test_snap_hostile)
 	{
 		char *saved_path = tpath, *saved_snap = tsnap;
 
-		tpath = path_in(otherdir, INDEX_FILE);
-		tsnap = path_in(otherdir, INDEX_FILE INDEX_SNAP_SUFFIX);
+		tpath = test_path_in(otherdir, INDEX_FILE);
+		tsnap = test_path_in(otherdir, INDEX_FILE INDEX_SNAP_SUFFIX);
 		make_index(NREC);
 		len = read_file(tsnap, &b);
 		free(tpath);

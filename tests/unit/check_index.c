@@ -39,16 +39,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static char *
-path_in(const char *dir, const char *name)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
-		abort();
-	return p;
-}
-
 static void
 mkrec(struct index_rec *r, uint64_t size, uint64_t raw, int accessed)
 {
@@ -561,8 +551,8 @@ static void
 dir_setup(void)
 {
 	tdir = test_tmpdir();
-	tpath = path_in(tdir, INDEX_FILE);
-	tsnap = path_in(tdir, INDEX_FILE INDEX_SNAP_SUFFIX);
+	tpath = test_path_in(tdir, INDEX_FILE);
+	tsnap = test_path_in(tdir, INDEX_FILE INDEX_SNAP_SUFFIX);
 }
 
 static void
@@ -679,7 +669,7 @@ START_TEST(test_ops_bad_args)
 	idx = (struct index *)(void *)&sentinel;
 	err = NULL;
 	free(tpath);
-	tpath = path_in(tdir, "no/such/dir/" INDEX_FILE);
+	tpath = test_path_in(tdir, "no/such/dir/" INDEX_FILE);
 	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), -1);
 	ck_assert_ptr_null(idx);
 	ck_assert_ptr_nonnull(err);
@@ -1095,7 +1085,7 @@ START_TEST(test_damage)
 	struct index_rec r, out;
 	const char *err = NULL;
 	unsigned char *buf;
-	char *other = path_in(tdir, "other"), *cmd;
+	char *other = test_path_in(tdir, "other"), *cmd;
 	struct stat st;
 	size_t len, i;
 	uint32_t x;
@@ -1288,7 +1278,7 @@ START_TEST(test_damage_directory)
 	int rebuilt;
 
 	ck_assert_int_eq(mkdir(tpath, 0700), 0);
-	inner = path_in(tpath, "keep");
+	inner = test_path_in(tpath, "keep");
 	test_write_file(inner, "x", 1);
 	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), -1);
 	ck_assert_ptr_null(idx);
@@ -1475,7 +1465,7 @@ static size_t flip_ref_len;
 static void
 flip_setup(void)
 {
-	char *dir = test_tmpdir(), *path = path_in(dir, INDEX_FILE);
+	char *dir = test_tmpdir(), *path = test_path_in(dir, INDEX_FILE);
 	struct index *idx;
 	struct index_rec r;
 	const char *err;

@@ -34,6 +34,8 @@ Suite *suite_apop(void);
 /* Helpers shared by the suites (check_main.c). */
 /* A fresh empty directory under $TMPDIR; the caller owns the string. */
 char *test_tmpdir(void);
+/* "DIR/NAME", malloc()ed; aborts when out of memory. */
+char *test_path_in(const char *dir, const char *name);
 /* rm -rf DIR. */
 void test_rmtree(const char *dir);
 /* Write LEN bytes to PATH (created 0600).  ck_assert on failure. */
