@@ -205,6 +205,28 @@ def fd_targets(pid):
     return out
 
 
+def _crc32c_table():
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        t.append(c)
+    return t
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data, crc=0):
+    """CRC-32C (RFC 3720), as src/crc32c.c computes it; CRC continues an
+    earlier value."""
+    crc ^= 0xffffffff
+    for b in data:
+        crc = _CRC32C[(crc ^ b) & 0xff] ^ (crc >> 8)
+    return crc ^ 0xffffffff
+
+
 def descendants(pid):
     """All live descendants of PID (children first), from /proc."""
     parent = {}

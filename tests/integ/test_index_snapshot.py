@@ -53,25 +53,7 @@ def read_bytes(path):
         return f.read()
 
 
-def _crc_table():
-    t = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        t.append(c)
-    return t
-
-
-CRC_TABLE = _crc_table()
-
-
-def crc32c(data):
-    """CRC-32C (RFC 3720), as src/crc32c.c computes it."""
-    c = 0xffffffff
-    for b in data:
-        c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >> 8)
-    return c ^ 0xffffffff
+crc32c = p23.crc32c
 
 
 def fix_crcs(snap):

@@ -23,25 +23,7 @@ from pop2client import Pop2  # noqa: E402
 DAY = 86400
 
 
-def _crc32c_table():
-    t = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        t.append(c)
-    return t
-
-
-_T = _crc32c_table()
-
-
-def crc32c(data, crc=0):
-    """CRC-32C (RFC 3720), as src/crc32c.c computes it."""
-    crc ^= 0xffffffff
-    for b in data:
-        crc = _T[(crc ^ b) & 0xff] ^ (crc >> 8)
-    return crc ^ 0xffffffff
+crc32c = p23.crc32c
 
 
 def login_record(t, version=1, flags=0):

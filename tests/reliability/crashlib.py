@@ -87,24 +87,7 @@ def wire_size(data: bytes) -> int:
 
 
 # ------------------------------------------------------------ CRC-32C
-def _crc32c_table():
-    t = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        t.append(c)
-    return t
-
-
-_CRC32C = _crc32c_table()
-
-
-def crc32c(data: bytes, crc=0) -> int:
-    crc ^= 0xFFFFFFFF
-    for b in data:
-        crc = _CRC32C[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
+crc32c = p23.crc32c
 
 
 def index_records(path):
