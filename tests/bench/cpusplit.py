@@ -109,6 +109,20 @@ def pid_stat(pid):
             (int(w[13]) + int(w[14])) / TICK, int(w[8]))
 
 
+def zombies(root):
+    """How many of ROOT's descendants have exited but not been reaped."""
+    n = 0
+    for p in tree(root):
+        try:
+            with open('/proc/%d/stat' % p) as f:
+                s = f.read()
+        except OSError:
+            continue
+        if s[s.rfind(')') + 2:].startswith('Z'):
+            n += 1
+    return n
+
+
 def tree(root):
     """ROOT and all its descendants."""
     kids = {}
@@ -244,10 +258,19 @@ class Server:
         self.cg.remove()
 
     def settle(self, base, timeout=10.0):
-        """Wait until the group has no more processes than BASE (the
-        sessions have exited and been reaped)."""
+        """Wait until the group has no more processes than BASE and no
+        process of the server's tree is a zombie: the sessions have
+        exited *and* been reaped.  An exited process leaves the group
+        before its parent's wait(); only that wait adds its CPU and page
+        faults to the parent's cumulative counters that roles() reads."""
         end = time.monotonic() + timeout
-        while len(self.cg.members()) > base and time.monotonic() < end:
+        while time.monotonic() < end:
+            try:
+                z = zombies(self.pid())
+            except (OSError, ValueError, IndexError):
+                z = 0
+            if len(self.cg.members()) <= base and not z:
+                return
             time.sleep(0.05)
 
     def roles(self):
