@@ -379,16 +379,18 @@ is_bad_msg_key(datum k)
  *
  * The entries sit one after another in one buffer (no allocation per
  * record); the open-addressed slots hold their offsets.  TABLE_MAX_BYTES
- * bounds both together: 8 MiB holds about 100 000 records of 32-octet
- * keys (mbox; about 80 octets each with the slot) and some 60 000 of
- * Maildir file names, more than the maildrops this server is sized for
- * (doc/PERFORMANCE.md); the memory is held only during the load, next to
- * the session's own message list of the same order.  Past the bound the
+ * bounds both together: 32 MiB holds about 400 000 records of 32-octet
+ * keys (mbox; about 80 octets each with the slot) and some 240 000 of
+ * Maildir file names, four times the largest maildrop this server is
+ * sized for (100 000 messages, doc/PERFORMANCE.md; 8 MiB fell just short
+ * of it).  The memory is held only during the load, next to the
+ * session's own message list of the same order, and index_suspend()
+ * frees it, so an idle session costs nothing more.  Past the bound the
  * table is dropped and the load fetches as before; an index file over
  * twice the bound (GDBM takes more room per record than the table) gets
  * no table at all, so that no work is wasted on one.
  */
-#define TABLE_MAX_BYTES		((size_t)8 << 20)
+#define TABLE_MAX_BYTES		((size_t)32 << 20)
 #define TABLE_MIN_SLOTS		1024		/* a power of 2 */
 #define TAB_EMPTY		0		/* slot values: offset + 1 */
 #define TAB_GONE		UINT32_MAX	/* a removed entry's slot */

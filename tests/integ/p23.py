@@ -914,8 +914,8 @@ class TestCase(unittest.TestCase):
         self.addCleanup(c.close)
         return c
 
-    def login(self, srv, user='alice', password=None):
-        c = srv.login(user, password)
+    def login(self, srv, user='alice', password=None, timeout=10):
+        c = srv.login(user, password, timeout)
         self.addCleanup(c.close)
         return c
 

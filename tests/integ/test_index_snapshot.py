@@ -335,6 +335,44 @@ class MboxSnapshot(p23.TestCase):
                          srv.log_tail())
         self.assertEqual(a1[0].split()[1], '40')
 
+    def test_mbox_over_100000_messages(self):
+        """The table and its snapshot hold a maildrop larger than the
+        100 000 messages the server is sized for (with the first bound,
+        8 MiB, the table of 120 000 mbox records overflowed during the
+        walk, no snapshot was written and every warm login walked
+        GDBM)."""
+        n = P23_BIG
+        srv = MboxServer()
+        self.addCleanup(srv.cleanup)
+        with open(srv.mbox('alice'), 'ab') as f:
+            f.write(b''.join(b'From s@p23 Mon Dec  7 10:00:00 2026\n'
+                             b'Subject: %d\n\nb\n\n' % i
+                             for i in range(n)))
+
+        def answers():
+            c = self.login(srv, timeout=120)
+            out = [c.cmd('STAT'), c.cmd_multi('LIST')[1],
+                   c.cmd_multi('UIDL')[1], c.retr(n)[1]]
+            self.assertOK(c.cmd('QUIT'))
+            self.assertTrue(c.closed())
+            return out
+
+        a1 = answers()      # builds the index; RETR n marks one read
+        self.assertEqual(a1[0].split()[1], str(n))
+        self.assertEqual(a1[3], b'Subject: %d\r\n\r\nb\r\n' % (n - 1))
+        self.assertGreater(os.path.getsize(srv.index_path('alice')),
+                           8 << 20)
+        self.assertTrue(os.path.exists(snap_path(srv)), srv.log_tail())
+        before = srv.log_text().count(FROM_SNAP)
+        a2 = answers()
+        self.assertEqual(srv.log_text().count(FROM_SNAP), before + 1,
+                         srv.log_tail())
+        self.assertEqual(a2, a1)
+
+
+# messages in test_mbox_over_100000_messages
+P23_BIG = int(os.environ.get('P23_SNAP_BIG', '120000'))
+
 
 if __name__ == '__main__':
     unittest.main()

@@ -74,6 +74,11 @@ class MboxServer(p23.Server):
     def mbox(self, user):
         return os.path.join(self.spool, user)
 
+    def index_path(self, user):
+        """The INBOX's index ([mbox] index_dir, default %h/.pop23d-mbox)."""
+        return os.path.join(self.home(user), '.pop23d-mbox', 'INBOX',
+                            'pop23d.index')
+
     def make_spool(self, user, data=b''):
         p = self.mbox(user)
         with open(p, 'wb') as f:
