@@ -698,26 +698,7 @@ static int
 cp_passwd_user(const char *user, struct sysuser *u,
     enum pop23d_result refused, enum pop23d_result *r)
 {
-	const char *why;
-
-	switch (sysuser_get(user, u)) {
-	case 1:
-		break;
-	case 0:
-		*r = POP23D_NOUSER;
-		return 0;
-	default:
-		host->log(LOG_ERR, "user=%s: user database: %s", user,
-		    strerror(errno));
-		*r = POP23D_TEMPFAIL;
-		return 0;
-	}
-	if (!sysuser_allowed(u, settings.min_uid, &why)) {
-		host->log(LOG_WARNING, "user=%s: refused: %s", user, why);
-		*r = refused;
-		return 0;
-	}
-	return 1;
+	return sysuser_lookup(host, user, settings.min_uid, refused, u, r);
 }
 
 static enum pop23d_result

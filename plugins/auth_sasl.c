@@ -1023,7 +1023,7 @@ sp_lookup(const char *user, struct pop23d_identity *id_r)
 {
 	char name[256];
 	struct sysuser u;
-	const char *why;
+	enum pop23d_result r;
 
 	id_r->uid = (uid_t)-1;
 	id_r->gid = (gid_t)-1;
@@ -1040,21 +1040,9 @@ sp_lookup(const char *user, struct pop23d_identity *id_r)
 		return POP23D_PERMFAIL;
 	}
 	if (settings.userdb == SP_USERDB_PASSWD) {
-		switch (sysuser_get(name, &u)) {
-		case 1:
-			break;
-		case 0:
-			return POP23D_NOUSER;
-		default:
-			host->log(LOG_ERR, "user=%s: user database: %s", name,
-			    strerror(errno));
-			return POP23D_TEMPFAIL;
-		}
-		if (!sysuser_allowed(&u, settings.min_uid, &why)) {
-			host->log(LOG_WARNING, "user=%s: refused: %s", name,
-			    why);
-			return POP23D_PERMFAIL;
-		}
+		if (!sysuser_lookup(host, name, settings.min_uid,
+		    POP23D_PERMFAIL, &u, &r))
+			return r;
 		return sysuser_identity(&u, id_r);
 	}
 	if ((settings.home[0] != '\0' && sp_expand(settings.home, name,

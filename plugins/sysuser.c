@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <pwd.h>
+#include <syslog.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,33 @@ sysuser_allowed(const struct sysuser *u, unsigned long min_uid,
 	}
 	if ((unsigned long)u->uid < min_uid) {
 		*why_r = "uid below min_uid (a system account)";
+		return 0;
+	}
+	return 1;
+}
+
+int
+sysuser_lookup(const struct pop23d_host *host, const char *user,
+    unsigned long min_uid, enum pop23d_result refused, struct sysuser *u,
+    enum pop23d_result *r)
+{
+	const char *why;
+
+	switch (sysuser_get(user, u)) {
+	case 1:
+		break;
+	case 0:
+		*r = POP23D_NOUSER;
+		return 0;
+	default:
+		host->log(LOG_ERR, "user=%s: user database: %s", user,
+		    strerror(errno));
+		*r = POP23D_TEMPFAIL;
+		return 0;
+	}
+	if (!sysuser_allowed(u, min_uid, &why)) {
+		host->log(LOG_WARNING, "user=%s: refused: %s", user, why);
+		*r = refused;
 		return 0;
 	}
 	return 1;

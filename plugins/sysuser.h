@@ -42,6 +42,17 @@ int sysuser_allowed(const struct sysuser *u, unsigned long min_uid,
     const char **why_r);
 
 /*
+ * sysuser_get() and sysuser_allowed() together, as every plugin that
+ * checks system users needs them: 1 if USER exists and may log in (*U
+ * filled), else 0 with *R set to POP23D_NOUSER (no such user),
+ * POP23D_TEMPFAIL (the database could not be read; logged through HOST)
+ * or REFUSED (root or a system account; logged).
+ */
+int sysuser_lookup(const struct pop23d_host *host, const char *user,
+    unsigned long min_uid, enum pop23d_result refused, struct sysuser *u,
+    enum pop23d_result *r);
+
+/*
  * Parse a "min_uid" value: decimal digits, 1 to 4294967294 (0 would let
  * root in).  0, or -1 with the reason in *why_r.
  */
