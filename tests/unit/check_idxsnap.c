@@ -287,25 +287,6 @@ END_TEST
 
 /* ------------------------------------------------------- in the index */
 
-static char *tdir, *tpath, *tsnap;
-
-static void
-dir_setup(void)
-{
-	tdir = test_tmpdir();
-	tpath = test_path_in(tdir, INDEX_FILE);
-	tsnap = test_path_in(tdir, INDEX_FILE INDEX_SNAP_SUFFIX);
-}
-
-static void
-dir_teardown(void)
-{
-	test_rmtree(tdir);
-	free(tdir);
-	free(tpath);
-	free(tsnap);
-}
-
 #define NREC	500
 
 static char *
@@ -334,7 +315,7 @@ make_index(int n)
 	char name[64];
 	int i, rebuilt;
 
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	for (i = 0; i < n; i++) {
 		rec_of(i, &r);
 		ck_assert_int_eq(index_store(idx, name_of(i, name,
@@ -362,7 +343,7 @@ open_check(int n, const char *extra, const struct index_rec *extra_rec)
 	char name[64];
 	int i, rebuilt, snap;
 
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(rebuilt, 0);
 	snap = index_from_snapshot(idx);
 	ck_assert_int_eq(index_table_count(idx), n + (extra != NULL));
@@ -408,32 +389,32 @@ START_TEST(test_snap_lifecycle)
 
 	make_index(NREC);
 	/* Closed with its table complete: a snapshot, used next time. */
-	ck_assert(exists(tsnap));
+	ck_assert(exists(idx_snap));
 	ck_assert_int_eq(open_check(NREC, NULL, NULL), 1);
 	ck_assert_int_eq(open_check(NREC, NULL, NULL), 1);
 
 	/* A write removes it first: gone before the close. */
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(index_from_snapshot(idx), 1);
 	rec_of(9999, &r);
 	ck_assert_int_eq(index_store(idx, "added", &r), 0);
-	ck_assert(!exists(tsnap));
+	ck_assert(!exists(idx_snap));
 	index_close(&idx);
 	/* ... and the close writes the new one, with the new record. */
-	ck_assert(exists(tsnap));
+	ck_assert(exists(idx_snap));
 	ck_assert_int_eq(open_check(NREC, "added", &r), 1);
 
 	/* Suspended after the load, written to after (a commit): the
 	 * table comes back from the snapshot, the close writes a new one. */
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	index_suspend(idx);
 	ck_assert_int_eq(index_table_count(idx), -1);
-	ck_assert(exists(tsnap));
+	ck_assert(exists(idx_snap));
 	ck_assert_int_eq(index_delete(idx, "added"), 0);
-	ck_assert(!exists(tsnap));
+	ck_assert(!exists(idx_snap));
 	ck_assert_int_eq(index_table_count(idx), NREC);
 	index_close(&idx);
-	ck_assert(exists(tsnap));
+	ck_assert(exists(idx_snap));
 	ck_assert_int_eq(open_check(NREC, NULL, NULL), 1);
 }
 END_TEST
@@ -453,13 +434,13 @@ START_TEST(test_snap_old_copy)
 	int st, rebuilt;
 
 	make_index(NREC);
-	len = read_file(tsnap, &old);
+	len = read_file(idx_snap, &old);
 	/* A session that writes and dies without closing (after a sync,
 	 * so the write is in the file). */
 	pid = fork();
 	ck_assert_int_ne(pid, -1);
 	if (pid == 0) {
-		if (index_open(tpath, &idx, &rebuilt, &err) != 0)
+		if (index_open(idx_path, &idx, &rebuilt, &err) != 0)
 			_exit(2);
 		rec_of(1, &r);
 		r.accessed = !r.accessed;	/* a replace, same sizes */
@@ -470,10 +451,10 @@ START_TEST(test_snap_old_copy)
 	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	ck_assert(!exists(tsnap));
-	test_write_file(tsnap, old, len);
-	ck_assert_int_eq(chmod(tsnap, 0600), 0);
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert(!exists(idx_snap));
+	test_write_file(idx_snap, old, len);
+	ck_assert_int_eq(chmod(idx_snap, 0600), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(index_from_snapshot(idx), 0);
 	rec_of(1, &r);
 	{
@@ -506,7 +487,7 @@ START_TEST(test_snap_field)
 	size_t len;
 
 	make_index(NREC);
-	len = read_file(tsnap, &b);
+	len = read_file(idx_snap, &b);
 	ck_assert_int_eq(idxsnap_hdr_decode(b, len, &h), 0);
 	switch (_i) {
 	case F_DEV: h.id.dev ^= 1; break;
@@ -523,8 +504,8 @@ START_TEST(test_snap_field)
 	case F_COUNT: h.count -= 1; break;
 	}
 	idxsnap_hdr_encode(&h, b);
-	test_write_file(tsnap, b, len);
-	ck_assert_int_eq(chmod(tsnap, 0600), 0);
+	test_write_file(idx_snap, b, len);
+	ck_assert_int_eq(chmod(idx_snap, 0600), 0);
 	ck_assert_int_eq(open_check(NREC, NULL, NULL), _i == F_NONE);
 	/* A refused one is removed, and the close writes a good one. */
 	ck_assert_int_eq(open_check(NREC, NULL, NULL), 1);
@@ -541,27 +522,27 @@ START_TEST(test_snap_hostile)
 	size_t len;
 
 	make_index(NREC);
-	len = read_file(tsnap, &b);
+	len = read_file(idx_snap, &b);
 	b[len - 5] ^= 0x10;
-	test_write_file(tsnap, b, len);
-	ck_assert_int_eq(chmod(tsnap, 0600), 0);
+	test_write_file(idx_snap, b, len);
+	ck_assert_int_eq(chmod(idx_snap, 0600), 0);
 	ck_assert_int_eq(open_check(NREC, NULL, NULL), 0);
 	ck_assert_int_eq(open_check(NREC, NULL, NULL), 1);
 	free(b);
 
 	/* Group-writable. */
-	ck_assert_int_eq(chmod(tsnap, 0620), 0);
+	ck_assert_int_eq(chmod(idx_snap, 0620), 0);
 	ck_assert_int_eq(open_check(NREC, NULL, NULL), 0);
 	ck_assert_int_eq(open_check(NREC, NULL, NULL), 1);
 
 	/* A symlink to a good snapshot. */
 	otherdir = test_tmpdir();
 	other = test_path_in(otherdir, "snap");
-	len = read_file(tsnap, &b);
+	len = read_file(idx_snap, &b);
 	test_write_file(other, b, len);
 	ck_assert_int_eq(chmod(other, 0600), 0);
-	ck_assert_int_eq(unlink(tsnap), 0);
-	ck_assert_int_eq(symlink(other, tsnap), 0);
+	ck_assert_int_eq(unlink(idx_snap), 0);
+	ck_assert_int_eq(symlink(other, idx_snap), 0);
 	ck_assert_int_eq(open_check(NREC, NULL, NULL), 0);
 	ck_assert(exists(other));	/* the link went, not its target */
 	ck_assert_int_eq(open_check(NREC, NULL, NULL), 1);
@@ -569,19 +550,19 @@ START_TEST(test_snap_hostile)
 
 	/* Another index's snapshot (same records, another file). */
 	{
-		char *saved_path = tpath, *saved_snap = tsnap;
+		char *saved_path = idx_path, *saved_snap = idx_snap;
 
-		tpath = test_path_in(otherdir, INDEX_FILE);
-		tsnap = test_path_in(otherdir, INDEX_FILE INDEX_SNAP_SUFFIX);
+		idx_path = test_path_in(otherdir, INDEX_FILE);
+		idx_snap = test_path_in(otherdir, INDEX_FILE INDEX_SNAP_SUFFIX);
 		make_index(NREC);
-		len = read_file(tsnap, &b);
-		free(tpath);
-		free(tsnap);
-		tpath = saved_path;
-		tsnap = saved_snap;
+		len = read_file(idx_snap, &b);
+		free(idx_path);
+		free(idx_snap);
+		idx_path = saved_path;
+		idx_snap = saved_snap;
 	}
-	test_write_file(tsnap, b, len);
-	ck_assert_int_eq(chmod(tsnap, 0600), 0);
+	test_write_file(idx_snap, b, len);
+	ck_assert_int_eq(chmod(idx_snap, 0600), 0);
 	ck_assert_int_eq(open_check(NREC, NULL, NULL), 0);
 	free(b);
 
@@ -589,16 +570,16 @@ START_TEST(test_snap_hostile)
 	b = calloc(1, 4096);
 	ck_assert_ptr_nonnull(b);
 	memset(b, 0x5a, 4096);
-	test_write_file(tsnap, b, 4096);
-	ck_assert_int_eq(chmod(tsnap, 0600), 0);
+	test_write_file(idx_snap, b, 4096);
+	ck_assert_int_eq(chmod(idx_snap, 0600), 0);
 	ck_assert_int_eq(open_check(NREC, NULL, NULL), 0);
-	test_write_file(tsnap, b, 0);
-	ck_assert_int_eq(chmod(tsnap, 0600), 0);
+	test_write_file(idx_snap, b, 0);
+	ck_assert_int_eq(chmod(idx_snap, 0600), 0);
 	ck_assert_int_eq(open_check(NREC, NULL, NULL), 0);
 	free(b);
-	len = read_file(tsnap, &b);
-	test_write_file(tsnap, b, IDXSNAP_HDR_LEN);
-	ck_assert_int_eq(chmod(tsnap, 0600), 0);
+	len = read_file(idx_snap, &b);
+	test_write_file(idx_snap, b, IDXSNAP_HDR_LEN);
+	ck_assert_int_eq(chmod(idx_snap, 0600), 0);
 	ck_assert_int_eq(open_check(NREC, NULL, NULL), 0);
 	ck_assert_int_eq(open_check(NREC, NULL, NULL), 1);
 	free(b);
@@ -628,8 +609,8 @@ START_TEST(test_snap_same_tick)
 	int fd, rebuilt, found = 0;
 
 	make_index(NREC);
-	ck_assert_int_eq(stat(tpath, &st), 0);
-	len = read_file(tpath, &b);
+	ck_assert_int_eq(stat(idx_path, &st), 0);
+	len = read_file(idx_path, &b);
 	rec_of(77, &r);
 	ck_assert_uint_eq(index_encode(name_of(77, name, sizeof(name)), &r,
 	    rec), INDEX_REC_LEN);
@@ -639,14 +620,14 @@ START_TEST(test_snap_same_tick)
 	ck_assert(found);
 	i--;
 	b[i + 1] ^= 0x02;	/* another flag bit */
-	ck_assert_int_ne(fd = open(tpath, O_WRONLY), -1);
+	ck_assert_int_ne(fd = open(idx_path, O_WRONLY), -1);
 	ck_assert_int_eq(pwrite(fd, b + i + 1, 1, (off_t)(i + 1)), 1);
 	close(fd);
 	ts[0] = st.st_atim;
 	ts[1] = st.st_mtim;
-	ck_assert_int_eq(utimensat(AT_FDCWD, tpath, ts, 0), 0);
-	ck_assert_int_eq(stat(tpath, &st), 0);
-	sl = read_file(tsnap, &s);
+	ck_assert_int_eq(utimensat(AT_FDCWD, idx_path, ts, 0), 0);
+	ck_assert_int_eq(stat(idx_path, &st), 0);
+	sl = read_file(idx_snap, &s);
 	ck_assert_int_eq(idxsnap_hdr_decode(s, sl, &h), 0);
 	ck_assert(h.id.mtime_s == st.st_mtim.tv_sec &&
 	    h.id.mtime_ns == (uint32_t)st.st_mtim.tv_nsec &&
@@ -655,10 +636,10 @@ START_TEST(test_snap_same_tick)
 	h.id.ctime_ns = (uint32_t)st.st_ctim.tv_nsec;
 	idxsnap_hdr_encode(&h, s);
 	/* The snapshot's own ctime moves now, not the index's. */
-	test_write_file(tsnap, s, sl);
-	ck_assert_int_eq(chmod(tsnap, 0600), 0);
+	test_write_file(idx_snap, s, sl);
+	ck_assert_int_eq(chmod(idx_snap, 0600), 0);
 
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(rebuilt, 0);
 	ck_assert_int_eq(index_from_snapshot(idx), 0);
 	ck_assert_int_eq(index_lookup(idx, name, &out), 0);
@@ -690,7 +671,7 @@ suite_idxsnap(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("index");
-	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_add_checked_fixture(tc, test_idx_setup, test_idx_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_snap_lifecycle);
 	tcase_add_test(tc, test_snap_old_copy);

@@ -545,30 +545,11 @@ END_TEST
 
 /* ------------------------------------------------------ index operations */
 
-static char *tdir, *tpath, *tsnap;
-
-static void
-dir_setup(void)
-{
-	tdir = test_tmpdir();
-	tpath = test_path_in(tdir, INDEX_FILE);
-	tsnap = test_path_in(tdir, INDEX_FILE INDEX_SNAP_SUFFIX);
-}
-
-static void
-dir_teardown(void)
-{
-	test_rmtree(tdir);
-	free(tdir);
-	free(tpath);
-	free(tsnap);
-}
-
 /* The snapshot beside the index (src/idxsnap.h). */
 static const char *
 snap_path(void)
 {
-	return tsnap;
+	return idx_snap;
 }
 
 START_TEST(test_ops_basic)
@@ -579,10 +560,10 @@ START_TEST(test_ops_basic)
 	struct stat st;
 	int rebuilt = -1;
 
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_ptr_nonnull(idx);
 	ck_assert_int_eq(rebuilt, 0);
-	ck_assert_int_eq(lstat(tpath, &st), 0);
+	ck_assert_int_eq(lstat(idx_path, &st), 0);
 	ck_assert(S_ISREG(st.st_mode));
 	ck_assert_int_eq(st.st_mode & 077, 0);
 	ck_assert_int_eq(index_count(idx), 0);
@@ -615,7 +596,7 @@ START_TEST(test_ops_basic)
 	index_close(NULL);
 
 	/* Reopen: the data, including the accessed flag, is kept. */
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(rebuilt, 0);
 	ck_assert_int_eq(index_lookup(idx, "k2", &out), 1);
 	rec_eq(&c, &out, 2);
@@ -634,7 +615,7 @@ START_TEST(test_ops_bad_args)
 	char *longkey;
 	int rebuilt;
 
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	mkrec(&r, 8, 9, 0);		/* against the CRLF rule */
 	ck_assert_int_eq(index_store(idx, "k", &r), -1);
 	ck_assert_int_eq(index_lookup(idx, "k", &out), 0);
@@ -668,9 +649,9 @@ START_TEST(test_ops_bad_args)
 	/* No index can be had: missing directory, empty path. */
 	idx = (struct index *)(void *)&sentinel;
 	err = NULL;
-	free(tpath);
-	tpath = test_path_in(tdir, "no/such/dir/" INDEX_FILE);
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), -1);
+	free(idx_path);
+	idx_path = test_path_in(idx_dir, "no/such/dir/" INDEX_FILE);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), -1);
 	ck_assert_ptr_null(idx);
 	ck_assert_ptr_nonnull(err);
 	err = NULL;
@@ -690,13 +671,13 @@ START_TEST(test_ops_schema_key_no_collision)
 	size_t i;
 	int rebuilt;
 
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		mkrec(&r, 100 + i, 100 + i, 0);
 		ck_assert_int_eq(index_store(idx, keys[i], &r), 0);
 	}
 	index_close(&idx);
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(rebuilt, 0);
 	ck_assert_int_eq(index_count(idx), (long)(sizeof(keys) /
 	    sizeof(keys[0])));
@@ -743,7 +724,7 @@ START_TEST(test_ops_prune)
 	char key[16];
 	int i, rebuilt;
 
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	for (i = 0; i < 20; i++) {
 		snprintf(key, sizeof(key), "key%02d", i);
 		mkrec(&r, (uint64_t)i, (uint64_t)i, 0);
@@ -773,7 +754,7 @@ START_TEST(test_ops_prune)
 	ck_assert_int_eq(index_count(idx), 0);
 	/* The schema record survived: a reopen is no rebuild. */
 	index_close(&idx);
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(rebuilt, 0);
 	index_close(&idx);
 }
@@ -794,8 +775,8 @@ START_TEST(test_ops_many)
 	char name[64];
 	int i, rebuilt;
 
-	make_real_index(tpath, 2000);
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	make_real_index(idx_path, 2000);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(rebuilt, 0);
 	ck_assert_int_eq(index_count(idx), 2000);
 	for (i = 0; i < 2000; i++) {
@@ -825,8 +806,8 @@ START_TEST(test_table_after_walk)
 	char name[64];
 	int i, rebuilt;
 
-	make_real_index(tpath, 1500);
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	make_real_index(idx_path, 1500);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(rebuilt, 0);
 	/* Every message record, none of the '#' records. */
 	ck_assert_int_eq(index_table_count(idx), 1500);
@@ -864,8 +845,8 @@ START_TEST(test_table_writes)
 	char name[64], kept[64];
 	int i, rebuilt;
 
-	make_real_index(tpath, 300);
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	make_real_index(idx_path, 300);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(index_table_count(idx), 300);
 	/* A new key, then the same key replaced: the table follows. */
 	mkrec(&a, 4000, 3990, 0);
@@ -894,7 +875,7 @@ START_TEST(test_table_writes)
 	/* The table agrees with the file: the same answers after reopen,
 	 * which fetches nothing from a table made before the writes. */
 	index_close(&idx);
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(index_table_count(idx), 301);
 	index_suspend(idx);	/* the lookups below go to GDBM */
 	ck_assert_int_eq(unlink(snap_path()), 0);
@@ -908,7 +889,7 @@ START_TEST(test_table_writes)
 
 	/* A prune keeps the table (from it, without a walk), and the file
 	 * agrees: the same answers with and without it. */
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(index_table_count(idx), 301);
 	ck_assert(index_prune(idx, keep_odd_name, NULL) > 0);
 	ck_assert_int_eq(index_table_count(idx), 151);
@@ -923,8 +904,8 @@ START_TEST(test_table_writes)
 	index_close(&idx);
 
 	/* A new file starts with an empty table that writes fill. */
-	ck_assert_int_eq(unlink(tpath), 0);
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(unlink(idx_path), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(index_table_count(idx), 0);
 	ck_assert_int_eq(index_store(idx, "k", &a), 0);
 	ck_assert_int_eq(index_table_count(idx), 1);
@@ -960,7 +941,7 @@ START_TEST(test_ops_invalid_record_deleted)
 	size_t len, at, other;
 	int rebuilt;
 
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	mkrec(&r, 77, 75, 1);
 	ck_assert_int_eq(index_store(idx, "victim", &r), 0);
 	mkrec(&r, 88, 86, 0);
@@ -968,7 +949,7 @@ START_TEST(test_ops_invalid_record_deleted)
 	index_close(&idx);
 
 	/* GDBM keeps a value right after its key. */
-	buf = slurp(tpath, &len);
+	buf = slurp(idx_path, &len);
 	at = find_once(buf, len, "m:victim") + strlen("m:victim");
 	other = find_once(buf, len, "m:other") + strlen("m:other");
 	ck_assert_int_eq(buf[at], 2);
@@ -980,10 +961,10 @@ START_TEST(test_ops_invalid_record_deleted)
 		    (unsigned char)bad_in_file[_i].val;
 	if (bad_in_file[_i].fix)
 		fix_crc("victim", buf + at);
-	test_write_file(tpath, buf, len);
+	test_write_file(idx_path, buf, len);
 	free(buf);
 
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_msg(rebuilt == 0, "case %d (%s)", _i, bad_in_file[_i].what);
 	ck_assert_int_eq(index_count(idx), 2);
 	ck_assert_int_eq(index_damaged(idx), 0);
@@ -1085,7 +1066,7 @@ START_TEST(test_damage)
 	struct index_rec r, out;
 	const char *err = NULL;
 	unsigned char *buf;
-	char *other = test_path_in(tdir, "other"), *cmd;
+	char *other = test_path_in(idx_dir, "other"), *cmd;
 	struct stat st;
 	size_t len, i;
 	uint32_t x;
@@ -1093,7 +1074,7 @@ START_TEST(test_damage)
 
 	switch (damage_cases[_i].d) {
 	case D_EMPTY:
-		test_write_file(tpath, "", 0);
+		test_write_file(idx_path, "", 0);
 		break;
 	case D_RANDOM:
 		buf = malloc(16384);
@@ -1103,48 +1084,48 @@ START_TEST(test_damage)
 			x = x * 1103515245u + 12345u;
 			buf[i] = (unsigned char)(x >> 16);
 		}
-		test_write_file(tpath, buf, 16384);
+		test_write_file(idx_path, buf, 16384);
 		free(buf);
 		break;
 	case D_TEXT:
-		test_write_file(tpath, precious, sizeof(precious) - 1);
+		test_write_file(idx_path, precious, sizeof(precious) - 1);
 		break;
 	case D_TRUNC_HALF:
 	case D_TRUNC_HEADER:
 	case D_TRUNC_ONE:
-		make_real_index(tpath, 50);
-		ck_assert_int_eq(stat(tpath, &st), 0);
-		truncate_to(tpath, damage_cases[_i].d == D_TRUNC_HALF ?
+		make_real_index(idx_path, 50);
+		ck_assert_int_eq(stat(idx_path, &st), 0);
+		truncate_to(idx_path, damage_cases[_i].d == D_TRUNC_HALF ?
 		    st.st_size / 2 : damage_cases[_i].d == D_TRUNC_ONE ?
 		    st.st_size - 1 : 100);
 		break;
 	case D_TRUNC_AFTER_SCHEMA:
-		make_real_index(tpath, 50);
-		buf = slurp(tpath, &len);
+		make_real_index(idx_path, 50);
+		buf = slurp(idx_path, &len);
 		i = find_once(buf, len, SCHEMA_NOW);
 		free(buf);
-		truncate_to(tpath, (off_t)(i + strlen(SCHEMA_NOW)));
+		truncate_to(idx_path, (off_t)(i + strlen(SCHEMA_NOW)));
 		break;
 	case D_KEY_BYTE:
-		make_real_index(tpath, 50);
-		patch_file(tpath, "M49P1007", "M49P1008");
+		make_real_index(idx_path, 50);
+		patch_file(idx_path, "M49P1007", "M49P1008");
 		break;
 	case D_SCHEMA_VALUE:
-		make_real_index(tpath, 50);
-		patch_file(tpath, SCHEMA_NOW, "pop23d-index 9");
+		make_real_index(idx_path, 50);
+		patch_file(idx_path, SCHEMA_NOW, "pop23d-index 9");
 		break;
 	case D_SCHEMA_OLD:
-		make_real_index(tpath, 50);
-		patch_file(tpath, SCHEMA_NOW, "pop23d-index 1");
+		make_real_index(idx_path, 50);
+		patch_file(idx_path, SCHEMA_NOW, "pop23d-index 1");
 		break;
 	case D_SCHEMA_KEY:
-		make_real_index(tpath, 50);
-		patch_file(tpath, "#schema", "#schemX");
+		make_real_index(idx_path, 50);
+		patch_file(idx_path, "#schema", "#schemX");
 		break;
 	case D_MAGIC_SWAPPED:
 	case D_MAGIC_ZERO:
-		make_real_index(tpath, 50);
-		buf = slurp(tpath, &len);
+		make_real_index(idx_path, 50);
+		buf = slurp(idx_path, &len);
 		if (damage_cases[_i].d == D_MAGIC_ZERO)
 			memset(buf, 0, 4);
 		else {
@@ -1153,32 +1134,32 @@ START_TEST(test_damage)
 			t = buf[0]; buf[0] = buf[3]; buf[3] = t;
 			t = buf[1]; buf[1] = buf[2]; buf[2] = t;
 		}
-		test_write_file(tpath, buf, len);
+		test_write_file(idx_path, buf, len);
 		free(buf);
 		break;
 	case D_SYMLINK:
 		test_write_file(other, precious, sizeof(precious) - 1);
-		ck_assert_int_eq(symlink(other, tpath), 0);
+		ck_assert_int_eq(symlink(other, idx_path), 0);
 		break;
 	case D_SYMLINK_EMPTY:
 		test_write_file(other, "", 0);
-		ck_assert_int_eq(symlink(other, tpath), 0);
+		ck_assert_int_eq(symlink(other, idx_path), 0);
 		break;
 	case D_SYMLINK_DANGLING:
-		ck_assert_int_eq(symlink(other, tpath), 0);
+		ck_assert_int_eq(symlink(other, idx_path), 0);
 		break;
 	case D_FIFO:
-		ck_assert_int_eq(mkfifo(tpath, 0600), 0);
+		ck_assert_int_eq(mkfifo(idx_path, 0600), 0);
 		break;
 	case D_MODE_GROUP:
 	case D_MODE_OTHER:
-		make_real_index(tpath, 50);
-		ck_assert_int_eq(chmod(tpath, damage_cases[_i].d ==
+		make_real_index(idx_path, 50);
+		ck_assert_int_eq(chmod(idx_path, damage_cases[_i].d ==
 		    D_MODE_GROUP ? 0620 : 0602), 0);
 		break;
 	case D_HARDLINK:
-		make_real_index(tpath, 50);
-		ck_assert_int_eq(link(tpath, other), 0);
+		make_real_index(idx_path, 50);
+		ck_assert_int_eq(link(idx_path, other), 0);
 		break;
 	case D_OWNER:
 		if (geteuid() != 0) {
@@ -1186,8 +1167,8 @@ START_TEST(test_damage)
 			free(other);
 			return;
 		}
-		make_real_index(tpath, 50);
-		ck_assert_int_eq(chown(tpath, 65534, 65534), 0);
+		make_real_index(idx_path, 50);
+		ck_assert_int_eq(chown(idx_path, 65534, 65534), 0);
 		break;
 	case D_GDBMTOOL_FOREIGN:
 	case D_GDBMTOOL_NUMSYNC:
@@ -1198,14 +1179,14 @@ START_TEST(test_damage)
 		ck_assert(asprintf(&cmd, "gdbmtool -q -N -n %s '%s' store "
 		    "m:k1 notarecord >/dev/null 2>&1",
 		    damage_cases[_i].d == D_GDBMTOOL_NUMSYNC ? "-x" : "",
-		    tpath) > 0);
+		    idx_path) > 0);
 		ck_assert_msg(system(cmd) == 0, "%s", cmd);
 		free(cmd);
-		ck_assert_int_eq(chmod(tpath, 0600), 0);
+		ck_assert_int_eq(chmod(idx_path, 0600), 0);
 		break;
 	}
 
-	ck_assert_msg(index_open(tpath, &idx, &rebuilt, &err) == 0,
+	ck_assert_msg(index_open(idx_path, &idx, &rebuilt, &err) == 0,
 	    "case %d (%s): %s", _i, damage_cases[_i].what, err);
 	if (damage_cases[_i].rebuilt == -1 && rebuilt == 0) {
 		/* Not rebuilt: then every record must still be there. */
@@ -1232,12 +1213,12 @@ START_TEST(test_damage)
 	index_close(&idx);
 
 	/* What is at PATH now is a proper index of ours. */
-	ck_assert_int_eq(lstat(tpath, &st), 0);
+	ck_assert_int_eq(lstat(idx_path, &st), 0);
 	ck_assert_msg(S_ISREG(st.st_mode), "case %d: not a regular file", _i);
 	ck_assert_int_eq(st.st_uid, geteuid());
 	ck_assert_int_eq(st.st_mode & 077, 0);
 	ck_assert_int_eq(st.st_nlink, 1);
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_msg(rebuilt == 0, "case %d (%s): rebuilt twice", _i,
 	    damage_cases[_i].what);
 	ck_assert_int_eq(index_lookup(idx, "fresh", &out), 1);
@@ -1277,10 +1258,10 @@ START_TEST(test_damage_directory)
 	struct stat st;
 	int rebuilt;
 
-	ck_assert_int_eq(mkdir(tpath, 0700), 0);
-	inner = test_path_in(tpath, "keep");
+	ck_assert_int_eq(mkdir(idx_path, 0700), 0);
+	inner = test_path_in(idx_path, "keep");
 	test_write_file(inner, "x", 1);
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), -1);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), -1);
 	ck_assert_ptr_null(idx);
 	ck_assert_ptr_nonnull(err);
 	ck_assert_int_eq(stat(inner, &st), 0);
@@ -1329,15 +1310,15 @@ open_then_truncate(void)
 	struct stat st;
 	int rebuilt;
 
-	make_real_index(tpath, 50);
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	make_real_index(idx_path, 50);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(rebuilt, 0);
 	ck_assert_int_eq(index_table_count(idx), 50);
 	ck_assert_int_eq(index_prune(idx, keep_all, NULL), 0);
 	index_table_drop(idx);
 	ck_assert_int_eq(index_table_count(idx), -1);
-	ck_assert_int_eq(stat(tpath, &st), 0);
-	truncate_to(tpath, st.st_size / 2);
+	ck_assert_int_eq(stat(idx_path, &st), 0);
+	truncate_to(idx_path, st.st_size / 2);
 	return idx;
 }
 
@@ -1373,10 +1354,10 @@ START_TEST(test_session_recover)
 	int rebuilt;
 
 	idx = open_then_truncate();
-	ck_assert_int_eq(stat(tpath, &before), 0);
+	ck_assert_int_eq(stat(idx_path, &before), 0);
 	(void)lookup_all(idx);
 	/* gdbm_recover() renamed a new file into place. */
-	ck_assert_int_eq(stat(tpath, &after), 0);
+	ck_assert_int_eq(stat(idx_path, &after), 0);
 	ck_assert(before.st_ino != after.st_ino);
 	ck_assert_int_eq(after.st_mode & 077, 0);
 	mkrec(&r, 3, 3, 0);
@@ -1385,10 +1366,10 @@ START_TEST(test_session_recover)
 	ck_assert_int_ge(index_count(idx), 1);
 	ck_assert_int_eq(index_sync(idx), 0);
 	index_close(&idx);
-	ck_assert_int_eq(stray_files(tdir), 0);
+	ck_assert_int_eq(stray_files(idx_dir), 0);
 
 	/* The schema record was kept or put back: no rebuild next time. */
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(rebuilt, 0);
 	ck_assert_int_eq(index_lookup(idx, "new", &out), 1);
 	rec_eq(&r, &out, 0);
@@ -1441,11 +1422,11 @@ START_TEST(test_session_recover_fails)
 	index_close(&idx);
 	ck_assert_ptr_null(idx);
 	/* The broken file and GDBM's half-written temp file are gone. */
-	ck_assert_int_eq(lstat(tpath, &st), -1);
-	ck_assert_int_eq(stray_files(tdir), 0);
+	ck_assert_int_eq(lstat(idx_path, &st), -1);
+	ck_assert_int_eq(stray_files(idx_dir), 0);
 
 	/* The next session starts with an empty, working index. */
-	ck_assert_int_eq(index_open(tpath, &idx, &rebuilt, &err), 0);
+	ck_assert_int_eq(index_open(idx_path, &idx, &rebuilt, &err), 0);
 	ck_assert_int_eq(index_count(idx), 0);
 	ck_assert_int_eq(index_store(idx, "new", &r), 0);
 	ck_assert_int_eq(index_lookup(idx, "new", &out), 1);
@@ -1523,10 +1504,10 @@ START_TEST(test_bitflip)
 	memcpy(buf, flip_ref, flip_ref_len);
 	/* Mostly single bits; every fifth case a whole octet. */
 	buf[off] ^= _i % 5 == 4 ? 0xff : (unsigned char)(1u << (_i % 8));
-	test_write_file(tpath, buf, flip_ref_len);
+	test_write_file(idx_path, buf, flip_ref_len);
 	free(buf);
 
-	ck_assert_msg(index_open(tpath, &idx, &rebuilt, &err) == 0,
+	ck_assert_msg(index_open(idx_path, &idx, &rebuilt, &err) == 0,
 	    "case %d (offset %zu): %s", _i, off, err);
 	for (i = 0; i < FLIP_RECORDS; i++) {
 		msg_name(i, name, sizeof(name));
@@ -1556,7 +1537,7 @@ START_TEST(test_bitflip)
 	index_close(&idx);
 
 	/* Whatever happened, the next session has a working index. */
-	ck_assert_msg(index_open(tpath, &idx, &rebuilt, &err) == 0,
+	ck_assert_msg(index_open(idx_path, &idx, &rebuilt, &err) == 0,
 	    "case %d (offset %zu): reopen: %s", _i, off, err);
 	mkrec(&r, 2, 2, 1);
 	ck_assert_msg(index_store(idx, "next", &r) == 0,
@@ -1599,7 +1580,7 @@ suite_index(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ops");
-	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_add_checked_fixture(tc, test_idx_setup, test_idx_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_ops_basic);
 	tcase_add_test(tc, test_ops_bad_args);
@@ -1613,7 +1594,7 @@ suite_index(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("damage");
-	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_add_checked_fixture(tc, test_idx_setup, test_idx_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_damage, 0,
 	    (int)(sizeof(damage_cases) / sizeof(damage_cases[0])));
@@ -1621,7 +1602,7 @@ suite_index(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("session");
-	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_add_checked_fixture(tc, test_idx_setup, test_idx_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_session_recover);
 	tcase_add_test(tc, test_session_recover_fails);
@@ -1629,7 +1610,7 @@ suite_index(void)
 
 	tc = tcase_create("bitflip");
 	tcase_add_unchecked_fixture(tc, flip_setup, flip_teardown);
-	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_add_checked_fixture(tc, test_idx_setup, test_idx_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_bitflip, 0, FLIP_CASES);
 	suite_add_tcase(s, tc);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "suites.h"
+#include "index.h"
 
 char *
 test_tmpdir(void)
@@ -38,6 +39,25 @@ test_path_in(const char *dir, const char *name)
 	if (asprintf(&p, "%s/%s", dir, name) < 0)
 		abort();
 	return p;
+}
+
+char *idx_dir, *idx_path, *idx_snap;
+
+void
+test_idx_setup(void)
+{
+	idx_dir = test_tmpdir();
+	idx_path = test_path_in(idx_dir, INDEX_FILE);
+	idx_snap = test_path_in(idx_dir, INDEX_FILE INDEX_SNAP_SUFFIX);
+}
+
+void
+test_idx_teardown(void)
+{
+	test_rmtree(idx_dir);
+	free(idx_dir);
+	free(idx_path);
+	free(idx_snap);
 }
 
 static int

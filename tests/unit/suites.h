@@ -38,6 +38,12 @@ char *test_tmpdir(void);
 char *test_path_in(const char *dir, const char *name);
 /* rm -rf DIR. */
 void test_rmtree(const char *dir);
+/* A checked fixture (check_index.c, check_idxsnap.c): a fresh directory
+ * idx_dir, and in it the paths of the index (idx_path, not created) and
+ * of its snapshot (idx_snap); the teardown removes and frees them. */
+extern char *idx_dir, *idx_path, *idx_snap;
+void test_idx_setup(void);
+void test_idx_teardown(void);
 /* Write LEN bytes to PATH (created 0600).  ck_assert on failure. */
 void test_write_file(const char *path, const void *data, size_t len);
 /* Directory holding the built plugins (.libs of the build tree). */
