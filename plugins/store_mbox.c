@@ -785,7 +785,7 @@ struct scan {
 	int no_internal;	/* a parse from the middle of the file */
 	int oom;
 	EVP_MD_CTX *ctx;	/* non-NULL: also make the keys */
-	const EVP_MD *sha256;	/* fetched once per scan (see build_list) */
+	EVP_MD *sha256;		/* fetched at the first key (make_key) */
 	char *keys;		/* cap * KEY_SLOT */
 };
 
@@ -795,7 +795,7 @@ struct scan {
  * octets.  0 or -1. */
 static int
 make_key(const unsigned char *msg, const struct mbox_msg *m,
-    EVP_MD_CTX *ctx, const EVP_MD *sha256, char *key)
+    struct scan *sc, char *key)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE], lenbuf[8];
@@ -809,10 +809,21 @@ make_key(const unsigned char *msg, const struct mbox_msg *m,
 	if (n > KEY_HASH_MAX)
 		n = KEY_HASH_MAX;
 	put64(lenbuf, m->end_off - m->body_off);
-	if (EVP_DigestInit_ex(ctx, sha256, NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, msg, (size_t)n) != 1 ||
-	    EVP_DigestUpdate(ctx, lenbuf, sizeof lenbuf) != 1 ||
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen < 16)
+	/*
+	 * The digest is fetched once, at the first message that needs it,
+	 * not by EVP_sha256() in every EVP_DigestInit_ex(): with OpenSSL 3
+	 * that implicit fetch costs more than the hash, 2 400 instructions
+	 * a message.  Not before: a login served from the offset record
+	 * makes no key, and a fetch in a fresh process costs about 0.8 M
+	 * instructions (doc/PERFORMANCE.md, run 8).
+	 */
+	if (sc->sha256 == NULL &&
+	    (sc->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		return -1;
+	if (EVP_DigestInit_ex(sc->ctx, sc->sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(sc->ctx, msg, (size_t)n) != 1 ||
+	    EVP_DigestUpdate(sc->ctx, lenbuf, sizeof lenbuf) != 1 ||
+	    EVP_DigestFinal_ex(sc->ctx, md, &mdlen) != 1 || mdlen < 16)
 		return -1;
 	for (i = 0; i < 16; i++) {
 		key[2 * i] = hex[md[i] >> 4];
@@ -873,7 +884,7 @@ scan_one(const struct mbox_msg *m, void *arg)
 	e->flags = sc->no_internal ? m->flags & ~(unsigned)MBOX_F_INTERNAL :
 	    m->flags;
 	e->hcrc = crc32c(0, msg, (size_t)(e->hend - e->from));
-	if (sc->ctx != NULL && make_key(msg, m, sc->ctx, sc->sha256,
+	if (sc->ctx != NULL && make_key(msg, m, sc,
 	    sc->keys + sc->n * KEY_SLOT) != 0) {
 		sc->oom = 1;
 		return 1;
@@ -1304,40 +1315,19 @@ build_list(struct pop23d_mbox *mb)
 	uint64_t tail = 0;
 	size_t i, n;
 	int cached;
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-	EVP_MD *fetched;
-#endif
 
 	clock_gettime(CLOCK_REALTIME, &made);
 	if (fstat(mb->fd, &mb->st) != 0)
 		return POP23D_TEMPFAIL;
 	mb->scanned = (uint64_t)mb->st.st_size;
 	memset(&sc, 0, sizeof sc);
-	/*
-	 * The digest is fetched once here, not looked up by EVP_sha256() in
-	 * every EVP_DigestInit_ex(): with OpenSSL 3 that implicit fetch cost
-	 * more than the hash itself, 2 400 instructions a message
-	 * (doc/PERFORMANCE.md, run 8).
-	 */
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-	fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
-	sc.sha256 = fetched;
-#else
-	sc.sha256 = EVP_sha256();
-#endif
-	if (sc.sha256 == NULL || (sc.ctx = EVP_MD_CTX_new()) == NULL) {
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-		EVP_MD_free(fetched);
-#endif
+	if ((sc.ctx = EVP_MD_CTX_new()) == NULL)
 		return POP23D_TEMPFAIL;
-	}
 	cached = cache_load(mb, &sc, &tail);
 	if (cached != 2)
 		res = parse_file(mb, tail, mb->scanned, &sc);
 	EVP_MD_CTX_free(sc.ctx);
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-	EVP_MD_free(fetched);
-#endif
+	EVP_MD_free(sc.sha256);
 	if (res != POP23D_OK)
 		return res;
 	mb->cached = cached;
