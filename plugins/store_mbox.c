@@ -814,8 +814,9 @@ make_key(const unsigned char *msg, const struct mbox_msg *m,
 	 * not by EVP_sha256() in every EVP_DigestInit_ex(): with OpenSSL 3
 	 * that implicit fetch costs more than the hash, 2 400 instructions
 	 * a message.  Not before: a login served from the offset record
-	 * makes no key, and a fetch in a fresh process costs about 0.8 M
-	 * instructions (doc/PERFORMANCE.md, run 8).
+	 * makes no key, and the first fetch in a fresh process (OpenSSL's
+	 * provider set up) costs about 5 M instructions, half a small
+	 * login (doc/PERFORMANCE.md, run 8b).
 	 */
 	if (sc->sha256 == NULL &&
 	    (sc->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)

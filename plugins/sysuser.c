@@ -15,10 +15,10 @@
 
 #include <errno.h>
 #include <pwd.h>
-#include <syslog.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "sysuser.h"
