@@ -938,6 +938,38 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * At shutdown: stop the auth service and wait until it is gone (SIGKILL
+ * after SHUTDOWN_KILL_GRACE seconds).  A service forked just before the
+ * SIGTERM may not yet have closed the master's descriptors
+ * (priv_child_fds()), listening sockets included: a master that left
+ * without waiting let clients connect to a stopped server for as long,
+ * and a restart could find its port still taken.
+ */
+static void
+end_authsvc(void)
+{
+	time_t end = time(NULL) + SHUTDOWN_KILL_GRACE;
+	pid_t pid = auth_pid, r;
+	int status;
+
+	if (pid <= 0)
+		return;
+	stop_authsvc();
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid || (r == -1 && errno != EINTR))
+			return;
+		if (time(NULL) > end) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+				;
+			return;
+		}
+		sleep_ms(SHUTDOWN_KILL_POLL_MS);
+	}
+}
+
 static void
 shutdown_sessions(void)
 {
@@ -1245,7 +1277,7 @@ run_daemon(const struct options *o)
 	master_loop();
 	activation_notify("STOPPING=1");
 	shutdown_sessions();
-	stop_authsvc();
+	end_authsvc();
 	if (cfg.pid_file[0] != '\0')
 		unlink(cfg.pid_file);
 	tls_server_install(NULL);

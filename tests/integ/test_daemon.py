@@ -17,6 +17,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import p23  # noqa: E402
 
 
+def read_cmdline(pid):
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            return f.read()
+    except OSError:
+        return b''
+
+
 def refused(port):
     s = socket.socket()
     s.settimeout(2)
@@ -392,6 +400,21 @@ class Signals(p23.TestCase):
         self.assertLess(time.monotonic() - t0, 3)
         self.assertEqual(srv.proc.returncode, 0)
         self.assertTrue(refused(port))
+
+    def test_sigterm_right_after_start_leaves_nothing(self):
+        """SIGTERM as soon as the port file is there (the auth service
+        may be forked but not yet have closed the master's descriptors,
+        the listening sockets among them): when the master has exited,
+        no process of this server is left, so nothing holds the port."""
+        for i in range(5):
+            srv = self.server(conf={'shutdown_timeout': '3'})
+            port = srv.pop3_port
+            srv.kill(signal.SIGTERM)
+            srv.proc.wait(10)
+            left = [d for d in os.listdir('/proc') if d.isdigit() and
+                    srv.conf_path.encode() in read_cmdline(int(d))]
+            self.assertEqual(left, [], 'processes outlived the master')
+            self.assertTrue(refused(port))
 
     def test_sigterm_with_open_session(self):
         srv = self.server(conf={'shutdown_timeout': '3'})
