@@ -92,6 +92,7 @@
 
 #include "pop23d/plugin.h"
 #include "apop.h"
+#include "hostcheck.h"
 #include "sysuser.h"
 
 #define CP_NAME		"checkpassword"
@@ -837,19 +838,9 @@ int
 pop23d_plugin_init(unsigned host_abi, const struct pop23d_host *h,
     const struct pop23d_plugin **plugin_r)
 {
-	if (h == NULL || plugin_r == NULL)
+	if (hostcheck(host_abi, h, plugin_r, &cp_plugin, HOSTCHECK_CONFIG_GET |
+	    HOSTCHECK_SECURE_ZERO | HOSTCHECK_TRUSTED_FILE) != 0)
 		return -1;
-	/* Another ABI: *h has an unknown layout, so it is not touched. */
-	if (host_abi != POP23D_PLUGIN_ABI)
-		return -1;
-	if (h->log == NULL)
-		return -1;
-	if (h->api < 3 || h->config_get == NULL || h->secure_zero == NULL ||
-	    h->trusted_file == NULL) {
-		h->log(LOG_ERR, "host API %u lacks services this plugin needs",
-		    h->api);
-		return -1;
-	}
 	host = h;
 	apop_off_logged = 0;
 	/* The flags must be right before check_config(): the host may read

@@ -92,6 +92,7 @@
 #include <security/pam_appl.h>
 
 #include "pop23d/plugin.h"
+#include "hostcheck.h"
 #include "sysuser.h"
 
 #define PAMP_NAME		"pam"
@@ -466,18 +467,9 @@ int
 pop23d_plugin_init(unsigned host_abi, const struct pop23d_host *h,
     const struct pop23d_plugin **plugin_r)
 {
-	if (h == NULL || plugin_r == NULL)
+	if (hostcheck(host_abi, h, plugin_r, &pamp_plugin,
+	    HOSTCHECK_CONFIG_GET | HOSTCHECK_SECURE_ZERO) != 0)
 		return -1;
-	/* Another ABI: *h has an unknown layout, so it is not touched. */
-	if (host_abi != POP23D_PLUGIN_ABI)
-		return -1;
-	if (h->log == NULL)
-		return -1;
-	if (h->config_get == NULL || h->secure_zero == NULL) {
-		h->log(LOG_ERR, "host API %u lacks services this plugin needs",
-		    h->api);
-		return -1;
-	}
 	host = h;
 	/* check_config() reports bad settings; until then the defaults. */
 	(void)pamp_read_settings();

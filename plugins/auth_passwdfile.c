@@ -83,6 +83,7 @@
 
 #include "pop23d/plugin.h"
 #include "apop.h"
+#include "hostcheck.h"
 
 #define PF_NAME		"passwdfile"
 
@@ -1017,20 +1018,9 @@ int
 pop23d_plugin_init(unsigned host_abi, const struct pop23d_host *h,
     const struct pop23d_plugin **plugin_r)
 {
-	if (h == NULL || plugin_r == NULL)
+	if (hostcheck(host_abi, h, plugin_r, &pf_plugin, HOSTCHECK_CONFIG_GET |
+	    HOSTCHECK_SECURE_ZERO | HOSTCHECK_TRUSTED_FILE) != 0)
 		return -1;
-	/* With another ABI the layout of *h is unknown, so it is not
-	 * touched, not even to log: the host reports the refusal. */
-	if (host_abi != POP23D_PLUGIN_ABI)
-		return -1;
-	if (h->log == NULL)
-		return -1;
-	if (h->api < 3 || h->config_get == NULL || h->secure_zero == NULL ||
-	    h->trusted_file == NULL) {
-		h->log(LOG_ERR, "host API %u lacks services this plugin needs",
-		    h->api);
-		return -1;
-	}
 	pf_host = h;
 	*plugin_r = &pf_plugin;
 	return 0;

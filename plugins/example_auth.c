@@ -7,7 +7,8 @@
  * Privilege: like every auth plugin it runs as root in the per-connection
  * monitor (and in the master for check_config()).
  *
- * Build outside the tree:
+ * Build outside the tree, with hostcheck.h (the checks every init makes
+ * of the host, in the same plugins/ directory) copied beside this file:
  *   cc -shared -fPIC $(pkg-config --cflags pop23d-plugin) \
  *       -o auth_example.so example_auth.c
  * and set "auth = example" in pop23d.conf (the daemon loads auth_NAME.so).
@@ -23,6 +24,8 @@
 #include <syslog.h>
 
 #include <pop23d/plugin.h>
+
+#include "hostcheck.h"
 
 /* Called as root in the monitor with what the client sent. */
 static enum pop23d_result
@@ -65,13 +68,18 @@ static const struct pop23d_plugin example_plugin = {
 	.auth = &example_ops,
 };
 
-/* The one exported symbol. */
+/*
+ * The one exported symbol.  hostcheck() refuses a daemon of another ABI
+ * without touching *host (its layout is unknown), and one older than
+ * api_min above or without a service the plugin calls: this one calls
+ * only host->log, so it asks for no HOSTCHECK_* service.
+ */
 int
 pop23d_plugin_init(unsigned host_abi, const struct pop23d_host *host,
     const struct pop23d_plugin **plugin_r)
 {
-	if (host_abi != POP23D_PLUGIN_ABI)
-		return -1;	/* *host has an unknown layout: do not touch */
+	if (hostcheck(host_abi, host, plugin_r, &example_plugin, 0) != 0)
+		return -1;
 	host->log(LOG_DEBUG, "example plugin loaded");
 	*plugin_r = &example_plugin;
 	return 0;

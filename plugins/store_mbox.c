@@ -69,6 +69,7 @@
 #include <pop23d/plugin.h>
 
 #include "foldername.h"
+#include "hostcheck.h"
 
 #include "mbox_cache.h"
 #include "mbox_parse.h"
@@ -2054,15 +2055,9 @@ int
 pop23d_plugin_init(unsigned host_abi, const struct pop23d_host *h,
     const struct pop23d_plugin **plugin_r)
 {
-	if (h == NULL || h->log == NULL || h->config_get == NULL)
+	if (hostcheck(host_abi, h, plugin_r, &mb_plugin,
+	    HOSTCHECK_CONFIG_GET) != 0)
 		return -1;
-	if (host_abi != POP23D_PLUGIN_ABI)
-		return -1;
-	if (h->api < 6) {
-		h->log(LOG_ERR, "mbox plugin needs plugin API 6, host has %u",
-		    h->api);
-		return -1;
-	}
 	host = h;
 	*plugin_r = &mb_plugin;
 	return 0;

@@ -122,6 +122,7 @@ main(void)
 	srunner_add_suite(sr, suite_b64());
 	srunner_add_suite(sr, suite_penalty());
 	srunner_add_suite(sr, suite_apop());
+	srunner_add_suite(sr, suite_hostcheck());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

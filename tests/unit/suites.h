@@ -30,6 +30,7 @@ Suite *suite_b64(void);
 Suite *suite_penalty(void);
 Suite *suite_forkmem(void);
 Suite *suite_apop(void);
+Suite *suite_hostcheck(void);
 
 /* Helpers shared by the suites (check_main.c). */
 /* A fresh empty directory under $TMPDIR; the caller owns the string. */
