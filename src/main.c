@@ -181,6 +181,39 @@ set_signals(void (*fn)(int))
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
+/*
+ * fork() for a child of the master's loop (the auth service, a
+ * connection's monitor), whose handlers go back to the defaults in the
+ * child.  The signals on_signal() takes are blocked across the fork and
+ * until then: one that arrived in between (a SIGTERM the master sends
+ * right after the fork, at shutdown) would otherwise run the master's
+ * handler in the child, set the child's copy of got_term, and be lost:
+ * the auth service then served on until the master killed it 5 s later.
+ * Blocked, it stays pending and the default action ends the child as
+ * soon as the mask is restored.  Returns fork()'s result.
+ */
+static pid_t
+fork_child(void)
+{
+	sigset_t block, old;
+	pid_t pid;
+	int saved;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	pid = fork();
+	saved = errno;
+	if (pid == 0)
+		set_signals(SIG_DFL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return pid;
+}
+
 /* Format an error into master_errbuf and point *ERROR_R at it; -1. */
 static int __attribute__((format(printf, 2, 3)))
 master_error(const char **error_r, const char *fmt, ...)
@@ -607,7 +640,7 @@ start_monitor(int fd, const struct listener *l, const char *peer,
 {
 	const char *error;
 
-	set_signals(SIG_DFL);
+	/* fork_child() has put the handlers back to the defaults. */
 	log_close();
 	if ((fd = priv_child_fds(fd, log_child_fd, l->proxy ? peer_chan[1] :
 	    -1, &error)) == -1) {
@@ -678,7 +711,7 @@ start_authsvc(void)
 	int fd;
 
 	auth_started = time(NULL);
-	if ((pid = fork()) == -1) {
+	if ((pid = fork_child()) == -1) {
 		log_warn("fork (auth service)");
 		return;
 	}
@@ -686,7 +719,6 @@ start_authsvc(void)
 		auth_pid = pid;
 		return;
 	}
-	set_signals(SIG_DFL);
 	log_close();
 	if ((fd = priv_child_fds(auth_listen_fd, log_child_fd, -1,
 	    &error)) == -1) {
@@ -784,7 +816,7 @@ handle_accept(struct listener *l)
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	snprintf(peer, sizeof peer, "%s:%s", host, serv);
-	pid = fork();
+	pid = fork_child();
 	if (pid == -1) {
 		log_warn("fork");
 		close(fd);
