@@ -1300,11 +1300,14 @@ run_daemon(const struct options *o)
 	if (sandbox_prepare(&error) != 0)
 		log_warnx("%s: each pre-auth child builds its own filter",
 		    error);
-	write_pid_file();
-	write_port_file();
+	/* Logged before the pid and port files say we are ready, so that
+	 * whoever waits for them finds the line (test_sdk.py once read the
+	 * log between the port file and this line). */
 	log_info("pop23d %s started", PACKAGE_VERSION);
 	if (tls_enabled())
 		log_info("tls: %s", tls_server_desc());
+	write_pid_file();
+	write_port_file();
 	activation_notify("READY=1");
 	master_loop();
 	activation_notify("STOPPING=1");
