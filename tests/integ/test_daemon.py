@@ -391,13 +391,19 @@ class Signals(p23.TestCase):
         self.assertEqual(dict(errors), {}, 'connections lost during '
                          'SIGHUP reloads (%d served)' % done[0])
 
-    def test_sigterm_idle(self):
+    def sigterm_idle_server(self):
+        """Start a server with no session, SIGTERM it, and require the
+        master gone within 3 s; returns the server and its POP3 port."""
         srv = self.server(conf={'shutdown_timeout': '3'})
         port = srv.pop3_port
         t0 = time.monotonic()
         srv.kill(signal.SIGTERM)
         srv.proc.wait(10)
         self.assertLess(time.monotonic() - t0, 3)
+        return srv, port
+
+    def test_sigterm_idle(self):
+        srv, port = self.sigterm_idle_server()
         self.assertEqual(srv.proc.returncode, 0)
         self.assertTrue(refused(port))
 
@@ -410,12 +416,7 @@ class Signals(p23.TestCase):
         between its fork and its handlers used to be lost, and the master
         waited 5 s before it killed the service (main.c fork_child())."""
         for i in range(5):
-            srv = self.server(conf={'shutdown_timeout': '3'})
-            port = srv.pop3_port
-            t0 = time.monotonic()
-            srv.kill(signal.SIGTERM)
-            srv.proc.wait(10)
-            self.assertLess(time.monotonic() - t0, 3)
+            srv, port = self.sigterm_idle_server()
             left = [d for d in os.listdir('/proc') if d.isdigit() and
                     srv.conf_path.encode() in read_cmdline(int(d))]
             self.assertEqual(left, [], 'processes outlived the master')

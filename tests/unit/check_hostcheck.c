@@ -14,7 +14,6 @@
 #include <sys/mman.h>
 
 #include <dlfcn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -47,39 +46,16 @@ static const struct {
 
 #define NPLUGINS ((int)(sizeof plugins / sizeof plugins[0]))
 
-/* What the plugin logged through the test's host. */
-static int rec_lines;
-static int rec_prio;
-static char rec_text[256];
-
-static void rec_log(int, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-rec_log(int priority, const char *fmt, ...)
-{
-	va_list ap;
-
-	rec_lines++;
-	rec_prio = priority;
-	va_start(ap, fmt);
-	vsnprintf(rec_text, sizeof rec_text, fmt, ap);
-	va_end(ap);
-}
-
 /* The plugin keeps the host it accepted: static, not on the stack. */
 static struct pop23d_host host;
 
-/* The mock host with the recording log(), API HOST_API. */
+/* The mock host, its log forgotten, with API HOST_API. */
 static const struct pop23d_host *
 host_with(unsigned host_api)
 {
 	host = mock_host;
-	host.log = rec_log;
 	host.api = host_api;
-	rec_lines = 0;
-	rec_prio = -1;
-	rec_text[0] = '\0';
+	mock_host_reset();
 	return &host;
 }
 
@@ -116,9 +92,9 @@ refused_logged(pop23d_plugin_init_fn *init, const struct pop23d_host *h,
 	ck_assert_ptr_null(p);
 	snprintf(want, sizeof want,
 	    "host API %u lacks services this plugin needs", h->api);
-	ck_assert_msg(rec_lines == 1, "%s: %d lines logged", what, rec_lines);
-	ck_assert_int_eq(rec_prio, LOG_ERR);
-	ck_assert_str_eq(rec_text, want);
+	ck_assert_msg(mock_host_lines == 1, "%s: %d lines logged", what, mock_host_lines);
+	ck_assert_int_eq(mock_host_last_prio, LOG_ERR);
+	ck_assert_str_eq(mock_host_last_text, want);
 }
 
 START_TEST(test_wrong_abi_untouched)
@@ -154,7 +130,7 @@ START_TEST(test_null_arguments)
 	host.log = NULL;
 	ck_assert_int_eq(init(POP23D_PLUGIN_ABI, h, &p), -1);
 	ck_assert_ptr_null(p);
-	ck_assert_int_eq(rec_lines, 0);
+	ck_assert_int_eq(mock_host_lines, 0);
 }
 END_TEST
 

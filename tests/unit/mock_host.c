@@ -24,6 +24,8 @@ static struct {
 
 /* Lines logged through the host since the last mock_host_reset(). */
 int mock_host_lines;
+int mock_host_last_prio = -1;
+char mock_host_last_text[256];
 
 static void mock_log(int, const char *, ...)
     __attribute__((format(printf, 2, 3)));
@@ -34,11 +36,12 @@ mock_log(int priority, const char *fmt, ...)
 	va_list ap;
 
 	mock_host_lines++;
-	fprintf(stderr, "[plugin log <%d>] ", priority);
+	mock_host_last_prio = priority;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(mock_host_last_text, sizeof mock_host_last_text, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "[plugin log <%d>] %s\n", priority,
+	    mock_host_last_text);
 }
 
 static const char *
@@ -111,6 +114,8 @@ mock_host_reset(void)
 {
 	memset(mock_settings, 0, sizeof(mock_settings));
 	mock_host_lines = 0;
+	mock_host_last_prio = -1;
+	mock_host_last_text[0] = '\0';
 }
 
 void

@@ -13,8 +13,11 @@
 #include <pop23d/plugin.h>
 
 extern const struct pop23d_host mock_host;
-/* Lines the plugin logged through the host since the last reset. */
+/* Lines the plugin logged through the host since the last reset, and
+ * the last one's priority (-1: none) and text. */
 extern int mock_host_lines;
+extern int mock_host_last_prio;
+extern char mock_host_last_text[256];
 
 /* Forget every setting: config_get() answers NULL for all keys. */
 void mock_host_reset(void);
